@@ -1,0 +1,514 @@
+//! The validation rules of SPEC §6, one implementation for 3a, 3b, 3c and `periodize validate`.
+//! Rules never stop at the first problem: they return every violation, each with the numbers a
+//! coach (or a model in the repair loop) needs to fix it.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::plan::{PlanOverview, WeekDetails, WeekOverview};
+use crate::domain::profile::AthleteProfile;
+use crate::domain::{Phase, Weekday};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Violation {
+    pub severity: Severity,
+    /// Where in the tool arguments or plan the problem is, e.g. `weekly_overview[2].total_hours`.
+    pub path: String,
+    pub message: String,
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let severity = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        write!(f, "{severity}: {}: {}", self.path, self.message)
+    }
+}
+
+/// How the weekly TSS check reports a deviation beyond its fail threshold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TssCheck {
+    Error,
+    Warn,
+    Off,
+}
+
+/// The configurable part of the rules.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Rules {
+    pub max_training_days: u32,
+    pub tss_check: TssCheck,
+}
+
+impl Default for Rules {
+    fn default() -> Self {
+        Rules { max_training_days: 5, tss_check: TssCheck::Error }
+    }
+}
+
+/// Hours may exceed the weekly budget by this factor in the overview.
+pub const BUDGET_TOLERANCE: f64 = 1.10;
+pub const TARGET_FTP_RANGE: std::ops::RangeInclusive<f64> = 0.9..=1.25;
+pub const MAX_HARD_DAYS: i64 = 3;
+pub const MAX_POWER_PCT: f64 = 200.0;
+/// Week-over-week hours rise that earns a warning (outside a recovery week).
+pub const HOURS_RISE_WARN: f64 = 1.10;
+/// A run of this many weeks without Recovery or Taper earns a warning.
+pub const WEEKS_WITHOUT_RECOVERY_WARN: usize = 5;
+
+/// Deviation thresholds (warn, fail) as fractions, by kind of week.
+fn hours_thresholds(phase: Phase) -> (f64, f64) {
+    if phase.is_unloading() {
+        (0.08, 0.15)
+    } else {
+        (0.10, 0.20)
+    }
+}
+
+fn tss_thresholds(phase: Phase) -> (f64, f64) {
+    if phase.is_unloading() {
+        (0.12, 0.20)
+    } else {
+        (0.15, 0.25)
+    }
+}
+
+pub fn has_errors(violations: &[Violation]) -> bool {
+    violations.iter().any(|violation| violation.severity == Severity::Error)
+}
+
+struct Report {
+    violations: Vec<Violation>,
+}
+
+impl Report {
+    fn new() -> Report {
+        Report { violations: Vec::new() }
+    }
+
+    fn error(&mut self, path: impl Into<String>, message: impl Into<String>) {
+        self.violations.push(Violation { severity: Severity::Error, path: path.into(), message: message.into() });
+    }
+
+    fn warning(&mut self, path: impl Into<String>, message: impl Into<String>) {
+        self.violations.push(Violation { severity: Severity::Warning, path: path.into(), message: message.into() });
+    }
+
+    fn push(&mut self, severity: Severity, path: impl Into<String>, message: impl Into<String>) {
+        self.violations.push(Violation { severity, path: path.into(), message: message.into() });
+    }
+}
+
+fn day_list(days: &[Weekday]) -> String {
+    days.iter().map(|day| day.name()).collect::<Vec<_>>().join(", ")
+}
+
+fn pct(fraction: f64) -> String {
+    format!("{:.1}%", fraction * 100.0)
+}
+
+/// Checks the arguments of `create_plan_overview` for a plan of `total_weeks` weeks.
+pub fn check_overview(
+    overview: &PlanOverview,
+    profile: &AthleteProfile,
+    total_weeks: u32,
+    rules: &Rules,
+) -> Vec<Violation> {
+    let mut report = Report::new();
+    overview_rules(&mut report, overview, profile, total_weeks, rules);
+    report.violations
+}
+
+fn overview_rules(
+    report: &mut Report,
+    overview: &PlanOverview,
+    profile: &AthleteProfile,
+    total_weeks: u32,
+    rules: &Rules,
+) {
+    if overview.total_weeks != i64::from(total_weeks) {
+        report.error(
+            "total_weeks",
+            format!("is {}, the plan must have exactly {total_weeks} weeks", overview.total_weeks),
+        );
+    }
+    let ftp_low = profile.ftp_w * TARGET_FTP_RANGE.start();
+    let ftp_high = profile.ftp_w * TARGET_FTP_RANGE.end();
+    if !overview.target_ftp.is_finite() || overview.target_ftp < ftp_low || overview.target_ftp > ftp_high {
+        report.error(
+            "target_ftp",
+            format!(
+                "is {} W, must be between {ftp_low:.0} and {ftp_high:.0} W (0.90 to 1.25 x current FTP {:.0} W)",
+                overview.target_ftp, profile.ftp_w
+            ),
+        );
+    }
+    let entries = &overview.weekly_overview;
+    if entries.len() != total_weeks as usize {
+        report.error(
+            "weekly_overview",
+            format!("has {} entries, expected exactly {total_weeks} (one per week)", entries.len()),
+        );
+    }
+    let mut seen: BTreeMap<i64, usize> = BTreeMap::new();
+    for (index, entry) in entries.iter().enumerate() {
+        let path = format!("weekly_overview[{index}]");
+        if entry.week_number < 1 || entry.week_number > i64::from(total_weeks) {
+            report.error(
+                format!("{path}.week_number"),
+                format!("is {}, expected a week between 1 and {total_weeks}", entry.week_number),
+            );
+        } else if let Some(first) = seen.insert(entry.week_number, index) {
+            report.error(
+                format!("{path}.week_number"),
+                format!("week {} appears twice (also at weekly_overview[{first}])", entry.week_number),
+            );
+        }
+        entry_rules(report, &path, entry, profile, rules);
+    }
+    let missing: Vec<String> = (1..=i64::from(total_weeks))
+        .filter(|week| !seen.contains_key(week))
+        .map(|week| week.to_string())
+        .collect();
+    if !missing.is_empty() && entries.len() == total_weeks as usize {
+        report.error("weekly_overview", format!("weeks {} are missing", missing.join(", ")));
+    } else if !missing.is_empty() && missing.len() <= 12 {
+        report.error("weekly_overview", format!("missing week numbers: {}", missing.join(", ")));
+    }
+}
+
+fn entry_rules(report: &mut Report, path: &str, entry: &WeekOverview, profile: &AthleteProfile, rules: &Rules) {
+    let week = entry.week_number;
+    let days = &entry.training_days;
+    let unique: BTreeSet<Weekday> = days.iter().copied().collect();
+    if unique.len() != days.len() {
+        report.error(format!("{path}.training_days"), format!("week {week} lists a day twice: {}", day_list(days)));
+    }
+    for day in &unique {
+        if !profile.is_available(*day) {
+            report.error(
+                format!("{path}.training_days"),
+                format!(
+                    "week {week}: {day} is not an available day (available: {})",
+                    day_list(&profile.available_days)
+                ),
+            );
+        }
+    }
+    if days.is_empty() {
+        report.error(format!("{path}.training_days"), format!("week {week} has no training day"));
+    }
+    if unique.len() > rules.max_training_days as usize {
+        report.error(
+            format!("{path}.training_days"),
+            format!("week {week} has {} training days, at most {} allowed", unique.len(), rules.max_training_days),
+        );
+    }
+    let n_days = days.len() as i64;
+    for (name, count) in [("hard_days", entry.hard_days), ("easy_days", entry.easy_days), ("rest_days", entry.rest_days)] {
+        if count < 0 {
+            report.error(format!("{path}.{name}"), format!("week {week}: {name} is {count}, must not be negative"));
+        }
+    }
+    if entry.hard_days + entry.easy_days != n_days {
+        report.error(
+            format!("{path}.hard_days"),
+            format!(
+                "week {week}: hard_days {} + easy_days {} = {}, must equal the {n_days} training days",
+                entry.hard_days,
+                entry.easy_days,
+                entry.hard_days + entry.easy_days
+            ),
+        );
+    }
+    if entry.hard_days + entry.easy_days + entry.rest_days != 7 {
+        report.error(
+            format!("{path}.rest_days"),
+            format!(
+                "week {week}: hard_days {} + easy_days {} + rest_days {} = {}, must be 7",
+                entry.hard_days,
+                entry.easy_days,
+                entry.rest_days,
+                entry.hard_days + entry.easy_days + entry.rest_days
+            ),
+        );
+    }
+    if entry.hard_days > MAX_HARD_DAYS {
+        report.error(
+            format!("{path}.hard_days"),
+            format!("week {week} has {} hard days, at most {MAX_HARD_DAYS} allowed", entry.hard_days),
+        );
+    }
+    let budget_max = profile.weekly_hours * BUDGET_TOLERANCE;
+    if !entry.total_hours.is_finite() || entry.total_hours <= 0.0 {
+        report.error(format!("{path}.total_hours"), format!("week {week}: total_hours is {}, must be above 0", entry.total_hours));
+    } else {
+        if entry.total_hours > budget_max + 1e-9 {
+            report.error(
+                format!("{path}.total_hours"),
+                format!(
+                    "week {week}: {} h exceeds the weekly budget of {} h by more than 10% (max {budget_max:.2} h)",
+                    entry.total_hours, profile.weekly_hours
+                ),
+            );
+        }
+        let capacity_min: u32 = unique.iter().filter(|day| profile.is_available(**day)).map(|day| profile.cap_min(*day)).sum();
+        if entry.total_hours * 60.0 > f64::from(capacity_min) + 1e-6 {
+            report.error(
+                format!("{path}.total_hours"),
+                format!(
+                    "week {week}: {} h ({:.0} min) cannot fit in the daily caps of its training days ({capacity_min} min: {})",
+                    entry.total_hours,
+                    entry.total_hours * 60.0,
+                    unique.iter().map(|day| format!("{day} {}", profile.cap_min(*day))).collect::<Vec<_>>().join(", ")
+                ),
+            );
+        }
+    }
+    if !entry.target_tss.is_finite() || entry.target_tss < 0.0 {
+        report.error(format!("{path}.target_tss"), format!("week {week}: target_tss is {}, must be 0 or more", entry.target_tss));
+    }
+}
+
+/// Checks the arguments of `add_week_details` for the requested week against its overview entry.
+pub fn check_week(
+    week: &WeekDetails,
+    requested_week: u32,
+    entry: &WeekOverview,
+    profile: &AthleteProfile,
+    rules: &Rules,
+) -> Vec<Violation> {
+    let mut report = Report::new();
+    week_rules(&mut report, "", week, requested_week, entry, profile, rules);
+    report.violations
+}
+
+fn week_rules(
+    report: &mut Report,
+    prefix: &str,
+    week: &WeekDetails,
+    requested_week: u32,
+    entry: &WeekOverview,
+    profile: &AthleteProfile,
+    rules: &Rules,
+) {
+    let n = requested_week;
+    if week.week_number != i64::from(requested_week) {
+        report.error(format!("{prefix}week_number"), format!("is {}, expected week {n}", week.week_number));
+    }
+    let training: BTreeSet<Weekday> = entry.training_days.iter().copied().collect();
+    let mut per_day: BTreeMap<Weekday, Vec<usize>> = BTreeMap::new();
+    for (index, workout) in week.workouts.iter().enumerate() {
+        per_day.entry(workout.weekday).or_default().push(index);
+        let path = format!("{prefix}workouts[{index}]");
+        if !training.contains(&workout.weekday) {
+            report.error(
+                format!("{path}.weekday"),
+                format!(
+                    "week {n}: {} is not a training day of this week (training days: {})",
+                    workout.weekday,
+                    day_list(&entry.training_days)
+                ),
+            );
+        }
+        if workout.segments.is_empty() {
+            report.error(format!("{path}.segments"), format!("week {n} {}: a workout needs at least one segment", workout.weekday));
+        }
+        for (segment_index, segment) in workout.segments.iter().enumerate() {
+            let segment_path = format!("{path}.segments[{segment_index}]");
+            if segment.duration_min < 1 {
+                report.error(
+                    format!("{segment_path}.duration_min"),
+                    format!("week {n} {}: duration_min is {}, must be at least 1", workout.weekday, segment.duration_min),
+                );
+            }
+            let low = segment.power_low_pct;
+            if !low.is_finite() || !(0.0..=MAX_POWER_PCT).contains(&low) {
+                report.error(
+                    format!("{segment_path}.power_low_pct"),
+                    format!("week {n} {}: power_low_pct is {low}, must be between 0 and 200", workout.weekday),
+                );
+            }
+            if let Some(high) = segment.power_high_pct {
+                if !high.is_finite() || !(0.0..=MAX_POWER_PCT).contains(&high) {
+                    report.error(
+                        format!("{segment_path}.power_high_pct"),
+                        format!("week {n} {}: power_high_pct is {high}, must be between 0 and 200", workout.weekday),
+                    );
+                } else if high < low {
+                    report.error(
+                        format!("{segment_path}.power_high_pct"),
+                        format!("week {n} {}: power_high_pct {high} is below power_low_pct {low}", workout.weekday),
+                    );
+                }
+            }
+        }
+        let minutes = workout.total_minutes();
+        let cap = profile.cap_min(workout.weekday);
+        if minutes > i64::from(cap) {
+            report.error(
+                format!("{path}.segments"),
+                format!("week {n} {}: workout lasts {minutes} min, above the daily cap of {cap} min", workout.weekday),
+            );
+        }
+    }
+    for (day, indexes) in &per_day {
+        if indexes.len() > 1 {
+            report.error(
+                format!("{prefix}workouts"),
+                format!("week {n}: {day} has {} workouts (workouts{:?}), expected exactly one", indexes.len(), indexes),
+            );
+        }
+    }
+    let missing: Vec<Weekday> = training.iter().copied().filter(|day| !per_day.contains_key(day)).collect();
+    if !missing.is_empty() {
+        report.error(
+            format!("{prefix}workouts"),
+            format!("week {n}: no workout on training day(s) {}; each training day needs exactly one", day_list(&missing)),
+        );
+    }
+
+    let hours = week.hours();
+    let (warn, fail) = hours_thresholds(entry.phase);
+    if entry.total_hours > 0.0 {
+        let deviation = (hours - entry.total_hours).abs() / entry.total_hours;
+        let message = format!(
+            "week {n} ({}): workouts total {hours:.2} h, the overview planned {} h (off by {}; warn above {}, fail above {})",
+            entry.phase,
+            entry.total_hours,
+            pct(deviation),
+            pct(warn),
+            pct(fail)
+        );
+        if deviation > fail + 1e-9 {
+            report.error(format!("{prefix}workouts"), message);
+        } else if deviation > warn + 1e-9 {
+            report.warning(format!("{prefix}workouts"), message);
+        }
+    }
+
+    if rules.tss_check != TssCheck::Off && entry.target_tss > 0.0 {
+        let tss = week.tss();
+        let (warn, fail) = tss_thresholds(entry.phase);
+        let deviation = (tss - entry.target_tss).abs() / entry.target_tss;
+        let message = format!(
+            "week {n} ({}): workouts total {tss:.1} TSS, the overview planned {} TSS (off by {}; warn above {}, fail above {})",
+            entry.phase,
+            entry.target_tss,
+            pct(deviation),
+            pct(warn),
+            pct(fail)
+        );
+        let fail_severity = if rules.tss_check == TssCheck::Error { Severity::Error } else { Severity::Warning };
+        if deviation > fail + 1e-9 {
+            report.push(fail_severity, format!("{prefix}workouts"), message);
+        } else if deviation > warn + 1e-9 {
+            report.warning(format!("{prefix}workouts"), message);
+        }
+    }
+}
+
+/// Checks a whole plan (3c and `periodize validate`): the overview, every week against its
+/// entry, every week 1..N present once, and the cross-week warnings.
+pub fn check_plan(
+    overview: &PlanOverview,
+    weeks: &[WeekDetails],
+    profile: &AthleteProfile,
+    total_weeks: u32,
+    rules: &Rules,
+) -> Vec<Violation> {
+    let mut report = Report::new();
+    overview_rules(&mut report, overview, profile, total_weeks, rules);
+
+    let mut by_number: BTreeMap<i64, usize> = BTreeMap::new();
+    for (index, week) in weeks.iter().enumerate() {
+        let path = format!("weekly_plan[{index}]");
+        if let Some(first) = by_number.insert(week.week_number, index) {
+            report.error(
+                format!("{path}.week_number"),
+                format!("week {} appears twice (also at weekly_plan[{first}])", week.week_number),
+            );
+            continue;
+        }
+        let in_range = week.week_number >= 1 && week.week_number <= i64::from(total_weeks);
+        match overview.weekly_overview.iter().find(|entry| entry.week_number == week.week_number) {
+            Some(entry) if in_range => {
+                let number = u32::try_from(week.week_number).expect("checked to be within 1..=52");
+                week_rules(&mut report, &format!("{path}."), week, number, entry, profile, rules);
+            }
+            _ => report.error(
+                format!("{path}.week_number"),
+                format!("week {} is not a week of this {total_weeks}-week plan", week.week_number),
+            ),
+        }
+    }
+    let missing: Vec<String> = (1..=i64::from(total_weeks))
+        .filter(|week| !by_number.contains_key(week))
+        .map(|week| week.to_string())
+        .collect();
+    if !missing.is_empty() {
+        report.error("weekly_plan", format!("weeks without details: {}", missing.join(", ")));
+    }
+
+    cross_week_rules(&mut report, overview, weeks);
+    report.violations
+}
+
+fn cross_week_rules(report: &mut Report, overview: &PlanOverview, weeks: &[WeekDetails]) {
+    let mut entries: Vec<&WeekOverview> = overview.weekly_overview.iter().collect();
+    entries.sort_by_key(|entry| entry.week_number);
+    let hours_of = |entry: &WeekOverview| -> f64 {
+        weeks
+            .iter()
+            .find(|week| week.week_number == entry.week_number)
+            .map_or(entry.total_hours, WeekDetails::hours)
+    };
+    for pair in entries.windows(2) {
+        let (previous, current) = (pair[0], pair[1]);
+        if previous.week_number + 1 != current.week_number {
+            continue;
+        }
+        let (before, after) = (hours_of(previous), hours_of(current));
+        let coming_out_of_recovery = previous.phase == Phase::Recovery;
+        if !coming_out_of_recovery && current.phase != Phase::Recovery && before > 0.0 && after > before * HOURS_RISE_WARN + 1e-9 {
+            report.warning(
+                format!("weekly_plan.week_{}", current.week_number),
+                format!(
+                    "hours rise from {before:.2} h in week {} to {after:.2} h in week {} (+{}, more than 10%)",
+                    previous.week_number,
+                    current.week_number,
+                    pct(after / before - 1.0)
+                ),
+            );
+        }
+    }
+    let mut streak: Vec<i64> = Vec::new();
+    for entry in &entries {
+        if entry.phase.is_unloading() {
+            streak.clear();
+            continue;
+        }
+        streak.push(entry.week_number);
+        if streak.len() == WEEKS_WITHOUT_RECOVERY_WARN {
+            report.warning(
+                format!("weekly_plan.week_{}", entry.week_number),
+                format!(
+                    "weeks {} to {} have no recovery week ({WEEKS_WITHOUT_RECOVERY_WARN} or more weeks in a row)",
+                    streak[0], entry.week_number
+                ),
+            );
+        }
+    }
+}

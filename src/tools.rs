@@ -1,0 +1,325 @@
+//! The two tools: their JSON Schemas, and the parsing of untrusted tool arguments into plan
+//! types. Parsing reports every bad element by path, so a model can repair all of them at once.
+
+use serde::de::DeserializeOwned;
+use serde_json::{json, Value};
+
+use crate::domain::plan::{PlanOverview, Segment, WeekDetails, WeekOverview, Workout};
+use crate::domain::validate::{Severity, Violation};
+use crate::domain::{Phase, SegmentKind, Weekday};
+use crate::llm::ToolSpec;
+
+pub const CREATE_PLAN_OVERVIEW: &str = "create_plan_overview";
+pub const ADD_WEEK_DETAILS: &str = "add_week_details";
+
+fn names<T: Copy>(all: &[T], name: fn(T) -> &'static str) -> Vec<&'static str> {
+    all.iter().map(|item| name(*item)).collect()
+}
+
+/// The `create_plan_overview` tool for a plan of `total_weeks` weeks.
+pub fn overview_tool(total_weeks: u32) -> ToolSpec {
+    let weekdays = names(&Weekday::ALL, Weekday::name);
+    let phases = names(&Phase::ALL, Phase::name);
+    let entry = json!({
+        "type": "object",
+        "properties": {
+            "week_number": {"type": "integer", "minimum": 1, "maximum": total_weeks, "description": "1-based week number"},
+            "phase": {"type": "string", "enum": phases},
+            "phase_rationale": {"type": "string", "description": "why this week sits in this phase"},
+            "weekly_focus": {"type": "string", "description": "the main training aim of the week"},
+            "weekly_watch_points": {"type": "string", "description": "what the athlete should watch for"},
+            "training_days": {"type": "array", "items": {"type": "string", "enum": weekdays}, "description": "the weekdays with a workout, each once, all available to the athlete"},
+            "target_tss": {"type": "number", "minimum": 0, "description": "planned Training Stress Score of the week"},
+            "hard_days": {"type": "integer", "minimum": 0, "maximum": 3},
+            "easy_days": {"type": "integer", "minimum": 0},
+            "rest_days": {"type": "integer", "minimum": 0},
+            "total_hours": {"type": "number", "exclusiveMinimum": 0, "description": "planned riding hours of the week"}
+        },
+        "required": ["week_number", "phase", "phase_rationale", "weekly_focus", "weekly_watch_points", "training_days", "target_tss", "hard_days", "easy_days", "rest_days", "total_hours"],
+        "additionalProperties": false
+    });
+    ToolSpec {
+        name: CREATE_PLAN_OVERVIEW,
+        description: "Record the week-by-week overview of the training plan: one entry per week with its phase, focus, training days, target TSS and hours.",
+        parameters: json!({
+            "type": "object",
+            "properties": {
+                "total_weeks": {"type": "integer", "description": "number of weeks in the plan; must equal the requested length"},
+                "target_ftp": {"type": "number", "description": "FTP in watts the plan aims for at its end"},
+                "coaching_notes": {"type": "string", "description": "the coach's explanation of the plan"},
+                "monitoring_guidance": {"type": "string", "description": "how the athlete should monitor fatigue and progress"},
+                "weekly_overview": {"type": "array", "items": entry, "minItems": total_weeks, "maxItems": total_weeks}
+            },
+            "required": ["total_weeks", "target_ftp", "coaching_notes", "monitoring_guidance", "weekly_overview"],
+            "additionalProperties": false
+        }),
+    }
+}
+
+/// The `add_week_details` tool.
+pub fn week_tool() -> ToolSpec {
+    let weekdays = names(&Weekday::ALL, Weekday::name);
+    let kinds = names(&SegmentKind::ALL, SegmentKind::name);
+    let segment = json!({
+        "type": "object",
+        "properties": {
+            "type": {"type": "string", "enum": kinds},
+            "duration_min": {"type": "integer", "minimum": 1},
+            "power_low_pct": {"type": "number", "minimum": 0, "maximum": 200, "description": "lower power target in % of FTP"},
+            "power_high_pct": {"type": ["number", "null"], "minimum": 0, "maximum": 200, "description": "upper power target in % of FTP, at least power_low_pct; null for a steady target"},
+            "description": {"type": "string"}
+        },
+        "required": ["type", "duration_min", "power_low_pct", "power_high_pct", "description"],
+        "additionalProperties": false
+    });
+    let workout = json!({
+        "type": "object",
+        "properties": {
+            "weekday": {"type": "string", "enum": weekdays},
+            "name": {"type": "string"},
+            "description": {"type": "string"},
+            "detailed_description": {"type": ["string", "null"]},
+            "segments": {"type": "array", "items": segment, "minItems": 1}
+        },
+        "required": ["weekday", "name", "description", "detailed_description", "segments"],
+        "additionalProperties": false
+    });
+    ToolSpec {
+        name: ADD_WEEK_DETAILS,
+        description: "Record the workouts of one week: exactly one workout on each training day of that week, built from segments in % of FTP.",
+        parameters: json!({
+            "type": "object",
+            "properties": {
+                "week_number": {"type": "integer", "minimum": 1, "description": "the week being detailed; must equal the requested week"},
+                "workouts": {"type": "array", "items": workout}
+            },
+            "required": ["week_number", "workouts"],
+            "additionalProperties": false
+        }),
+    }
+}
+
+fn structural(path: &str, message: impl Into<String>) -> Violation {
+    Violation { severity: Severity::Error, path: path.to_string(), message: message.into() }
+}
+
+fn parse_json(arguments: &str) -> Result<Value, Vec<Violation>> {
+    serde_json::from_str(arguments)
+        .map_err(|err| vec![structural("arguments", format!("are not valid JSON: {err}"))])
+}
+
+fn take_array(object: &mut serde_json::Map<String, Value>, key: &str, path: &str, problems: &mut Vec<Violation>) -> Vec<Value> {
+    match object.remove(key) {
+        Some(Value::Array(items)) => items,
+        None | Some(Value::Null) => {
+            problems.push(structural(path, "is missing, expected an array"));
+            Vec::new()
+        }
+        Some(other) => {
+            problems.push(structural(path, format!("expected an array, found {other}")));
+            Vec::new()
+        }
+    }
+}
+
+fn typed<T: DeserializeOwned>(value: Value, path: &str, problems: &mut Vec<Violation>) -> Option<T> {
+    match serde_json::from_value::<T>(value) {
+        Ok(typed) => Some(typed),
+        Err(err) => {
+            problems.push(structural(path, err.to_string()));
+            None
+        }
+    }
+}
+
+/// Parses `create_plan_overview` arguments. Structural problems come back as violations.
+pub fn parse_overview(arguments: &str) -> Result<PlanOverview, Vec<Violation>> {
+    let mut value = parse_json(arguments)?;
+    normalize_overview(&mut value);
+    overview_from_value(value)
+}
+
+pub fn overview_from_value(value: Value) -> Result<PlanOverview, Vec<Violation>> {
+    let Value::Object(mut object) = value else {
+        return Err(vec![structural("arguments", "expected a JSON object")]);
+    };
+    let mut problems = Vec::new();
+    let items = take_array(&mut object, "weekly_overview", "weekly_overview", &mut problems);
+    let mut entries = Vec::with_capacity(items.len());
+    for (index, item) in items.into_iter().enumerate() {
+        if let Some(entry) = typed::<WeekOverview>(item, &format!("weekly_overview[{index}]"), &mut problems) {
+            entries.push(entry);
+        }
+    }
+    object.insert("weekly_overview".to_string(), Value::Array(Vec::new()));
+    let head = typed::<PlanOverview>(Value::Object(object), "arguments", &mut problems);
+    match head {
+        Some(mut overview) if problems.is_empty() => {
+            overview.weekly_overview = entries;
+            Ok(overview)
+        }
+        _ => Err(problems),
+    }
+}
+
+/// Parses `add_week_details` arguments. Structural problems come back as violations.
+pub fn parse_week(arguments: &str) -> Result<WeekDetails, Vec<Violation>> {
+    let mut value = parse_json(arguments)?;
+    normalize_week(&mut value);
+    week_from_value(value, "")
+}
+
+/// `prefix` is prepended to paths, e.g. `weekly_plan[3].` when reading a plan file.
+pub fn week_from_value(value: Value, prefix: &str) -> Result<WeekDetails, Vec<Violation>> {
+    let Value::Object(mut object) = value else {
+        return Err(vec![structural(&format!("{prefix}arguments"), "expected a JSON object")]);
+    };
+    let mut problems = Vec::new();
+    let items = take_array(&mut object, "workouts", &format!("{prefix}workouts"), &mut problems);
+    let mut workouts = Vec::with_capacity(items.len());
+    for (index, item) in items.into_iter().enumerate() {
+        let path = format!("{prefix}workouts[{index}]");
+        let Value::Object(mut workout_object) = item else {
+            problems.push(structural(&path, "expected an object"));
+            continue;
+        };
+        let segment_items = take_array(&mut workout_object, "segments", &format!("{path}.segments"), &mut problems);
+        let mut segments = Vec::with_capacity(segment_items.len());
+        for (segment_index, segment_item) in segment_items.into_iter().enumerate() {
+            if let Some(segment) = typed::<Segment>(segment_item, &format!("{path}.segments[{segment_index}]"), &mut problems) {
+                segments.push(segment);
+            }
+        }
+        workout_object.insert("segments".to_string(), Value::Array(Vec::new()));
+        if let Some(mut workout) = typed::<Workout>(Value::Object(workout_object), &path, &mut problems) {
+            workout.segments = segments;
+            workouts.push(workout);
+        }
+    }
+    object.insert("workouts".to_string(), Value::Array(Vec::new()));
+    let head = typed::<WeekDetails>(Value::Object(object), &format!("{prefix}arguments"), &mut problems);
+    match head {
+        Some(mut week) if problems.is_empty() => {
+            week.workouts = workouts;
+            Ok(week)
+        }
+        _ => Err(problems),
+    }
+}
+
+/// Accepts harmless variations seen in plans made elsewhere and in model output: day counts
+/// given as lists of days, watch points given as a list, numbers given as numeric strings.
+pub fn normalize_overview(value: &mut Value) {
+    if let Some(entries) = value.get_mut("weekly_overview").and_then(Value::as_array_mut) {
+        for entry in entries {
+            normalize_overview_entry(entry);
+        }
+    }
+    if let Some(object) = value.as_object_mut() {
+        for key in ["total_weeks", "target_ftp"] {
+            numeric_string(object.get_mut(key));
+        }
+        for key in ["coaching_notes", "monitoring_guidance"] {
+            join_text_list(object.get_mut(key));
+        }
+    }
+}
+
+pub fn normalize_overview_entry(entry: &mut Value) {
+    let Some(object) = entry.as_object_mut() else { return };
+    for key in ["hard_days", "easy_days", "rest_days"] {
+        if let Some(slot) = object.get_mut(key) {
+            if let Value::Array(days) = slot {
+                *slot = Value::from(days.len());
+            }
+        }
+    }
+    if let Some(Value::String(days)) = object.get("training_days").cloned() {
+        let list: Vec<Value> = days
+            .split([',', ';'])
+            .map(str::trim)
+            .filter(|part| !part.is_empty())
+            .map(|part| Value::String(part.to_string()))
+            .collect();
+        object.insert("training_days".to_string(), Value::Array(list));
+    }
+    for key in ["week_number", "target_tss", "total_hours", "hard_days", "easy_days", "rest_days"] {
+        numeric_string(object.get_mut(key));
+    }
+    for key in ["phase_rationale", "weekly_focus", "weekly_watch_points"] {
+        join_text_list(object.get_mut(key));
+    }
+}
+
+pub fn normalize_week(value: &mut Value) {
+    if let Some(object) = value.as_object_mut() {
+        numeric_string(object.get_mut("week_number"));
+    }
+    let Some(workouts) = value.get_mut("workouts").and_then(Value::as_array_mut) else { return };
+    for workout in workouts {
+        let Some(segments) = workout.get_mut("segments").and_then(Value::as_array_mut) else { continue };
+        for segment in segments {
+            if let Some(object) = segment.as_object_mut() {
+                for key in ["duration_min", "power_low_pct", "power_high_pct"] {
+                    numeric_string(object.get_mut(key));
+                }
+                // A whole number written as 20.0 is still a whole number of minutes.
+                if let Some(slot) = object.get_mut("duration_min") {
+                    if let Some(minutes) = slot.as_f64().filter(|m| m.fract() == 0.0 && !slot.is_i64()) {
+                        *slot = Value::from(minutes as i64);
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn numeric_string(slot: Option<&mut Value>) {
+    let Some(slot) = slot else { return };
+    if let Value::String(text) = slot {
+        if let Ok(number) = text.trim().parse::<i64>() {
+            *slot = Value::from(number);
+        } else if let Ok(number) = text.trim().parse::<f64>() {
+            if number.is_finite() {
+                *slot = Value::from(number);
+            }
+        }
+    }
+}
+
+fn join_text_list(slot: Option<&mut Value>) {
+    let Some(slot) = slot else { return };
+    if let Value::Array(items) = slot {
+        if items.iter().all(Value::is_string) {
+            let joined = items.iter().filter_map(Value::as_str).collect::<Vec<_>>().join("; ");
+            *slot = Value::String(joined);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_bad_element_is_reported_with_its_path() {
+        let problems = parse_week(
+            r#"{"week_number": 2, "workouts": [
+                {"weekday": "Funday", "name": "a", "description": "b", "segments": []},
+                {"weekday": "Monday", "name": "a", "description": "b", "segments": [{"type": "sprint", "duration_min": 5, "power_low_pct": 50, "description": ""}]}
+            ]}"#,
+        )
+        .unwrap_err();
+        let paths: Vec<&str> = problems.iter().map(|p| p.path.as_str()).collect();
+        assert_eq!(paths, ["workouts[0]", "workouts[1].segments[0]"]);
+        assert!(problems[0].message.contains("Funday"), "{}", problems[0].message);
+        assert!(problems[1].message.contains("sprint"), "{}", problems[1].message);
+    }
+
+    #[test]
+    fn not_json_is_one_clear_violation() {
+        let problems = parse_overview("{\"total_weeks\": 4,").unwrap_err();
+        assert_eq!(problems.len(), 1);
+        assert!(problems[0].message.starts_with("are not valid JSON"));
+    }
+}
