@@ -1,1 +1,48 @@
-fn main(){}
+//! The `periodize` binary: parse the command line, set up tracing, run, map to an exit code.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = periodize::cli::args::Cli::parse();
+    init_tracing();
+    let crash = match std::env::var("PERIODIZE_CRASH_POINT") {
+        Ok(text) if !text.is_empty() => match text.parse() {
+            Ok(point) => Some(point),
+            Err(message) => {
+                eprintln!("error: PERIODIZE_CRASH_POINT: {message}");
+                return ExitCode::from(2);
+            }
+        },
+        _ => None,
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(periodize::cli::run(cli, periodize::cli::Env { crash })) {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            let code = err.exit_code();
+            eprintln!("error: {:#}", anyhow::Error::from(err));
+            ExitCode::from(code)
+        }
+    }
+}
+
+/// Logs go to stderr, filtered by `PERIODIZE_LOG` (e.g. `debug`, `periodize=trace`); warnings by default.
+fn init_tracing() {
+    use tracing_subscriber::prelude::*;
+    let filter: tracing_subscriber::filter::Targets = std::env::var("PERIODIZE_LOG")
+        .ok()
+        .and_then(|text| text.parse().ok())
+        .unwrap_or_else(|| tracing_subscriber::filter::Targets::new().with_default(tracing::Level::WARN));
+    tracing_subscriber::registry()
+        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_ansi(false))
+        .with(filter)
+        .init();
+}

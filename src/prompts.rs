@@ -1,1 +1,1215 @@
-//! Prompt templates (in progress).
+//! The prompt templates of 3a and 3b: loading (the only filesystem access), syntax checking,
+//! content hashing, pure `{{variable}}` rendering, and the variables computed from a step brief.
+//!
+//! Templates have no logic of their own: every block of text that depends on the athlete or the
+//! overview (zones table, caps listing, neighbour weeks, targets) is computed here in Rust and
+//! passed as a variable, so a prompt author can reword a template but not break its arithmetic.
+//! Both templates of a step (system and user) see the same variables; `prompts/README.md` lists
+//! them. A placeholder without a value is an error, never an empty string, because a silently
+//! blank constraint in a prompt is a bug the validator would only catch after paying for tokens.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+use chrono::NaiveDate;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use crate::domain::plan::{minutes_to_hours, PlanOverview, WeekOverview};
+use crate::domain::profile::{canonical_json, AthleteProfile};
+use crate::domain::validate::{
+    TssCheck, BUDGET_TOLERANCE, MAX_HARD_DAYS, MAX_POWER_PCT, TARGET_FTP_RANGE,
+};
+use crate::domain::{zones, Weekday};
+use crate::llm::{StepBrief, StepId};
+
+/// The four template files, in the order the hash covers them.
+pub const TEMPLATE_NAMES: [&str; 4] = [
+    "training_planning_overview.txt",
+    "training_planning_overview_user.txt",
+    "training_planning_weeks.txt",
+    "training_planning_weeks_user.txt",
+];
+
+pub const OVERVIEW_SYSTEM: &str = TEMPLATE_NAMES[0];
+pub const OVERVIEW_USER: &str = TEMPLATE_NAMES[1];
+pub const WEEKS_SYSTEM: &str = TEMPLATE_NAMES[2];
+pub const WEEKS_USER: &str = TEMPLATE_NAMES[3];
+
+/// The line that introduces the machine-readable brief at the end of each user prompt; the next
+/// line, the prompt's last, is a single-line JSON object. A reader should take the last line that
+/// is exactly the marker: the athlete's free text comes earlier and could contain such a line,
+/// and the JSON's strings may contain the marker text but never a line break.
+pub const BRIEF_MARKER: &str = "PERIODIZE_BRIEF_JSON:";
+
+/// Every variable the 3a templates (system and user) may use.
+pub const OVERVIEW_VARIABLES: &[&str] = &[
+    "athlete_summary",
+    "brief_json",
+    "budget_margin_pct",
+    "calendar",
+    "day_caps",
+    "ftp_w",
+    "goals",
+    "max_hard_days",
+    "max_training_days",
+    "power_zones",
+    "target_ftp_max",
+    "target_ftp_max_ratio",
+    "target_ftp_min",
+    "target_ftp_min_ratio",
+    "total_weeks",
+    "unavailable_days",
+    "weekly_hours",
+    "weekly_hours_max",
+];
+
+/// Every variable the 3b templates (system and user) may use.
+pub const WEEK_VARIABLES: &[&str] = &[
+    "athlete_summary",
+    "brief_json",
+    "day_caps",
+    "easy_days",
+    "ftp_w",
+    "goals",
+    "hard_days",
+    "hours_tolerance_pct",
+    "hours_tolerance_unloading_pct",
+    "max_power_pct",
+    "minutes_window",
+    "next_week",
+    "phase",
+    "plan_summary",
+    "power_zones",
+    "previous_week",
+    "rest_days",
+    "target_hours",
+    "target_minutes",
+    "target_tss",
+    "total_weeks",
+    "training_days",
+    "tss_tolerance_pct",
+    "tss_tolerance_unloading_pct",
+    "tss_window",
+    "week_entry",
+    "week_number",
+];
+
+// The week tolerances the prompt asks for are the validator's warning thresholds (SPEC §6):
+// aiming inside them leaves the model a margin before the failure thresholds. They are private
+// in `domain::validate`, so they are restated here; tests/it/prompts.rs checks that weeks at
+// both ends of the stated riding-time window pass `check_week`'s hours rule without a warning.
+const HOURS_TOLERANCE: f64 = 0.10;
+const HOURS_TOLERANCE_UNLOADING: f64 = 0.08;
+const TSS_TOLERANCE: f64 = 0.15;
+const TSS_TOLERANCE_UNLOADING: f64 = 0.12;
+
+/// Explicit template variables: name to value. Ordered, so building them is deterministic.
+pub type Vars = BTreeMap<&'static str, String>;
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Error {
+    #[error("prompts directory {dir} does not exist or is not a directory")]
+    MissingDir { dir: String },
+    #[error("prompt template \"{file}\" is missing from {dir} (a prompts directory needs all of: {expected})")]
+    MissingFile {
+        file: &'static str,
+        dir: String,
+        expected: String,
+    },
+    #[error("cannot read prompt template \"{file}\" in {dir}: {reason}")]
+    Read {
+        file: &'static str,
+        dir: String,
+        reason: String,
+    },
+    #[error("prompt template \"{file}\" in {dir} is not UTF-8 (invalid byte at offset {offset})")]
+    NotUtf8 {
+        file: &'static str,
+        dir: String,
+        offset: usize,
+    },
+    #[error("template \"{template}\" has a syntax error at byte {offset}: {reason}")]
+    Syntax {
+        template: String,
+        offset: usize,
+        reason: String,
+    },
+    #[error("template \"{template}\" uses variable {{{{{variable}}}}}, which periodize does not provide (known: {known})")]
+    UnknownVariable {
+        template: String,
+        variable: String,
+        known: String,
+    },
+    #[error("template \"{template}\" uses variable {{{{{variable}}}}} that was not provided")]
+    MissingVariable { template: String, variable: String },
+    #[error("unknown prompt template \"{name}\", expected one of {expected}")]
+    UnknownTemplate { name: String, expected: String },
+    #[error("cannot build the prompts for {step}: {reason}")]
+    Brief { step: String, reason: String },
+}
+
+/// The four templates, by name. Construct with `embedded` or `load_dir`, which guarantee that
+/// all four are present and syntactically valid.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PromptSet {
+    templates: BTreeMap<&'static str, String>,
+}
+
+impl PromptSet {
+    /// The copies of `prompts/` built into the binary.
+    pub fn embedded() -> PromptSet {
+        let texts = [
+            include_str!("../prompts/training_planning_overview.txt"),
+            include_str!("../prompts/training_planning_overview_user.txt"),
+            include_str!("../prompts/training_planning_weeks.txt"),
+            include_str!("../prompts/training_planning_weeks_user.txt"),
+        ];
+        let templates = TEMPLATE_NAMES
+            .into_iter()
+            .zip(texts.map(str::to_string))
+            .collect();
+        PromptSet { templates }
+    }
+
+    /// Reads the four templates from `dir`. Fails, naming the file, if one is missing, not
+    /// UTF-8, malformed, or uses a variable its step does not provide, so that a bad prompts
+    /// directory is refused before a run is created rather than in the middle of one.
+    pub fn load_dir(dir: &Path) -> Result<PromptSet, Error> {
+        let shown = dir.display().to_string();
+        if !dir.is_dir() {
+            return Err(Error::MissingDir { dir: shown });
+        }
+        let mut templates = BTreeMap::new();
+        for file in TEMPLATE_NAMES {
+            let bytes = std::fs::read(dir.join(file)).map_err(|err| match err.kind() {
+                std::io::ErrorKind::NotFound => Error::MissingFile {
+                    file,
+                    dir: shown.clone(),
+                    expected: TEMPLATE_NAMES.join(", "),
+                },
+                _ => Error::Read {
+                    file,
+                    dir: shown.clone(),
+                    reason: err.to_string(),
+                },
+            })?;
+            let text = String::from_utf8(bytes).map_err(|err| Error::NotUtf8 {
+                file,
+                dir: shown.clone(),
+                offset: err.utf8_error().valid_up_to(),
+            })?;
+            check_template(file, &text)?;
+            templates.insert(file, text);
+        }
+        Ok(PromptSet { templates })
+    }
+
+    /// The text of one template.
+    pub fn template(&self, name: &str) -> Option<&str> {
+        self.templates.get(name).map(String::as_str)
+    }
+
+    /// Lowercase hex SHA-256 over the names and contents in `TEMPLATE_NAMES` order. Each part is
+    /// length-prefixed so that moving bytes from one template to the next changes the hash.
+    pub fn hash(&self) -> String {
+        let mut hasher = Sha256::new();
+        for name in TEMPLATE_NAMES {
+            // Both constructors insert all four names, so the fallback is never taken.
+            let text = self.template(name).unwrap_or("");
+            for part in [name.as_bytes(), text.as_bytes()] {
+                hasher.update((part.len() as u64).to_le_bytes());
+                hasher.update(part);
+            }
+        }
+        let mut hex = String::with_capacity(64);
+        for byte in hasher.finalize() {
+            // Writing to a String cannot fail.
+            let _ = write!(hex, "{byte:02x}");
+        }
+        hex
+    }
+
+    /// Renders template `name` with `vars`. Pure and single-pass: substituted values are not
+    /// scanned again, so a `{{` inside an athlete's goals stays literal text.
+    pub fn render(&self, name: &str, vars: &Vars) -> Result<String, Error> {
+        let text = self.template(name).ok_or_else(|| Error::UnknownTemplate {
+            name: name.to_string(),
+            expected: TEMPLATE_NAMES.join(", "),
+        })?;
+        let mut out =
+            String::with_capacity(text.len() + vars.values().map(String::len).sum::<usize>());
+        scan(name, text, |piece| {
+            match piece {
+                Piece::Text(literal) => out.push_str(literal),
+                Piece::Var(variable) => match vars.get(variable) {
+                    Some(value) => out.push_str(value),
+                    None => {
+                        return Err(Error::MissingVariable {
+                            template: name.to_string(),
+                            variable: variable.to_string(),
+                        })
+                    }
+                },
+            }
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// (system, user) prompts for 3a. The start date is not part of a brief; see
+    /// `overview_messages_with_start` to state it in the prompt.
+    pub fn overview_messages(&self, brief: &StepBrief) -> Result<(String, String), Error> {
+        self.overview_messages_with_start(brief, None)
+    }
+
+    /// (system, user) prompts for 3a, stating the plan's start date when it is known, so the
+    /// model can place the taper against the event date.
+    pub fn overview_messages_with_start(
+        &self,
+        brief: &StepBrief,
+        start_date: Option<NaiveDate>,
+    ) -> Result<(String, String), Error> {
+        let vars = overview_variables(brief, start_date)?;
+        Ok((
+            self.render(OVERVIEW_SYSTEM, &vars)?,
+            self.render(OVERVIEW_USER, &vars)?,
+        ))
+    }
+
+    /// (system, user) prompts for 3b; `brief.step` must be `StepId::Week(k)` with the accepted
+    /// overview in `brief.overview`.
+    pub fn week_messages(&self, brief: &StepBrief) -> Result<(String, String), Error> {
+        let vars = week_variables(brief)?;
+        Ok((
+            self.render(WEEKS_SYSTEM, &vars)?,
+            self.render(WEEKS_USER, &vars)?,
+        ))
+    }
+}
+
+/// The variables a template may use: those its step provides.
+pub fn known_variables(template: &str) -> Option<&'static [&'static str]> {
+    match template {
+        OVERVIEW_SYSTEM | OVERVIEW_USER => Some(OVERVIEW_VARIABLES),
+        WEEKS_SYSTEM | WEEKS_USER => Some(WEEK_VARIABLES),
+        _ => None,
+    }
+}
+
+/// Checks a template's syntax and that it only uses variables its step provides.
+pub fn check_template(name: &str, text: &str) -> Result<(), Error> {
+    let known = known_variables(name).ok_or_else(|| Error::UnknownTemplate {
+        name: name.to_string(),
+        expected: TEMPLATE_NAMES.join(", "),
+    })?;
+    scan(name, text, |piece| match piece {
+        Piece::Var(variable) if !known.contains(&variable) => Err(Error::UnknownVariable {
+            template: name.to_string(),
+            variable: variable.to_string(),
+            known: known.join(", "),
+        }),
+        _ => Ok(()),
+    })
+}
+
+/// The variable names a template uses, in order of first use (for tooling and tests).
+pub fn variables_used(name: &str, text: &str) -> Result<Vec<String>, Error> {
+    let mut used: Vec<String> = Vec::new();
+    scan(name, text, |piece| {
+        if let Piece::Var(variable) = piece {
+            if !used.iter().any(|seen| seen == variable) {
+                used.push(variable.to_string());
+            }
+        }
+        Ok(())
+    })?;
+    Ok(used)
+}
+
+enum Piece<'t> {
+    Text(&'t str),
+    Var(&'t str),
+}
+
+fn is_name_byte(byte: u8) -> bool {
+    byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'_'
+}
+
+/// Walks a template once, handing literal text and placeholders to `on`. A `{{` must be followed
+/// by a lowercase snake_case name (starting with a letter) and `}}`; anything else is a syntax
+/// error at the byte offset of that `{{`. A lone `{`, `}` or `}}` is literal text.
+fn scan<'t>(
+    name: &str,
+    text: &'t str,
+    mut on: impl FnMut(Piece<'t>) -> Result<(), Error>,
+) -> Result<(), Error> {
+    let mut pos = 0;
+    while let Some(found) = text[pos..].find("{{") {
+        let open = pos + found;
+        if open > pos {
+            on(Piece::Text(&text[pos..open]))?;
+        }
+        // `{{` and name bytes are ASCII, so every index below is a char boundary.
+        let name_start = open + 2;
+        let name_len = text.as_bytes()[name_start..]
+            .iter()
+            .take_while(|byte| is_name_byte(**byte))
+            .count();
+        let name_end = name_start + name_len;
+        let variable = &text[name_start..name_end];
+        let closed = text[name_end..].starts_with("}}");
+        if closed
+            && variable
+                .as_bytes()
+                .first()
+                .is_some_and(u8::is_ascii_lowercase)
+        {
+            on(Piece::Var(variable))?;
+            pos = name_end + 2;
+            continue;
+        }
+        let reason = if !text[name_start..].contains("}}") {
+            "`{{` is never closed by `}}`".to_string()
+        } else if closed {
+            format!("variable name {variable:?} must start with a lowercase letter")
+        } else {
+            let found: String = text[name_start..].chars().take(24).collect();
+            format!("`{{{{` must be followed by a lowercase snake_case name and `}}}}`, found {found:?}")
+        };
+        return Err(Error::Syntax {
+            template: name.to_string(),
+            offset: open,
+            reason,
+        });
+    }
+    if pos < text.len() {
+        on(Piece::Text(&text[pos..]))?;
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Variables computed from a step brief.
+
+fn brief_error(step: StepId, reason: impl Into<String>) -> Error {
+    Error::Brief {
+        step: step.to_string(),
+        reason: reason.into(),
+    }
+}
+
+/// A number as a person writes it: at most two decimals, no trailing zeros ("7", "6.5", "7.25").
+fn num(value: f64) -> String {
+    if !value.is_finite() {
+        return value.to_string();
+    }
+    let text = format!("{value:.2}");
+    let text = text.trim_end_matches('0').trim_end_matches('.');
+    if text == "-0" {
+        "0".to_string()
+    } else {
+        text.to_string()
+    }
+}
+
+fn pct(fraction: f64) -> String {
+    num(fraction * 100.0)
+}
+
+fn day_list(days: &[Weekday]) -> String {
+    days.iter()
+        .map(|day| day.name())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Days sorted Monday first without duplicates, for display.
+fn sorted_days(days: &[Weekday]) -> Vec<Weekday> {
+    let mut days = days.to_vec();
+    days.sort();
+    days.dedup();
+    days
+}
+
+fn athlete_summary(profile: &AthleteProfile) -> String {
+    let mut lines = vec![format!("- Name: {}", profile.name)];
+    lines.push(match profile.age {
+        Some(age) => format!("- Age: {age} years"),
+        None => "- Age: not given".to_string(),
+    });
+    lines.push(match profile.weight_kg {
+        Some(weight) => format!(
+            "- Weight: {} kg ({:.2} W/kg at FTP)",
+            num(weight),
+            profile.ftp_w / weight
+        ),
+        None => "- Weight: not given".to_string(),
+    });
+    lines.push(format!("- FTP: {} W", num(profile.ftp_w)));
+    lines.push(match profile.max_hr {
+        Some(bpm) => format!("- Max heart rate: {bpm} bpm"),
+        None => "- Max heart rate: not given".to_string(),
+    });
+    lines.push(format!(
+        "- Weekly hours budget: {} h",
+        num(profile.weekly_hours)
+    ));
+    lines.push(format!(
+        "- Available days: {}",
+        day_list(&profile.available_days)
+    ));
+    lines.push(match profile.event_date {
+        Some(date) => format!("- Event date: {}", date.format("%Y-%m-%d")),
+        None => "- Event date: none".to_string(),
+    });
+    lines.join("\n")
+}
+
+fn goals(profile: &AthleteProfile) -> String {
+    if profile.goals.trim().is_empty() {
+        "none stated (general fitness and a higher FTP)".to_string()
+    } else {
+        profile.goals.trim().to_string()
+    }
+}
+
+fn caps_listing(profile: &AthleteProfile, days: &[Weekday]) -> String {
+    days.iter()
+        .map(|day| format!("- {day}: up to {} min", profile.cap_min(*day)))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Indents every line of a block by two spaces, to nest it under a list item.
+fn indent(block: &str) -> String {
+    block
+        .lines()
+        .map(|line| format!("  {line}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn calendar(profile: &AthleteProfile, total_weeks: u32, start_date: Option<NaiveDate>) -> String {
+    let mut lines = vec![format!(
+        "- Plan length: {total_weeks} weeks, each running Monday to Sunday."
+    )];
+    if let Some(start) = start_date {
+        lines.push(format!(
+            "- Start date: {} (Monday of week 1).",
+            start.format("%Y-%m-%d")
+        ));
+    }
+    let event = match (profile.event_date, start_date) {
+        (None, _) => "- Event: none. Build toward the goals and end the plan fit and fresh enough to test FTP.".to_string(),
+        (Some(event), None) => format!(
+            "- Event: {}. The plan leads into it: place the taper in the final week(s).",
+            event.format("%Y-%m-%d")
+        ),
+        (Some(event), Some(start)) => {
+            let days = (event - start).num_days();
+            let shown = event.format("%Y-%m-%d");
+            if days < 0 {
+                format!("- Event: {shown}, before the plan starts; treat the plan as preparation for what comes next.")
+            } else if days / 7 < i64::from(total_weeks) {
+                format!("- Event: {shown}, in week {} of {total_weeks}. Taper into that week.", days / 7 + 1)
+            } else {
+                let after = days - 7 * i64::from(total_weeks) + 1;
+                format!("- Event: {shown}, {after} day(s) after the plan's last day. End the plan sharp, ready to taper.")
+            }
+        }
+    };
+    lines.push(event);
+    lines.join("\n")
+}
+
+fn to_json<T: serde::Serialize>(step: StepId, what: &str, value: &T) -> Result<Value, Error> {
+    serde_json::to_value(value)
+        .map_err(|err| brief_error(step, format!("cannot serialize the {what}: {err}")))
+}
+
+fn single_line_json(step: StepId, value: &Value) -> Result<String, Error> {
+    // serde_json escapes control characters inside strings, so compact output is one line.
+    serde_json::to_string(value)
+        .map_err(|err| brief_error(step, format!("cannot serialize the brief: {err}")))
+}
+
+/// The variables of the 3a templates (`OVERVIEW_VARIABLES`), computed from the brief. Pure.
+pub fn overview_variables(brief: &StepBrief, start_date: Option<NaiveDate>) -> Result<Vars, Error> {
+    let step = brief.step;
+    if step != StepId::Overview {
+        return Err(brief_error(
+            step,
+            "the overview prompts need an overview step",
+        ));
+    }
+    let profile = &brief.profile;
+    let available = sorted_days(&profile.available_days);
+    let unavailable: Vec<Weekday> = Weekday::ALL
+        .into_iter()
+        .filter(|day| !available.contains(day))
+        .collect();
+    let capacity_min: u32 = available.iter().map(|day| profile.cap_min(*day)).sum();
+    let brief_json = json!({
+        "step": "overview",
+        "total_weeks": brief.total_weeks,
+        "profile": canonical_json(profile),
+        "rules": to_json(step, "rules", &brief.rules)?,
+    });
+
+    let mut vars = Vars::new();
+    vars.insert("athlete_summary", athlete_summary(profile));
+    vars.insert("brief_json", single_line_json(step, &brief_json)?);
+    vars.insert("budget_margin_pct", pct(BUDGET_TOLERANCE - 1.0));
+    vars.insert("calendar", calendar(profile, brief.total_weeks, start_date));
+    vars.insert(
+        "day_caps",
+        indent(&format!(
+            "{}\n- Together: at most {capacity_min} min ({} h) a week.",
+            caps_listing(profile, &available),
+            num(minutes_to_hours(i64::from(capacity_min)))
+        )),
+    );
+    vars.insert("ftp_w", num(profile.ftp_w));
+    vars.insert("goals", goals(profile));
+    vars.insert("max_hard_days", MAX_HARD_DAYS.to_string());
+    vars.insert(
+        "max_training_days",
+        brief.rules.max_training_days.to_string(),
+    );
+    vars.insert("power_zones", zones::zones_table(profile.ftp_w));
+    // Round the FTP bounds inward so a model that copies them stays inside the rule.
+    vars.insert(
+        "target_ftp_max",
+        format!("{:.0}", (profile.ftp_w * TARGET_FTP_RANGE.end()).floor()),
+    );
+    vars.insert(
+        "target_ftp_max_ratio",
+        format!("{:.2}", TARGET_FTP_RANGE.end()),
+    );
+    vars.insert(
+        "target_ftp_min",
+        format!("{:.0}", (profile.ftp_w * TARGET_FTP_RANGE.start()).ceil()),
+    );
+    vars.insert(
+        "target_ftp_min_ratio",
+        format!("{:.2}", TARGET_FTP_RANGE.start()),
+    );
+    vars.insert("total_weeks", brief.total_weeks.to_string());
+    vars.insert(
+        "unavailable_days",
+        if unavailable.is_empty() {
+            "none".to_string()
+        } else {
+            day_list(&unavailable)
+        },
+    );
+    vars.insert("weekly_hours", num(profile.weekly_hours));
+    // Floor to 0.01 h so the stated maximum itself passes the budget rule.
+    vars.insert(
+        "weekly_hours_max",
+        num((profile.weekly_hours * BUDGET_TOLERANCE * 100.0 + 1e-9).floor() / 100.0),
+    );
+    Ok(vars)
+}
+
+/// One overview entry as a short block, for this week and its neighbours.
+fn entry_block(entry: &WeekOverview, detailed: bool) -> String {
+    let days = sorted_days(&entry.training_days);
+    let mut lines = vec![format!("- Week {}: {}", entry.week_number, entry.phase)];
+    if detailed {
+        lines.push(format!(
+            "- Why this phase: {}",
+            entry.phase_rationale.trim()
+        ));
+    }
+    lines.push(format!("- Focus: {}", entry.weekly_focus.trim()));
+    if detailed {
+        lines.push(format!(
+            "- Watch points: {}",
+            entry.weekly_watch_points.trim()
+        ));
+    }
+    lines.push(format!(
+        "- Training days: {} ({} hard, {} easy, {} rest days)",
+        day_list(&days),
+        entry.hard_days,
+        entry.easy_days,
+        entry.rest_days
+    ));
+    lines.push(format!(
+        "- Target: {} h, {} TSS",
+        num(entry.total_hours),
+        num(entry.target_tss)
+    ));
+    lines.join("\n")
+}
+
+fn plan_summary(overview: &PlanOverview, profile: &AthleteProfile) -> String {
+    let mut entries: Vec<&WeekOverview> = overview.weekly_overview.iter().collect();
+    entries.sort_by_key(|entry| entry.week_number);
+    let phases = entries
+        .iter()
+        .map(|entry| format!("{} {}", entry.week_number, entry.phase))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let gain = (overview.target_ftp / profile.ftp_w - 1.0) * 100.0;
+    [
+        format!(
+            "- Target FTP at the end of the plan: {} W (now {} W, {}{:.1}%)",
+            num(overview.target_ftp),
+            num(profile.ftp_w),
+            if gain >= 0.0 { "+" } else { "" },
+            gain
+        ),
+        format!("- Phases by week: {phases}"),
+        format!("- Coaching notes: {}", overview.coaching_notes.trim()),
+    ]
+    .join("\n")
+}
+
+/// The riding-time window in whole minutes that stays within `tolerance` of `total_hours`, as
+/// the validator measures it (minutes converted to hours rounded to 0.01 h).
+fn minutes_window(total_hours: f64, tolerance: f64) -> (i64, i64) {
+    let target = total_hours * 60.0;
+    let off = |minutes: i64| (minutes_to_hours(minutes) - total_hours).abs() / total_hours;
+    // `total_hours` is checked finite and above 0 by the caller (and bounded by the budget rule),
+    // so the casts below are exact small integers.
+    // The epsilon keeps an exact edge (7.5 h + 10% = 495 min) from being lost to float noise;
+    // the loops then hold both ends to the validator's own comparison.
+    let mut low = (target * (1.0 - tolerance) - 1e-9).ceil() as i64;
+    let mut high = (target * (1.0 + tolerance) + 1e-9).floor() as i64;
+    low = low.max(1);
+    high = high.max(low);
+    while low < high && off(low) > tolerance + 1e-9 {
+        low += 1;
+    }
+    while high > low && off(high) > tolerance + 1e-9 {
+        high -= 1;
+    }
+    (low, high)
+}
+
+/// The variables of the 3b templates (`WEEK_VARIABLES`), computed from the brief. Pure.
+pub fn week_variables(brief: &StepBrief) -> Result<Vars, Error> {
+    let step = brief.step;
+    let StepId::Week(week) = step else {
+        return Err(brief_error(step, "the week prompts need a week step"));
+    };
+    if week < 1 || week > brief.total_weeks {
+        return Err(brief_error(
+            step,
+            format!(
+                "week {week} is outside the plan's 1..={} weeks",
+                brief.total_weeks
+            ),
+        ));
+    }
+    let overview = brief
+        .overview
+        .as_ref()
+        .ok_or_else(|| brief_error(step, "the accepted overview is missing"))?;
+    let entry = overview
+        .week(week)
+        .ok_or_else(|| brief_error(step, format!("the overview has no entry for week {week}")))?;
+    if !(entry.total_hours.is_finite() && entry.total_hours > 0.0) {
+        return Err(brief_error(
+            step,
+            format!(
+                "week {week} plans {} h, expected hours above 0",
+                entry.total_hours
+            ),
+        ));
+    }
+    let profile = &brief.profile;
+    let days = sorted_days(&entry.training_days);
+    let rest: Vec<Weekday> = Weekday::ALL
+        .into_iter()
+        .filter(|day| !days.contains(day))
+        .collect();
+    let unloading = entry.phase.is_unloading();
+    let (hours_tol, tss_tol) = if unloading {
+        (HOURS_TOLERANCE_UNLOADING, TSS_TOLERANCE_UNLOADING)
+    } else {
+        (HOURS_TOLERANCE, TSS_TOLERANCE)
+    };
+    let (low_min, high_min) = minutes_window(entry.total_hours, hours_tol);
+    let neighbour = |number: u32, none: &str| match overview.week(number) {
+        Some(other) if number >= 1 && number <= brief.total_weeks => entry_block(other, false),
+        _ => none.to_string(),
+    };
+    let tss_window = {
+        // Whole TSS inside the band; the epsilon keeps an exact edge (440 + 15% = 506).
+        let low = (entry.target_tss * (1.0 - tss_tol) - 1e-9).ceil().max(0.0);
+        let high = (entry.target_tss * (1.0 + tss_tol) + 1e-9).floor();
+        let note = match brief.rules.tss_check {
+            TssCheck::Error => "",
+            TssCheck::Warn => " (a miss is reported as a warning in this run)",
+            TssCheck::Off => " (this run does not check TSS, but aim for it anyway)",
+        };
+        format!("{} and {} TSS{note}", num(low), num(high))
+    };
+    let brief_json = json!({
+        "step": "week",
+        "week_number": week,
+        "total_weeks": brief.total_weeks,
+        "profile": canonical_json(profile),
+        "rules": to_json(step, "rules", &brief.rules)?,
+        "overview": to_json(step, "overview", overview)?,
+    });
+
+    let mut vars = Vars::new();
+    vars.insert("athlete_summary", athlete_summary(profile));
+    vars.insert("brief_json", single_line_json(step, &brief_json)?);
+    vars.insert("day_caps", caps_listing(profile, &days));
+    vars.insert("easy_days", entry.easy_days.to_string());
+    vars.insert("ftp_w", num(profile.ftp_w));
+    vars.insert("goals", goals(profile));
+    vars.insert("hard_days", entry.hard_days.to_string());
+    vars.insert("hours_tolerance_pct", pct(HOURS_TOLERANCE));
+    vars.insert(
+        "hours_tolerance_unloading_pct",
+        pct(HOURS_TOLERANCE_UNLOADING),
+    );
+    vars.insert("max_power_pct", num(MAX_POWER_PCT));
+    vars.insert(
+        "minutes_window",
+        format!(
+            "{low_min} and {high_min} min ({} to {} h)",
+            num(minutes_to_hours(low_min)),
+            num(minutes_to_hours(high_min))
+        ),
+    );
+    vars.insert(
+        "next_week",
+        if week < brief.total_weeks {
+            neighbour(week + 1, "none (the overview has no entry for it)")
+        } else {
+            "none: this is the last week of the plan.".to_string()
+        },
+    );
+    vars.insert("phase", entry.phase.to_string());
+    vars.insert("plan_summary", plan_summary(overview, profile));
+    vars.insert("power_zones", zones::zones_table(profile.ftp_w));
+    vars.insert(
+        "previous_week",
+        if week > 1 {
+            neighbour(week - 1, "none (the overview has no entry for it)")
+        } else {
+            "none: this is the first week of the plan.".to_string()
+        },
+    );
+    vars.insert(
+        "rest_days",
+        if rest.is_empty() {
+            "none".to_string()
+        } else {
+            day_list(&rest)
+        },
+    );
+    vars.insert("target_hours", num(entry.total_hours));
+    vars.insert("target_minutes", format!("{:.0}", entry.total_hours * 60.0));
+    vars.insert("target_tss", num(entry.target_tss));
+    vars.insert("total_weeks", brief.total_weeks.to_string());
+    vars.insert("training_days", day_list(&days));
+    vars.insert("tss_tolerance_pct", pct(TSS_TOLERANCE));
+    vars.insert("tss_tolerance_unloading_pct", pct(TSS_TOLERANCE_UNLOADING));
+    vars.insert("tss_window", tss_window);
+    vars.insert("week_entry", entry_block(entry, true));
+    vars.insert("week_number", week.to_string());
+    Ok(vars)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::plan::PlanOverview;
+    use crate::domain::profile::parse_profile;
+    use crate::domain::validate::Rules;
+
+    fn set_with(name: &'static str, text: &str) -> PromptSet {
+        let mut set = PromptSet::embedded();
+        set.templates.insert(name, text.to_string());
+        set
+    }
+
+    fn vars(pairs: &[(&'static str, &str)]) -> Vars {
+        pairs
+            .iter()
+            .map(|(name, value)| (*name, value.to_string()))
+            .collect()
+    }
+
+    fn profile() -> AthleteProfile {
+        parse_profile(
+            r#"{"name":"Ana","ftp_w":250,"weekly_hours":6,"available_days":["Tuesday","Saturday","Sunday"],"goals":"Gran fondo"}"#,
+        )
+        .unwrap()
+    }
+
+    fn overview() -> PlanOverview {
+        let entry = |week: i64, phase: &str, hours: f64| {
+            serde_json::from_value(json!({
+                "week_number": week, "phase": phase, "phase_rationale": "r", "weekly_focus": "f",
+                "weekly_watch_points": "w", "training_days": ["Sunday", "Tuesday"], "target_tss": 300.0,
+                "hard_days": 1, "easy_days": 1, "rest_days": 5, "total_hours": hours
+            }))
+            .unwrap()
+        };
+        PlanOverview {
+            total_weeks: 2,
+            target_ftp: 260.0,
+            coaching_notes: "notes".into(),
+            monitoring_guidance: "guide".into(),
+            weekly_overview: vec![entry(1, "Build", 5.5), entry(2, "Recovery", 4.0)],
+        }
+    }
+
+    fn brief(step: StepId) -> StepBrief {
+        StepBrief {
+            step,
+            profile: profile(),
+            total_weeks: 2,
+            rules: Rules::default(),
+            overview: Some(overview()),
+        }
+    }
+
+    #[test]
+    fn renders_placeholders_and_keeps_other_braces() {
+        let set = set_with(
+            WEEKS_USER,
+            "week {{week_number}} of {{total_weeks}}: {\"a\":{\"b\":1}} {x} }}",
+        );
+        let text = set
+            .render(
+                WEEKS_USER,
+                &vars(&[
+                    ("week_number", "3"),
+                    ("total_weeks", "8"),
+                    ("phase", "Build"),
+                ]),
+            )
+            .unwrap();
+        assert_eq!(text, "week 3 of 8: {\"a\":{\"b\":1}} {x} }}");
+    }
+
+    #[test]
+    fn values_are_not_rescanned() {
+        let set = set_with(WEEKS_USER, "goals: {{goals}}");
+        let text = set
+            .render(WEEKS_USER, &vars(&[("goals", "{{week_number}} {{")]))
+            .unwrap();
+        assert_eq!(text, "goals: {{week_number}} {{");
+    }
+
+    #[test]
+    fn missing_variable_is_an_error_naming_template_and_variable() {
+        let set = set_with(WEEKS_USER, "week {{week_number}}");
+        let err = set.render(WEEKS_USER, &Vars::new()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "template \"training_planning_weeks_user.txt\" uses variable {{week_number}} that was not provided"
+        );
+    }
+
+    #[test]
+    fn unknown_template_is_an_error() {
+        let err = PromptSet::embedded()
+            .render("nope.txt", &Vars::new())
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("unknown prompt template \"nope.txt\""),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn syntax_errors_name_template_and_offset() {
+        let cases = [
+            ("abc {{week_number", 4, "never closed"),
+            ("ab {{Week}}", 3, "lowercase snake_case"),
+            ("{{ week_number }}", 0, "lowercase snake_case"),
+            ("x {{1st}}", 2, "must start with a lowercase letter"),
+            ("x {{}}", 2, "must start with a lowercase letter"),
+            ("é {{week-number}}", 3, "found \"week-number}}\""),
+        ];
+        for (text, offset, reason) in cases {
+            let err = check_template(WEEKS_USER, text).unwrap_err();
+            match &err {
+                Error::Syntax {
+                    template,
+                    offset: at,
+                    reason: why,
+                } => {
+                    assert_eq!(template, WEEKS_USER);
+                    assert_eq!(*at, offset, "{text}: {err}");
+                    assert!(why.contains(reason), "{text}: {err}");
+                }
+                other => panic!("{text}: expected a syntax error, got {other}"),
+            }
+            assert!(
+                err.to_string().contains(&format!("at byte {offset}")),
+                "{err}"
+            );
+            // Rendering reports the same error.
+            let set = set_with(WEEKS_USER, text);
+            assert_eq!(
+                set.render(WEEKS_USER, &vars(&[("week_number", "1")]))
+                    .unwrap_err(),
+                err
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_variable_is_refused_at_check_time() {
+        let err = check_template(OVERVIEW_USER, "{{week_number}}").unwrap_err();
+        assert!(
+            err.to_string().starts_with(
+                "template \"training_planning_overview_user.txt\" uses variable {{week_number}}, which periodize does not provide"
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn embedded_templates_are_valid_and_end_with_the_brief() {
+        let set = PromptSet::embedded();
+        for name in TEMPLATE_NAMES {
+            let text = set.template(name).unwrap();
+            check_template(name, text).unwrap();
+        }
+        for name in [OVERVIEW_USER, WEEKS_USER] {
+            let text = set.template(name).unwrap();
+            assert!(
+                text.ends_with(&format!("{BRIEF_MARKER}\n{{{{brief_json}}}}\n")),
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn step_variables_match_the_declared_lists() {
+        let overview = overview_variables(&brief(StepId::Overview), None).unwrap();
+        assert_eq!(
+            overview.keys().copied().collect::<Vec<_>>(),
+            OVERVIEW_VARIABLES
+        );
+        let week = week_variables(&brief(StepId::Week(1))).unwrap();
+        assert_eq!(week.keys().copied().collect::<Vec<_>>(), WEEK_VARIABLES);
+    }
+
+    #[test]
+    fn messages_render_for_both_steps() {
+        let set = PromptSet::embedded();
+        let (system, user) = set.overview_messages(&brief(StepId::Overview)).unwrap();
+        assert!(system.contains("create_plan_overview") && !system.contains("{{"));
+        assert!(
+            user.contains("2-week") || user.contains("2 weeks"),
+            "{user}"
+        );
+        let (system, user) = set.week_messages(&brief(StepId::Week(2))).unwrap();
+        assert!(system.contains("add_week_details"));
+        assert!(user.contains("week 2 of 2"), "{user}");
+        assert!(user.contains("none: this is the last week of the plan."));
+    }
+
+    #[test]
+    fn week_messages_need_a_week_and_the_overview() {
+        let set = PromptSet::embedded();
+        let err = set.week_messages(&brief(StepId::Overview)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "cannot build the prompts for overview: the week prompts need a week step"
+        );
+        let mut no_overview = brief(StepId::Week(1));
+        no_overview.overview = None;
+        let err = set.week_messages(&no_overview).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "cannot build the prompts for week 1: the accepted overview is missing"
+        );
+        let err = set.week_messages(&brief(StepId::Week(3))).unwrap_err();
+        assert!(err.to_string().contains("week 3 is outside"), "{err}");
+        let err = set.overview_messages(&brief(StepId::Week(1))).unwrap_err();
+        assert!(err.to_string().contains("need an overview step"), "{err}");
+    }
+
+    #[test]
+    fn hash_changes_with_any_template_and_with_framing() {
+        let base = PromptSet::embedded();
+        assert_eq!(base.hash(), PromptSet::embedded().hash());
+        assert_eq!(base.hash().len(), 64);
+        assert!(base
+            .hash()
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
+        let mut seen = vec![base.hash()];
+        for name in TEMPLATE_NAMES {
+            let mut text = base.template(name).unwrap().to_string();
+            text.push(' ');
+            let changed = set_with(name, &text).hash();
+            assert!(!seen.contains(&changed), "{name}");
+            seen.push(changed);
+        }
+        // Moving a byte from the end of one template to the start of the next changes the hash.
+        let a = set_with(OVERVIEW_SYSTEM, "ab");
+        let a = PromptSet {
+            templates: {
+                let mut t = a.templates;
+                t.insert(OVERVIEW_USER, "c".into());
+                t
+            },
+        };
+        let b = set_with(OVERVIEW_SYSTEM, "a");
+        let b = PromptSet {
+            templates: {
+                let mut t = b.templates;
+                t.insert(OVERVIEW_USER, "bc".into());
+                t
+            },
+        };
+        assert_ne!(a.hash(), b.hash());
+    }
+
+    fn write_embedded(dir: &Path) {
+        let set = PromptSet::embedded();
+        for name in TEMPLATE_NAMES {
+            std::fs::write(dir.join(name), set.template(name).unwrap()).unwrap();
+        }
+    }
+
+    #[test]
+    fn load_dir_round_trips_the_embedded_files() {
+        let dir = tempfile::tempdir().unwrap();
+        write_embedded(dir.path());
+        let loaded = PromptSet::load_dir(dir.path()).unwrap();
+        assert_eq!(loaded, PromptSet::embedded());
+        assert_eq!(loaded.hash(), PromptSet::embedded().hash());
+    }
+
+    #[test]
+    fn load_dir_of_the_repository_prompts_equals_embedded() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("prompts");
+        assert_eq!(PromptSet::load_dir(&dir).unwrap(), PromptSet::embedded());
+    }
+
+    #[test]
+    fn load_dir_names_a_missing_file_and_the_dir() {
+        let dir = tempfile::tempdir().unwrap();
+        write_embedded(dir.path());
+        std::fs::remove_file(dir.path().join(WEEKS_SYSTEM)).unwrap();
+        let err = PromptSet::load_dir(dir.path()).unwrap_err();
+        let message = err.to_string();
+        assert!(
+            matches!(
+                err,
+                Error::MissingFile {
+                    file: WEEKS_SYSTEM,
+                    ..
+                }
+            ),
+            "{message}"
+        );
+        assert!(
+            message.contains("\"training_planning_weeks.txt\""),
+            "{message}"
+        );
+        assert!(
+            message.contains(&dir.path().display().to_string()),
+            "{message}"
+        );
+
+        let err = PromptSet::load_dir(&dir.path().join("absent")).unwrap_err();
+        assert!(matches!(err, Error::MissingDir { .. }), "{err}");
+    }
+
+    #[test]
+    fn load_dir_refuses_non_utf8_and_bad_syntax() {
+        let dir = tempfile::tempdir().unwrap();
+        write_embedded(dir.path());
+        std::fs::write(dir.path().join(OVERVIEW_USER), b"ok \xff\xfe").unwrap();
+        let err = PromptSet::load_dir(dir.path()).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::NotUtf8 {
+                    file: OVERVIEW_USER,
+                    offset: 3,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+
+        std::fs::write(dir.path().join(OVERVIEW_USER), "total {{total_weeks").unwrap();
+        let err = PromptSet::load_dir(dir.path()).unwrap_err();
+        assert!(matches!(err, Error::Syntax { offset: 6, .. }), "{err}");
+        assert!(
+            err.to_string()
+                .contains("training_planning_overview_user.txt"),
+            "{err}"
+        );
+
+        std::fs::write(dir.path().join(OVERVIEW_USER), "total {{total_weks}}").unwrap();
+        let err = PromptSet::load_dir(dir.path()).unwrap_err();
+        assert!(matches!(err, Error::UnknownVariable { .. }), "{err}");
+    }
+
+    #[test]
+    fn minutes_window_stays_inside_the_tolerance() {
+        assert_eq!(minutes_window(7.5, HOURS_TOLERANCE), (405, 495));
+        assert_eq!(minutes_window(4.5, HOURS_TOLERANCE_UNLOADING), (249, 291));
+        for hours in [0.5, 1.0, 3.33, 5.55, 6.0, 7.25, 10.0, 13.37] {
+            for tolerance in [HOURS_TOLERANCE, HOURS_TOLERANCE_UNLOADING] {
+                let (low, high) = minutes_window(hours, tolerance);
+                assert!(low <= high, "{hours} {tolerance}");
+                for minutes in [low, high] {
+                    let off = (minutes_to_hours(minutes) - hours).abs() / hours;
+                    assert!(
+                        off <= tolerance + 1e-9,
+                        "{hours} h, {minutes} min is off by {off}"
+                    );
+                }
+                // The window is as wide as the rule allows: one minute more is outside it.
+                for minutes in [low - 1, high + 1] {
+                    let off = (minutes_to_hours(minutes) - hours).abs() / hours;
+                    assert!(
+                        off > tolerance - 0.01,
+                        "{hours} h, {minutes} min is off by {off}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn numbers_print_like_a_person_writes_them() {
+        assert_eq!(num(7.0), "7");
+        assert_eq!(num(6.5), "6.5");
+        assert_eq!(num(7.254), "7.25");
+        assert_eq!(num(-0.001), "0");
+        assert_eq!(pct(0.1), "10");
+        assert_eq!(pct(BUDGET_TOLERANCE - 1.0), "10");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn scanning_never_panics_and_plain_text_renders_as_is(text in "\\PC{0,40}") {
+            let _ = check_template(WEEKS_USER, &text);
+            let set = set_with(WEEKS_USER, &text);
+            if !text.contains("{{") {
+                proptest::prop_assert_eq!(set.render(WEEKS_USER, &Vars::new()).unwrap(), text);
+            }
+        }
+
+        #[test]
+        fn scanning_arbitrary_brace_soup_never_panics(text in "[{}a-z_ é1]{0,30}") {
+            let _ = check_template(WEEKS_USER, &text);
+            let _ = set_with(WEEKS_USER, &text).render(WEEKS_USER, &Vars::new());
+        }
+    }
+}

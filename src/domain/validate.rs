@@ -182,10 +182,9 @@ fn overview_rules(
         .filter(|week| !seen.contains_key(week))
         .map(|week| week.to_string())
         .collect();
-    if !missing.is_empty() && entries.len() == total_weeks as usize {
-        report.error("weekly_overview", format!("weeks {} are missing", missing.join(", ")));
-    } else if !missing.is_empty() && missing.len() <= 12 {
-        report.error("weekly_overview", format!("missing week numbers: {}", missing.join(", ")));
+    // With no entries at all, the count error above already says everything.
+    if !missing.is_empty() && !entries.is_empty() {
+        report.error("weekly_overview", format!("no entry for week(s) {}", missing.join(", ")));
     }
 }
 

@@ -1,1 +1,9 @@
-//! Integration tests.
+//! The one integration-test binary: the CLI end to end, the store, the state machine property
+//! test, the built-in coach property test, prompts and tidy checks.
+mod cli;
+mod coach;
+mod machine;
+mod prompts;
+mod store;
+mod support;
+mod tidy;

@@ -1,0 +1,141 @@
+//! Benchmarks of the durable core: commit + flush of one transition, validation of one week,
+//! 3c finalize of 12- and 52-week plans, and a whole 12-week plan on the built-in coach.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+
+use periodize::coach;
+use periodize::domain::profile::parse_profile;
+use periodize::domain::validate::{self, Rules};
+use periodize::engine::{self, progress::Observer, Engine};
+use periodize::llm::{ModelOutcome, ModelReply, StepId, ToolCall, Usage};
+use periodize::prompts::PromptSet;
+use periodize::providers::{builtin::BuiltinCoach, Provider};
+use periodize::store::Store;
+use periodize::tools;
+use periodize::workflow::{Event, Machine, RetryPolicy, RunId, RunSpec};
+
+const PROFILE: &str = r#"{"name":"Bench","ftp_w":260,"weekly_hours":9,"available_days":["Tuesday","Wednesday","Thursday","Saturday","Sunday"]}"#;
+
+fn spec(total_weeks: u32, run_id: u128, output_dir: &str) -> RunSpec {
+    RunSpec {
+        run_id: RunId(run_id),
+        profile: parse_profile(PROFILE).expect("valid profile"),
+        total_weeks,
+        start_date: chrono::NaiveDate::from_ymd_opt(2026, 11, 30).expect("a date"),
+        provider: "builtin".into(),
+        model: "periodize-coach-1".into(),
+        prompt_hash: PromptSet::embedded().hash(),
+        rules: Rules::default(),
+        retry: RetryPolicy::default(),
+        output_dir: output_dir.into(),
+        keep_checkpoints: true,
+        created_at_ms: 0,
+    }
+}
+
+fn call(step: StepId, name: &str, arguments: String) -> Event {
+    Event::Replied { step, attempt: 1, reply: ModelReply { outcome: ModelOutcome::Call(ToolCall { id: "b".into(), name: name.into(), arguments }), usage: Usage::default() }, at_ms: 1 }
+}
+
+/// A machine with every week accepted, in Finalizing.
+fn finished_machine(total_weeks: u32, output_dir: &str) -> Machine {
+    let spec = spec(total_weeks, 1, output_dir);
+    let mut machine = Machine::new(spec.clone());
+    machine.handle(&Event::Start { at_ms: 0, week_concurrency: total_weeks });
+    let overview = coach::create_plan_overview(&spec.profile, total_weeks, &spec.rules);
+    machine.handle(&call(StepId::Overview, tools::CREATE_PLAN_OVERVIEW, serde_json::to_string(&overview).expect("json")));
+    for week in 1..=total_weeks {
+        let details = coach::add_week_details(&spec.profile, &overview, week, &spec.rules);
+        machine.handle(&call(StepId::Week(week), tools::ADD_WEEK_DETAILS, serde_json::to_string(&details).expect("json")));
+    }
+    assert_eq!(machine.run().weeks_accepted(), total_weeks);
+    machine
+}
+
+fn commit_and_flush(c: &mut Criterion) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = Store::open(dir.path()).expect("store");
+    let machine = finished_machine(12, "unused");
+    let dirty: BTreeSet<StepId> = [StepId::Week(3)].into_iter().collect();
+    let mut seq = 0;
+    c.bench_function("store/commit_flush_one_transition", |b| {
+        b.iter(|| {
+            seq += 1;
+            store.commit(&machine, &dirty, seq, seq).expect("commit");
+            store.flush_blocking().expect("flush");
+        })
+    });
+    c.bench_function("store/commit_only", |b| {
+        b.iter(|| {
+            seq += 1;
+            store.commit(&machine, &dirty, seq, seq).expect("commit");
+        })
+    });
+}
+
+fn validate_week(c: &mut Criterion) {
+    let profile = parse_profile(PROFILE).expect("profile");
+    let rules = Rules::default();
+    let overview = coach::create_plan_overview(&profile, 12, &rules);
+    let details = coach::add_week_details(&profile, &overview, 5, &rules);
+    let arguments = serde_json::to_string(&details).expect("json");
+    let entry = overview.week(5).expect("week 5");
+    c.bench_function("validate/one_week", |b| b.iter(|| validate::check_week(&details, 5, entry, &profile, &rules)));
+    c.bench_function("validate/parse_and_check_one_week", |b| {
+        b.iter(|| {
+            let parsed = tools::parse_week(&arguments).expect("valid");
+            validate::check_week(&parsed, 5, entry, &profile, &rules)
+        })
+    });
+}
+
+fn finalize(c: &mut Criterion) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for total_weeks in [12u32, 52] {
+        let machine = finished_machine(total_weeks, &dir.path().display().to_string());
+        let run = machine.run();
+        let overview = run.overview().expect("overview").clone();
+        let weeks: Vec<_> = (1..=total_weeks).map(|week| run.week(week).expect("week").clone()).collect();
+        c.bench_function(&format!("finalize/{total_weeks}_weeks"), |b| {
+            b.iter(|| {
+                let violations = validate::check_plan(&overview, &weeks, &run.spec.profile, total_weeks, &run.spec.rules);
+                assert!(!validate::has_errors(&violations));
+                let bytes = periodize::planfile::render(run);
+                engine::output::write_atomically(dir.path(), "bench_plan.json", &bytes).expect("write")
+            })
+        });
+    }
+}
+
+fn whole_plan(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let output = dir.path().join("output").display().to_string();
+    let store = Store::open(&dir.path().join("state")).expect("store");
+    let observer: Observer = Arc::new(|_| {});
+    let engine = Engine { store, provider: Provider::Builtin(BuiltinCoach { latency_ms: 0 }), prompts: Arc::new(PromptSet::embedded()), observer, crash: None };
+    let mut run_id = 100u128;
+    c.bench_function("plan/12_weeks_builtin_in_process", |b| {
+        b.iter_batched(
+            || {
+                run_id += 1;
+                spec(12, run_id, &output)
+            },
+            |spec| {
+                let outcome = runtime.block_on(engine.start(spec, 4)).expect("engine");
+                assert!(matches!(outcome, engine::Outcome::Done { .. }));
+            },
+            BatchSize::SmallInput,
+        )
+    });
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().sample_size(30).measurement_time(std::time::Duration::from_secs(4));
+    targets = commit_and_flush, validate_week, finalize, whole_plan
+}
+criterion_main!(benches);

@@ -1,0 +1,139 @@
+//! The command line as clap sees it: flags close to what the user typed, nothing resolved.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(name = "periodize", version, about = "Durable, three-phase generation of periodized cycling training plans")]
+pub struct Cli {
+    /// Directory of the durable store.
+    #[arg(long, global = true, default_value = "state", value_name = "DIR")]
+    pub state_dir: PathBuf,
+    /// Print machine-readable output: NDJSON events, JSON documents.
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Generate a new plan from an athlete profile.
+    Generate(GenerateArgs),
+    /// Continue one unfinished run, or all of them.
+    Resume(ResumeArgs),
+    /// Show the state of one run or of every run.
+    Status(RunSelector),
+    /// List every run in the store.
+    List,
+    /// Show a run week by week (with --json: per-step attempts, timings and tokens).
+    Show(ShowArgs),
+    /// Validate a plan file (ours or the seed's format) against every rule.
+    Validate(ValidateArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProviderName {
+    Builtin,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TssCheckArg {
+    Error,
+    Warn,
+    Off,
+}
+
+#[derive(Debug, Args)]
+pub struct ModelArgs {
+    /// Model provider.
+    #[arg(long, value_enum, default_value = "builtin")]
+    pub provider: ProviderName,
+    /// Model name (the built-in coach has one model).
+    #[arg(long)]
+    pub model: Option<String>,
+    /// Simulated latency of the built-in coach per request, to rehearse crashes offline.
+    #[arg(long, default_value_t = 0, value_name = "MS")]
+    pub latency_ms: u64,
+    /// Prompt templates directory (default: the built-in copies of prompts/).
+    #[arg(long, value_name = "DIR")]
+    pub prompts: Option<PathBuf>,
+    /// Weeks requested at the same time in phase 3b.
+    #[arg(long, default_value_t = 4, value_name = "N")]
+    pub week_concurrency: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// Athlete profile JSON (canonical or seed form).
+    #[arg(long, value_name = "FILE")]
+    pub profile: PathBuf,
+    /// Plan length in weeks (overrides the profile).
+    #[arg(long, value_name = "N")]
+    pub weeks: Option<String>,
+    /// First day of the plan, a Monday (default: next Monday).
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub start_date: Option<String>,
+    /// Directory of plan files.
+    #[arg(long, default_value = "output", value_name = "DIR")]
+    pub output_dir: PathBuf,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Answers per step that may fail validation before the run fails.
+    #[arg(long, default_value_t = 3, value_name = "N")]
+    pub max_attempts: u32,
+    /// Transient provider failures per step before the run fails.
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    pub max_transient_retries: u32,
+    /// Most training days a week may have.
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    pub max_training_days: u32,
+    /// Severity of the weekly TSS check.
+    #[arg(long, value_enum, default_value = "error")]
+    pub tss_check: TssCheckArg,
+    /// Keep per-week checkpoints after the plan is done.
+    #[arg(long)]
+    pub keep_checkpoints: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ResumeArgs {
+    /// Run to resume (default: every unfinished run).
+    pub run_id: Option<String>,
+    /// Resume every unfinished run.
+    #[arg(long, conflicts_with = "run_id")]
+    pub all: bool,
+    /// Give failed runs a fresh attempt budget and continue them.
+    #[arg(long)]
+    pub retry: bool,
+    /// Continue even if the prompts, provider or model changed since the run started.
+    #[arg(long)]
+    pub accept_changes: bool,
+    #[command(flatten)]
+    pub model: ModelArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RunSelector {
+    /// Run id (default: every run).
+    pub run_id: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// Run id (a unique prefix is enough).
+    pub run_id: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Plan file to check.
+    pub file: PathBuf,
+    /// Severity of the weekly TSS check.
+    #[arg(long, value_enum, default_value = "error")]
+    pub tss_check: TssCheckArg,
+    /// Most training days a week may have.
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    pub max_training_days: u32,
+}

@@ -1,0 +1,345 @@
+//! The command line: the only code that knows clap, prints to the terminal and chooses exit
+//! codes (0 success, 1 the plan failed, 2 bad input or usage). Every input is checked before
+//! the store is opened, so bad input never leaves a run behind.
+
+pub mod args;
+mod render;
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use chrono::{Datelike, Duration, NaiveDate};
+use serde_json::{json, Value};
+
+use crate::cli::args::{Cli, Command, GenerateArgs, ModelArgs, ProviderName, ResumeArgs, TssCheckArg};
+use crate::domain::profile::{self, ProfileError};
+use crate::domain::validate::{Rules, Severity, TssCheck};
+use crate::engine::crash::CrashPoint;
+use crate::engine::progress::{Observer, Progress};
+use crate::engine::{self, Engine, Outcome};
+use crate::prompts::{self, PromptSet};
+use crate::providers::{builtin, Provider};
+use crate::store::Store;
+use crate::workflow::{self, RetryPolicy, RunId, RunSpec, State};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot read {what} {path}")]
+    Read { what: &'static str, path: PathBuf, #[source] source: std::io::Error },
+    #[error(transparent)]
+    Profile(#[from] ProfileError),
+    #[error("invalid {flag} {value:?}: {reason}")]
+    Arg { flag: &'static str, value: String, reason: String },
+    #[error(transparent)]
+    Prompts(#[from] prompts::Error),
+    #[error(transparent)]
+    Engine(#[from] engine::Error),
+    #[error(transparent)]
+    Store(#[from] crate::store::Error),
+    #[error("no run matches {prefix:?} in {dir}")]
+    UnknownRun { prefix: String, dir: PathBuf },
+    #[error("run prefix {prefix:?} is ambiguous: {matches}")]
+    AmbiguousRun { prefix: String, matches: String },
+    #[error("cannot write to the terminal")]
+    Output(#[source] std::io::Error),
+}
+
+impl Error {
+    /// 2 for anything the user can fix in the command or its inputs; 1 otherwise.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Engine(engine::Error::Store(crate::store::Error::Locked { .. }))
+            | Error::Store(crate::store::Error::Locked { .. })
+            | Error::Engine(engine::Error::NotFound { .. } | engine::Error::Changed { .. } | engine::Error::NotFailed { .. })
+            | Error::Read { .. }
+            | Error::Profile(_)
+            | Error::Arg { .. }
+            | Error::Prompts(_)
+            | Error::UnknownRun { .. }
+            | Error::AmbiguousRun { .. } => 2,
+            Error::Engine(_) | Error::Store(_) | Error::Output(_) => 1,
+        }
+    }
+}
+
+/// What the binary's environment contributes (read by `main`, the only reader of env vars).
+#[derive(Debug, Clone, Default)]
+pub struct Env {
+    pub crash: Option<CrashPoint>,
+}
+
+/// Runs a parsed command; returns the exit code of a command that ran to its end.
+pub async fn run(cli: Cli, env: Env) -> Result<u8, Error> {
+    match cli.command {
+        Command::Generate(args) => generate(&cli.state_dir, cli.json, args, env).await,
+        Command::Resume(args) => resume(&cli.state_dir, cli.json, args, env).await,
+        Command::Status(selector) => {
+            let store = Store::open(&cli.state_dir)?;
+            let ids = match selector.run_id {
+                Some(prefix) => vec![resolve_run(&store, &prefix)?],
+                None => store.run_ids()?,
+            };
+            render::status(&store, &ids, cli.json)?;
+            Ok(0)
+        }
+        Command::List => {
+            let store = Store::open(&cli.state_dir)?;
+            let ids = store.run_ids()?;
+            render::status(&store, &ids, cli.json)?;
+            Ok(0)
+        }
+        Command::Show(args) => {
+            let store = Store::open(&cli.state_dir)?;
+            let run_id = resolve_run(&store, &args.run_id)?;
+            render::show(&store, run_id, cli.json)?;
+            Ok(0)
+        }
+        Command::Validate(args) => {
+            let text = std::fs::read_to_string(&args.file).map_err(|source| Error::Read { what: "plan file", path: args.file.clone(), source })?;
+            if let Err(err) = serde_json::from_str::<Value>(&text) {
+                return Err(Error::Arg { flag: "plan file", value: args.file.display().to_string(), reason: format!("not valid JSON: {err}") });
+            }
+            let rules = rules_from(args.tss_check, args.max_training_days)?;
+            let violations = crate::planfile::validate_plan_text(&text, &rules);
+            render::violations(&args.file, &violations, cli.json)?;
+            Ok(if violations.iter().any(|v| v.severity == Severity::Error) { 1 } else { 0 })
+        }
+    }
+}
+
+fn rules_from(tss_check: TssCheckArg, max_training_days: u32) -> Result<Rules, Error> {
+    if !(1..=7).contains(&max_training_days) {
+        return Err(Error::Arg { flag: "--max-training-days", value: max_training_days.to_string(), reason: "expected 1 to 7".into() });
+    }
+    let tss_check = match tss_check {
+        TssCheckArg::Error => TssCheck::Error,
+        TssCheckArg::Warn => TssCheck::Warn,
+        TssCheckArg::Off => TssCheck::Off,
+    };
+    Ok(Rules { max_training_days, tss_check })
+}
+
+/// The provider and prompts the model flags describe; checked before any store access.
+fn model_setup(args: &ModelArgs) -> Result<(Provider, PromptSet), Error> {
+    if args.week_concurrency == 0 || args.week_concurrency > 64 {
+        return Err(Error::Arg { flag: "--week-concurrency", value: args.week_concurrency.to_string(), reason: "expected 1 to 64".into() });
+    }
+    let provider = match args.provider {
+        ProviderName::Builtin => {
+            if let Some(model) = args.model.as_deref().filter(|model| *model != builtin::MODEL) {
+                return Err(Error::Arg { flag: "--model", value: model.to_string(), reason: format!("the builtin provider has one model, {}", builtin::MODEL) });
+            }
+            Provider::Builtin(builtin::BuiltinCoach { latency_ms: args.latency_ms })
+        }
+    };
+    let prompts = match &args.prompts {
+        Some(dir) => PromptSet::load_dir(dir)?,
+        None => PromptSet::embedded(),
+    };
+    Ok((provider, prompts))
+}
+
+fn next_monday(today: NaiveDate) -> NaiveDate {
+    let days_ahead = 7 - i64::from(today.weekday().num_days_from_monday());
+    today + Duration::days(days_ahead)
+}
+
+async fn generate(state_dir: &Path, json_output: bool, args: GenerateArgs, env: Env) -> Result<u8, Error> {
+    let text = std::fs::read_to_string(&args.profile).map_err(|source| Error::Read { what: "athlete profile", path: args.profile.clone(), source })?;
+    let profile = profile::parse_profile(&text)?;
+    let total_weeks = match (&args.weeks, profile.plan_weeks) {
+        (Some(weeks), _) => {
+            let value = serde_json::from_str::<Value>(weeks).unwrap_or_else(|_| Value::String(weeks.clone()));
+            profile::parse_plan_weeks("--weeks", &value)?
+        }
+        (None, Some(weeks)) => weeks,
+        (None, None) => return Err(ProfileError::Missing { field: "plan_weeks", hint: " (seed form: `training_plan_weeks`; or pass --weeks)" }.into()),
+    };
+    let today = chrono::Local::now().date_naive();
+    let start_date = match &args.start_date {
+        None => next_monday(today),
+        Some(text) => {
+            let date = NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
+                .map_err(|_| Error::Arg { flag: "--start-date", value: text.clone(), reason: "expected a date as YYYY-MM-DD".into() })?;
+            if date.weekday() != chrono::Weekday::Mon {
+                return Err(Error::Arg {
+                    flag: "--start-date",
+                    value: text.clone(),
+                    reason: format!("plans start on a Monday, and {date} is a {}", date.format("%A")),
+                });
+            }
+            date
+        }
+    };
+    if let Some(event_date) = profile.event_date {
+        let end_date = start_date + Duration::days(i64::from(total_weeks) * 7 - 1);
+        if end_date > event_date {
+            let weeks_that_fit = (event_date - start_date).num_days().div_euclid(7) + 1;
+            return Err(Error::Arg {
+                flag: "plan length",
+                value: format!("{total_weeks} weeks"),
+                reason: format!(
+                    "a plan starting {start_date} ends {end_date}, after event_date {event_date}; use at most {} weeks or an earlier --start-date",
+                    weeks_that_fit.max(0)
+                ),
+            });
+        }
+    }
+    if args.max_attempts == 0 || args.max_attempts > 20 {
+        return Err(Error::Arg { flag: "--max-attempts", value: args.max_attempts.to_string(), reason: "expected 1 to 20".into() });
+    }
+    let rules = rules_from(args.tss_check, args.max_training_days)?;
+    let (provider, prompts) = model_setup(&args.model)?;
+
+    let store = Store::open(state_dir)?;
+    let spec = RunSpec {
+        run_id: engine::new_run_id(),
+        profile,
+        total_weeks,
+        start_date,
+        provider: provider.name().to_string(),
+        model: provider.model(),
+        prompt_hash: prompts.hash(),
+        rules,
+        retry: RetryPolicy { max_attempts: args.max_attempts, max_transient_retries: args.max_transient_retries, ..RetryPolicy::default() },
+        output_dir: args.output_dir.display().to_string(),
+        keep_checkpoints: args.keep_checkpoints,
+        created_at_ms: engine::now_ms(),
+    };
+    let (observer, finish) = observer(json_output, total_weeks);
+    let engine = Engine { store, provider, prompts: Arc::new(prompts), observer, crash: env.crash };
+    let outcome = engine.start(spec, args.model.week_concurrency).await;
+    finish();
+    report_outcome(json_output, outcome?)
+}
+
+async fn resume(state_dir: &Path, json_output: bool, args: ResumeArgs, env: Env) -> Result<u8, Error> {
+    let (provider, prompts) = model_setup(&args.model)?;
+    let store = Store::open(state_dir)?;
+    let ids = match &args.run_id {
+        Some(prefix) => vec![resolve_run(&store, prefix)?],
+        None => {
+            let mut ids = Vec::new();
+            for record in store.run_records()? {
+                let resumable = match record.state {
+                    State::Done {} => false,
+                    State::Failed { .. } => args.retry,
+                    _ => true,
+                };
+                if resumable {
+                    ids.push(record.spec.run_id);
+                }
+            }
+            ids
+        }
+    };
+    if ids.is_empty() {
+        if json_output {
+            println!("{}", json!({"event": "nothing_to_resume"}));
+        } else {
+            eprintln!("nothing to resume in {}", state_dir.display());
+        }
+        return Ok(0);
+    }
+    let total_weeks = match ids.as_slice() {
+        [only] => store.run_record(*only)?.map_or(0, |record| record.spec.total_weeks),
+        _ => 0,
+    };
+    let (observer, finish) = observer(json_output || ids.len() > 1, total_weeks);
+    let engine = Engine { store, provider, prompts: Arc::new(prompts), observer, crash: env.crash };
+    let mut worst = 0;
+    // Runs are independent; they share the store, the provider and the flush.
+    let mut tasks = tokio::task::JoinSet::new();
+    for run_id in ids {
+        let engine = engine.clone();
+        let week_concurrency = args.model.week_concurrency;
+        let (retry, accept_changes) = (args.retry, args.accept_changes);
+        tasks.spawn(async move { engine.resume(run_id, week_concurrency, retry, accept_changes).await });
+    }
+    let mut first_error = None;
+    while let Some(joined) = tasks.join_next().await {
+        match joined.expect("run tasks do not panic") {
+            Ok(outcome) => worst = worst.max(report_outcome(json_output, outcome)?),
+            Err(err) => {
+                first_error.get_or_insert(err);
+            }
+        }
+    }
+    finish();
+    match first_error {
+        Some(err) => Err(err.into()),
+        None => Ok(worst),
+    }
+}
+
+fn report_outcome(json_output: bool, outcome: Outcome) -> Result<u8, Error> {
+    let mut stdout = std::io::stdout().lock();
+    match outcome {
+        Outcome::Done { run_id, path } => {
+            if json_output {
+                writeln!(stdout, "{}", json!({"event": "finished", "run_id": run_id.to_string(), "state": "done", "path": path.display().to_string()}))
+            } else {
+                writeln!(stdout, "{}", path.display())
+            }
+            .map_err(Error::Output)?;
+            Ok(0)
+        }
+        Outcome::Failed { run_id, reason } => {
+            if json_output {
+                writeln!(stdout, "{}", json!({"event": "finished", "run_id": run_id.to_string(), "state": "failed", "reason": reason})).map_err(Error::Output)?;
+            }
+            eprintln!("error: run {run_id} failed: {reason}");
+            eprintln!("hint: `periodize resume {run_id} --retry` continues it with a fresh attempt budget");
+            Ok(1)
+        }
+    }
+}
+
+/// The progress display: NDJSON on stdout, a bar on a terminal, or plain lines on stderr.
+fn observer(json_output: bool, total_weeks: u32) -> (Observer, Box<dyn FnOnce()>) {
+    if json_output {
+        let observer: Observer = Arc::new(|progress: &Progress| {
+            let mut stdout = std::io::stdout().lock();
+            let _ = writeln!(stdout, "{}", progress.to_json());
+            let _ = stdout.flush();
+        });
+        return (observer, Box::new(|| {}));
+    }
+    if std::io::stderr().is_terminal() && total_weeks > 0 {
+        let bar = indicatif::ProgressBar::new(u64::from(total_weeks) + 2);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {elapsed} {msg}").expect("the template is valid"),
+        );
+        let handle = bar.clone();
+        let observer: Observer = Arc::new(move |progress: &Progress| {
+            match progress {
+                Progress::OverviewCreated { .. } | Progress::WeekComplete { .. } | Progress::PlanFinalized { .. } => handle.inc(1),
+                Progress::Started { resumed: true, .. } => {}
+                _ => {}
+            }
+            handle.set_message(progress.message());
+        });
+        return (observer, Box::new(move || bar.finish()));
+    }
+    let observer: Observer = Arc::new(|progress: &Progress| eprintln!("{}", progress.message()));
+    (observer, Box::new(|| {}))
+}
+
+/// Finds a run by full id or unique prefix.
+pub fn resolve_run(store: &Store, prefix: &str) -> Result<RunId, Error> {
+    if let Some(run_id) = RunId::parse(prefix) {
+        return Ok(run_id);
+    }
+    let wanted = prefix.trim().to_ascii_lowercase();
+    let matches: Vec<RunId> = store.run_ids()?.into_iter().filter(|id| !wanted.is_empty() && id.to_string().starts_with(&wanted)).collect();
+    match matches.as_slice() {
+        [only] => Ok(*only),
+        [] => Err(Error::UnknownRun { prefix: prefix.to_string(), dir: store.dir().to_path_buf() }),
+        many => Err(Error::AmbiguousRun { prefix: prefix.to_string(), matches: many.iter().map(RunId::short).collect::<Vec<_>>().join(", ") }),
+    }
+}
+
+pub(crate) fn state_label(state: &State) -> &'static str {
+    workflow::state_name(state)
+}

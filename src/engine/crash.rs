@@ -1,0 +1,69 @@
+//! Named crash points for the crash harness: the engine aborts the process (no flush, no
+//! destructors) when it reaches the configured point. Off unless configured.
+
+use std::fmt;
+use std::str::FromStr;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CrashAt {
+    /// A transition for the target is committed but not flushed.
+    AfterCommit,
+    /// The transition is flushed; its effects have not started.
+    AfterFlush,
+    /// The target's model reply is in hand; its transition is not committed.
+    AfterEffect,
+    /// 3c wrote the plan file; `Done` is not committed.
+    AfterWrite,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CrashTarget {
+    Overview,
+    Week(u32),
+    Finalize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CrashPoint {
+    pub at: CrashAt,
+    pub target: CrashTarget,
+}
+
+impl fmt::Display for CrashPoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let at = match self.at {
+            CrashAt::AfterCommit => "after-commit",
+            CrashAt::AfterFlush => "after-flush",
+            CrashAt::AfterEffect => "after-effect",
+            CrashAt::AfterWrite => "after-write",
+        };
+        match self.target {
+            CrashTarget::Overview => write!(f, "{at}:overview"),
+            CrashTarget::Week(week) => write!(f, "{at}:week-{week}"),
+            CrashTarget::Finalize => write!(f, "{at}:finalize"),
+        }
+    }
+}
+
+impl FromStr for CrashPoint {
+    type Err = String;
+
+    /// `after-commit|after-flush|after-effect|after-write` `:` `overview|week-K|finalize`.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let bad = || format!("crash point {text:?} is not <after-commit|after-flush|after-effect|after-write>:<overview|week-K|finalize>");
+        let (at, target) = text.split_once(':').ok_or_else(bad)?;
+        let at = match at {
+            "after-commit" => CrashAt::AfterCommit,
+            "after-flush" => CrashAt::AfterFlush,
+            "after-effect" => CrashAt::AfterEffect,
+            "after-write" => CrashAt::AfterWrite,
+            _ => return Err(bad()),
+        };
+        let target = match target {
+            "overview" => CrashTarget::Overview,
+            "finalize" => CrashTarget::Finalize,
+            week => CrashTarget::Week(week.strip_prefix("week-").and_then(|k| k.parse().ok()).ok_or_else(bad)?),
+        };
+        Ok(CrashPoint { at, target })
+    }
+}

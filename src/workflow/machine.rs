@@ -1,0 +1,443 @@
+//! The statig machine of a run and its transition logic. Handlers only touch the in-memory run
+//! and push effects into the context; they never do IO. There are no entry actions, so
+//! restoring a stored machine (which re-runs entry actions) is side-effect free.
+
+use serde::{Deserialize, Serialize};
+use statig::prelude::*;
+
+use crate::domain::validate::{self, Severity, Violation};
+use crate::llm::{ModelFailure, ModelOutcome, ModelReply, PriorReply, RepairTurn, StepId, ToolCall};
+use crate::tools;
+use crate::workflow::{retry, Accepted, AttemptOutcome, AttemptRecord, Ctx, Effect, Event, InFlight, Run};
+
+/// What became of a step after an event.
+enum StepOutcome {
+    /// Nothing decided yet (a retry or repair is on its way, or the event was stale).
+    Pending,
+    Accepted,
+    /// The step gave up; the run fails once nothing else is in flight.
+    Exhausted,
+}
+
+#[state_machine(initial = "State::created()", state(derive(Debug, Clone, PartialEq, Serialize, Deserialize)))]
+impl Run {
+    #[state]
+    fn created(&mut self, context: &mut Ctx, event: &Event) -> Outcome<State> {
+        match event {
+            Event::Start { at_ms, week_concurrency } | Event::Resume { at_ms, week_concurrency } => {
+                self.week_concurrency = (*week_concurrency).max(1);
+                self.request(StepId::Overview, *at_ms, context);
+                Transition(State::drafting_overview())
+            }
+            _ => Handled,
+        }
+    }
+
+    #[state]
+    fn drafting_overview(&mut self, context: &mut Ctx, event: &Event) -> Outcome<State> {
+        match event {
+            Event::Resume { at_ms, week_concurrency } => {
+                self.week_concurrency = (*week_concurrency).max(1);
+                self.reissue(*at_ms, context);
+                Handled
+            }
+            Event::Replied { step: StepId::Overview, attempt, reply, at_ms } => {
+                match self.on_reply(StepId::Overview, *attempt, reply, *at_ms, context) {
+                    StepOutcome::Pending => Handled,
+                    StepOutcome::Accepted => {
+                        self.schedule_weeks(*at_ms, context);
+                        Transition(State::detailing_weeks())
+                    }
+                    StepOutcome::Exhausted => Transition(self.failed_state(StepId::Overview)),
+                }
+            }
+            Event::RetryDue { step: StepId::Overview, at_ms } => {
+                self.on_retry_due(StepId::Overview, *at_ms, context);
+                Handled
+            }
+            _ => Handled,
+        }
+    }
+
+    #[state]
+    fn detailing_weeks(&mut self, context: &mut Ctx, event: &Event) -> Outcome<State> {
+        let at_ms = match event {
+            Event::Resume { at_ms, week_concurrency } => {
+                self.week_concurrency = (*week_concurrency).max(1);
+                self.reissue(*at_ms, context);
+                *at_ms
+            }
+            Event::Replied { step: step @ StepId::Week(_), attempt, reply, at_ms } => {
+                self.on_reply(*step, *attempt, reply, *at_ms, context);
+                *at_ms
+            }
+            Event::RetryDue { step: step @ StepId::Week(_), at_ms } => {
+                if self.any_exhausted() {
+                    // The run is failing: do not spend more requests, just drop the wait.
+                    let state = self.step_mut(*step, context);
+                    state.waiting_until_ms = None;
+                } else {
+                    self.on_retry_due(*step, *at_ms, context);
+                }
+                *at_ms
+            }
+            _ => return Handled,
+        };
+        self.after_week_event(at_ms, context)
+    }
+
+    #[state]
+    fn finalizing(&mut self, file_name: &mut String, context: &mut Ctx, event: &Event) -> Outcome<State> {
+        match event {
+            Event::Resume { .. } => {
+                // The name was fixed when Finalizing was committed; re-writing it yields the same bytes.
+                context.effects.push(Effect::WritePlan { file_name: file_name.clone() });
+                Handled
+            }
+            Event::PlanWritten { at_ms } => {
+                assert_eq!(self.done_count, 0, "a run reaches Done once");
+                self.done_count += 1;
+                self.finished_at_ms = Some(*at_ms);
+                if !self.spec.keep_checkpoints {
+                    self.compact(context);
+                }
+                Transition(State::done())
+            }
+            _ => Handled,
+        }
+    }
+
+    #[state]
+    fn done(event: &Event) -> Outcome<State> {
+        // Nothing moves a finished run; late or duplicate events are ignored.
+        let _ = event;
+        Handled
+    }
+
+    #[state]
+    fn failed(&mut self, reason: &mut String, context: &mut Ctx, event: &Event) -> Outcome<State> {
+        let _ = reason;
+        match event {
+            Event::Retry { at_ms, week_concurrency } => {
+                self.week_concurrency = (*week_concurrency).max(1);
+                let failed: Vec<StepId> =
+                    self.steps.values().filter(|state| state.exhausted.is_some()).map(|state| state.step).collect();
+                for step in failed {
+                    let state = self.step_mut(step, context);
+                    state.exhausted = None;
+                    state.refused = 0;
+                    state.transient_failures = 0;
+                }
+                self.finished_at_ms = None;
+                if self.overview().is_none() {
+                    self.request(StepId::Overview, *at_ms, context);
+                    Transition(State::drafting_overview())
+                } else {
+                    self.schedule_weeks(*at_ms, context);
+                    match self.after_week_event(*at_ms, context) {
+                        // Still working on weeks: leave Failed for the weeks state.
+                        Handled => Transition(State::detailing_weeks()),
+                        decided => decided,
+                    }
+                }
+            }
+            _ => Handled,
+        }
+    }
+}
+
+impl Run {
+    fn step_mut(&mut self, step: StepId, context: &mut Ctx) -> &mut crate::workflow::StepState {
+        context.dirty.insert(step);
+        self.steps.get_mut(&step).expect("every step of the plan exists from creation")
+    }
+
+    /// Issues the next request of a step. The request counter is part of the committed
+    /// transition, so `show --json` can prove how often each step was requested.
+    fn request(&mut self, step: StepId, at_ms: u64, context: &mut Ctx) {
+        let state = self.step_mut(step, context);
+        assert!(!state.is_accepted(), "an accepted step is never requested again");
+        let attempt = u32::try_from(state.attempts.len()).expect("attempts are bounded") + 1;
+        state.requests += 1;
+        state.waiting_until_ms = None;
+        state.in_flight = Some(InFlight { attempt, requested_at_ms: at_ms });
+        context.effects.push(Effect::CallModel { step, attempt });
+    }
+
+    /// After a restart: every request that was in flight is sent again (at most once more),
+    /// every wait is re-armed, and free week slots are filled.
+    fn reissue(&mut self, at_ms: u64, context: &mut Ctx) {
+        let steps: Vec<StepId> = self.steps.keys().copied().collect();
+        for step in steps {
+            let state = &self.steps[&step];
+            if state.in_flight.is_some() {
+                let state = self.step_mut(step, context);
+                state.requests += 1;
+                let attempt = state.in_flight.as_ref().map(|flight| flight.attempt).expect("checked above");
+                context.effects.push(Effect::CallModel { step, attempt });
+            } else if let Some(until_ms) = state.waiting_until_ms {
+                context.effects.push(Effect::Wait { step, until_ms });
+            }
+        }
+        if matches!(steps_phase(self), Some(StepId::Week(_))) {
+            self.schedule_weeks(at_ms, context);
+        }
+    }
+
+    fn in_flight_weeks(&self) -> usize {
+        self.steps
+            .values()
+            .filter(|state| matches!(state.step, StepId::Week(_)) && (state.in_flight.is_some() || state.waiting_until_ms.is_some()))
+            .count()
+    }
+
+    fn any_exhausted(&self) -> bool {
+        self.steps.values().any(|state| state.exhausted.is_some())
+    }
+
+    /// Fills free slots with the lowest weeks that are neither accepted, busy nor failed.
+    fn schedule_weeks(&mut self, at_ms: u64, context: &mut Ctx) {
+        if self.any_exhausted() {
+            return;
+        }
+        let limit = self.week_concurrency.max(1) as usize;
+        while self.in_flight_weeks() < limit {
+            let next = (1..=self.spec.total_weeks).map(StepId::Week).find(|step| {
+                let state = &self.steps[step];
+                !state.is_accepted() && state.in_flight.is_none() && state.waiting_until_ms.is_none() && state.exhausted.is_none()
+            });
+            match next {
+                Some(step) => self.request(step, at_ms, context),
+                None => break,
+            }
+        }
+    }
+
+    fn after_week_event(&mut self, at_ms: u64, context: &mut Ctx) -> Outcome<State> {
+        if self.weeks_accepted() == self.spec.total_weeks {
+            return self.begin_finalizing(at_ms, context);
+        }
+        if self.any_exhausted() {
+            if self.in_flight_weeks() == 0 {
+                let step = self.steps.values().find(|state| state.exhausted.is_some()).map(|state| state.step);
+                return Transition(self.failed_state(step.expect("checked by any_exhausted")));
+            }
+            return Handled;
+        }
+        self.schedule_weeks(at_ms, context);
+        Handled
+    }
+
+    /// 3c, pure part: every rule on the whole plan; the file name is fixed here, once.
+    fn begin_finalizing(&mut self, at_ms: u64, context: &mut Ctx) -> Outcome<State> {
+        let overview = self.overview().expect("weeks are only accepted after the overview").clone();
+        let weeks: Vec<_> = (1..=self.spec.total_weeks).map(|week| self.week(week).expect("all weeks accepted").clone()).collect();
+        let violations = validate::check_plan(&overview, &weeks, &self.spec.profile, self.spec.total_weeks, &self.spec.rules);
+        if validate::has_errors(&violations) {
+            let listing = violations.iter().filter(|v| v.severity == Severity::Error).map(|v| v.to_string()).collect::<Vec<_>>().join("; ");
+            return Transition(State::failed(format!("3c: the assembled plan fails validation: {listing}")));
+        }
+        self.plan_warnings = violations;
+        self.finalizing_at_ms = Some(at_ms);
+        let file_name = plan_file_name(at_ms, &self.spec.run_id.short());
+        self.output_file = Some(file_name.clone());
+        context.effects.push(Effect::WritePlan { file_name: file_name.clone() });
+        Transition(State::finalizing(file_name))
+    }
+
+    fn failed_state(&self, step: StepId) -> State {
+        let reason = self.steps[&step].exhausted.clone().unwrap_or_else(|| "step failed".to_string());
+        State::failed(format!("{step}: {reason}"))
+    }
+
+    fn on_retry_due(&mut self, step: StepId, at_ms: u64, context: &mut Ctx) {
+        let state = &self.steps[&step];
+        if state.waiting_until_ms.is_some() && state.in_flight.is_none() && !state.is_accepted() {
+            self.request(step, at_ms, context);
+        }
+    }
+
+    fn on_reply(&mut self, step: StepId, attempt: u32, reply: &ModelReply, at_ms: u64, context: &mut Ctx) -> StepOutcome {
+        let current = self.steps[&step].in_flight.as_ref().map(|flight| flight.attempt);
+        if current != Some(attempt) {
+            // A stale or duplicate reply: the step has moved on. Ignoring it keeps every week
+            // accepted at most once.
+            return StepOutcome::Pending;
+        }
+        let judged = match &reply.outcome {
+            ModelOutcome::Call(call) => self.judge_call(step, call),
+            ModelOutcome::Failed(failure) => Judged::Failure(failure.clone()),
+        };
+        let policy = self.spec.retry.clone();
+        let run_id = self.spec.run_id;
+        let state = self.step_mut(step, context);
+        let flight = state.in_flight.take().expect("checked above");
+        let mut record = AttemptRecord {
+            attempt,
+            outcome: AttemptOutcome::Accepted { warnings: 0 },
+            usage: reply.usage,
+            requested_at_ms: flight.requested_at_ms,
+            finished_at_ms: at_ms,
+        };
+        let outcome = match judged {
+            Judged::Accepted(accepted, warnings) => {
+                record.outcome = AttemptOutcome::Accepted { warnings: warnings.len() as u32 };
+                state.accepted = Some(accepted);
+                state.accepted_at_ms = Some(at_ms);
+                state.warnings = warnings;
+                state.repair_turns.clear();
+                StepOutcome::Accepted
+            }
+            Judged::Refused { call, violations } => {
+                let errors = violations.iter().filter(|v| v.severity == Severity::Error).count() as u32;
+                let first_error = violations.iter().find(|v| v.severity == Severity::Error).map(|v| v.to_string()).unwrap_or_default();
+                record.outcome = AttemptOutcome::Rejected { errors, warnings: violations.len() as u32 - errors, first_error: first_error.clone() };
+                state.refused += 1;
+                state.repair_turns.push(RepairTurn { reply: PriorReply::Call(call), feedback: repair_feedback(step, &violations) });
+                if state.refused >= policy.max_attempts {
+                    state.exhausted = Some(format!("{} answers failed validation; last: {first_error}", state.refused));
+                    StepOutcome::Exhausted
+                } else {
+                    StepOutcome::Pending
+                }
+            }
+            Judged::Failure(ModelFailure::Malformed { message, reply }) => {
+                record.outcome = AttemptOutcome::Malformed { message: message.clone() };
+                state.refused += 1;
+                let tool = tool_name(step);
+                state.repair_turns.push(RepairTurn {
+                    reply,
+                    feedback: format!("{message}. Call the tool {tool} exactly once, with complete JSON arguments for {step}."),
+                });
+                if state.refused >= policy.max_attempts {
+                    state.exhausted = Some(format!("{} answers were refused; last: {message}", state.refused));
+                    StepOutcome::Exhausted
+                } else {
+                    StepOutcome::Pending
+                }
+            }
+            Judged::Failure(ModelFailure::Transient { message, retry_after_ms }) => {
+                record.outcome = AttemptOutcome::Transient { message: message.clone() };
+                state.transient_failures += 1;
+                if state.transient_failures > policy.max_transient_retries {
+                    state.exhausted = Some(format!("gave up after {} transient failures; last: {message}", state.transient_failures));
+                    StepOutcome::Exhausted
+                } else {
+                    let delay_ms = retry::backoff_ms(&policy, run_id, step, state.transient_failures, retry_after_ms);
+                    state.waiting_until_ms = Some(at_ms + delay_ms);
+                    context.effects.push(Effect::Wait { step, until_ms: at_ms + delay_ms });
+                    StepOutcome::Pending
+                }
+            }
+            Judged::Failure(ModelFailure::Fatal { message }) => {
+                record.outcome = AttemptOutcome::Fatal { message: message.clone() };
+                state.exhausted = Some(message);
+                StepOutcome::Exhausted
+            }
+        };
+        state.attempts.push(record);
+        if matches!(outcome, StepOutcome::Pending) && self.steps[&step].waiting_until_ms.is_none() && self.steps[&step].exhausted.is_none() {
+            // A refused answer: ask again at once in the same conversation.
+            self.request(step, at_ms, context);
+        }
+        outcome
+    }
+
+    /// Parses and validates a tool call against the run. Pure.
+    fn judge_call(&self, step: StepId, call: &ToolCall) -> Judged {
+        let expected = tool_name(step);
+        if call.name != expected {
+            return Judged::Failure(ModelFailure::Malformed {
+                message: format!("the model called tool {:?}, but only {expected} is offered", call.name),
+                reply: PriorReply::Call(call.clone()),
+            });
+        }
+        let profile = &self.spec.profile;
+        let rules = &self.spec.rules;
+        let (accepted, violations) = match step {
+            StepId::Overview => match tools::parse_overview(&call.arguments) {
+                Ok(overview) => {
+                    let violations = validate::check_overview(&overview, profile, self.spec.total_weeks, rules);
+                    (Accepted::Overview(overview), violations)
+                }
+                Err(violations) => return Judged::Refused { call: call.clone(), violations },
+            },
+            StepId::Week(week) => {
+                let overview = self.overview().expect("weeks are requested after the overview");
+                let entry = overview.week(week).expect("the accepted overview has every week");
+                match tools::parse_week(&call.arguments) {
+                    Ok(details) => {
+                        let violations = validate::check_week(&details, week, entry, profile, rules);
+                        (Accepted::Week(details), violations)
+                    }
+                    Err(violations) => return Judged::Refused { call: call.clone(), violations },
+                }
+            }
+        };
+        if validate::has_errors(&violations) {
+            Judged::Refused { call: call.clone(), violations }
+        } else {
+            Judged::Accepted(accepted, violations)
+        }
+    }
+
+    /// Done: drop the checkpoints and conversations; attempt statistics stay.
+    fn compact(&mut self, context: &mut Ctx) {
+        let steps: Vec<StepId> = self.steps.keys().copied().collect();
+        for step in steps {
+            let state = self.step_mut(step, context);
+            state.accepted = None;
+            state.repair_turns.clear();
+            state.compacted = true;
+        }
+    }
+}
+
+enum Judged {
+    Accepted(Accepted, Vec<Violation>),
+    Refused { call: ToolCall, violations: Vec<Violation> },
+    Failure(ModelFailure),
+}
+
+fn steps_phase(run: &Run) -> Option<StepId> {
+    if run.overview().is_some() {
+        Some(StepId::Week(1))
+    } else {
+        Some(StepId::Overview)
+    }
+}
+
+pub(crate) fn tool_name(step: StepId) -> &'static str {
+    match step {
+        StepId::Overview => tools::CREATE_PLAN_OVERVIEW,
+        StepId::Week(_) => tools::ADD_WEEK_DETAILS,
+    }
+}
+
+/// The tool-result error for a refused call: every violation, with its numbers.
+pub fn repair_feedback(step: StepId, violations: &[Violation]) -> String {
+    let errors = violations.iter().filter(|v| v.severity == Severity::Error).count();
+    let mut text = format!(
+        "{} was rejected: {errors} error(s) must be fixed. Call {} again with the complete corrected arguments for {step}.\n",
+        tool_name(step),
+        tool_name(step)
+    );
+    for violation in violations {
+        text.push_str("- ");
+        text.push_str(&violation.to_string());
+        text.push('\n');
+    }
+    text
+}
+
+/// `training_plan_<YYYYmmdd_HHMMSS>_<short run id>.json`, in UTC so it never depends on the
+/// machine's time zone.
+pub fn plan_file_name(at_ms: u64, short_id: &str) -> String {
+    let at = chrono::DateTime::from_timestamp_millis(i64::try_from(at_ms).unwrap_or(i64::MAX)).unwrap_or_default();
+    format!("training_plan_{}_{short_id}.json", at.format("%Y%m%d_%H%M%S"))
+}
+
+/// The state of a new run.
+pub(crate) fn initial_state() -> State {
+    State::created()
+}

@@ -1,0 +1,365 @@
+//! The built-in coach against the real validator: for arbitrary valid profiles (parsed by the
+//! real profile parser) and rules, its overview and every week pass every rule of SPEC §6,
+//! stay within the weekly budget and the daily caps, and the weeks match the overview exactly.
+
+use periodize::coach::{add_week_details, create_plan_overview};
+use periodize::domain::plan::{PlanOverview, WeekDetails};
+use periodize::domain::profile::{profile_from_value, AthleteProfile};
+use periodize::domain::validate::{
+    check_overview, check_plan, check_week, Rules, TssCheck, Violation,
+};
+use periodize::domain::Weekday;
+use proptest::prelude::*;
+use serde_json::{json, Map, Value};
+
+/// Cases per property: `PROPTEST_CASES` when set (e.g. 1000 locally), 64 by default so CI stays
+/// fast.
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|text| text.parse().ok())
+        .unwrap_or(64)
+}
+
+const MINUTES_PER_DAY: u32 = 24 * 60;
+
+/// The inputs of one case, before the repairs that make the profile valid.
+#[derive(Debug, Clone)]
+struct Case {
+    weeks: u32,
+    /// Bit i set: weekday i (Monday = 0) is available.
+    day_mask: u8,
+    caps_min: [u32; 7],
+    /// Weekly budget in tenths of an hour.
+    tenth_hours: u32,
+    ftp_w: u32,
+    age: u32,
+    include_caps: bool,
+    with_event: bool,
+    rules: Rules,
+}
+
+fn rules_strategy() -> impl Strategy<Value = Rules> {
+    let max_training_days = prop_oneof![3 => Just(5u32), 2 => Just(3u32), 2 => 1u32..=7];
+    let tss_check = prop_oneof![4 => Just(TssCheck::Error), 1 => Just(TssCheck::Warn), 1 => Just(TssCheck::Off)];
+    (max_training_days, tss_check).prop_map(|(max_training_days, tss_check)| Rules {
+        max_training_days,
+        tss_check,
+    })
+}
+
+fn case_strategy() -> impl Strategy<Value = Case> {
+    cases_with(
+        prop::array::uniform7(20u32..=600).boxed(),
+        (20u32..=250).boxed(),
+    )
+}
+
+/// Edge profiles: caps from 0 (a day that is available but has no time) to a full day, and
+/// budgets from a quarter of an hour to the 40 h maximum.
+fn extreme_case_strategy() -> impl Strategy<Value = Case> {
+    let cap = prop_oneof![Just(0u32), 1u32..=30, 0u32..=MINUTES_PER_DAY];
+    cases_with(
+        prop::array::uniform7(cap).boxed(),
+        prop_oneof![3u32..=20, 2u32..=400].boxed(),
+    )
+}
+
+fn cases_with(
+    caps: BoxedStrategy<[u32; 7]>,
+    tenth_hours: BoxedStrategy<u32>,
+) -> impl Strategy<Value = Case> {
+    (
+        1u32..=52,
+        1u8..=127,
+        caps,
+        tenth_hours,
+        50u32..=600,
+        18u32..=80,
+        any::<bool>(),
+        any::<bool>(),
+        rules_strategy(),
+    )
+        .prop_map(
+            |(
+                weeks,
+                day_mask,
+                caps_min,
+                tenth_hours,
+                ftp_w,
+                age,
+                include_caps,
+                with_event,
+                rules,
+            )| Case {
+                weeks,
+                day_mask,
+                caps_min,
+                tenth_hours,
+                ftp_w,
+                age,
+                include_caps,
+                with_event,
+                rules,
+            },
+        )
+}
+
+/// The canonical JSON profile of a case, repaired so that the caps of the available days hold
+/// the weekly budget (the one cross-field rule of the parser).
+fn profile_json(case: &Case) -> Value {
+    let available: Vec<Weekday> = Weekday::ALL
+        .into_iter()
+        .filter(|day| case.day_mask & (1 << day.index()) != 0)
+        .collect();
+    let day_count = u32::try_from(available.len()).expect("at most 7 days");
+    // A single day cannot hold more than 24 h: clamp the budget to what the days can hold.
+    let tenth_hours = case.tenth_hours.min(day_count * 240);
+    let hours = f64::from(tenth_hours) / 10.0;
+    // The parser compares the caps with the f64 product (16.6 h × 60 = 996.0000000000001), so
+    // the caps must reach its ceiling. At most 40 h × 60, so the cast is exact.
+    let need_min = (hours * 60.0).ceil() as u32;
+    let mut caps = case.caps_min;
+    let mut total: u32 = available.iter().map(|day| caps[day.index()]).sum();
+    // Spread the deficit over the available days, then top up greedily.
+    if total < need_min {
+        let share = (need_min - total).div_ceil(day_count);
+        for day in &available {
+            let cap = &mut caps[day.index()];
+            let raised = (*cap + share).min(MINUTES_PER_DAY);
+            total += raised - *cap;
+            *cap = raised;
+        }
+        for day in &available {
+            let cap = &mut caps[day.index()];
+            let raised = (*cap + need_min.saturating_sub(total)).min(MINUTES_PER_DAY);
+            total += raised - *cap;
+            *cap = raised;
+        }
+    }
+    let mut profile = Map::new();
+    profile.insert("name".into(), json!("Prop Athlete"));
+    profile.insert("age".into(), json!(case.age));
+    profile.insert("weight_kg".into(), json!(72.5));
+    profile.insert("ftp_w".into(), json!(case.ftp_w));
+    profile.insert("max_hr".into(), json!(185));
+    profile.insert("weekly_hours".into(), json!(hours));
+    profile.insert(
+        "available_days".into(),
+        json!(available.iter().map(|day| day.name()).collect::<Vec<_>>()),
+    );
+    // Default caps (90 weekdays, 240 weekend) are used when they hold the budget and the case
+    // asks for them, so the parser's defaults are exercised too.
+    let default_min: u32 = available
+        .iter()
+        .map(|day| if day.is_weekend() { 240 } else { 90 })
+        .sum();
+    if case.include_caps || default_min < need_min {
+        let caps_json: Map<String, Value> = available
+            .iter()
+            .map(|day| (day.name().to_string(), json!(caps[day.index()])))
+            .collect();
+        profile.insert("daily_caps_min".into(), Value::Object(caps_json));
+    }
+    profile.insert(
+        "goals".into(),
+        json!("Raise FTP and ride a hilly 150 km sportive"),
+    );
+    profile.insert("plan_weeks".into(), json!(case.weeks));
+    if case.with_event {
+        profile.insert("event_date".into(), json!("2027-06-12"));
+    }
+    Value::Object(profile)
+}
+
+fn all_weeks(
+    profile: &AthleteProfile,
+    overview: &PlanOverview,
+    weeks: u32,
+    rules: &Rules,
+) -> Vec<WeekDetails> {
+    (1..=weeks)
+        .map(|week| add_week_details(profile, overview, week, rules))
+        .collect()
+}
+
+fn show(violations: &[Violation]) -> String {
+    violations
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Every check the coach must pass for one profile; the plan must be free of errors and of
+/// warnings alike.
+fn check_coach(profile: &AthleteProfile, weeks: u32, rules: &Rules) -> Result<(), TestCaseError> {
+    let overview = create_plan_overview(profile, weeks, rules);
+    prop_assert_eq!(
+        &overview,
+        &create_plan_overview(profile, weeks, rules),
+        "the coach is deterministic"
+    );
+    let overview_violations = check_overview(&overview, profile, weeks, rules);
+    prop_assert!(
+        overview_violations.is_empty(),
+        "overview: {}",
+        show(&overview_violations)
+    );
+
+    let details = all_weeks(profile, &overview, weeks, rules);
+    for (entry, week) in overview.weekly_overview.iter().zip(&details) {
+        let number = u32::try_from(entry.week_number).expect("weeks are numbered 1..=52");
+        let violations = check_week(week, number, entry, profile, rules);
+        prop_assert!(
+            violations.is_empty(),
+            "week {}: {}",
+            number,
+            show(&violations)
+        );
+        // u32 → usize is lossless on every target this crate supports.
+        prop_assert!(entry.training_days.len() <= rules.max_training_days.max(1) as usize);
+        // The overview was sized from these very workouts.
+        prop_assert_eq!(week.tss(), entry.target_tss);
+        prop_assert_eq!(week.hours(), entry.total_hours);
+        // Never above the budget, in minutes and in the rounded hours the validator reads.
+        prop_assert!(
+            week.total_minutes() as f64 <= profile.weekly_hours * 60.0 + 1e-9,
+            "week {} has {} min, budget {} h",
+            number,
+            week.total_minutes(),
+            profile.weekly_hours
+        );
+        prop_assert!(week.hours() <= profile.weekly_hours + 1e-9);
+        for workout in &week.workouts {
+            let cap = i64::from(profile.cap_min(workout.weekday));
+            prop_assert!(
+                workout.total_minutes() <= cap,
+                "week {} {}: {} min > cap {}",
+                number,
+                workout.weekday,
+                workout.total_minutes(),
+                cap
+            );
+            prop_assert!(!workout.segments.is_empty());
+            for segment in &workout.segments {
+                prop_assert!(segment.duration_min >= 1);
+                prop_assert!(segment.power_high() >= segment.power_low_pct);
+                prop_assert!(
+                    (0.0..=200.0).contains(&segment.power_low_pct) && segment.power_high() <= 200.0
+                );
+            }
+        }
+    }
+    let violations = check_plan(&overview, &details, profile, weeks, rules);
+    prop_assert!(violations.is_empty(), "plan: {}", show(&violations));
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(cases()))]
+
+    #[test]
+    fn builtin_plans_pass_every_rule(case in case_strategy()) {
+        let value = profile_json(&case);
+        let profile = profile_from_value(&value)
+            .map_err(|err| TestCaseError::fail(format!("the repaired profile must be valid: {err}\n{value}")))?;
+        check_coach(&profile, case.weeks, &case.rules)?;
+    }
+
+    #[test]
+    fn builtin_plans_pass_every_rule_for_edge_profiles(case in extreme_case_strategy()) {
+        let value = profile_json(&case);
+        let profile = profile_from_value(&value)
+            .map_err(|err| TestCaseError::fail(format!("the repaired profile must be valid: {err}\n{value}")))?;
+        check_coach(&profile, case.weeks, &case.rules)?;
+    }
+}
+
+fn parse(value: Value) -> AthleteProfile {
+    profile_from_value(&value).expect("the fixture profile is valid")
+}
+
+#[test]
+fn three_training_days_at_most_when_the_rules_say_so() {
+    let profile = parse(json!({
+        "name": "Lena", "age": 34, "ftp_w": 285, "weekly_hours": 11,
+        "available_days": ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"],
+        "daily_caps_min": {"Monday": 120, "Tuesday": 120, "Wednesday": 120, "Thursday": 120, "Friday": 120, "Saturday": 300, "Sunday": 300}
+    }));
+    let rules = Rules {
+        max_training_days: 3,
+        tss_check: TssCheck::Error,
+    };
+    for weeks in [1, 4, 12, 20] {
+        check_coach(&profile, weeks, &rules).expect("a valid plan");
+        let overview = create_plan_overview(&profile, weeks, &rules);
+        assert!(overview
+            .weekly_overview
+            .iter()
+            .all(|entry| entry.training_days.len() <= 3));
+        // Only the weekend plus one weekday (300 + 300 + 120 min) hold the 11 h budget: the coach
+        // finds them, and its first week already rides 80 % of the budget.
+        let first = &overview.weekly_overview[0];
+        assert_eq!(first.training_days.len(), 3);
+        assert!(
+            first.training_days.contains(&Weekday::Saturday)
+                && first.training_days.contains(&Weekday::Sunday)
+        );
+        assert!(
+            first.total_hours >= 8.5,
+            "{weeks} weeks: {} h",
+            first.total_hours
+        );
+    }
+}
+
+#[test]
+fn masters_athlete_gets_two_to_one_loading() {
+    let profile = parse(json!({
+        "name": "Walter", "age": 61, "ftp_w": 210, "weekly_hours": 8,
+        "available_days": ["Tuesday", "Thursday", "Saturday", "Sunday"]
+    }));
+    let rules = Rules::default();
+    check_coach(&profile, 12, &rules).expect("a valid plan");
+    let overview = create_plan_overview(&profile, 12, &rules);
+    let phases: Vec<&str> = overview
+        .weekly_overview
+        .iter()
+        .map(|entry| &entry.phase.name()[..1])
+        .collect();
+    assert_eq!(phases.join(" "), "F F R F F R B B R P T T");
+    assert!(
+        overview.coaching_notes.contains("2:1"),
+        "{}",
+        overview.coaching_notes
+    );
+}
+
+#[test]
+fn recovery_and_taper_weeks_are_clearly_lighter() {
+    let profile = parse(json!({
+        "name": "Ana", "ftp_w": 250, "weekly_hours": 9,
+        "available_days": ["Tuesday", "Wednesday", "Thursday", "Saturday", "Sunday"]
+    }));
+    let overview = create_plan_overview(&profile, 16, &Rules::default());
+    let hours: Vec<f64> = overview
+        .weekly_overview
+        .iter()
+        .map(|entry| entry.total_hours)
+        .collect();
+    let biggest = hours.iter().copied().fold(0.0, f64::max);
+    assert!(biggest <= 9.0);
+    for (index, entry) in overview.weekly_overview.iter().enumerate() {
+        if entry.phase.is_unloading() {
+            let before = hours[..index].iter().copied().fold(0.0, f64::max);
+            let cut = 1.0 - entry.total_hours / before;
+            assert!(
+                (0.38..=0.62).contains(&cut),
+                "week {}: {:.0}% cut",
+                entry.week_number,
+                cut * 100.0
+            );
+        }
+    }
+}
