@@ -16,7 +16,9 @@
 //!
 //! `add_week_details` re-derives a week from its overview entry alone (days, hard days, hours)
 //! and the phases of the overview, with the same function the overview used to compute that
-//! week's hours and TSS, so both match exactly.
+//! week's hours and TSS, so both match exactly. Given an overview written elsewhere (the coach
+//! as a fallback), it honours the entry's days, hard days and hours, and moves its endurance
+//! riding within zone 2 towards the entry's TSS target.
 
 // `write!` into a String cannot fail, so its Result is dropped with `let _`.
 use std::fmt::Write as _;
@@ -26,7 +28,7 @@ use crate::domain::plan::{
 };
 use crate::domain::profile::AthleteProfile;
 use crate::domain::validate::{Rules, HOURS_RISE_WARN, MAX_HARD_DAYS};
-use crate::domain::{Phase, SegmentKind, Weekday};
+use crate::domain::{tss, Phase, SegmentKind, Weekday};
 
 /// A session shorter than this is not worth a training day of its own.
 const MIN_SESSION_MIN: i64 = 20;
@@ -296,6 +298,7 @@ fn loading_runs(body: usize, loading_weeks: usize) -> Vec<usize> {
 /// Phases of the loading run `index` of `runs`: Foundation first, Build in the middle, the run
 /// before the taper peaks.
 fn run_phases(index: usize, runs: usize, length: usize) -> Vec<Phase> {
+    // `loading_runs` never makes an empty run, so every index below is within `length`.
     let mut phases = vec![Phase::Foundation; length];
     match runs {
         1 => match length {
@@ -397,25 +400,21 @@ fn timeline_of(phases: &[Phase]) -> Vec<(i64, Phase)> {
 /// What a week's workouts depend on besides its own entry.
 #[derive(Debug, Clone, PartialEq)]
 struct WeekContext {
-    week_number: i64,
     phase: Phase,
     /// How many earlier weeks share this phase: drives the progression of interval sets.
     phase_index: usize,
     phase_weeks: usize,
     is_final_week: bool,
-    total_weeks: usize,
 }
 
 impl WeekContext {
     fn new(timeline: &[(i64, Phase)], week_number: i64, phase: Phase) -> WeekContext {
         let same_phase = || timeline.iter().filter(|(_, other)| *other == phase);
         WeekContext {
-            week_number,
             phase,
             phase_index: same_phase().filter(|(week, _)| *week < week_number).count(),
             phase_weeks: same_phase().count().max(1),
             is_final_week: timeline.iter().all(|(week, _)| *week <= week_number),
-            total_weeks: timeline.len(),
         }
     }
 }
@@ -554,6 +553,7 @@ fn planned_minutes(fraction: f64, reference_min: i64) -> i64 {
 /// "hours rise more than 10 %" warning, compared the way the validator compares (rounded hours).
 fn max_rise_minutes(previous_min: i64) -> i64 {
     let limit = minutes_to_hours(previous_min) * HOURS_RISE_WARN + 1e-9;
+    // A week is at most 10 080 minutes, so the cast is exact.
     let mut minutes = (limit * 60.0).ceil() as i64 + 1;
     while minutes > 1 && minutes_to_hours(minutes) > limit {
         minutes -= 1;
@@ -738,6 +738,7 @@ fn allocate_minutes(total_min: i64, caps: &[i64], weights: &[i64]) -> Vec<i64> {
 fn pick_hard_days(days: &[Weekday], layout: &DayLayout, count: usize) -> Vec<bool> {
     let mut best: Option<([i64; 6], u32)> = None;
     for mask in 0u32..(1 << days.len()) {
+        // At most 7 bits are set, so the cast is exact.
         if mask.count_ones() as usize != count {
             continue;
         }
@@ -769,7 +770,9 @@ fn pick_hard_days(days: &[Weekday], layout: &DayLayout, count: usize) -> Vec<boo
 // Workouts
 
 /// Designs a week's workouts from its overview entry: one per training day, summing to the
-/// entry's hours (within the caps of its days).
+/// entry's hours (within the caps of its days). The coach's own entries carry the TSS of these
+/// very workouts; an entry written elsewhere may expect more or less intensity, and then the
+/// endurance riding moves within zone 2 towards its `target_tss`.
 fn design_week(
     profile: &AthleteProfile,
     context: &WeekContext,
@@ -782,8 +785,8 @@ fn design_week(
         return Vec::new();
     }
     let wanted_min = if entry.total_hours.is_finite() && entry.total_hours > 0.0 {
-        // Hours are at most a week long, so the minutes are exact; rounding undoes the
-        // 0.01 h rounding of `minutes_to_hours` (at most 0.3 min).
+        // Rounding undoes the 0.01 h rounding of `minutes_to_hours` (at most 0.3 min). The cast
+        // saturates for absurd hours from elsewhere, which the caps clamp right below.
         (entry.total_hours * 60.0).round() as i64
     } else {
         0
@@ -796,6 +799,45 @@ fn design_week(
         .unwrap_or(0)
         .min(days.len());
     let hard = pick_hard_days(&days, &layout, hard_count);
+    let design = |offset_pct: f64| {
+        design_days(
+            profile,
+            context,
+            &days,
+            &layout,
+            &hard,
+            Bands::shifted(offset_pct),
+        )
+    };
+    let target_tss = entry.target_tss;
+    let miss = |workouts: &[Workout]| {
+        let week_tss = tss::round_tenth(workouts.iter().map(Workout::tss).sum());
+        (week_tss - target_tss).abs() / target_tss
+    };
+    let workouts = design(0.0);
+    if !(target_tss.is_finite() && target_tss > 0.0) || miss(&workouts) <= STEER_TOLERANCE {
+        return workouts;
+    }
+    // The first offset with the smallest miss wins, so the choice is deterministic.
+    let mut best = (miss(&workouts), workouts);
+    for offset_pct in STEER_OFFSETS_PCT.into_iter().skip(1) {
+        let candidate = design(offset_pct);
+        let candidate_miss = miss(&candidate);
+        if candidate_miss < best.0 - 1e-12 {
+            best = (candidate_miss, candidate);
+        }
+    }
+    best.1
+}
+
+fn design_days(
+    profile: &AthleteProfile,
+    context: &WeekContext,
+    days: &[Weekday],
+    layout: &DayLayout,
+    hard: &[bool],
+    bands: Bands,
+) -> Vec<Workout> {
     let quality = quality_sessions(context);
     let mut quality_used = 0;
     days.iter()
@@ -805,7 +847,7 @@ fn design_week(
             if hard[index] {
                 let session = quality[quality_used % quality.len()];
                 quality_used += 1;
-                quality_workout(profile, day, minutes, session, context.phase_index)
+                quality_workout(profile, day, minutes, session, context.phase_index, bands)
             } else {
                 let day_before = days
                     .iter()
@@ -817,7 +859,7 @@ fn design_week(
                     after_hard,
                     minutes,
                 );
-                easy_workout(profile, day, minutes, session)
+                easy_workout(profile, day, minutes, session, bands)
             }
         })
         .collect()
@@ -838,7 +880,7 @@ enum Quality {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Easy {
+enum EasyRide {
     LongEndurance,
     Endurance,
     EasyEndurance,
@@ -862,16 +904,16 @@ fn quality_sessions(context: &WeekContext) -> &'static [Quality] {
     }
 }
 
-fn easy_session(phase: Phase, is_long: bool, after_hard: bool, minutes: i64) -> Easy {
+fn easy_session(phase: Phase, is_long: bool, after_hard: bool, minutes: i64) -> EasyRide {
     match phase {
         // Spinning at recovery power gets tedious and pointless beyond about 75 minutes.
-        Phase::Recovery if minutes > 75 => Easy::EasyEndurance,
-        Phase::Recovery => Easy::RecoverySpin,
-        Phase::Taper if is_long => Easy::Endurance,
-        Phase::Taper => Easy::EasyEndurance,
-        _ if is_long => Easy::LongEndurance,
-        _ if after_hard => Easy::EasyEndurance,
-        _ => Easy::Endurance,
+        Phase::Recovery if minutes > 75 => EasyRide::EasyEndurance,
+        Phase::Recovery => EasyRide::RecoverySpin,
+        Phase::Taper if is_long => EasyRide::Endurance,
+        Phase::Taper => EasyRide::EasyEndurance,
+        _ if is_long => EasyRide::LongEndurance,
+        _ if after_hard => EasyRide::EasyEndurance,
+        _ => EasyRide::Endurance,
     }
 }
 
@@ -1094,6 +1136,40 @@ const LONG_FIRST_PCT: (f64, f64) = (60.0, 68.0);
 const LONG_SECOND_PCT: (f64, f64) = (65.0, 72.0);
 const EASY_ENDURANCE_PCT: (f64, f64) = (56.0, 65.0);
 const RECOVERY_PCT: (f64, f64) = (45.0, 55.0);
+/// Coggan zone 2 (endurance), the room the endurance bands may move in.
+const ZONE2_PCT: (f64, f64) = (56.0, 75.0);
+/// A week whose TSS misses a target set elsewhere by more than this gets its endurance
+/// riding shifted (the validator warns above 15 % and fails above 25 %).
+const STEER_TOLERANCE: f64 = 0.10;
+/// Shifts tried, in % of FTP, smallest first so ties keep the coach's own intensity.
+const STEER_OFFSETS_PCT: [f64; 17] = [
+    0.0, -1.0, 1.0, -2.0, 2.0, -3.0, 3.0, -4.0, 4.0, -5.0, 5.0, -6.0, 6.0, -7.0, 7.0, -8.0, 8.0,
+];
+
+/// The endurance bands of a week: the coach's own, or shifted within zone 2 to meet a TSS
+/// target from an overview written elsewhere. Every text is written from these bands.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Bands {
+    endurance: (f64, f64),
+    long_first: (f64, f64),
+    long_second: (f64, f64),
+}
+
+impl Bands {
+    fn shifted(offset_pct: f64) -> Bands {
+        let shift = |(low, high): (f64, f64)| {
+            (
+                (low + offset_pct).clamp(ZONE2_PCT.0, ZONE2_PCT.1),
+                (high + offset_pct).clamp(ZONE2_PCT.0, ZONE2_PCT.1),
+            )
+        };
+        Bands {
+            endurance: shift(ENDURANCE_PCT),
+            long_first: shift(LONG_FIRST_PCT),
+            long_second: shift(LONG_SECOND_PCT),
+        }
+    }
+}
 
 fn segment(
     kind: SegmentKind,
@@ -1116,6 +1192,7 @@ fn quality_workout(
     minutes: i64,
     session: Quality,
     progress: usize,
+    bands: Bands,
 ) -> Workout {
     let fitted = if minutes >= 10 {
         fit_session(&main_set(session, progress), minutes)
@@ -1124,7 +1201,7 @@ fn quality_workout(
     };
     let Some((warmup_min, cooldown_min, set)) = fitted else {
         // Too short for any effort worth the name: an easy spin keeps the day honest.
-        return easy_workout(profile, day, minutes, Easy::Endurance);
+        return easy_workout(profile, day, minutes, EasyRide::Endurance, bands);
     };
     let main_min = minutes - warmup_min - cooldown_min;
     let leftover_min = main_min - set.minutes();
@@ -1149,10 +1226,10 @@ fn quality_workout(
         segments.push(segment(
             SegmentKind::Steady,
             before_min,
-            ENDURANCE_PCT,
+            bands.endurance,
             format!(
                 "Endurance riding at {} before the main set",
-                zone_text(profile, ENDURANCE_PCT)
+                zone_text(profile, bands.endurance)
             ),
         ));
     }
@@ -1189,10 +1266,10 @@ fn quality_workout(
         segments.push(segment(
             SegmentKind::Steady,
             after_min,
-            ENDURANCE_PCT,
+            bands.endurance,
             format!(
                 "Settle back into endurance at {}",
-                zone_text(profile, ENDURANCE_PCT)
+                zone_text(profile, bands.endurance)
             ),
         ));
     }
@@ -1205,6 +1282,7 @@ fn quality_workout(
         ));
     }
 
+    // Every main set has at least one effort (templates and `fit` never empty a block).
     let effort = set.block[0];
     let work_zone = zone_text(profile, (effort.low_pct, effort.high_pct));
     let mut description = match session {
@@ -1226,7 +1304,7 @@ fn quality_workout(
         let _ = write!(
             description,
             " Endurance riding at {} fills the rest of the {} session.",
-            zone_text(profile, ENDURANCE_PCT),
+            zone_text(profile, bands.endurance),
             duration_text(minutes)
         );
     } else {
@@ -1242,6 +1320,7 @@ fn quality_workout(
 }
 
 fn quality_cues(profile: &AthleteProfile, session: Quality, set: &MainSet) -> String {
+    // Every main set has at least one effort (templates and `fit` never empty a block).
     let effort = set.block[0];
     let low = watts(profile, effort.low_pct);
     let high = watts(profile, effort.high_pct);
@@ -1285,31 +1364,37 @@ fn quality_cues(profile: &AthleteProfile, session: Quality, set: &MainSet) -> St
     }
 }
 
-fn easy_workout(profile: &AthleteProfile, day: Weekday, minutes: i64, session: Easy) -> Workout {
+fn easy_workout(
+    profile: &AthleteProfile,
+    day: Weekday,
+    minutes: i64,
+    session: EasyRide,
+    bands: Bands,
+) -> Workout {
     let (name, main_pct, cues) = match session {
-        Easy::LongEndurance => (
+        EasyRide::LongEndurance => (
             "Long endurance ride",
-            ENDURANCE_PCT,
+            bands.endurance,
             format!(
                 "Conversational pace the whole way: {} for most of the ride, {} in the second half if you feel good. \
                  Avoid surging on climbs (stay under {}, the top of endurance). Eat 40-60 g of carbohydrate per hour \
                  from the first hour and drink 500-750 ml per hour. Cadence 85-95 rpm. A steady long ride builds the \
                  aerobic engine that everything else sits on.",
-                watts_range(profile, LONG_FIRST_PCT.0, LONG_FIRST_PCT.1),
-                watts_range(profile, LONG_SECOND_PCT.0, LONG_SECOND_PCT.1),
+                watts_range(profile, bands.long_first.0, bands.long_first.1),
+                watts_range(profile, bands.long_second.0, bands.long_second.1),
                 watts(profile, 75.0)
             ),
         ),
-        Easy::Endurance => (
+        EasyRide::Endurance => (
             "Endurance ride",
-            ENDURANCE_PCT,
+            bands.endurance,
             format!(
                 "Steady aerobic riding at {} where you can hold a conversation. Include 4-6 × 1 min of high \
                  cadence (100-110 rpm) at the same power to practise smooth pedalling. Drink regularly.",
-                watts_range(profile, ENDURANCE_PCT.0, ENDURANCE_PCT.1)
+                watts_range(profile, bands.endurance.0, bands.endurance.1)
             ),
         ),
-        Easy::EasyEndurance => (
+        EasyRide::EasyEndurance => (
             "Easy endurance",
             EASY_ENDURANCE_PCT,
             format!(
@@ -1318,7 +1403,7 @@ fn easy_workout(profile: &AthleteProfile, day: Weekday, minutes: i64, session: E
                 watts_range(profile, EASY_ENDURANCE_PCT.0, EASY_ENDURANCE_PCT.1)
             ),
         ),
-        Easy::RecoverySpin => (
+        EasyRide::RecoverySpin => (
             "Recovery spin",
             RECOVERY_PCT,
             format!(
@@ -1328,7 +1413,7 @@ fn easy_workout(profile: &AthleteProfile, day: Weekday, minutes: i64, session: E
             ),
         ),
     };
-    let warmup_pct = if session == Easy::RecoverySpin {
+    let warmup_pct = if session == EasyRide::RecoverySpin {
         COOLDOWN_PCT
     } else {
         EASY_WARMUP_PCT
@@ -1344,24 +1429,24 @@ fn easy_workout(profile: &AthleteProfile, day: Weekday, minutes: i64, session: E
             format!("Ease in at {}", zone_text(profile, warmup_pct)),
         ));
     }
-    if session == Easy::LongEndurance && main_min >= 90 {
+    if session == EasyRide::LongEndurance && main_min >= 90 {
         let first_min = main_min / 2 - main_min / 2 % STEP_MIN;
         segments.push(segment(
             SegmentKind::Steady,
             first_min,
-            LONG_FIRST_PCT,
+            bands.long_first,
             format!(
                 "Settle into endurance at {}",
-                zone_text(profile, LONG_FIRST_PCT)
+                zone_text(profile, bands.long_first)
             ),
         ));
         segments.push(segment(
             SegmentKind::Steady,
             main_min - first_min,
-            LONG_SECOND_PCT,
+            bands.long_second,
             format!(
                 "Upper endurance at {}, keep eating and drinking",
-                zone_text(profile, LONG_SECOND_PCT)
+                zone_text(profile, bands.long_second)
             ),
         ));
     } else {
@@ -1380,8 +1465,8 @@ fn easy_workout(profile: &AthleteProfile, day: Weekday, minutes: i64, session: E
             format!("Spin down at {}", zone_text(profile, COOLDOWN_PCT)),
         ));
     }
-    let described_pct = if session == Easy::LongEndurance && main_min >= 90 {
-        (LONG_FIRST_PCT.0, LONG_SECOND_PCT.1)
+    let described_pct = if session == EasyRide::LongEndurance && main_min >= 90 {
+        (bands.long_first.0, bands.long_second.1)
     } else {
         main_pct
     };
@@ -1390,10 +1475,10 @@ fn easy_workout(profile: &AthleteProfile, day: Weekday, minutes: i64, session: E
         duration_text(minutes),
         zone_text(profile, described_pct),
         match session {
-            Easy::LongEndurance => ", the week's long ride: steady, fuelled, no surges",
-            Easy::Endurance => ", steady aerobic riding with a few high-cadence minutes",
-            Easy::EasyEndurance => ", easy aerobic riding to absorb the harder days",
-            Easy::RecoverySpin => ", a very easy spin to aid recovery",
+            EasyRide::LongEndurance => ", the week's long ride: steady, fuelled, no surges",
+            EasyRide::Endurance => ", steady aerobic riding with a few high-cadence minutes",
+            EasyRide::EasyEndurance => ", easy aerobic riding to absorb the harder days",
+            EasyRide::RecoverySpin => ", a very easy spin to aid recovery",
         }
     );
     Workout {
@@ -1818,7 +1903,7 @@ mod tests {
 
     use super::*;
     use crate::domain::profile::parse_profile;
-    use crate::domain::validate::{check_plan, check_week};
+    use crate::domain::validate::{check_plan, check_week, has_errors};
 
     fn letters(phases: &[Phase]) -> String {
         phases
@@ -2037,6 +2122,62 @@ mod tests {
             .weekly_overview
             .iter()
             .all(|entry| entry.training_days.len() <= 5));
+    }
+
+    /// Every steady segment states the band it prescribes, so the text never contradicts the
+    /// numbers.
+    fn assert_steady_text_matches(week: &WeekDetails) {
+        for workout in &week.workouts {
+            for segment in &workout.segments {
+                if segment.kind == SegmentKind::Steady {
+                    let band = format!(
+                        "{:.0}–{:.0}% FTP",
+                        segment.power_low_pct,
+                        segment.power_high()
+                    );
+                    assert!(
+                        segment.description.contains(&band),
+                        "{band}: {}",
+                        segment.description
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn targets_set_elsewhere_move_endurance_within_zone_two() {
+        let profile = seed_athlete();
+        let rules = Rules::default();
+        let overview = create_plan_overview(&profile, 12, &rules);
+        let own = add_week_details(&profile, &overview, 5, &rules);
+        for factor in [0.8, 1.25] {
+            let mut foreign = overview.clone();
+            let entry = &mut foreign.weekly_overview[4];
+            entry.target_tss = (entry.target_tss * factor).round();
+            let target = entry.target_tss;
+            let week = add_week_details(&profile, &foreign, 5, &rules);
+            let violations = check_week(&week, 5, &foreign.weekly_overview[4], &profile, &rules);
+            assert!(!has_errors(&violations), "{violations:#?}");
+            let miss = (week.tss() - target).abs() / target;
+            assert!(
+                miss <= 0.15,
+                "x{factor}: {} TSS for a target of {target}",
+                week.tss()
+            );
+            assert!(
+                (week.tss() - target).abs() < (own.tss() - target).abs(),
+                "steering must move towards the target"
+            );
+            assert_eq!(week.total_minutes(), own.total_minutes());
+            for segment in week.workouts.iter().flat_map(|workout| &workout.segments) {
+                if segment.kind == SegmentKind::Steady && segment.power_low_pct >= ZONE2_PCT.0 {
+                    assert!(segment.power_high() <= ZONE2_PCT.1, "{segment:?}");
+                }
+            }
+            assert_steady_text_matches(&week);
+        }
+        assert_steady_text_matches(&own);
     }
 
     #[test]
