@@ -37,19 +37,42 @@ fn spec(total_weeks: u32, run_id: u128, output_dir: &str) -> RunSpec {
 }
 
 fn call(step: StepId, name: &str, arguments: String) -> Event {
-    Event::Replied { step, attempt: 1, reply: ModelReply { outcome: ModelOutcome::Call(ToolCall { id: "b".into(), name: name.into(), arguments }), usage: Usage::default() }, at_ms: 1 }
+    Event::Replied {
+        step,
+        attempt: 1,
+        reply: ModelReply {
+            outcome: ModelOutcome::Call(ToolCall {
+                id: "b".into(),
+                name: name.into(),
+                arguments,
+            }),
+            usage: Usage::default(),
+        },
+        at_ms: 1,
+    }
 }
 
 /// A machine with every week accepted, in Finalizing.
 fn finished_machine(total_weeks: u32, output_dir: &str) -> Machine {
     let spec = spec(total_weeks, 1, output_dir);
     let mut machine = Machine::new(spec.clone());
-    machine.handle(&Event::Start { at_ms: 0, week_concurrency: total_weeks });
+    machine.handle(&Event::Start {
+        at_ms: 0,
+        week_concurrency: total_weeks,
+    });
     let overview = coach::create_plan_overview(&spec.profile, total_weeks, &spec.rules);
-    machine.handle(&call(StepId::Overview, tools::CREATE_PLAN_OVERVIEW, serde_json::to_string(&overview).expect("json")));
+    machine.handle(&call(
+        StepId::Overview,
+        tools::CREATE_PLAN_OVERVIEW,
+        serde_json::to_string(&overview).expect("json"),
+    ));
     for week in 1..=total_weeks {
         let details = coach::add_week_details(&spec.profile, &overview, week, &spec.rules);
-        machine.handle(&call(StepId::Week(week), tools::ADD_WEEK_DETAILS, serde_json::to_string(&details).expect("json")));
+        machine.handle(&call(
+            StepId::Week(week),
+            tools::ADD_WEEK_DETAILS,
+            serde_json::to_string(&details).expect("json"),
+        ));
     }
     assert_eq!(machine.run().weeks_accepted(), total_weeks);
     machine
@@ -83,7 +106,9 @@ fn validate_week(c: &mut Criterion) {
     let details = coach::add_week_details(&profile, &overview, 5, &rules);
     let arguments = serde_json::to_string(&details).expect("json");
     let entry = overview.week(5).expect("week 5");
-    c.bench_function("validate/one_week", |b| b.iter(|| validate::check_week(&details, 5, entry, &profile, &rules)));
+    c.bench_function("validate/one_week", |b| {
+        b.iter(|| validate::check_week(&details, 5, entry, &profile, &rules))
+    });
     c.bench_function("validate/parse_and_check_one_week", |b| {
         b.iter(|| {
             let parsed = tools::parse_week(&arguments).expect("valid");
@@ -98,25 +123,59 @@ fn finalize(c: &mut Criterion) {
         let machine = finished_machine(total_weeks, &dir.path().display().to_string());
         let run = machine.run();
         let overview = run.overview().expect("overview").clone();
-        let weeks: Vec<_> = (1..=total_weeks).map(|week| run.week(week).expect("week").clone()).collect();
+        let weeks: Vec<_> = (1..=total_weeks)
+            .map(|week| run.week(week).expect("week").clone())
+            .collect();
+        c.bench_function(
+            &format!("finalize/{total_weeks}_weeks_check_and_render"),
+            |b| {
+                b.iter(|| {
+                    let violations = validate::check_plan(
+                        &overview,
+                        &weeks,
+                        &run.spec.profile,
+                        total_weeks,
+                        &run.spec.rules,
+                    );
+                    assert!(!validate::has_errors(&violations));
+                    periodize::planfile::render(run)
+                })
+            },
+        );
         c.bench_function(&format!("finalize/{total_weeks}_weeks"), |b| {
             b.iter(|| {
-                let violations = validate::check_plan(&overview, &weeks, &run.spec.profile, total_weeks, &run.spec.rules);
+                let violations = validate::check_plan(
+                    &overview,
+                    &weeks,
+                    &run.spec.profile,
+                    total_weeks,
+                    &run.spec.rules,
+                );
                 assert!(!validate::has_errors(&violations));
                 let bytes = periodize::planfile::render(run);
-                engine::output::write_atomically(dir.path(), "bench_plan.json", &bytes).expect("write")
+                engine::output::write_atomically(dir.path(), "bench_plan.json", &bytes)
+                    .expect("write")
             })
         });
     }
 }
 
 fn whole_plan(c: &mut Criterion) {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     let dir = tempfile::tempdir().expect("temp dir");
     let output = dir.path().join("output").display().to_string();
     let store = Store::open(&dir.path().join("state")).expect("store");
     let observer: Observer = Arc::new(|_| {});
-    let engine = Engine { store, provider: Provider::Builtin(BuiltinCoach { latency_ms: 0 }), prompts: Arc::new(PromptSet::embedded()), observer, crash: None };
+    let engine = Engine {
+        store,
+        provider: Provider::Builtin(BuiltinCoach { latency_ms: 0 }),
+        prompts: Arc::new(PromptSet::embedded()),
+        observer,
+        crash: None,
+    };
     let mut run_id = 100u128;
     c.bench_function("plan/12_weeks_builtin_in_process", |b| {
         b.iter_batched(

@@ -2,14 +2,14 @@
 //! language model. Read ARCHITECTURE.md first; modules are listed here in reading order, from
 //! the pure core outwards.
 
-pub mod domain;
-pub mod llm;
-pub mod tools;
-pub mod coach;
-pub mod prompts;
-pub mod workflow;
-pub mod store;
-pub mod planfile;
-pub mod providers;
-pub mod engine;
 pub mod cli;
+pub mod coach;
+pub mod domain;
+pub mod engine;
+pub mod llm;
+pub mod planfile;
+pub mod prompts;
+pub mod providers;
+pub mod store;
+pub mod tools;
+pub mod workflow;

@@ -117,7 +117,10 @@ pub enum ModelOutcome {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum ModelFailure {
     /// Worth retrying after a wait: 429, 5xx, 529, timeouts, connection errors.
-    Transient { message: String, retry_after_ms: Option<u64> },
+    Transient {
+        message: String,
+        retry_after_ms: Option<u64>,
+    },
     /// Retrying cannot help: 400, 401, 403, 404, quota exhausted.
     Fatal { message: String },
     /// The model answered, but not with exactly one well-formed call of the offered tool.

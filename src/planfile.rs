@@ -3,63 +3,181 @@
 //! `weekly_plan` format) back into plan types for `periodize validate`.
 
 use chrono::{Datelike, Duration, NaiveDate};
+use serde::Serialize;
 use serde_json::{json, Map, Value};
 
-use crate::domain::plan::{PlanOverview, WeekDetails};
+use crate::domain::plan::{PlanOverview, Segment, WeekDetails};
 use crate::domain::profile::{self, AthleteProfile};
 use crate::domain::validate::{self, Rules, Severity, Violation};
-use crate::domain::Weekday;
+use crate::domain::{Phase, Weekday};
 use crate::llm::{StepId, Usage};
 use crate::tools;
 use crate::workflow::Run;
 
-fn usage_json(usage: &Usage) -> Value {
-    json!({
-        "input_tokens": usage.input_tokens,
-        "output_tokens": usage.output_tokens,
-        "cache_read_tokens": usage.cache_read_tokens,
-        "cache_write_tokens": usage.cache_write_tokens,
-        "total_tokens": usage.total(),
-    })
+#[derive(Serialize)]
+struct TokenReport {
+    input_tokens: u64,
+    output_tokens: u64,
+    cache_read_tokens: u64,
+    cache_write_tokens: u64,
+    total_tokens: u64,
+}
+
+fn tokens(usage: &Usage) -> TokenReport {
+    TokenReport {
+        input_tokens: usage.input_tokens,
+        output_tokens: usage.output_tokens,
+        cache_read_tokens: usage.cache_read_tokens,
+        cache_write_tokens: usage.cache_write_tokens,
+        total_tokens: usage.total(),
+    }
+}
+
+/// The plan file, in the key order of SPEC §7. Borrowed, so rendering copies no plan text.
+#[derive(Serialize)]
+struct PlanDocument<'a> {
+    athlete_profile: Value,
+    plan_metadata: PlanMetadata,
+    coaching_notes: &'a str,
+    monitoring_guidance: &'a str,
+    weekly_plan: Vec<PlannedWeek<'a>>,
+    validation: ValidationReport,
+    run: RunReport<'a>,
+}
+
+#[derive(Serialize)]
+struct PlanMetadata {
+    total_weeks: u32,
+    current_ftp: f64,
+    target_ftp: f64,
+    ftp_gain_watts: f64,
+    ftp_gain_percent: f64,
+    start_date: String,
+    end_date: String,
+    event_date: Option<String>,
+    generated_at: String,
+}
+
+#[derive(Serialize)]
+struct PlannedWeek<'a> {
+    week_number: i64,
+    start_date: String,
+    phase: Phase,
+    phase_rationale: &'a str,
+    weekly_focus: &'a str,
+    weekly_watch_points: &'a str,
+    training_days: &'a [Weekday],
+    target_tss: f64,
+    hard_days: i64,
+    easy_days: i64,
+    rest_days: i64,
+    total_hours: f64,
+    week_tss: f64,
+    week_hours: f64,
+    workouts: Vec<PlannedWorkout<'a>>,
+}
+
+#[derive(Serialize)]
+struct PlannedWorkout<'a> {
+    weekday: Weekday,
+    date: String,
+    name: &'a str,
+    description: &'a str,
+    detailed_description: Option<&'a str>,
+    duration_min: i64,
+    tss: f64,
+    segments: &'a [Segment],
+}
+
+#[derive(Serialize)]
+struct ValidationReport {
+    errors: usize,
+    warnings: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct RunReport<'a> {
+    id: String,
+    provider: &'a str,
+    model: &'a str,
+    prompt_hash: &'a str,
+    attempts: usize,
+    tokens: TokenReport,
+    phases: PhaseReports,
+}
+
+#[derive(Serialize)]
+struct PhaseReports {
+    overview: PhaseReport,
+    weeks: PhaseReport,
+    finalize: PhaseReport,
+}
+
+#[derive(Serialize)]
+struct PhaseReport {
+    attempts: usize,
+    tokens: TokenReport,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    wall_ms: Option<u64>,
 }
 
 fn date_of(start: NaiveDate, week_number: i64, day: Weekday) -> NaiveDate {
-    // start is a Monday-based week start chosen by the engine; weeks are 7 days apart.
+    // Weeks are Monday-based; the engine only accepts Monday start dates.
     let start_monday = start - Duration::days(i64::from(start.weekday().num_days_from_monday()));
     start_monday + Duration::days((week_number - 1) * 7 + day.index() as i64)
 }
 
-/// The plan document of a run whose weeks are all accepted. Deterministic: the same run
-/// state gives the same bytes, which is what makes a re-write after a crash identical.
-pub fn plan_document(run: &Run) -> Value {
+fn round_tenth(value: f64) -> f64 {
+    (value * 10.0).round() / 10.0
+}
+
+fn document(run: &Run) -> PlanDocument<'_> {
     let spec = &run.spec;
-    let overview = run.overview().expect("3c runs only with an accepted overview");
+    let overview = run
+        .overview()
+        .expect("3c runs only with an accepted overview");
     let current_ftp = spec.profile.ftp_w;
     let gain_w = overview.target_ftp - current_ftp;
-    let mut weekly_plan = Vec::new();
+    let mut weekly_plan = Vec::with_capacity(overview.weekly_overview.len());
     for entry in &overview.weekly_overview {
-        let week_number = u32::try_from(entry.week_number).expect("validated week numbers are 1..=52");
-        let details = run.week(week_number).expect("3c runs only with every week accepted");
-        let mut workouts = Vec::new();
-        let mut ordered = details.workouts.clone();
-        ordered.sort_by_key(|workout| workout.weekday);
-        for workout in &ordered {
-            let mut object = serde_json::to_value(workout).expect("plan types serialize");
-            let object = object.as_object_mut().expect("a workout is an object");
-            object.insert("date".into(), json!(date_of(spec.start_date, entry.week_number, workout.weekday).to_string()));
-            object.insert("duration_min".into(), json!(workout.total_minutes()));
-            object.insert("tss".into(), json!(workout.tss()));
-            workouts.push(Value::Object(object.clone()));
-        }
-        let mut week = serde_json::to_value(entry).expect("plan types serialize");
-        let week_object = week.as_object_mut().expect("an overview entry is an object");
-        week_object.insert("start_date".into(), json!(date_of(spec.start_date, entry.week_number, Weekday::Monday).to_string()));
-        week_object.insert("workouts".into(), Value::Array(workouts));
-        week_object.insert("week_tss".into(), json!(details.tss()));
-        week_object.insert("week_hours".into(), json!(details.hours()));
-        weekly_plan.push(week);
+        let week_number =
+            u32::try_from(entry.week_number).expect("validated week numbers are 1..=52");
+        let details = run
+            .week(week_number)
+            .expect("3c runs only with every week accepted");
+        let mut workouts: Vec<PlannedWorkout<'_>> = details
+            .workouts
+            .iter()
+            .map(|workout| PlannedWorkout {
+                weekday: workout.weekday,
+                date: date_of(spec.start_date, entry.week_number, workout.weekday).to_string(),
+                name: &workout.name,
+                description: &workout.description,
+                detailed_description: workout.detailed_description.as_deref(),
+                duration_min: workout.total_minutes(),
+                tss: workout.tss(),
+                segments: &workout.segments,
+            })
+            .collect();
+        workouts.sort_by_key(|workout| workout.weekday);
+        weekly_plan.push(PlannedWeek {
+            week_number: entry.week_number,
+            start_date: date_of(spec.start_date, entry.week_number, Weekday::Monday).to_string(),
+            phase: entry.phase,
+            phase_rationale: &entry.phase_rationale,
+            weekly_focus: &entry.weekly_focus,
+            weekly_watch_points: &entry.weekly_watch_points,
+            training_days: &entry.training_days,
+            target_tss: entry.target_tss,
+            hard_days: entry.hard_days,
+            easy_days: entry.easy_days,
+            rest_days: entry.rest_days,
+            total_hours: entry.total_hours,
+            week_tss: details.tss(),
+            week_hours: details.hours(),
+            workouts,
+        });
     }
-    let end_date = date_of(spec.start_date, i64::from(spec.total_weeks), Weekday::Sunday);
 
     let overview_step = run.step(StepId::Overview);
     let mut weeks_usage = Usage::default();
@@ -71,55 +189,70 @@ pub fn plan_document(run: &Run) -> Value {
     }
     let overview_done_ms = overview_step.accepted_at_ms.unwrap_or(spec.created_at_ms);
     let weeks_done_ms = run.finalizing_at_ms.unwrap_or(overview_done_ms);
-    let generated_at = chrono::DateTime::from_timestamp_millis(i64::try_from(weeks_done_ms).unwrap_or(0)).unwrap_or_default();
+    let generated_at =
+        chrono::DateTime::from_timestamp_millis(i64::try_from(weeks_done_ms).unwrap_or(0))
+            .unwrap_or_default();
 
-    json!({
-        "athlete_profile": profile::canonical_json(&spec.profile),
-        "plan_metadata": {
-            "total_weeks": spec.total_weeks,
-            "current_ftp": current_ftp,
-            "target_ftp": overview.target_ftp,
-            "ftp_gain_watts": (gain_w * 10.0).round() / 10.0,
-            "ftp_gain_percent": (gain_w / current_ftp * 1000.0).round() / 10.0,
-            "start_date": date_of(spec.start_date, 1, Weekday::Monday).to_string(),
-            "end_date": end_date.to_string(),
-            "event_date": spec.profile.event_date.map(|date| date.to_string()),
-            "generated_at": generated_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    PlanDocument {
+        athlete_profile: profile::canonical_json(&spec.profile),
+        plan_metadata: PlanMetadata {
+            total_weeks: spec.total_weeks,
+            current_ftp,
+            target_ftp: overview.target_ftp,
+            ftp_gain_watts: round_tenth(gain_w),
+            ftp_gain_percent: round_tenth(gain_w / current_ftp * 100.0),
+            start_date: date_of(spec.start_date, 1, Weekday::Monday).to_string(),
+            end_date: date_of(
+                spec.start_date,
+                i64::from(spec.total_weeks),
+                Weekday::Sunday,
+            )
+            .to_string(),
+            event_date: spec.profile.event_date.map(|date| date.to_string()),
+            generated_at: generated_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         },
-        "coaching_notes": overview.coaching_notes,
-        "monitoring_guidance": overview.monitoring_guidance,
-        "weekly_plan": weekly_plan,
-        "validation": {
-            "errors": 0,
-            "warnings": run.plan_warnings.iter().map(|v| v.to_string()).collect::<Vec<_>>(),
+        coaching_notes: &overview.coaching_notes,
+        monitoring_guidance: &overview.monitoring_guidance,
+        weekly_plan,
+        validation: ValidationReport {
+            errors: 0,
+            warnings: run.plan_warnings.iter().map(|v| v.to_string()).collect(),
         },
-        "run": {
-            "id": spec.run_id.to_string(),
-            "provider": spec.provider,
-            "model": spec.model,
-            "prompt_hash": spec.prompt_hash,
-            "attempts": run.total_attempts(),
-            "tokens": usage_json(&run.total_usage()),
-            "phases": {
-                "overview": {
-                    "attempts": overview_step.attempts.len(),
-                    "tokens": usage_json(&overview_step.usage()),
-                    "wall_ms": overview_done_ms.saturating_sub(spec.created_at_ms),
+        run: RunReport {
+            id: spec.run_id.to_string(),
+            provider: &spec.provider,
+            model: &spec.model,
+            prompt_hash: &spec.prompt_hash,
+            attempts: run.total_attempts(),
+            tokens: tokens(&run.total_usage()),
+            phases: PhaseReports {
+                overview: PhaseReport {
+                    attempts: overview_step.attempts.len(),
+                    tokens: tokens(&overview_step.usage()),
+                    wall_ms: Some(overview_done_ms.saturating_sub(spec.created_at_ms)),
                 },
-                "weeks": {
-                    "attempts": weeks_attempts,
-                    "tokens": usage_json(&weeks_usage),
-                    "wall_ms": weeks_done_ms.saturating_sub(overview_done_ms),
+                weeks: PhaseReport {
+                    attempts: weeks_attempts,
+                    tokens: tokens(&weeks_usage),
+                    wall_ms: Some(weeks_done_ms.saturating_sub(overview_done_ms)),
                 },
-                "finalize": { "attempts": 0, "tokens": usage_json(&Usage::default()) },
+                finalize: PhaseReport {
+                    attempts: 0,
+                    tokens: tokens(&Usage::default()),
+                    wall_ms: None,
+                },
             },
         },
-    })
+    }
 }
 
-/// The bytes of the plan file: pretty JSON and a final newline.
+/// The bytes of the plan file of a run whose weeks are all accepted: pretty JSON and a final
+/// newline. Deterministic: the same run state gives the same bytes, which is what makes a
+/// re-write after a crash identical.
 pub fn render(run: &Run) -> Vec<u8> {
-    let mut bytes = serde_json::to_vec_pretty(&plan_document(run)).expect("a JSON value always serializes");
+    let mut bytes = Vec::with_capacity(64 * 1024);
+    serde_json::to_writer_pretty(&mut bytes, &document(run))
+        .expect("plan documents always serialize");
     bytes.push(b'\n');
     bytes
 }
@@ -134,15 +267,23 @@ pub struct ParsedPlan {
 }
 
 fn problem(path: &str, message: impl Into<String>) -> Violation {
-    Violation { severity: Severity::Error, path: path.to_string(), message: message.into() }
+    Violation {
+        severity: Severity::Error,
+        path: path.to_string(),
+        message: message.into(),
+    }
 }
 
 /// Reads a plan file in our format or the seed's. Structural problems come back as
 /// violations, each with its path.
 pub fn parse_plan(text: &str) -> Result<ParsedPlan, Vec<Violation>> {
-    let value: Value = serde_json::from_str(text).map_err(|err| vec![problem("plan", format!("is not valid JSON: {err}"))])?;
+    let value: Value = serde_json::from_str(text)
+        .map_err(|err| vec![problem("plan", format!("is not valid JSON: {err}"))])?;
     let Value::Object(root) = value else {
-        return Err(vec![problem("plan", "expected a JSON object with athlete_profile, plan_metadata and weekly_plan")]);
+        return Err(vec![problem(
+            "plan",
+            "expected a JSON object with athlete_profile, plan_metadata and weekly_plan",
+        )]);
     };
     let mut problems = Vec::new();
     let profile = match root.get("athlete_profile") {
@@ -159,7 +300,10 @@ pub fn parse_plan(text: &str) -> Result<ParsedPlan, Vec<Violation>> {
         }
     };
     let empty = Map::new();
-    let metadata = root.get("plan_metadata").and_then(Value::as_object).unwrap_or(&empty);
+    let metadata = root
+        .get("plan_metadata")
+        .and_then(Value::as_object)
+        .unwrap_or(&empty);
     let weekly_plan = match root.get("weekly_plan") {
         Some(Value::Array(items)) => items.clone(),
         _ => {
@@ -174,20 +318,31 @@ pub fn parse_plan(text: &str) -> Result<ParsedPlan, Vec<Violation>> {
         .unwrap_or(weekly_plan.len() as u64);
     let total_weeks = u32::try_from(total_weeks).unwrap_or(u32::MAX);
     if !(1..=52).contains(&total_weeks) {
-        problems.push(problem("plan_metadata.total_weeks", format!("is {total_weeks}, expected 1 to 52")));
+        problems.push(problem(
+            "plan_metadata.total_weeks",
+            format!("is {total_weeks}, expected 1 to 52"),
+        ));
     }
     let target_ftp = metadata
         .get("target_ftp")
         .cloned()
         .or_else(|| profile.as_ref().map(|p| json!(p.ftp_w)))
         .unwrap_or(Value::Null);
-    let text_of = |key: &str| root.get(key).cloned().or_else(|| metadata.get(key).cloned()).unwrap_or(json!(""));
+    let text_of = |key: &str| {
+        root.get(key)
+            .cloned()
+            .or_else(|| metadata.get(key).cloned())
+            .unwrap_or(json!(""))
+    };
 
     let mut entries = Vec::new();
     let mut weeks = Vec::new();
     for (index, item) in weekly_plan.iter().enumerate() {
         let Value::Object(object) = item else {
-            problems.push(problem(&format!("weekly_plan[{index}]"), "expected an object"));
+            problems.push(problem(
+                &format!("weekly_plan[{index}]"),
+                "expected an object",
+            ));
             continue;
         };
         let mut entry = Value::Object(object.clone());
@@ -229,7 +384,12 @@ pub fn parse_plan(text: &str) -> Result<ParsedPlan, Vec<Violation>> {
         }
     };
     match (profile, overview) {
-        (Some(profile), Some(overview)) if problems.is_empty() => Ok(ParsedPlan { profile, overview, weeks, total_weeks }),
+        (Some(profile), Some(overview)) if problems.is_empty() => Ok(ParsedPlan {
+            profile,
+            overview,
+            weeks,
+            total_weeks,
+        }),
         _ => Err(problems),
     }
 }
@@ -237,7 +397,13 @@ pub fn parse_plan(text: &str) -> Result<ParsedPlan, Vec<Violation>> {
 /// Every rule of SPEC §6 on a plan file's text.
 pub fn validate_plan_text(text: &str, rules: &Rules) -> Vec<Violation> {
     match parse_plan(text) {
-        Ok(plan) => validate::check_plan(&plan.overview, &plan.weeks, &plan.profile, plan.total_weeks, rules),
+        Ok(plan) => validate::check_plan(
+            &plan.overview,
+            &plan.weeks,
+            &plan.profile,
+            plan.total_weeks,
+            rules,
+        ),
         Err(problems) => problems,
     }
 }

@@ -100,15 +100,28 @@ pub fn week_tool() -> ToolSpec {
 }
 
 fn structural(path: &str, message: impl Into<String>) -> Violation {
-    Violation { severity: Severity::Error, path: path.to_string(), message: message.into() }
+    Violation {
+        severity: Severity::Error,
+        path: path.to_string(),
+        message: message.into(),
+    }
 }
 
 fn parse_json(arguments: &str) -> Result<Value, Vec<Violation>> {
-    serde_json::from_str(arguments)
-        .map_err(|err| vec![structural("arguments", format!("are not valid JSON: {err}"))])
+    serde_json::from_str(arguments).map_err(|err| {
+        vec![structural(
+            "arguments",
+            format!("are not valid JSON: {err}"),
+        )]
+    })
 }
 
-fn take_array(object: &mut serde_json::Map<String, Value>, key: &str, path: &str, problems: &mut Vec<Violation>) -> Vec<Value> {
+fn take_array(
+    object: &mut serde_json::Map<String, Value>,
+    key: &str,
+    path: &str,
+    problems: &mut Vec<Violation>,
+) -> Vec<Value> {
     match object.remove(key) {
         Some(Value::Array(items)) => items,
         None | Some(Value::Null) => {
@@ -116,13 +129,20 @@ fn take_array(object: &mut serde_json::Map<String, Value>, key: &str, path: &str
             Vec::new()
         }
         Some(other) => {
-            problems.push(structural(path, format!("expected an array, found {other}")));
+            problems.push(structural(
+                path,
+                format!("expected an array, found {other}"),
+            ));
             Vec::new()
         }
     }
 }
 
-fn typed<T: DeserializeOwned>(value: Value, path: &str, problems: &mut Vec<Violation>) -> Option<T> {
+fn typed<T: DeserializeOwned>(
+    value: Value,
+    path: &str,
+    problems: &mut Vec<Violation>,
+) -> Option<T> {
     match serde_json::from_value::<T>(value) {
         Ok(typed) => Some(typed),
         Err(err) => {
@@ -144,10 +164,17 @@ pub fn overview_from_value(value: Value) -> Result<PlanOverview, Vec<Violation>>
         return Err(vec![structural("arguments", "expected a JSON object")]);
     };
     let mut problems = Vec::new();
-    let items = take_array(&mut object, "weekly_overview", "weekly_overview", &mut problems);
+    let items = take_array(
+        &mut object,
+        "weekly_overview",
+        "weekly_overview",
+        &mut problems,
+    );
     let mut entries = Vec::with_capacity(items.len());
     for (index, item) in items.into_iter().enumerate() {
-        if let Some(entry) = typed::<WeekOverview>(item, &format!("weekly_overview[{index}]"), &mut problems) {
+        if let Some(entry) =
+            typed::<WeekOverview>(item, &format!("weekly_overview[{index}]"), &mut problems)
+        {
             entries.push(entry);
         }
     }
@@ -172,10 +199,18 @@ pub fn parse_week(arguments: &str) -> Result<WeekDetails, Vec<Violation>> {
 /// `prefix` is prepended to paths, e.g. `weekly_plan[3].` when reading a plan file.
 pub fn week_from_value(value: Value, prefix: &str) -> Result<WeekDetails, Vec<Violation>> {
     let Value::Object(mut object) = value else {
-        return Err(vec![structural(&format!("{prefix}arguments"), "expected a JSON object")]);
+        return Err(vec![structural(
+            &format!("{prefix}arguments"),
+            "expected a JSON object",
+        )]);
     };
     let mut problems = Vec::new();
-    let items = take_array(&mut object, "workouts", &format!("{prefix}workouts"), &mut problems);
+    let items = take_array(
+        &mut object,
+        "workouts",
+        &format!("{prefix}workouts"),
+        &mut problems,
+    );
     let mut workouts = Vec::with_capacity(items.len());
     for (index, item) in items.into_iter().enumerate() {
         let path = format!("{prefix}workouts[{index}]");
@@ -183,21 +218,36 @@ pub fn week_from_value(value: Value, prefix: &str) -> Result<WeekDetails, Vec<Vi
             problems.push(structural(&path, "expected an object"));
             continue;
         };
-        let segment_items = take_array(&mut workout_object, "segments", &format!("{path}.segments"), &mut problems);
+        let segment_items = take_array(
+            &mut workout_object,
+            "segments",
+            &format!("{path}.segments"),
+            &mut problems,
+        );
         let mut segments = Vec::with_capacity(segment_items.len());
         for (segment_index, segment_item) in segment_items.into_iter().enumerate() {
-            if let Some(segment) = typed::<Segment>(segment_item, &format!("{path}.segments[{segment_index}]"), &mut problems) {
+            if let Some(segment) = typed::<Segment>(
+                segment_item,
+                &format!("{path}.segments[{segment_index}]"),
+                &mut problems,
+            ) {
                 segments.push(segment);
             }
         }
         workout_object.insert("segments".to_string(), Value::Array(Vec::new()));
-        if let Some(mut workout) = typed::<Workout>(Value::Object(workout_object), &path, &mut problems) {
+        if let Some(mut workout) =
+            typed::<Workout>(Value::Object(workout_object), &path, &mut problems)
+        {
             workout.segments = segments;
             workouts.push(workout);
         }
     }
     object.insert("workouts".to_string(), Value::Array(Vec::new()));
-    let head = typed::<WeekDetails>(Value::Object(object), &format!("{prefix}arguments"), &mut problems);
+    let head = typed::<WeekDetails>(
+        Value::Object(object),
+        &format!("{prefix}arguments"),
+        &mut problems,
+    );
     match head {
         Some(mut week) if problems.is_empty() => {
             week.workouts = workouts;
@@ -210,7 +260,10 @@ pub fn week_from_value(value: Value, prefix: &str) -> Result<WeekDetails, Vec<Vi
 /// Accepts harmless variations seen in plans made elsewhere and in model output: day counts
 /// given as lists of days, watch points given as a list, numbers given as numeric strings.
 pub fn normalize_overview(value: &mut Value) {
-    if let Some(entries) = value.get_mut("weekly_overview").and_then(Value::as_array_mut) {
+    if let Some(entries) = value
+        .get_mut("weekly_overview")
+        .and_then(Value::as_array_mut)
+    {
         for entry in entries {
             normalize_overview_entry(entry);
         }
@@ -226,7 +279,9 @@ pub fn normalize_overview(value: &mut Value) {
 }
 
 pub fn normalize_overview_entry(entry: &mut Value) {
-    let Some(object) = entry.as_object_mut() else { return };
+    let Some(object) = entry.as_object_mut() else {
+        return;
+    };
     for key in ["hard_days", "easy_days", "rest_days"] {
         if let Some(slot) = object.get_mut(key) {
             if let Value::Array(days) = slot {
@@ -243,7 +298,14 @@ pub fn normalize_overview_entry(entry: &mut Value) {
             .collect();
         object.insert("training_days".to_string(), Value::Array(list));
     }
-    for key in ["week_number", "target_tss", "total_hours", "hard_days", "easy_days", "rest_days"] {
+    for key in [
+        "week_number",
+        "target_tss",
+        "total_hours",
+        "hard_days",
+        "easy_days",
+        "rest_days",
+    ] {
         numeric_string(object.get_mut(key));
     }
     for key in ["phase_rationale", "weekly_focus", "weekly_watch_points"] {
@@ -255,9 +317,13 @@ pub fn normalize_week(value: &mut Value) {
     if let Some(object) = value.as_object_mut() {
         numeric_string(object.get_mut("week_number"));
     }
-    let Some(workouts) = value.get_mut("workouts").and_then(Value::as_array_mut) else { return };
+    let Some(workouts) = value.get_mut("workouts").and_then(Value::as_array_mut) else {
+        return;
+    };
     for workout in workouts {
-        let Some(segments) = workout.get_mut("segments").and_then(Value::as_array_mut) else { continue };
+        let Some(segments) = workout.get_mut("segments").and_then(Value::as_array_mut) else {
+            continue;
+        };
         for segment in segments {
             if let Some(object) = segment.as_object_mut() {
                 for key in ["duration_min", "power_low_pct", "power_high_pct"] {
@@ -265,7 +331,9 @@ pub fn normalize_week(value: &mut Value) {
                 }
                 // A whole number written as 20.0 is still a whole number of minutes.
                 if let Some(slot) = object.get_mut("duration_min") {
-                    if let Some(minutes) = slot.as_f64().filter(|m| m.fract() == 0.0 && !slot.is_i64()) {
+                    if let Some(minutes) =
+                        slot.as_f64().filter(|m| m.fract() == 0.0 && !slot.is_i64())
+                    {
                         *slot = Value::from(minutes as i64);
                     }
                 }
@@ -291,7 +359,11 @@ fn join_text_list(slot: Option<&mut Value>) {
     let Some(slot) = slot else { return };
     if let Value::Array(items) = slot {
         if items.iter().all(Value::is_string) {
-            let joined = items.iter().filter_map(Value::as_str).collect::<Vec<_>>().join("; ");
+            let joined = items
+                .iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join("; ");
             *slot = Value::String(joined);
         }
     }
@@ -312,8 +384,16 @@ mod tests {
         .unwrap_err();
         let paths: Vec<&str> = problems.iter().map(|p| p.path.as_str()).collect();
         assert_eq!(paths, ["workouts[0]", "workouts[1].segments[0]"]);
-        assert!(problems[0].message.contains("Funday"), "{}", problems[0].message);
-        assert!(problems[1].message.contains("sprint"), "{}", problems[1].message);
+        assert!(
+            problems[0].message.contains("Funday"),
+            "{}",
+            problems[0].message
+        );
+        assert!(
+            problems[1].message.contains("sprint"),
+            "{}",
+            problems[1].message
+        );
     }
 
     #[test]

@@ -22,20 +22,37 @@ fn profile() -> PathBuf {
 
 fn command(dir: &Path) -> Command {
     let mut command = Command::new(BIN);
-    command.current_dir(dir).env_remove("PERIODIZE_CRASH_POINT").env_remove("PERIODIZE_LOG");
+    command
+        .current_dir(dir)
+        .env_remove("PERIODIZE_CRASH_POINT")
+        .env_remove("PERIODIZE_LOG");
     command
 }
 
 fn generate_args(concurrency: &str) -> Vec<String> {
     let profile = profile().display().to_string();
-    ["generate", "--profile", &profile, "--weeks", WEEKS, "--start-date", START, "--week-concurrency", concurrency, "--json"]
-        .iter()
-        .map(|arg| arg.to_string())
-        .collect()
+    [
+        "generate",
+        "--profile",
+        &profile,
+        "--weeks",
+        WEEKS,
+        "--start-date",
+        START,
+        "--week-concurrency",
+        concurrency,
+        "--json",
+    ]
+    .iter()
+    .map(|arg| arg.to_string())
+    .collect()
 }
 
 fn events(output: &[u8]) -> Vec<Value> {
-    String::from_utf8_lossy(output).lines().filter_map(|line| serde_json::from_str(line).ok()).collect()
+    String::from_utf8_lossy(output)
+        .lines()
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .collect()
 }
 
 /// Steps announced durable by a (possibly crashed) process.
@@ -51,13 +68,23 @@ fn durable_steps(events: &[Value]) -> Vec<String> {
 }
 
 fn show(dir: &Path, run_id: &str) -> Value {
-    let output = command(dir).args(["show", run_id, "--json"]).output().expect("run show");
-    assert!(output.status.success(), "show failed: {}", String::from_utf8_lossy(&output.stderr));
+    let output = command(dir)
+        .args(["show", run_id, "--json"])
+        .output()
+        .expect("run show");
+    assert!(
+        output.status.success(),
+        "show failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     serde_json::from_slice(&output.stdout).expect("show --json prints JSON")
 }
 
 fn only_run_id(dir: &Path) -> String {
-    let output = command(dir).args(["list", "--json"]).output().expect("run list");
+    let output = command(dir)
+        .args(["list", "--json"])
+        .output()
+        .expect("run list");
     let listed: Value = serde_json::from_slice(&output.stdout).expect("list --json prints JSON");
     let runs = listed.as_array().expect("a list");
     assert_eq!(runs.len(), 1, "exactly one run in the store");
@@ -66,21 +93,34 @@ fn only_run_id(dir: &Path) -> String {
 
 /// The plan without what legitimately differs between two runs of the same inputs.
 fn comparable(plan_path: &Path) -> Value {
-    let mut plan: Value = serde_json::from_str(&std::fs::read_to_string(plan_path).expect("plan file")).expect("plan JSON");
+    let mut plan: Value =
+        serde_json::from_str(&std::fs::read_to_string(plan_path).expect("plan file"))
+            .expect("plan JSON");
     let run = plan["run"].as_object_mut().expect("run section");
     run.remove("id");
     for phase in ["overview", "weeks", "finalize"] {
-        if let Some(phase) = run.get_mut("phases").and_then(|phases| phases.get_mut(phase)).and_then(Value::as_object_mut) {
+        if let Some(phase) = run
+            .get_mut("phases")
+            .and_then(|phases| phases.get_mut(phase))
+            .and_then(Value::as_object_mut)
+        {
             phase.remove("wall_ms");
         }
     }
-    plan["plan_metadata"].as_object_mut().expect("metadata").remove("generated_at");
+    plan["plan_metadata"]
+        .as_object_mut()
+        .expect("metadata")
+        .remove("generated_at");
     plan
 }
 
 fn plan_files(dir: &Path) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir.join("output"))
-        .map(|entries| entries.map(|entry| entry.expect("dir entry").path()).collect())
+        .map(|entries| {
+            entries
+                .map(|entry| entry.expect("dir entry").path())
+                .collect()
+        })
         .unwrap_or_default();
     files.sort();
     files
@@ -98,40 +138,85 @@ fn check(case: &str, condition: bool, message: impl FnOnce() -> String) {
 }
 
 /// After a crash and `resume`: the contract of SPEC §4.
-fn verify_resumed(case: &str, dir: &Path, crashed: &Output, reference: &Value, expected_requests_extra: u32) {
+fn verify_resumed(
+    case: &str,
+    dir: &Path,
+    crashed: &Output,
+    reference: &Value,
+    expected_requests_extra: u32,
+) {
     let durable = durable_steps(&events(&crashed.stdout));
-    let resumed = command(dir).args(["resume", "--json"]).output().expect("run resume");
-    check(case, resumed.status.success(), || format!("resume failed: {}", String::from_utf8_lossy(&resumed.stderr)));
+    let resumed = command(dir)
+        .args(["resume", "--json"])
+        .output()
+        .expect("run resume");
+    check(case, resumed.status.success(), || {
+        format!(
+            "resume failed: {}",
+            String::from_utf8_lossy(&resumed.stderr)
+        )
+    });
     let run_id = only_run_id(dir);
     let shown = show(dir, &run_id);
-    check(case, shown["state"] == "done", || format!("state after resume: {}", shown["state"]));
-    check(case, shown["done_count"] == 1, || format!("done_count {}", shown["done_count"]));
+    check(case, shown["state"] == "done", || {
+        format!("state after resume: {}", shown["state"])
+    });
+    check(case, shown["done_count"] == 1, || {
+        format!("done_count {}", shown["done_count"])
+    });
     let mut in_flight_extra = 0;
     for step in shown["steps"].as_array().expect("steps") {
         let name = step["step"].as_str().expect("step name");
         let requests = step["requests"].as_u64().expect("requests") as u32;
         let attempts = step["attempts"].as_array().expect("attempts").len();
-        check(case, attempts == 1, || format!("{name}: {attempts} attempts, expected 1"));
+        check(case, attempts == 1, || {
+            format!("{name}: {attempts} attempts, expected 1")
+        });
         if durable.iter().any(|done| done == name) {
-            check(case, requests == 1, || format!("{name} was durable before the crash but was requested {requests} times"));
+            check(case, requests == 1, || {
+                format!("{name} was durable before the crash but was requested {requests} times")
+            });
         } else {
-            check(case, requests <= 2, || format!("{name} requested {requests} times, at most once more than the crashed request"));
+            check(case, requests <= 2, || {
+                format!(
+                    "{name} requested {requests} times, at most once more than the crashed request"
+                )
+            });
             in_flight_extra += requests - 1;
         }
     }
-    check(case, in_flight_extra <= expected_requests_extra, || format!("{in_flight_extra} re-requests, expected at most {expected_requests_extra}"));
+    check(case, in_flight_extra <= expected_requests_extra, || {
+        format!("{in_flight_extra} re-requests, expected at most {expected_requests_extra}")
+    });
     let files = plan_files(dir);
-    check(case, files.len() == 1, || format!("expected one plan file and no temporary file, found {files:?}"));
-    check(case, &comparable(&files[0]) == reference, || "the plan differs from the uncrashed run".to_string());
-    let validated = command(dir).arg("validate").arg(&files[0]).output().expect("run validate");
-    check(case, validated.status.success(), || format!("validate: {}", String::from_utf8_lossy(&validated.stdout)));
+    check(case, files.len() == 1, || {
+        format!("expected one plan file and no temporary file, found {files:?}")
+    });
+    check(case, &comparable(&files[0]) == reference, || {
+        "the plan differs from the uncrashed run".to_string()
+    });
+    let validated = command(dir)
+        .arg("validate")
+        .arg(&files[0])
+        .output()
+        .expect("run validate");
+    check(case, validated.status.success(), || {
+        format!("validate: {}", String::from_utf8_lossy(&validated.stdout))
+    });
 }
 
 fn main() {
     let filter = std::env::args().skip(1).find(|arg| !arg.starts_with('-'));
     let reference_dir = tempfile::tempdir().expect("temporary directory");
-    let reference = command(reference_dir.path()).args(generate_args("4")).output().expect("run generate");
-    assert!(reference.status.success(), "reference run failed: {}", String::from_utf8_lossy(&reference.stderr));
+    let reference = command(reference_dir.path())
+        .args(generate_args("4"))
+        .output()
+        .expect("run generate");
+    assert!(
+        reference.status.success(),
+        "reference run failed: {}",
+        String::from_utf8_lossy(&reference.stderr)
+    );
     let reference_plan = comparable(&plan_files(reference_dir.path())[0]);
 
     let mut cases = Vec::new();
@@ -147,26 +232,54 @@ fn main() {
     for concurrency in ["1", "4"] {
         for point in &cases {
             let case = format!("{point} (week concurrency {concurrency})");
-            if filter.as_ref().is_some_and(|filter| !case.contains(filter.as_str())) {
+            if filter
+                .as_ref()
+                .is_some_and(|filter| !case.contains(filter.as_str()))
+            {
                 continue;
             }
             let dir = tempfile::tempdir().expect("temporary directory");
-            let crashed = command(dir.path()).args(generate_args(concurrency)).env("PERIODIZE_CRASH_POINT", point).output().expect("run generate");
-            check(&case, crashed.status.code().is_none(), || format!("expected the process to die at the crash point, exit {:?}: {}", crashed.status.code(), String::from_utf8_lossy(&crashed.stderr)));
+            let crashed = command(dir.path())
+                .args(generate_args(concurrency))
+                .env("PERIODIZE_CRASH_POINT", point)
+                .output()
+                .expect("run generate");
+            check(&case, crashed.status.code().is_none(), || {
+                format!(
+                    "expected the process to die at the crash point, exit {:?}: {}",
+                    crashed.status.code(),
+                    String::from_utf8_lossy(&crashed.stderr)
+                )
+            });
             let before = plan_files(dir.path());
-            let written_bytes = before.first().map(|path| std::fs::read(path).expect("plan bytes"));
-            verify_resumed(&case, dir.path(), &crashed, &reference_plan, concurrency.parse().expect("a number"));
+            let written_bytes = before
+                .first()
+                .map(|path| std::fs::read(path).expect("plan bytes"));
+            verify_resumed(
+                &case,
+                dir.path(),
+                &crashed,
+                &reference_plan,
+                concurrency.parse().expect("a number"),
+            );
             if point == "after-write:finalize" {
                 // Same run, written again: byte-identical (SPEC §4.3).
                 let after = std::fs::read(&plan_files(dir.path())[0]).expect("plan bytes");
-                check(&case, written_bytes.as_deref() == Some(after.as_slice()), || "re-written plan file differs from the first write".to_string());
+                check(
+                    &case,
+                    written_bytes.as_deref() == Some(after.as_slice()),
+                    || "re-written plan file differs from the first write".to_string(),
+                );
             }
             ran += 1;
             println!("crash case {case}: ok");
         }
     }
 
-    if filter.as_ref().is_none_or(|filter| "sigkill".contains(filter.as_str())) {
+    if filter
+        .as_ref()
+        .is_none_or(|filter| "sigkill".contains(filter.as_str()))
+    {
         sigkill_during_weeks(&reference_plan);
         ran += 1;
     }
@@ -179,7 +292,12 @@ fn sigkill_during_weeks(reference: &Value) {
     let dir = tempfile::tempdir().expect("temporary directory");
     let mut args = generate_args("2");
     args.extend(["--latency-ms".to_string(), "40".to_string()]);
-    let mut child = command(dir.path()).args(&args).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().expect("spawn generate");
+    let mut child = command(dir.path())
+        .args(&args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn generate");
     let mut reader = BufReader::new(child.stdout.take().expect("piped stdout"));
     let mut seen = Vec::new();
     let mut line = String::new();
@@ -194,8 +312,18 @@ fn sigkill_during_weeks(reference: &Value) {
     }
     child.kill().expect("SIGKILL the child");
     let status = child.wait().expect("reap the child");
-    check(case, status.code().is_none(), || format!("the child finished before the kill: {status:?}"));
-    let crashed = Output { status, stdout: seen.iter().map(|event| format!("{event}\n")).collect::<String>().into_bytes(), stderr: Vec::new() };
+    check(case, status.code().is_none(), || {
+        format!("the child finished before the kill: {status:?}")
+    });
+    let crashed = Output {
+        status,
+        stdout: seen
+            .iter()
+            .map(|event| format!("{event}\n"))
+            .collect::<String>()
+            .into_bytes(),
+        stderr: Vec::new(),
+    };
     verify_resumed(case, dir.path(), &crashed, reference, 2);
     println!("crash case {case}: ok");
 }

@@ -5,7 +5,11 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
-#[command(name = "periodize", version, about = "Durable, three-phase generation of periodized cycling training plans")]
+#[command(
+    name = "periodize",
+    version,
+    about = "Durable, three-phase generation of periodized cycling training plans"
+)]
 pub struct Cli {
     /// Directory of the durable store.
     #[arg(long, global = true, default_value = "state", value_name = "DIR")]

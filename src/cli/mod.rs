@@ -12,7 +12,9 @@ use std::sync::Arc;
 use chrono::{Datelike, Duration, NaiveDate};
 use serde_json::{json, Value};
 
-use crate::cli::args::{Cli, Command, GenerateArgs, ModelArgs, ProviderName, ResumeArgs, TssCheckArg};
+use crate::cli::args::{
+    Cli, Command, GenerateArgs, ModelArgs, ProviderName, ResumeArgs, TssCheckArg,
+};
 use crate::domain::profile::{self, ProfileError};
 use crate::domain::validate::{Rules, Severity, TssCheck};
 use crate::engine::crash::CrashPoint;
@@ -26,11 +28,20 @@ use crate::workflow::{self, RetryPolicy, RunId, RunSpec, State};
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("cannot read {what} {path}")]
-    Read { what: &'static str, path: PathBuf, #[source] source: std::io::Error },
+    Read {
+        what: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Profile(#[from] ProfileError),
     #[error("invalid {flag} {value:?}: {reason}")]
-    Arg { flag: &'static str, value: String, reason: String },
+    Arg {
+        flag: &'static str,
+        value: String,
+        reason: String,
+    },
     #[error(transparent)]
     Prompts(#[from] prompts::Error),
     #[error(transparent)]
@@ -51,7 +62,11 @@ impl Error {
         match self {
             Error::Engine(engine::Error::Store(crate::store::Error::Locked { .. }))
             | Error::Store(crate::store::Error::Locked { .. })
-            | Error::Engine(engine::Error::NotFound { .. } | engine::Error::Changed { .. } | engine::Error::NotFailed { .. })
+            | Error::Engine(
+                engine::Error::NotFound { .. }
+                | engine::Error::Changed { .. }
+                | engine::Error::NotFailed { .. },
+            )
             | Error::Read { .. }
             | Error::Profile(_)
             | Error::Arg { .. }
@@ -96,41 +111,76 @@ pub async fn run(cli: Cli, env: Env) -> Result<u8, Error> {
             Ok(0)
         }
         Command::Validate(args) => {
-            let text = std::fs::read_to_string(&args.file).map_err(|source| Error::Read { what: "plan file", path: args.file.clone(), source })?;
+            let text = std::fs::read_to_string(&args.file).map_err(|source| Error::Read {
+                what: "plan file",
+                path: args.file.clone(),
+                source,
+            })?;
             if let Err(err) = serde_json::from_str::<Value>(&text) {
-                return Err(Error::Arg { flag: "plan file", value: args.file.display().to_string(), reason: format!("not valid JSON: {err}") });
+                return Err(Error::Arg {
+                    flag: "plan file",
+                    value: args.file.display().to_string(),
+                    reason: format!("not valid JSON: {err}"),
+                });
             }
             let rules = rules_from(args.tss_check, args.max_training_days)?;
             let violations = crate::planfile::validate_plan_text(&text, &rules);
             render::violations(&args.file, &violations, cli.json)?;
-            Ok(if violations.iter().any(|v| v.severity == Severity::Error) { 1 } else { 0 })
+            Ok(
+                if violations.iter().any(|v| v.severity == Severity::Error) {
+                    1
+                } else {
+                    0
+                },
+            )
         }
     }
 }
 
 fn rules_from(tss_check: TssCheckArg, max_training_days: u32) -> Result<Rules, Error> {
     if !(1..=7).contains(&max_training_days) {
-        return Err(Error::Arg { flag: "--max-training-days", value: max_training_days.to_string(), reason: "expected 1 to 7".into() });
+        return Err(Error::Arg {
+            flag: "--max-training-days",
+            value: max_training_days.to_string(),
+            reason: "expected 1 to 7".into(),
+        });
     }
     let tss_check = match tss_check {
         TssCheckArg::Error => TssCheck::Error,
         TssCheckArg::Warn => TssCheck::Warn,
         TssCheckArg::Off => TssCheck::Off,
     };
-    Ok(Rules { max_training_days, tss_check })
+    Ok(Rules {
+        max_training_days,
+        tss_check,
+    })
 }
 
 /// The provider and prompts the model flags describe; checked before any store access.
 fn model_setup(args: &ModelArgs) -> Result<(Provider, PromptSet), Error> {
     if args.week_concurrency == 0 || args.week_concurrency > 64 {
-        return Err(Error::Arg { flag: "--week-concurrency", value: args.week_concurrency.to_string(), reason: "expected 1 to 64".into() });
+        return Err(Error::Arg {
+            flag: "--week-concurrency",
+            value: args.week_concurrency.to_string(),
+            reason: "expected 1 to 64".into(),
+        });
     }
     let provider = match args.provider {
         ProviderName::Builtin => {
-            if let Some(model) = args.model.as_deref().filter(|model| *model != builtin::MODEL) {
-                return Err(Error::Arg { flag: "--model", value: model.to_string(), reason: format!("the builtin provider has one model, {}", builtin::MODEL) });
+            if let Some(model) = args
+                .model
+                .as_deref()
+                .filter(|model| *model != builtin::MODEL)
+            {
+                return Err(Error::Arg {
+                    flag: "--model",
+                    value: model.to_string(),
+                    reason: format!("the builtin provider has one model, {}", builtin::MODEL),
+                });
             }
-            Provider::Builtin(builtin::BuiltinCoach { latency_ms: args.latency_ms })
+            Provider::Builtin(builtin::BuiltinCoach {
+                latency_ms: args.latency_ms,
+            })
         }
     };
     let prompts = match &args.prompts {
@@ -145,28 +195,51 @@ fn next_monday(today: NaiveDate) -> NaiveDate {
     today + Duration::days(days_ahead)
 }
 
-async fn generate(state_dir: &Path, json_output: bool, args: GenerateArgs, env: Env) -> Result<u8, Error> {
-    let text = std::fs::read_to_string(&args.profile).map_err(|source| Error::Read { what: "athlete profile", path: args.profile.clone(), source })?;
+async fn generate(
+    state_dir: &Path,
+    json_output: bool,
+    args: GenerateArgs,
+    env: Env,
+) -> Result<u8, Error> {
+    let text = std::fs::read_to_string(&args.profile).map_err(|source| Error::Read {
+        what: "athlete profile",
+        path: args.profile.clone(),
+        source,
+    })?;
     let profile = profile::parse_profile(&text)?;
     let total_weeks = match (&args.weeks, profile.plan_weeks) {
         (Some(weeks), _) => {
-            let value = serde_json::from_str::<Value>(weeks).unwrap_or_else(|_| Value::String(weeks.clone()));
+            let value = serde_json::from_str::<Value>(weeks)
+                .unwrap_or_else(|_| Value::String(weeks.clone()));
             profile::parse_plan_weeks("--weeks", &value)?
         }
         (None, Some(weeks)) => weeks,
-        (None, None) => return Err(ProfileError::Missing { field: "plan_weeks", hint: " (seed form: `training_plan_weeks`; or pass --weeks)" }.into()),
+        (None, None) => {
+            return Err(ProfileError::Missing {
+                field: "plan_weeks",
+                hint: " (seed form: `training_plan_weeks`; or pass --weeks)",
+            }
+            .into())
+        }
     };
     let today = chrono::Local::now().date_naive();
     let start_date = match &args.start_date {
         None => next_monday(today),
         Some(text) => {
-            let date = NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
-                .map_err(|_| Error::Arg { flag: "--start-date", value: text.clone(), reason: "expected a date as YYYY-MM-DD".into() })?;
+            let date =
+                NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").map_err(|_| Error::Arg {
+                    flag: "--start-date",
+                    value: text.clone(),
+                    reason: "expected a date as YYYY-MM-DD".into(),
+                })?;
             if date.weekday() != chrono::Weekday::Mon {
                 return Err(Error::Arg {
                     flag: "--start-date",
                     value: text.clone(),
-                    reason: format!("plans start on a Monday, and {date} is a {}", date.format("%A")),
+                    reason: format!(
+                        "plans start on a Monday, and {date} is a {}",
+                        date.format("%A")
+                    ),
                 });
             }
             date
@@ -187,7 +260,11 @@ async fn generate(state_dir: &Path, json_output: bool, args: GenerateArgs, env: 
         }
     }
     if args.max_attempts == 0 || args.max_attempts > 20 {
-        return Err(Error::Arg { flag: "--max-attempts", value: args.max_attempts.to_string(), reason: "expected 1 to 20".into() });
+        return Err(Error::Arg {
+            flag: "--max-attempts",
+            value: args.max_attempts.to_string(),
+            reason: "expected 1 to 20".into(),
+        });
     }
     let rules = rules_from(args.tss_check, args.max_training_days)?;
     let (provider, prompts) = model_setup(&args.model)?;
@@ -202,19 +279,34 @@ async fn generate(state_dir: &Path, json_output: bool, args: GenerateArgs, env: 
         model: provider.model(),
         prompt_hash: prompts.hash(),
         rules,
-        retry: RetryPolicy { max_attempts: args.max_attempts, max_transient_retries: args.max_transient_retries, ..RetryPolicy::default() },
+        retry: RetryPolicy {
+            max_attempts: args.max_attempts,
+            max_transient_retries: args.max_transient_retries,
+            ..RetryPolicy::default()
+        },
         output_dir: args.output_dir.display().to_string(),
         keep_checkpoints: args.keep_checkpoints,
         created_at_ms: engine::now_ms(),
     };
     let (observer, finish) = observer(json_output, total_weeks);
-    let engine = Engine { store, provider, prompts: Arc::new(prompts), observer, crash: env.crash };
+    let engine = Engine {
+        store,
+        provider,
+        prompts: Arc::new(prompts),
+        observer,
+        crash: env.crash,
+    };
     let outcome = engine.start(spec, args.model.week_concurrency).await;
     finish();
     report_outcome(json_output, outcome?)
 }
 
-async fn resume(state_dir: &Path, json_output: bool, args: ResumeArgs, env: Env) -> Result<u8, Error> {
+async fn resume(
+    state_dir: &Path,
+    json_output: bool,
+    args: ResumeArgs,
+    env: Env,
+) -> Result<u8, Error> {
     let (provider, prompts) = model_setup(&args.model)?;
     let store = Store::open(state_dir)?;
     let ids = match &args.run_id {
@@ -243,11 +335,19 @@ async fn resume(state_dir: &Path, json_output: bool, args: ResumeArgs, env: Env)
         return Ok(0);
     }
     let total_weeks = match ids.as_slice() {
-        [only] => store.run_record(*only)?.map_or(0, |record| record.spec.total_weeks),
+        [only] => store
+            .run_record(*only)?
+            .map_or(0, |record| record.spec.total_weeks),
         _ => 0,
     };
     let (observer, finish) = observer(json_output || ids.len() > 1, total_weeks);
-    let engine = Engine { store, provider, prompts: Arc::new(prompts), observer, crash: env.crash };
+    let engine = Engine {
+        store,
+        provider,
+        prompts: Arc::new(prompts),
+        observer,
+        crash: env.crash,
+    };
     let mut worst = 0;
     // Runs are independent; they share the store, the provider and the flush.
     let mut tasks = tokio::task::JoinSet::new();
@@ -255,7 +355,11 @@ async fn resume(state_dir: &Path, json_output: bool, args: ResumeArgs, env: Env)
         let engine = engine.clone();
         let week_concurrency = args.model.week_concurrency;
         let (retry, accept_changes) = (args.retry, args.accept_changes);
-        tasks.spawn(async move { engine.resume(run_id, week_concurrency, retry, accept_changes).await });
+        tasks.spawn(async move {
+            engine
+                .resume(run_id, week_concurrency, retry, accept_changes)
+                .await
+        });
     }
     let mut first_error = None;
     while let Some(joined) = tasks.join_next().await {
@@ -309,12 +413,15 @@ fn observer(json_output: bool, total_weeks: u32) -> (Observer, Box<dyn FnOnce()>
     if std::io::stderr().is_terminal() && total_weeks > 0 {
         let bar = indicatif::ProgressBar::new(u64::from(total_weeks) + 2);
         bar.set_style(
-            indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {elapsed} {msg}").expect("the template is valid"),
+            indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {elapsed} {msg}")
+                .expect("the template is valid"),
         );
         let handle = bar.clone();
         let observer: Observer = Arc::new(move |progress: &Progress| {
             match progress {
-                Progress::OverviewCreated { .. } | Progress::WeekComplete { .. } | Progress::PlanFinalized { .. } => handle.inc(1),
+                Progress::OverviewCreated { .. }
+                | Progress::WeekComplete { .. }
+                | Progress::PlanFinalized { .. } => handle.inc(1),
                 Progress::Started { resumed: true, .. } => {}
                 _ => {}
             }
@@ -332,11 +439,21 @@ pub fn resolve_run(store: &Store, prefix: &str) -> Result<RunId, Error> {
         return Ok(run_id);
     }
     let wanted = prefix.trim().to_ascii_lowercase();
-    let matches: Vec<RunId> = store.run_ids()?.into_iter().filter(|id| !wanted.is_empty() && id.to_string().starts_with(&wanted)).collect();
+    let matches: Vec<RunId> = store
+        .run_ids()?
+        .into_iter()
+        .filter(|id| !wanted.is_empty() && id.to_string().starts_with(&wanted))
+        .collect();
     match matches.as_slice() {
         [only] => Ok(*only),
-        [] => Err(Error::UnknownRun { prefix: prefix.to_string(), dir: store.dir().to_path_buf() }),
-        many => Err(Error::AmbiguousRun { prefix: prefix.to_string(), matches: many.iter().map(RunId::short).collect::<Vec<_>>().join(", ") }),
+        [] => Err(Error::UnknownRun {
+            prefix: prefix.to_string(),
+            dir: store.dir().to_path_buf(),
+        }),
+        many => Err(Error::AmbiguousRun {
+            prefix: prefix.to_string(),
+            matches: many.iter().map(RunId::short).collect::<Vec<_>>().join(", "),
+        }),
     }
 }
 

@@ -28,7 +28,9 @@ fn usage_json(usage: &Usage) -> Value {
 }
 
 fn elapsed_ms(run: &Run, updated_at_ms: u64) -> u64 {
-    run.finished_at_ms.unwrap_or(updated_at_ms).saturating_sub(run.spec.created_at_ms)
+    run.finished_at_ms
+        .unwrap_or(updated_at_ms)
+        .saturating_sub(run.spec.created_at_ms)
 }
 
 fn summary_json(run: &Run, state: &State, updated_at_ms: u64) -> Value {
@@ -54,10 +56,15 @@ pub fn status(store: &Store, ids: &[RunId], json_output: bool) -> Result<(), Err
     let mut text = String::new();
     let mut values = Vec::new();
     if !json_output {
-        text.push_str(&format!("{:<8}  {:<10}  {:>7}  {:>8}  {:>8}  {:>9}  {}\n", "RUN", "STATE", "WEEKS", "ATTEMPTS", "TOKENS", "ELAPSED", "ATHLETE"));
+        text.push_str(&format!(
+            "{:<8}  {:<10}  {:>7}  {:>8}  {:>8}  {:>9}  {}\n",
+            "RUN", "STATE", "WEEKS", "ATTEMPTS", "TOKENS", "ELAPSED", "ATHLETE"
+        ));
     }
     for run_id in ids {
-        let Some((run, state, record)) = store.load_view(*run_id)? else { continue };
+        let Some((run, state, record)) = store.load_view(*run_id)? else {
+            continue;
+        };
         if json_output {
             values.push(summary_json(&run, &state, record.updated_at_ms));
         } else {
@@ -77,7 +84,10 @@ pub fn status(store: &Store, ids: &[RunId], json_output: bool) -> Result<(), Err
         }
     }
     if json_output {
-        text = format!("{}\n", serde_json::to_string_pretty(&Value::Array(values)).expect("JSON values serialize"));
+        text = format!(
+            "{}\n",
+            serde_json::to_string_pretty(&Value::Array(values)).expect("JSON values serialize")
+        );
     }
     out(&text)
 }
@@ -85,7 +95,10 @@ pub fn status(store: &Store, ids: &[RunId], json_output: bool) -> Result<(), Err
 /// `show`: a readable summary week by week, or with `--json` every step's attempts.
 pub fn show(store: &Store, run_id: RunId, json_output: bool) -> Result<(), Error> {
     let Some((run, state, record)) = store.load_view(run_id)? else {
-        return Err(Error::UnknownRun { prefix: run_id.to_string(), dir: store.dir().to_path_buf() });
+        return Err(Error::UnknownRun {
+            prefix: run_id.to_string(),
+            dir: store.dir().to_path_buf(),
+        });
     };
     if json_output {
         let steps: Vec<Value> = run
@@ -122,7 +135,10 @@ pub fn show(store: &Store, run_id: RunId, json_output: bool) -> Result<(), Error
         object.insert("transitions".into(), json!(record.seq));
         object.insert("phases".into(), phases_json(&run));
         object.insert("steps".into(), Value::Array(steps));
-        return out(&format!("{}\n", serde_json::to_string_pretty(&value).expect("JSON values serialize")));
+        return out(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&value).expect("JSON values serialize")
+        ));
     }
 
     let spec = &run.spec;
@@ -146,22 +162,35 @@ pub fn show(store: &Store, run_id: RunId, json_output: bool) -> Result<(), Error
         text.push_str(&format!("Failed: {reason}\n"));
     }
     if let Some(name) = &run.output_file {
-        text.push_str(&format!("Plan file: {}\n", Path::new(&spec.output_dir).join(name).display()));
+        text.push_str(&format!(
+            "Plan file: {}\n",
+            Path::new(&spec.output_dir).join(name).display()
+        ));
     }
     // A compacted run keeps its plan only in the plan file.
-    let (overview, weeks) = match run.overview() {
-        Some(overview) => (Some(overview.clone()), (1..=spec.total_weeks).filter_map(|week| run.week(week).cloned()).collect()),
-        None => match run.output_file.as_ref().and_then(|name| std::fs::read_to_string(Path::new(&spec.output_dir).join(name)).ok()) {
-            Some(plan_text) => match crate::planfile::parse_plan(&plan_text) {
-                Ok(plan) => (Some(plan.overview), plan.weeks),
-                Err(_) => (None, Vec::new()),
+    let (overview, weeks) =
+        match run.overview() {
+            Some(overview) => (
+                Some(overview.clone()),
+                (1..=spec.total_weeks)
+                    .filter_map(|week| run.week(week).cloned())
+                    .collect(),
+            ),
+            None => match run.output_file.as_ref().and_then(|name| {
+                std::fs::read_to_string(Path::new(&spec.output_dir).join(name)).ok()
+            }) {
+                Some(plan_text) => match crate::planfile::parse_plan(&plan_text) {
+                    Ok(plan) => (Some(plan.overview), plan.weeks),
+                    Err(_) => (None, Vec::new()),
+                },
+                None => (None, Vec::new()),
             },
-            None => (None, Vec::new()),
-        },
-    };
+        };
     match overview {
         Some(overview) => text.push_str(&weeks_text(&overview, &weeks)),
-        None if matches!(state, State::Done {}) => text.push_str("(the plan file is gone; weeks cannot be shown)\n"),
+        None if matches!(state, State::Done {}) => {
+            text.push_str("(the plan file is gone; weeks cannot be shown)\n")
+        }
         None => text.push_str("(no overview yet)\n"),
     }
     out(&text)
@@ -170,7 +199,9 @@ pub fn show(store: &Store, run_id: RunId, json_output: bool) -> Result<(), Error
 fn weeks_text(overview: &PlanOverview, weeks: &[WeekDetails]) -> String {
     let mut text = format!("Target FTP {:.0} W\n", overview.target_ftp);
     for entry in &overview.weekly_overview {
-        let details = weeks.iter().find(|week| week.week_number == entry.week_number);
+        let details = weeks
+            .iter()
+            .find(|week| week.week_number == entry.week_number);
         match details {
             Some(details) => text.push_str(&format!(
                 "\nWeek {:>2}  {:<10} {:>5.1} h  {:>5.0} TSS  {}\n",
@@ -225,7 +256,13 @@ fn phases_json(run: &Run) -> Value {
 fn outcome_json(outcome: &AttemptOutcome) -> Value {
     match outcome {
         AttemptOutcome::Accepted { warnings } => json!({"kind": "accepted", "warnings": warnings}),
-        AttemptOutcome::Rejected { errors, warnings, first_error } => json!({"kind": "rejected", "errors": errors, "warnings": warnings, "first_error": first_error}),
+        AttemptOutcome::Rejected {
+            errors,
+            warnings,
+            first_error,
+        } => {
+            json!({"kind": "rejected", "errors": errors, "warnings": warnings, "first_error": first_error})
+        }
         AttemptOutcome::Malformed { message } => json!({"kind": "malformed", "message": message}),
         AttemptOutcome::Transient { message } => json!({"kind": "transient", "message": message}),
         AttemptOutcome::Fatal { message } => json!({"kind": "fatal", "message": message}),
@@ -234,7 +271,10 @@ fn outcome_json(outcome: &AttemptOutcome) -> Value {
 
 /// `validate`: every violation, then a one-line verdict.
 pub fn violations(file: &Path, violations: &[Violation], json_output: bool) -> Result<(), Error> {
-    let errors = violations.iter().filter(|v| v.severity == Severity::Error).count();
+    let errors = violations
+        .iter()
+        .filter(|v| v.severity == Severity::Error)
+        .count();
     let warnings = violations.len() - errors;
     if json_output {
         let value = json!({
@@ -244,12 +284,18 @@ pub fn violations(file: &Path, violations: &[Violation], json_output: bool) -> R
             "warnings": warnings,
             "violations": violations,
         });
-        return out(&format!("{}\n", serde_json::to_string_pretty(&value).expect("JSON values serialize")));
+        return out(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&value).expect("JSON values serialize")
+        ));
     }
     let mut text = String::new();
     for violation in violations {
         text.push_str(&format!("{violation}\n"));
     }
-    text.push_str(&format!("{}: {errors} error(s), {warnings} warning(s)\n", file.display()));
+    text.push_str(&format!(
+        "{}: {errors} error(s), {warnings} warning(s)\n",
+        file.display()
+    ));
     out(&text)
 }

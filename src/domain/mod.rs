@@ -58,7 +58,9 @@ impl Weekday {
     /// Parses a full English weekday name, ignoring case and surrounding whitespace.
     pub fn parse(text: &str) -> Option<Weekday> {
         let wanted = text.trim();
-        Weekday::ALL.into_iter().find(|day| day.name().eq_ignore_ascii_case(wanted))
+        Weekday::ALL
+            .into_iter()
+            .find(|day| day.name().eq_ignore_ascii_case(wanted))
     }
 }
 
@@ -96,8 +98,13 @@ pub enum Phase {
 }
 
 impl Phase {
-    pub const ALL: [Phase; 5] =
-        [Phase::Foundation, Phase::Build, Phase::Recovery, Phase::Peak, Phase::Taper];
+    pub const ALL: [Phase; 5] = [
+        Phase::Foundation,
+        Phase::Build,
+        Phase::Recovery,
+        Phase::Peak,
+        Phase::Taper,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -111,7 +118,9 @@ impl Phase {
 
     pub fn parse(text: &str) -> Option<Phase> {
         let wanted = text.trim();
-        Phase::ALL.into_iter().find(|phase| phase.name().eq_ignore_ascii_case(wanted))
+        Phase::ALL
+            .into_iter()
+            .find(|phase| phase.name().eq_ignore_ascii_case(wanted))
     }
 
     /// Recovery and Taper weeks get tighter volume tolerances (SPEC §6).
@@ -180,7 +189,9 @@ impl SegmentKind {
 
     pub fn parse(text: &str) -> Option<SegmentKind> {
         let wanted = text.trim();
-        SegmentKind::ALL.into_iter().find(|kind| kind.name().eq_ignore_ascii_case(wanted))
+        SegmentKind::ALL
+            .into_iter()
+            .find(|kind| kind.name().eq_ignore_ascii_case(wanted))
     }
 }
 

@@ -19,7 +19,9 @@ pub struct PlanOverview {
 
 impl PlanOverview {
     pub fn week(&self, week_number: u32) -> Option<&WeekOverview> {
-        self.weekly_overview.iter().find(|week| week.week_number == i64::from(week_number))
+        self.weekly_overview
+            .iter()
+            .find(|week| week.week_number == i64::from(week_number))
     }
 }
 
@@ -73,7 +75,10 @@ pub struct Workout {
 
 impl Workout {
     pub fn total_minutes(&self) -> i64 {
-        self.segments.iter().map(|segment| segment.duration_min).sum()
+        self.segments
+            .iter()
+            .map(|segment| segment.duration_min)
+            .sum()
     }
 
     /// Workout TSS rounded to 0.1 (SPEC §6).

@@ -34,7 +34,10 @@ pub struct AthleteProfile {
 
 impl AthleteProfile {
     pub fn cap_min(&self, day: Weekday) -> u32 {
-        self.daily_caps_min.get(&day).copied().unwrap_or(default_cap_min(day))
+        self.daily_caps_min
+            .get(&day)
+            .copied()
+            .unwrap_or(default_cap_min(day))
     }
 
     pub fn is_available(&self, day: Weekday) -> bool {
@@ -43,7 +46,10 @@ impl AthleteProfile {
 
     /// Minutes the athlete could ride in a week: the caps of the available days.
     pub fn available_minutes(&self) -> u32 {
-        self.available_days.iter().map(|&day| self.cap_min(day)).sum()
+        self.available_days
+            .iter()
+            .map(|&day| self.cap_min(day))
+            .sum()
     }
 }
 
@@ -62,9 +68,16 @@ pub enum ProfileError {
     #[error("athlete profile must be a JSON object, found {found}")]
     NotObject { found: &'static str },
     #[error("athlete profile field `{field}` is missing{hint}")]
-    Missing { field: &'static str, hint: &'static str },
+    Missing {
+        field: &'static str,
+        hint: &'static str,
+    },
     #[error("athlete profile field `{field}` = {value} is invalid: {reason}")]
-    Invalid { field: String, value: String, reason: String },
+    Invalid {
+        field: String,
+        value: String,
+        reason: String,
+    },
 }
 
 impl ProfileError {
@@ -79,7 +92,11 @@ impl ProfileError {
 }
 
 fn invalid(field: &str, value: &Value, reason: impl Into<String>) -> ProfileError {
-    ProfileError::Invalid { field: field.to_string(), value: show(value), reason: reason.into() }
+    ProfileError::Invalid {
+        field: field.to_string(),
+        value: show(value),
+        reason: reason.into(),
+    }
 }
 
 /// Shows a JSON value in an error, shortened so a huge value cannot flood the terminal.
@@ -94,22 +111,32 @@ fn show(value: &Value) -> String {
 }
 
 pub fn parse_profile(text: &str) -> Result<AthleteProfile, ProfileError> {
-    let value: Value = serde_json::from_str(text)
-        .map_err(|err| ProfileError::NotJson { reason: err.to_string() })?;
+    let value: Value = serde_json::from_str(text).map_err(|err| ProfileError::NotJson {
+        reason: err.to_string(),
+    })?;
     profile_from_value(&value)
 }
 
 /// Reads a profile from a JSON value in either form; canonical keys win when both are present.
 pub fn profile_from_value(value: &Value) -> Result<AthleteProfile, ProfileError> {
-    let object = value.as_object().ok_or(ProfileError::NotObject { found: json_kind(value) })?;
+    let object = value.as_object().ok_or(ProfileError::NotObject {
+        found: json_kind(value),
+    })?;
     let availability = match object.get("training_availability") {
         None | Some(Value::Null) => None,
         Some(Value::Object(map)) => Some(map),
-        Some(other) => return Err(invalid("training_availability", other, "expected an object")),
+        Some(other) => {
+            return Err(invalid(
+                "training_availability",
+                other,
+                "expected an object",
+            ))
+        }
     };
-    let lookup = |canonical: &'static str, seed: Option<&'static str>, nested: Option<&'static str>| {
-        lookup(object, availability, canonical, seed, nested)
-    };
+    let lookup =
+        |canonical: &'static str, seed: Option<&'static str>, nested: Option<&'static str>| {
+            lookup(object, availability, canonical, seed, nested)
+        };
 
     let name = match lookup("name", None, None) {
         None => "Athlete".to_string(),
@@ -121,7 +148,11 @@ pub fn profile_from_value(value: &Value) -> Result<AthleteProfile, ProfileError>
         Some((key, value)) => {
             let age = number_with_unit(key, value, &["y", "years"])?;
             if !(age > 0.0 && age <= 120.0 && age.fract() == 0.0) {
-                return Err(invalid(key, value, "expected whole years between 1 and 120"));
+                return Err(invalid(
+                    key,
+                    value,
+                    "expected whole years between 1 and 120",
+                ));
             }
             Some(age as u32)
         }
@@ -131,13 +162,22 @@ pub fn profile_from_value(value: &Value) -> Result<AthleteProfile, ProfileError>
         Some((key, value)) => {
             let weight = number_with_unit(key, value, &["kg"])?;
             if !(weight > 0.0 && weight <= 300.0) {
-                return Err(invalid(key, value, "expected kilograms above 0 and at most 300"));
+                return Err(invalid(
+                    key,
+                    value,
+                    "expected kilograms above 0 and at most 300",
+                ));
             }
             Some(weight)
         }
     };
     let ftp_w = match lookup("ftp_w", Some("FTP"), None) {
-        None => return Err(ProfileError::Missing { field: "ftp_w", hint: " (seed form: `FTP`)" }),
+        None => {
+            return Err(ProfileError::Missing {
+                field: "ftp_w",
+                hint: " (seed form: `FTP`)",
+            })
+        }
         Some((key, value)) => {
             let ftp = number_with_unit(key, value, &["w", "watts"])?;
             if !FTP_RANGE_W.contains(&ftp) {
@@ -151,7 +191,11 @@ pub fn profile_from_value(value: &Value) -> Result<AthleteProfile, ProfileError>
         Some((key, value)) => {
             let bpm = number_with_unit(key, value, &["bpm"])?;
             if !(60.0..=250.0).contains(&bpm) || bpm.fract() != 0.0 {
-                return Err(invalid(key, value, "expected whole beats per minute between 60 and 250"));
+                return Err(invalid(
+                    key,
+                    value,
+                    "expected whole beats per minute between 60 and 250",
+                ));
             }
             Some(bpm as u32)
         }
@@ -206,15 +250,26 @@ pub fn profile_from_value(value: &Value) -> Result<AthleteProfile, ProfileError>
     let event_date = match lookup("event_date", None, None) {
         None => None,
         Some((key, Value::String(text))) => Some(
-            NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
-                .map_err(|_| invalid(key, &Value::String(text.clone()), "expected a date as YYYY-MM-DD"))?,
+            NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").map_err(|_| {
+                invalid(
+                    key,
+                    &Value::String(text.clone()),
+                    "expected a date as YYYY-MM-DD",
+                )
+            })?,
         ),
         Some((key, other)) => return Err(invalid(key, other, "expected a date as YYYY-MM-DD")),
     };
 
     let mut caps = BTreeMap::new();
     for day in Weekday::ALL {
-        caps.insert(day, daily_caps_min.get(&day).copied().unwrap_or(default_cap_min(day)));
+        caps.insert(
+            day,
+            daily_caps_min
+                .get(&day)
+                .copied()
+                .unwrap_or(default_cap_min(day)),
+        );
     }
     let profile = AthleteProfile {
         name,
@@ -229,8 +284,19 @@ pub fn profile_from_value(value: &Value) -> Result<AthleteProfile, ProfileError>
         plan_weeks,
         event_date,
     };
+    for day in &profile.available_days {
+        if profile.cap_min(*day) == 0 {
+            return Err(ProfileError::Invalid {
+                field: format!("daily_caps_min.{day}"),
+                value: "0".to_string(),
+                reason: format!("{day} is an available day, so it needs a cap above 0 (or remove it from the available days)"),
+            });
+        }
+    }
     let available_min = profile.available_minutes();
-    if f64::from(available_min) < weekly_hours * 60.0 {
+    // Whole minutes on both sides: 16.6 h is 996 min, not 996.0000000000001.
+    let budget_min = (weekly_hours * 60.0).round();
+    if f64::from(available_min) < budget_min {
         let listing = profile
             .available_days
             .iter()
@@ -241,8 +307,7 @@ pub fn profile_from_value(value: &Value) -> Result<AthleteProfile, ProfileError>
             field: "daily_caps_min".to_string(),
             value: format!("{{{listing}}}"),
             reason: format!(
-                "the caps of the available days hold {available_min} min a week, less than weekly_hours {weekly_hours} ({} min)",
-                (weekly_hours * 60.0).round()
+                "the caps of the available days hold {available_min} min a week, less than weekly_hours {weekly_hours} ({budget_min} min)"
             ),
         });
     }
@@ -253,7 +318,11 @@ pub fn profile_from_value(value: &Value) -> Result<AthleteProfile, ProfileError>
 pub fn parse_plan_weeks(field: &str, value: &Value) -> Result<u32, ProfileError> {
     let weeks = number_with_unit(field, value, &["weeks", "w"])?;
     if weeks.fract() != 0.0 || !PLAN_WEEKS_RANGE.contains(&(weeks as i64)) {
-        return Err(invalid(field, value, "expected a whole number of weeks between 1 and 52"));
+        return Err(invalid(
+            field,
+            value,
+            "expected a whole number of weeks between 1 and 52",
+        ));
     }
     Ok(weeks as u32)
 }
@@ -309,7 +378,11 @@ fn number_with_unit(field: &str, value: &Value, units: &[&str]) -> Result<f64, P
         Some(number) if number.is_finite() => Ok(number),
         _ => {
             let unit = units.first().copied().unwrap_or("");
-            Err(invalid(field, value, format!("expected a number (optionally with unit \"{unit}\")")))
+            Err(invalid(
+                field,
+                value,
+                format!("expected a number (optionally with unit \"{unit}\")"),
+            ))
         }
     }
 }
@@ -340,10 +413,18 @@ fn parse_weekdays(field: &str, value: &Value) -> Result<Vec<Weekday>, ProfileErr
     let mut days = Vec::new();
     for name in &names {
         let day = Weekday::parse(name).ok_or_else(|| {
-            invalid(field, value, format!("unknown weekday {name:?}, expected Monday..Sunday"))
+            invalid(
+                field,
+                value,
+                format!("unknown weekday {name:?}, expected Monday..Sunday"),
+            )
         })?;
         if days.contains(&day) {
-            return Err(invalid(field, value, format!("weekday {day} is listed twice")));
+            return Err(invalid(
+                field,
+                value,
+                format!("weekday {day} is listed twice"),
+            ));
         }
         days.push(day);
     }
@@ -353,19 +434,36 @@ fn parse_weekdays(field: &str, value: &Value) -> Result<Vec<Weekday>, ProfileErr
 
 fn parse_caps(field: &str, value: &Value) -> Result<BTreeMap<Weekday, u32>, ProfileError> {
     let Value::Object(map) = value else {
-        return Err(invalid(field, value, "expected an object of weekday to minutes"));
+        return Err(invalid(
+            field,
+            value,
+            "expected an object of weekday to minutes",
+        ));
     };
     let mut caps = BTreeMap::new();
     for (name, minutes) in map {
         let key = format!("{field}.{name}");
-        let day = Weekday::parse(name)
-            .ok_or_else(|| invalid(&key, minutes, format!("unknown weekday {name:?}, expected Monday..Sunday")))?;
+        let day = Weekday::parse(name).ok_or_else(|| {
+            invalid(
+                &key,
+                minutes,
+                format!("unknown weekday {name:?}, expected Monday..Sunday"),
+            )
+        })?;
         if caps.contains_key(&day) {
-            return Err(invalid(&key, minutes, format!("weekday {day} is listed twice")));
+            return Err(invalid(
+                &key,
+                minutes,
+                format!("weekday {day} is listed twice"),
+            ));
         }
         let cap = number_with_unit(&key, minutes, &["min"])?;
-        if !(cap >= 0.0 && cap <= 1440.0 && cap.fract() == 0.0) {
-            return Err(invalid(&key, minutes, "expected whole minutes between 0 and 1440"));
+        if !((0.0..=1440.0).contains(&cap) && cap.fract() == 0.0) {
+            return Err(invalid(
+                &key,
+                minutes,
+                "expected whole minutes between 0 and 1440",
+            ));
         }
         caps.insert(day, cap as u32);
     }
@@ -414,10 +512,23 @@ mod tests {
         .unwrap();
         assert_eq!(profile.ftp_w, 260.0);
         assert_eq!(profile.weight_kg, Some(84.0));
-        assert_eq!(profile.available_days, vec![Weekday::Tuesday, Weekday::Saturday, Weekday::Sunday]);
+        assert_eq!(
+            profile.available_days,
+            vec![Weekday::Tuesday, Weekday::Saturday, Weekday::Sunday]
+        );
         assert_eq!(profile.cap_min(Weekday::Tuesday), 90);
         assert_eq!(profile.cap_min(Weekday::Sunday), 240);
         assert_eq!(profile.plan_weeks, Some(12));
+    }
+
+    #[test]
+    fn an_exact_fit_is_accepted_and_a_zero_cap_on_an_available_day_is_not() {
+        let exact = parse_profile(
+            r#"{"ftp_w":250,"weekly_hours":16.6,"available_days":["Saturday","Sunday","Monday"],"daily_caps_min":{"Saturday":400,"Sunday":400,"Monday":196}}"#,
+        );
+        assert!(exact.is_ok(), "{exact:?}");
+        let zero = parse_profile(r#"{"ftp_w":250,"weekly_hours":4,"available_days":["Saturday","Sunday"],"daily_caps_min":{"Saturday":0}}"#).unwrap_err();
+        assert_eq!(zero.field(), Some("daily_caps_min.Saturday"));
     }
 
     #[test]

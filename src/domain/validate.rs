@@ -54,7 +54,10 @@ pub struct Rules {
 
 impl Default for Rules {
     fn default() -> Self {
-        Rules { max_training_days: 5, tss_check: TssCheck::Error }
+        Rules {
+            max_training_days: 5,
+            tss_check: TssCheck::Error,
+        }
     }
 }
 
@@ -63,6 +66,8 @@ pub const BUDGET_TOLERANCE: f64 = 1.10;
 pub const TARGET_FTP_RANGE: std::ops::RangeInclusive<f64> = 0.9..=1.25;
 pub const MAX_HARD_DAYS: i64 = 3;
 pub const MAX_POWER_PCT: f64 = 200.0;
+/// Half of 0.01 h in minutes plus float slack: the rounding allowed in `total_hours`.
+pub const HOURS_ROUNDING_MIN: f64 = 0.31;
 /// Week-over-week hours rise that earns a warning (outside a recovery week).
 pub const HOURS_RISE_WARN: f64 = 1.10;
 /// A run of this many weeks without Recovery or Taper earns a warning.
@@ -86,7 +91,9 @@ fn tss_thresholds(phase: Phase) -> (f64, f64) {
 }
 
 pub fn has_errors(violations: &[Violation]) -> bool {
-    violations.iter().any(|violation| violation.severity == Severity::Error)
+    violations
+        .iter()
+        .any(|violation| violation.severity == Severity::Error)
 }
 
 struct Report {
@@ -95,24 +102,41 @@ struct Report {
 
 impl Report {
     fn new() -> Report {
-        Report { violations: Vec::new() }
+        Report {
+            violations: Vec::new(),
+        }
     }
 
     fn error(&mut self, path: impl Into<String>, message: impl Into<String>) {
-        self.violations.push(Violation { severity: Severity::Error, path: path.into(), message: message.into() });
+        self.violations.push(Violation {
+            severity: Severity::Error,
+            path: path.into(),
+            message: message.into(),
+        });
     }
 
     fn warning(&mut self, path: impl Into<String>, message: impl Into<String>) {
-        self.violations.push(Violation { severity: Severity::Warning, path: path.into(), message: message.into() });
+        self.violations.push(Violation {
+            severity: Severity::Warning,
+            path: path.into(),
+            message: message.into(),
+        });
     }
 
     fn push(&mut self, severity: Severity, path: impl Into<String>, message: impl Into<String>) {
-        self.violations.push(Violation { severity, path: path.into(), message: message.into() });
+        self.violations.push(Violation {
+            severity,
+            path: path.into(),
+            message: message.into(),
+        });
     }
 }
 
 fn day_list(days: &[Weekday]) -> String {
-    days.iter().map(|day| day.name()).collect::<Vec<_>>().join(", ")
+    days.iter()
+        .map(|day| day.name())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn pct(fraction: f64) -> String {
@@ -141,12 +165,18 @@ fn overview_rules(
     if overview.total_weeks != i64::from(total_weeks) {
         report.error(
             "total_weeks",
-            format!("is {}, the plan must have exactly {total_weeks} weeks", overview.total_weeks),
+            format!(
+                "is {}, the plan must have exactly {total_weeks} weeks",
+                overview.total_weeks
+            ),
         );
     }
     let ftp_low = profile.ftp_w * TARGET_FTP_RANGE.start();
     let ftp_high = profile.ftp_w * TARGET_FTP_RANGE.end();
-    if !overview.target_ftp.is_finite() || overview.target_ftp < ftp_low || overview.target_ftp > ftp_high {
+    if !overview.target_ftp.is_finite()
+        || overview.target_ftp < ftp_low
+        || overview.target_ftp > ftp_high
+    {
         report.error(
             "target_ftp",
             format!(
@@ -159,7 +189,10 @@ fn overview_rules(
     if entries.len() != total_weeks as usize {
         report.error(
             "weekly_overview",
-            format!("has {} entries, expected exactly {total_weeks} (one per week)", entries.len()),
+            format!(
+                "has {} entries, expected exactly {total_weeks} (one per week)",
+                entries.len()
+            ),
         );
     }
     let mut seen: BTreeMap<i64, usize> = BTreeMap::new();
@@ -168,12 +201,18 @@ fn overview_rules(
         if entry.week_number < 1 || entry.week_number > i64::from(total_weeks) {
             report.error(
                 format!("{path}.week_number"),
-                format!("is {}, expected a week between 1 and {total_weeks}", entry.week_number),
+                format!(
+                    "is {}, expected a week between 1 and {total_weeks}",
+                    entry.week_number
+                ),
             );
         } else if let Some(first) = seen.insert(entry.week_number, index) {
             report.error(
                 format!("{path}.week_number"),
-                format!("week {} appears twice (also at weekly_overview[{first}])", entry.week_number),
+                format!(
+                    "week {} appears twice (also at weekly_overview[{first}])",
+                    entry.week_number
+                ),
             );
         }
         entry_rules(report, &path, entry, profile, rules);
@@ -184,16 +223,28 @@ fn overview_rules(
         .collect();
     // With no entries at all, the count error above already says everything.
     if !missing.is_empty() && !entries.is_empty() {
-        report.error("weekly_overview", format!("no entry for week(s) {}", missing.join(", ")));
+        report.error(
+            "weekly_overview",
+            format!("no entry for week(s) {}", missing.join(", ")),
+        );
     }
 }
 
-fn entry_rules(report: &mut Report, path: &str, entry: &WeekOverview, profile: &AthleteProfile, rules: &Rules) {
+fn entry_rules(
+    report: &mut Report,
+    path: &str,
+    entry: &WeekOverview,
+    profile: &AthleteProfile,
+    rules: &Rules,
+) {
     let week = entry.week_number;
     let days = &entry.training_days;
     let unique: BTreeSet<Weekday> = days.iter().copied().collect();
     if unique.len() != days.len() {
-        report.error(format!("{path}.training_days"), format!("week {week} lists a day twice: {}", day_list(days)));
+        report.error(
+            format!("{path}.training_days"),
+            format!("week {week} lists a day twice: {}", day_list(days)),
+        );
     }
     for day in &unique {
         if !profile.is_available(*day) {
@@ -207,18 +258,32 @@ fn entry_rules(report: &mut Report, path: &str, entry: &WeekOverview, profile: &
         }
     }
     if days.is_empty() {
-        report.error(format!("{path}.training_days"), format!("week {week} has no training day"));
+        report.error(
+            format!("{path}.training_days"),
+            format!("week {week} has no training day"),
+        );
     }
     if unique.len() > rules.max_training_days as usize {
         report.error(
             format!("{path}.training_days"),
-            format!("week {week} has {} training days, at most {} allowed", unique.len(), rules.max_training_days),
+            format!(
+                "week {week} has {} training days, at most {} allowed",
+                unique.len(),
+                rules.max_training_days
+            ),
         );
     }
     let n_days = days.len() as i64;
-    for (name, count) in [("hard_days", entry.hard_days), ("easy_days", entry.easy_days), ("rest_days", entry.rest_days)] {
+    for (name, count) in [
+        ("hard_days", entry.hard_days),
+        ("easy_days", entry.easy_days),
+        ("rest_days", entry.rest_days),
+    ] {
         if count < 0 {
-            report.error(format!("{path}.{name}"), format!("week {week}: {name} is {count}, must not be negative"));
+            report.error(
+                format!("{path}.{name}"),
+                format!("week {week}: {name} is {count}, must not be negative"),
+            );
         }
     }
     if entry.hard_days + entry.easy_days != n_days {
@@ -247,12 +312,21 @@ fn entry_rules(report: &mut Report, path: &str, entry: &WeekOverview, profile: &
     if entry.hard_days > MAX_HARD_DAYS {
         report.error(
             format!("{path}.hard_days"),
-            format!("week {week} has {} hard days, at most {MAX_HARD_DAYS} allowed", entry.hard_days),
+            format!(
+                "week {week} has {} hard days, at most {MAX_HARD_DAYS} allowed",
+                entry.hard_days
+            ),
         );
     }
     let budget_max = profile.weekly_hours * BUDGET_TOLERANCE;
     if !entry.total_hours.is_finite() || entry.total_hours <= 0.0 {
-        report.error(format!("{path}.total_hours"), format!("week {week}: total_hours is {}, must be above 0", entry.total_hours));
+        report.error(
+            format!("{path}.total_hours"),
+            format!(
+                "week {week}: total_hours is {}, must be above 0",
+                entry.total_hours
+            ),
+        );
     } else {
         if entry.total_hours > budget_max + 1e-9 {
             report.error(
@@ -263,8 +337,13 @@ fn entry_rules(report: &mut Report, path: &str, entry: &WeekOverview, profile: &
                 ),
             );
         }
-        let capacity_min: u32 = unique.iter().filter(|day| profile.is_available(**day)).map(|day| profile.cap_min(*day)).sum();
-        if entry.total_hours * 60.0 > f64::from(capacity_min) + 1e-6 {
+        let capacity_min: u32 = unique
+            .iter()
+            .filter(|day| profile.is_available(**day))
+            .map(|day| profile.cap_min(*day))
+            .sum();
+        // total_hours is given to 0.01 h (0.6 min), so allow that rounding before calling it over.
+        if entry.total_hours * 60.0 > f64::from(capacity_min) + HOURS_ROUNDING_MIN {
             report.error(
                 format!("{path}.total_hours"),
                 format!(
@@ -277,7 +356,13 @@ fn entry_rules(report: &mut Report, path: &str, entry: &WeekOverview, profile: &
         }
     }
     if !entry.target_tss.is_finite() || entry.target_tss < 0.0 {
-        report.error(format!("{path}.target_tss"), format!("week {week}: target_tss is {}, must be 0 or more", entry.target_tss));
+        report.error(
+            format!("{path}.target_tss"),
+            format!(
+                "week {week}: target_tss is {}, must be 0 or more",
+                entry.target_tss
+            ),
+        );
     }
 }
 
@@ -305,7 +390,10 @@ fn week_rules(
 ) {
     let n = requested_week;
     if week.week_number != i64::from(requested_week) {
-        report.error(format!("{prefix}week_number"), format!("is {}, expected week {n}", week.week_number));
+        report.error(
+            format!("{prefix}week_number"),
+            format!("is {}, expected week {n}", week.week_number),
+        );
     }
     let training: BTreeSet<Weekday> = entry.training_days.iter().copied().collect();
     let mut per_day: BTreeMap<Weekday, Vec<usize>> = BTreeMap::new();
@@ -323,33 +411,51 @@ fn week_rules(
             );
         }
         if workout.segments.is_empty() {
-            report.error(format!("{path}.segments"), format!("week {n} {}: a workout needs at least one segment", workout.weekday));
+            report.error(
+                format!("{path}.segments"),
+                format!(
+                    "week {n} {}: a workout needs at least one segment",
+                    workout.weekday
+                ),
+            );
         }
         for (segment_index, segment) in workout.segments.iter().enumerate() {
             let segment_path = format!("{path}.segments[{segment_index}]");
             if segment.duration_min < 1 {
                 report.error(
                     format!("{segment_path}.duration_min"),
-                    format!("week {n} {}: duration_min is {}, must be at least 1", workout.weekday, segment.duration_min),
+                    format!(
+                        "week {n} {}: duration_min is {}, must be at least 1",
+                        workout.weekday, segment.duration_min
+                    ),
                 );
             }
             let low = segment.power_low_pct;
             if !low.is_finite() || !(0.0..=MAX_POWER_PCT).contains(&low) {
                 report.error(
                     format!("{segment_path}.power_low_pct"),
-                    format!("week {n} {}: power_low_pct is {low}, must be between 0 and 200", workout.weekday),
+                    format!(
+                        "week {n} {}: power_low_pct is {low}, must be between 0 and 200",
+                        workout.weekday
+                    ),
                 );
             }
             if let Some(high) = segment.power_high_pct {
                 if !high.is_finite() || !(0.0..=MAX_POWER_PCT).contains(&high) {
                     report.error(
                         format!("{segment_path}.power_high_pct"),
-                        format!("week {n} {}: power_high_pct is {high}, must be between 0 and 200", workout.weekday),
+                        format!(
+                            "week {n} {}: power_high_pct is {high}, must be between 0 and 200",
+                            workout.weekday
+                        ),
                     );
                 } else if high < low {
                     report.error(
                         format!("{segment_path}.power_high_pct"),
-                        format!("week {n} {}: power_high_pct {high} is below power_low_pct {low}", workout.weekday),
+                        format!(
+                            "week {n} {}: power_high_pct {high} is below power_low_pct {low}",
+                            workout.weekday
+                        ),
                     );
                 }
             }
@@ -359,7 +465,10 @@ fn week_rules(
         if minutes > i64::from(cap) {
             report.error(
                 format!("{path}.segments"),
-                format!("week {n} {}: workout lasts {minutes} min, above the daily cap of {cap} min", workout.weekday),
+                format!(
+                    "week {n} {}: workout lasts {minutes} min, above the daily cap of {cap} min",
+                    workout.weekday
+                ),
             );
         }
     }
@@ -367,15 +476,26 @@ fn week_rules(
         if indexes.len() > 1 {
             report.error(
                 format!("{prefix}workouts"),
-                format!("week {n}: {day} has {} workouts (workouts{:?}), expected exactly one", indexes.len(), indexes),
+                format!(
+                    "week {n}: {day} has {} workouts (workouts{:?}), expected exactly one",
+                    indexes.len(),
+                    indexes
+                ),
             );
         }
     }
-    let missing: Vec<Weekday> = training.iter().copied().filter(|day| !per_day.contains_key(day)).collect();
+    let missing: Vec<Weekday> = training
+        .iter()
+        .copied()
+        .filter(|day| !per_day.contains_key(day))
+        .collect();
     if !missing.is_empty() {
         report.error(
             format!("{prefix}workouts"),
-            format!("week {n}: no workout on training day(s) {}; each training day needs exactly one", day_list(&missing)),
+            format!(
+                "week {n}: no workout on training day(s) {}; each training day needs exactly one",
+                day_list(&missing)
+            ),
         );
     }
 
@@ -410,7 +530,11 @@ fn week_rules(
             pct(warn),
             pct(fail)
         );
-        let fail_severity = if rules.tss_check == TssCheck::Error { Severity::Error } else { Severity::Warning };
+        let fail_severity = if rules.tss_check == TssCheck::Error {
+            Severity::Error
+        } else {
+            Severity::Warning
+        };
         if deviation > fail + 1e-9 {
             report.push(fail_severity, format!("{prefix}workouts"), message);
         } else if deviation > warn + 1e-9 {
@@ -437,19 +561,37 @@ pub fn check_plan(
         if let Some(first) = by_number.insert(week.week_number, index) {
             report.error(
                 format!("{path}.week_number"),
-                format!("week {} appears twice (also at weekly_plan[{first}])", week.week_number),
+                format!(
+                    "week {} appears twice (also at weekly_plan[{first}])",
+                    week.week_number
+                ),
             );
             continue;
         }
         let in_range = week.week_number >= 1 && week.week_number <= i64::from(total_weeks);
-        match overview.weekly_overview.iter().find(|entry| entry.week_number == week.week_number) {
+        match overview
+            .weekly_overview
+            .iter()
+            .find(|entry| entry.week_number == week.week_number)
+        {
             Some(entry) if in_range => {
                 let number = u32::try_from(week.week_number).expect("checked to be within 1..=52");
-                week_rules(&mut report, &format!("{path}."), week, number, entry, profile, rules);
+                week_rules(
+                    &mut report,
+                    &format!("{path}."),
+                    week,
+                    number,
+                    entry,
+                    profile,
+                    rules,
+                );
             }
             _ => report.error(
                 format!("{path}.week_number"),
-                format!("week {} is not a week of this {total_weeks}-week plan", week.week_number),
+                format!(
+                    "week {} is not a week of this {total_weeks}-week plan",
+                    week.week_number
+                ),
             ),
         }
     }
@@ -458,7 +600,10 @@ pub fn check_plan(
         .map(|week| week.to_string())
         .collect();
     if !missing.is_empty() {
-        report.error("weekly_plan", format!("weeks without details: {}", missing.join(", ")));
+        report.error(
+            "weekly_plan",
+            format!("weeks without details: {}", missing.join(", ")),
+        );
     }
 
     cross_week_rules(&mut report, overview, weeks);
@@ -481,7 +626,11 @@ fn cross_week_rules(report: &mut Report, overview: &PlanOverview, weeks: &[WeekD
         }
         let (before, after) = (hours_of(previous), hours_of(current));
         let coming_out_of_recovery = previous.phase == Phase::Recovery;
-        if !coming_out_of_recovery && current.phase != Phase::Recovery && before > 0.0 && after > before * HOURS_RISE_WARN + 1e-9 {
+        if !coming_out_of_recovery
+            && current.phase != Phase::Recovery
+            && before > 0.0
+            && after > before * HOURS_RISE_WARN + 1e-9
+        {
             report.warning(
                 format!("weekly_plan.week_{}", current.week_number),
                 format!(

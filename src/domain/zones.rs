@@ -60,7 +60,13 @@ pub fn zones_table(ftp_w: f64) -> String {
                 "Z{} {}: {:.0}-{:.0}% FTP ({}-{} W)",
                 zone.zone, zone.name, zone.low_pct, high_pct, zone.low_w, high_w
             ),
-            _ => format!("Z{} {}: >{:.0}% FTP (>{} W)", zone.zone, zone.name, zone.low_pct - 1.0, zone.low_w),
+            _ => format!(
+                "Z{} {}: >{:.0}% FTP (>{} W)",
+                zone.zone,
+                zone.name,
+                zone.low_pct - 1.0,
+                zone.low_w
+            ),
         })
         .collect::<Vec<_>>()
         .join("\n")

@@ -50,7 +50,9 @@ impl FromStr for CrashPoint {
 
     /// `after-commit|after-flush|after-effect|after-write` `:` `overview|week-K|finalize`.
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let bad = || format!("crash point {text:?} is not <after-commit|after-flush|after-effect|after-write>:<overview|week-K|finalize>");
+        let bad = || {
+            format!("crash point {text:?} is not <after-commit|after-flush|after-effect|after-write>:<overview|week-K|finalize>")
+        };
         let (at, target) = text.split_once(':').ok_or_else(bad)?;
         let at = match at {
             "after-commit" => CrashAt::AfterCommit,
@@ -62,7 +64,11 @@ impl FromStr for CrashPoint {
         let target = match target {
             "overview" => CrashTarget::Overview,
             "finalize" => CrashTarget::Finalize,
-            week => CrashTarget::Week(week.strip_prefix("week-").and_then(|k| k.parse().ok()).ok_or_else(bad)?),
+            week => CrashTarget::Week(
+                week.strip_prefix("week-")
+                    .and_then(|k| k.parse().ok())
+                    .ok_or_else(bad)?,
+            ),
         };
         Ok(CrashPoint { at, target })
     }

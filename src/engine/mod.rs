@@ -27,10 +27,17 @@ pub enum Error {
     #[error(transparent)]
     Store(#[from] crate::store::Error),
     #[error("run {run_id}: cannot write plan file {path}")]
-    WritePlan { run_id: RunId, path: PathBuf, #[source] source: std::io::Error },
+    WritePlan {
+        run_id: RunId,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("run {run_id} not found in {dir}")]
     NotFound { run_id: String, dir: PathBuf },
-    #[error("run {run_id} was created with {what}; resume with --accept-changes to continue anyway")]
+    #[error(
+        "run {run_id} was created with {what}; resume with --accept-changes to continue anyway"
+    )]
     Changed { run_id: RunId, what: String },
     #[error("run {run_id} is {state}, not failed; --retry only applies to failed runs")]
     NotFailed { run_id: RunId, state: &'static str },
@@ -56,7 +63,9 @@ pub struct Engine {
 }
 
 pub fn now_ms() -> u64 {
-    let elapsed = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let elapsed = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
     u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX)
 }
 
@@ -64,7 +73,12 @@ pub fn now_ms() -> u64 {
 pub fn new_run_id() -> RunId {
     use std::hash::{BuildHasher, Hasher};
     let mut high = std::collections::hash_map::RandomState::new().build_hasher();
-    high.write_u128(SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos());
+    high.write_u128(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos(),
+    );
     high.write_u32(std::process::id());
     let mut low = std::collections::hash_map::RandomState::new().build_hasher();
     low.write_u64(high.finish());
@@ -77,26 +91,60 @@ impl Engine {
         let run_id = spec.run_id;
         let total_weeks = spec.total_weeks;
         let machine = Machine::new(spec);
-        (self.observer)(&Progress::Started { run_id, total_weeks, resumed: false });
-        self.drive(machine, 0, Event::Start { at_ms: now_ms(), week_concurrency }).await
+        (self.observer)(&Progress::Started {
+            run_id,
+            total_weeks,
+            resumed: false,
+        });
+        self.drive(
+            machine,
+            0,
+            Event::Start {
+                at_ms: now_ms(),
+                week_concurrency,
+            },
+        )
+        .await
     }
 
     /// Continues a stored run after a restart (or, with `retry`, a failed run).
-    pub async fn resume(&self, run_id: RunId, week_concurrency: u32, retry: bool, accept_changes: bool) -> Result<Outcome, Error> {
+    pub async fn resume(
+        &self,
+        run_id: RunId,
+        week_concurrency: u32,
+        retry: bool,
+        accept_changes: bool,
+    ) -> Result<Outcome, Error> {
         let Some((machine, seq)) = self.store.load(run_id)? else {
-            return Err(Error::NotFound { run_id: run_id.to_string(), dir: self.store.dir().to_path_buf() });
+            return Err(Error::NotFound {
+                run_id: run_id.to_string(),
+                dir: self.store.dir().to_path_buf(),
+            });
         };
         let spec = &machine.run().spec;
         if !accept_changes {
             let mut changed = Vec::new();
             if spec.prompt_hash != self.prompts.hash() {
-                changed.push(format!("prompts {} (now {})", short_hash(&spec.prompt_hash), short_hash(&self.prompts.hash())));
+                changed.push(format!(
+                    "prompts {} (now {})",
+                    short_hash(&spec.prompt_hash),
+                    short_hash(&self.prompts.hash())
+                ));
             }
             if spec.provider != self.provider.name() || spec.model != self.provider.model() {
-                changed.push(format!("provider {} model {} (now {} {})", spec.provider, spec.model, self.provider.name(), self.provider.model()));
+                changed.push(format!(
+                    "provider {} model {} (now {} {})",
+                    spec.provider,
+                    spec.model,
+                    self.provider.name(),
+                    self.provider.model()
+                ));
             }
             if !changed.is_empty() {
-                return Err(Error::Changed { run_id, what: changed.join(" and ") });
+                return Err(Error::Changed {
+                    run_id,
+                    what: changed.join(" and "),
+                });
             }
         }
         let state = machine.state().clone();
@@ -105,16 +153,36 @@ impl Engine {
                 let path = self.plan_path(machine.run(), &state);
                 return Ok(Outcome::Done { run_id, path });
             }
-            (State::Failed { reason }, false) => return Ok(Outcome::Failed { run_id, reason: reason.clone() }),
+            (State::Failed { reason }, false) => {
+                return Ok(Outcome::Failed {
+                    run_id,
+                    reason: reason.clone(),
+                })
+            }
             (State::Failed { .. }, true) => {}
-            (other, true) => return Err(Error::NotFailed { run_id, state: workflow::state_name(other) }),
+            (other, true) => {
+                return Err(Error::NotFailed {
+                    run_id,
+                    state: workflow::state_name(other),
+                })
+            }
             _ => {}
         }
-        (self.observer)(&Progress::Started { run_id, total_weeks: spec.total_weeks, resumed: true });
+        (self.observer)(&Progress::Started {
+            run_id,
+            total_weeks: spec.total_weeks,
+            resumed: true,
+        });
         let event = if retry {
-            Event::Retry { at_ms: now_ms(), week_concurrency }
+            Event::Retry {
+                at_ms: now_ms(),
+                week_concurrency,
+            }
         } else {
-            Event::Resume { at_ms: now_ms(), week_concurrency }
+            Event::Resume {
+                at_ms: now_ms(),
+                week_concurrency,
+            }
         };
         self.drive(machine, seq, event).await
     }
@@ -124,7 +192,12 @@ impl Engine {
     }
 
     /// The driver loop of one run.
-    async fn drive(&self, mut machine: Machine, mut seq: u64, first: Event) -> Result<Outcome, Error> {
+    async fn drive(
+        &self,
+        mut machine: Machine,
+        mut seq: u64,
+        first: Event,
+    ) -> Result<Outcome, Error> {
         let run_id = machine.run().spec.run_id;
         let span = tracing::info_span!("run", run_id = %run_id);
         async move {
@@ -166,12 +239,24 @@ impl Engine {
                 if outstanding == 0 {
                     let run = machine.run();
                     return match machine.state() {
-                        State::Done {} => Ok(Outcome::Done { run_id, path: self.plan_path(run, machine.state()) }),
-                        State::Failed { reason } => Ok(Outcome::Failed { run_id, reason: reason.clone() }),
-                        other => Err(Error::Stalled { run_id, state: workflow::state_name(other) }),
+                        State::Done {} => Ok(Outcome::Done {
+                            run_id,
+                            path: self.plan_path(run, machine.state()),
+                        }),
+                        State::Failed { reason } => Ok(Outcome::Failed {
+                            run_id,
+                            reason: reason.clone(),
+                        }),
+                        other => Err(Error::Stalled {
+                            run_id,
+                            state: workflow::state_name(other),
+                        }),
                     };
                 }
-                let event = receiver.recv().await.expect("the driver holds a sender, so the channel stays open");
+                let event = receiver
+                    .recv()
+                    .await
+                    .expect("the driver holds a sender, so the channel stays open");
                 outstanding -= 1;
                 ready.push(event);
                 while let Ok(event) = receiver.try_recv() {
@@ -186,7 +271,10 @@ impl Engine {
 
     fn crash_if(&self, at: CrashAt, target: CrashTarget) {
         if self.crash == Some(CrashPoint { at, target }) {
-            eprintln!("periodize: crash point {} reached, aborting", CrashPoint { at, target });
+            eprintln!(
+                "periodize: crash point {} reached, aborting",
+                CrashPoint { at, target }
+            );
             std::process::abort();
         }
     }
@@ -211,10 +299,18 @@ impl Engine {
                                 tracing::debug!("request sent");
                                 provider.call(&request).await
                             }
-                            Err(message) => ModelReply { outcome: ModelOutcome::Failed(ModelFailure::Fatal { message }), usage: Usage::default() },
+                            Err(message) => ModelReply {
+                                outcome: ModelOutcome::Failed(ModelFailure::Fatal { message }),
+                                usage: Usage::default(),
+                            },
                         };
                         tracing::debug!(outcome = outcome_name(&reply.outcome), "reply received");
-                        let _ = sender.send(Event::Replied { step, attempt, reply, at_ms: now_ms() });
+                        let _ = sender.send(Event::Replied {
+                            step,
+                            attempt,
+                            reply,
+                            at_ms: now_ms(),
+                        });
                     }
                     .instrument(span),
                 );
@@ -223,7 +319,10 @@ impl Engine {
                 let delay = Duration::from_millis(until_ms.saturating_sub(now_ms()));
                 tokio::spawn(async move {
                     tokio::time::sleep(delay).await;
-                    let _ = sender.send(Event::RetryDue { step, at_ms: now_ms() });
+                    let _ = sender.send(Event::RetryDue {
+                        step,
+                        at_ms: now_ms(),
+                    });
                 });
             }
             Effect::WritePlan { file_name } => {
@@ -285,17 +384,35 @@ pub fn build_request(prompts: &PromptSet, run: &Run, step: StepId) -> Result<Too
         },
     };
     let (messages, tool, max_output_tokens) = match step {
-        StepId::Overview => (prompts.overview_messages_with_start(&brief, Some(spec.start_date)), tools::overview_tool(spec.total_weeks), 2_000 + 400 * spec.total_weeks),
+        StepId::Overview => (
+            prompts.overview_messages_with_start(&brief, Some(spec.start_date)),
+            tools::overview_tool(spec.total_weeks),
+            2_000 + 400 * spec.total_weeks,
+        ),
         StepId::Week(_) => (prompts.week_messages(&brief), tools::week_tool(), 6_000),
     };
-    let (system, user) = messages.map_err(|err| format!("cannot render the prompts for {step}: {err}"))?;
-    Ok(ToolRequest { system, user, tool, repair_turns: run.step(step).repair_turns.clone(), max_output_tokens, brief })
+    let (system, user) =
+        messages.map_err(|err| format!("cannot render the prompts for {step}: {err}"))?;
+    Ok(ToolRequest {
+        system,
+        user,
+        tool,
+        repair_turns: run.step(step).repair_turns.clone(),
+        max_output_tokens,
+        brief,
+    })
 }
 
 fn crash_target(event: &Event) -> Option<CrashTarget> {
     match event {
-        Event::Replied { step: StepId::Overview, .. } => Some(CrashTarget::Overview),
-        Event::Replied { step: StepId::Week(week), .. } => Some(CrashTarget::Week(*week)),
+        Event::Replied {
+            step: StepId::Overview,
+            ..
+        } => Some(CrashTarget::Overview),
+        Event::Replied {
+            step: StepId::Week(week),
+            ..
+        } => Some(CrashTarget::Week(*week)),
         Event::PlanWritten { .. } => Some(CrashTarget::Finalize),
         _ => None,
     }

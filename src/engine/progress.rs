@@ -13,24 +13,63 @@ pub type Observer = Arc<dyn Fn(&Progress) + Send + Sync>;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Progress {
-    Started { run_id: RunId, total_weeks: u32, resumed: bool },
-    OverviewCreated { run_id: RunId },
-    WeekComplete { run_id: RunId, week: u32, done: u32, total: u32 },
-    AttemptFailed { run_id: RunId, step: StepId, attempt: u32, reason: String },
-    RetryScheduled { run_id: RunId, step: StepId, until_ms: u64 },
-    PlanFinalized { run_id: RunId, path: PathBuf },
-    RunFailed { run_id: RunId, reason: String },
+    Started {
+        run_id: RunId,
+        total_weeks: u32,
+        resumed: bool,
+    },
+    OverviewCreated {
+        run_id: RunId,
+    },
+    WeekComplete {
+        run_id: RunId,
+        week: u32,
+        done: u32,
+        total: u32,
+    },
+    AttemptFailed {
+        run_id: RunId,
+        step: StepId,
+        attempt: u32,
+        reason: String,
+    },
+    RetryScheduled {
+        run_id: RunId,
+        step: StepId,
+        until_ms: u64,
+    },
+    PlanFinalized {
+        run_id: RunId,
+        path: PathBuf,
+    },
+    RunFailed {
+        run_id: RunId,
+        reason: String,
+    },
 }
 
 impl Progress {
     /// The human line for logs and terminals.
     pub fn message(&self) -> String {
         match self {
-            Progress::Started { run_id, total_weeks, resumed: false } => format!("Run {run_id} started ({total_weeks} weeks)"),
-            Progress::Started { run_id, resumed: true, .. } => format!("Run {run_id} resumed"),
+            Progress::Started {
+                run_id,
+                total_weeks,
+                resumed: false,
+            } => format!("Run {run_id} started ({total_weeks} weeks)"),
+            Progress::Started {
+                run_id,
+                resumed: true,
+                ..
+            } => format!("Run {run_id} resumed"),
             Progress::OverviewCreated { .. } => "Overview created".to_string(),
             Progress::WeekComplete { done, total, .. } => format!("Week {done}/{total} complete"),
-            Progress::AttemptFailed { step, attempt, reason, .. } => format!("{step}: attempt {attempt} failed: {reason}"),
+            Progress::AttemptFailed {
+                step,
+                attempt,
+                reason,
+                ..
+            } => format!("{step}: attempt {attempt} failed: {reason}"),
             Progress::RetryScheduled { step, .. } => format!("{step}: retry scheduled"),
             Progress::PlanFinalized { path, .. } => format!("Plan finalized: {}", path.display()),
             Progress::RunFailed { reason, .. } => format!("Run failed: {reason}"),
@@ -40,15 +79,56 @@ impl Progress {
     /// One NDJSON line.
     pub fn to_json(&self) -> serde_json::Value {
         let (kind, run_id, extra) = match self {
-            Progress::Started { run_id, total_weeks, resumed } => ("started", run_id, json!({"total_weeks": total_weeks, "resumed": resumed})),
+            Progress::Started {
+                run_id,
+                total_weeks,
+                resumed,
+            } => (
+                "started",
+                run_id,
+                json!({"total_weeks": total_weeks, "resumed": resumed}),
+            ),
             Progress::OverviewCreated { run_id } => ("overview_created", run_id, json!({})),
-            Progress::WeekComplete { run_id, week, done, total } => ("week_complete", run_id, json!({"week": week, "done": done, "total": total})),
-            Progress::AttemptFailed { run_id, step, attempt, reason } => ("attempt_failed", run_id, json!({"step": step.to_string(), "attempt": attempt, "reason": reason})),
-            Progress::RetryScheduled { run_id, step, until_ms } => ("retry_scheduled", run_id, json!({"step": step.to_string(), "until_ms": until_ms})),
-            Progress::PlanFinalized { run_id, path } => ("plan_finalized", run_id, json!({"path": path.display().to_string()})),
-            Progress::RunFailed { run_id, reason } => ("run_failed", run_id, json!({"reason": reason})),
+            Progress::WeekComplete {
+                run_id,
+                week,
+                done,
+                total,
+            } => (
+                "week_complete",
+                run_id,
+                json!({"week": week, "done": done, "total": total}),
+            ),
+            Progress::AttemptFailed {
+                run_id,
+                step,
+                attempt,
+                reason,
+            } => (
+                "attempt_failed",
+                run_id,
+                json!({"step": step.to_string(), "attempt": attempt, "reason": reason}),
+            ),
+            Progress::RetryScheduled {
+                run_id,
+                step,
+                until_ms,
+            } => (
+                "retry_scheduled",
+                run_id,
+                json!({"step": step.to_string(), "until_ms": until_ms}),
+            ),
+            Progress::PlanFinalized { run_id, path } => (
+                "plan_finalized",
+                run_id,
+                json!({"path": path.display().to_string()}),
+            ),
+            Progress::RunFailed { run_id, reason } => {
+                ("run_failed", run_id, json!({"reason": reason}))
+            }
         };
-        let mut value = json!({"event": kind, "run_id": run_id.to_string(), "message": self.message()});
+        let mut value =
+            json!({"event": kind, "run_id": run_id.to_string(), "message": self.message()});
         if let (Some(object), serde_json::Value::Object(extra)) = (value.as_object_mut(), extra) {
             object.extend(extra);
         }
@@ -67,32 +147,69 @@ pub fn notices(before: &Run, machine: &Machine, event: &Event, ctx: &Ctx) -> Vec
         if now.is_accepted() && !was_accepted {
             notices.push(match step {
                 StepId::Overview => Progress::OverviewCreated { run_id },
-                StepId::Week(week) => Progress::WeekComplete { run_id, week: *week, done: run.weeks_accepted(), total: run.spec.total_weeks },
+                StepId::Week(week) => Progress::WeekComplete {
+                    run_id,
+                    week: *week,
+                    done: run.weeks_accepted(),
+                    total: run.spec.total_weeks,
+                },
             });
-        } else if let Some(record) = now.attempts.iter().rev().find(|record| record.attempt == *attempt) {
+        } else if let Some(record) = now
+            .attempts
+            .iter()
+            .rev()
+            .find(|record| record.attempt == *attempt)
+        {
             if now.attempts.len() > before.step(*step).attempts.len() {
                 let reason = match &record.outcome {
                     AttemptOutcome::Accepted { .. } => None,
-                    AttemptOutcome::Rejected { errors, first_error, .. } => Some(format!("{errors} validation error(s), first: {first_error}")),
-                    AttemptOutcome::Malformed { message } | AttemptOutcome::Transient { message } | AttemptOutcome::Fatal { message } => Some(message.clone()),
+                    AttemptOutcome::Rejected {
+                        errors,
+                        first_error,
+                        ..
+                    } => Some(format!(
+                        "{errors} validation error(s), first: {first_error}"
+                    )),
+                    AttemptOutcome::Malformed { message }
+                    | AttemptOutcome::Transient { message }
+                    | AttemptOutcome::Fatal { message } => Some(message.clone()),
                 };
                 if let Some(reason) = reason {
-                    notices.push(Progress::AttemptFailed { run_id, step: *step, attempt: *attempt, reason });
+                    notices.push(Progress::AttemptFailed {
+                        run_id,
+                        step: *step,
+                        attempt: *attempt,
+                        reason,
+                    });
                 }
             }
         }
     }
     for effect in &ctx.effects {
         if let Effect::Wait { step, until_ms } = effect {
-            notices.push(Progress::RetryScheduled { run_id, step: *step, until_ms: *until_ms });
+            notices.push(Progress::RetryScheduled {
+                run_id,
+                step: *step,
+                until_ms: *until_ms,
+            });
         }
     }
     match machine.state() {
         State::Done {} if before.done_count == 0 => {
-            notices.push(Progress::PlanFinalized { run_id, path: crate::engine::plan_path(run) });
+            notices.push(Progress::PlanFinalized {
+                run_id,
+                path: crate::engine::plan_path(run),
+            });
         }
-        State::Failed { reason } if !matches!(event, Event::Resume { .. }) && workflow::state_name(machine.state()) == "failed" && before.finished_at_ms.is_none() => {
-            notices.push(Progress::RunFailed { run_id, reason: reason.clone() });
+        State::Failed { reason }
+            if !matches!(event, Event::Resume { .. })
+                && workflow::state_name(machine.state()) == "failed"
+                && before.finished_at_ms.is_none() =>
+        {
+            notices.push(Progress::RunFailed {
+                run_id,
+                reason: reason.clone(),
+            });
         }
         _ => {}
     }

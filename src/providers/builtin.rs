@@ -21,7 +21,10 @@ impl BuiltinCoach {
         if self.latency_ms > 0 {
             tokio::time::sleep(Duration::from_millis(self.latency_ms)).await;
         }
-        ModelReply { outcome: ModelOutcome::Call(answer(request)), usage: Usage::default() }
+        ModelReply {
+            outcome: ModelOutcome::Call(answer(request)),
+            usage: Usage::default(),
+        }
     }
 }
 
@@ -30,11 +33,18 @@ pub fn answer(request: &ToolRequest) -> ToolCall {
     let brief = &request.brief;
     let (name, arguments) = match brief.step {
         StepId::Overview => {
-            let overview = coach::create_plan_overview(&brief.profile, brief.total_weeks, &brief.rules);
-            (tools::CREATE_PLAN_OVERVIEW, serde_json::to_string(&overview))
+            let overview =
+                coach::create_plan_overview(&brief.profile, brief.total_weeks, &brief.rules);
+            (
+                tools::CREATE_PLAN_OVERVIEW,
+                serde_json::to_string(&overview),
+            )
         }
         StepId::Week(week) => {
-            let overview = brief.overview.as_ref().expect("week requests carry the accepted overview");
+            let overview = brief
+                .overview
+                .as_ref()
+                .expect("week requests carry the accepted overview");
             let details = coach::add_week_details(&brief.profile, overview, week, &brief.rules);
             (tools::ADD_WEEK_DETAILS, serde_json::to_string(&details))
         }

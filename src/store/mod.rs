@@ -18,11 +18,24 @@ pub enum Error {
     #[error("state directory {dir} is in use by another periodize process; wait for it to finish or use another --state-dir")]
     Locked { dir: PathBuf },
     #[error("cannot open state directory {dir}")]
-    Open { dir: PathBuf, #[source] source: sled::Error },
+    Open {
+        dir: PathBuf,
+        #[source]
+        source: sled::Error,
+    },
     #[error("store operation failed on {what}")]
-    Io { what: String, #[source] source: sled::Error },
+    Io {
+        what: String,
+        #[source]
+        source: sled::Error,
+    },
     #[error("run {run_id}: record {key} is unreadable")]
-    Corrupt { run_id: String, key: String, #[source] source: CodecError },
+    Corrupt {
+        run_id: String,
+        key: String,
+        #[source]
+        source: CodecError,
+    },
     #[error("run {run_id} has no record for {step}")]
     MissingStep { run_id: RunId, step: StepId },
 }
@@ -64,13 +77,30 @@ impl Store {
     pub fn open(dir: &Path) -> Result<Store, Error> {
         let config = sled::Config::new().path(dir).mode(sled::Mode::LowSpace);
         let db = config.open().map_err(|source| match &source {
-            sled::Error::Io(io) if io.to_string().contains("could not acquire lock") => Error::Locked { dir: dir.to_path_buf() },
-            _ => Error::Open { dir: dir.to_path_buf(), source },
+            sled::Error::Io(io) if io.to_string().contains("could not acquire lock") => {
+                Error::Locked {
+                    dir: dir.to_path_buf(),
+                }
+            }
+            _ => Error::Open {
+                dir: dir.to_path_buf(),
+                source,
+            },
         })?;
-        let open_tree = |name: &str| db.open_tree(name).map_err(|source| Error::Io { what: format!("tree {name}"), source });
+        let open_tree = |name: &str| {
+            db.open_tree(name).map_err(|source| Error::Io {
+                what: format!("tree {name}"),
+                source,
+            })
+        };
         let runs = open_tree("runs")?;
         let steps = open_tree("steps")?;
-        Ok(Store { db, runs, steps, dir: dir.to_path_buf() })
+        Ok(Store {
+            db,
+            runs,
+            steps,
+            dir: dir.to_path_buf(),
+        })
     }
 
     pub fn dir(&self) -> &Path {
@@ -79,7 +109,13 @@ impl Store {
 
     /// Commits one transition: the run record and every changed step, in one transaction.
     /// Not durable until `flush` returns.
-    pub fn commit(&self, machine: &Machine, dirty: &BTreeSet<StepId>, seq: u64, at_ms: u64) -> Result<(), Error> {
+    pub fn commit(
+        &self,
+        machine: &Machine,
+        dirty: &BTreeSet<StepId>,
+        seq: u64,
+        at_ms: u64,
+    ) -> Result<(), Error> {
         let run = machine.run();
         let run_id = run.spec.run_id;
         let record = RunRecord {
@@ -97,7 +133,14 @@ impl Store {
         let run_bytes = records::encode(&record);
         let step_bytes: Vec<(Vec<u8>, Vec<u8>)> = dirty
             .iter()
-            .map(|step| (step_key(run_id, *step), records::encode(&StepRecord { step: run.step(*step).clone() })))
+            .map(|step| {
+                (
+                    step_key(run_id, *step),
+                    records::encode(&StepRecord {
+                        step: run.step(*step).clone(),
+                    }),
+                )
+            })
             .collect();
         let key = run_key(run_id);
         (&self.runs, &self.steps)
@@ -109,39 +152,63 @@ impl Store {
                 Ok::<(), ConflictableTransactionError<()>>(())
             })
             .map_err(|err| match err {
-                TransactionError::Storage(source) => Error::Io { what: format!("commit of run {run_id}"), source },
+                TransactionError::Storage(source) => Error::Io {
+                    what: format!("commit of run {run_id}"),
+                    source,
+                },
                 TransactionError::Abort(()) => unreachable!("the commit closure never aborts"),
             })
     }
 
     /// Makes every committed transition durable (fsync).
     pub async fn flush(&self) -> Result<(), Error> {
-        self.db.flush_async().await.map(|_| ()).map_err(|source| Error::Io { what: "flush".to_string(), source })
+        self.db
+            .flush_async()
+            .await
+            .map(|_| ())
+            .map_err(|source| Error::Io {
+                what: "flush".to_string(),
+                source,
+            })
     }
 
     pub fn flush_blocking(&self) -> Result<(), Error> {
-        self.db.flush().map(|_| ()).map_err(|source| Error::Io { what: "flush".to_string(), source })
+        self.db.flush().map(|_| ()).map_err(|source| Error::Io {
+            what: "flush".to_string(),
+            source,
+        })
     }
 
     pub fn run_record(&self, run_id: RunId) -> Result<Option<RunRecord>, Error> {
-        let bytes = self.runs.get(run_key(run_id)).map_err(|source| Error::Io { what: format!("read of run {run_id}"), source })?;
+        let bytes = self.runs.get(run_key(run_id)).map_err(|source| Error::Io {
+            what: format!("read of run {run_id}"),
+            source,
+        })?;
         bytes
             .map(|bytes| {
-                records::decode::<RunRecord>(&bytes).map_err(|source| Error::Corrupt { run_id: run_id.to_string(), key: "runs".to_string(), source })
+                records::decode::<RunRecord>(&bytes).map_err(|source| Error::Corrupt {
+                    run_id: run_id.to_string(),
+                    key: "runs".to_string(),
+                    source,
+                })
             })
             .transpose()
     }
 
     /// Rebuilds a run's machine from its records, with the seq of its last transition.
     pub fn load(&self, run_id: RunId) -> Result<Option<(Machine, u64)>, Error> {
-        let Some(record) = self.run_record(run_id)? else { return Ok(None) };
+        let Some(record) = self.run_record(run_id)? else {
+            return Ok(None);
+        };
         let run = self.assemble(record.clone())?;
         Ok(Some((Machine::restore(run, record.state), record.seq)))
     }
 
     /// The run data (without a live machine), for read-only commands.
     pub fn load_view(&self, run_id: RunId) -> Result<Option<(Run, State, RunRecord)>, Error> {
-        let Some(record) = self.run_record(run_id)? else { return Ok(None) };
+        let Some(record) = self.run_record(run_id)? else {
+            return Ok(None);
+        };
         let run = self.assemble(record.clone())?;
         Ok(Some((run, record.state.clone(), record)))
     }
@@ -156,10 +223,20 @@ impl Store {
         run.finished_at_ms = record.finished_at_ms;
         run.done_count = record.done_count;
         for item in self.steps.scan_prefix(run_key(run_id)) {
-            let (key, bytes) = item.map_err(|source| Error::Io { what: format!("scan of run {run_id}"), source })?;
-            let step: StepRecord = records::decode(&bytes)
-                .map_err(|source| Error::Corrupt { run_id: run_id.to_string(), key: step_key_name(&key), source })?;
-            assert_eq!(key.as_ref(), step_key(run_id, step.step.step).as_slice(), "a step record lives under its own key");
+            let (key, bytes) = item.map_err(|source| Error::Io {
+                what: format!("scan of run {run_id}"),
+                source,
+            })?;
+            let step: StepRecord = records::decode(&bytes).map_err(|source| Error::Corrupt {
+                run_id: run_id.to_string(),
+                key: step_key_name(&key),
+                source,
+            })?;
+            assert_eq!(
+                key.as_ref(),
+                step_key(run_id, step.step.step).as_slice(),
+                "a step record lives under its own key"
+            );
             run.steps.insert(step.step.step, step.step);
         }
         Ok(run)
@@ -169,7 +246,10 @@ impl Store {
     pub fn run_ids(&self) -> Result<Vec<RunId>, Error> {
         let mut ids = Vec::new();
         for item in self.runs.iter().keys() {
-            let key = item.map_err(|source| Error::Io { what: "scan of runs".to_string(), source })?;
+            let key = item.map_err(|source| Error::Io {
+                what: "scan of runs".to_string(),
+                source,
+            })?;
             let bytes: [u8; 16] = key.as_ref().try_into().map_err(|_| Error::Corrupt {
                 run_id: format!("{:02x?}", key.as_ref()),
                 key: "runs".to_string(),

@@ -59,7 +59,9 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
     if found != FORMAT_VERSION {
         return Err(CodecError::UnknownVersion { found });
     }
-    let (record, read) = bincode::serde::decode_from_slice(&bytes[2..], bincode::config::standard()).map_err(CodecError::Body)?;
+    let (record, read) =
+        bincode::serde::decode_from_slice(&bytes[2..], bincode::config::standard())
+            .map_err(CodecError::Body)?;
     let extra = bytes.len() - 2 - read;
     if extra != 0 {
         return Err(CodecError::Trailing { extra });

@@ -6,9 +6,13 @@ use serde::{Deserialize, Serialize};
 use statig::prelude::*;
 
 use crate::domain::validate::{self, Severity, Violation};
-use crate::llm::{ModelFailure, ModelOutcome, ModelReply, PriorReply, RepairTurn, StepId, ToolCall};
+use crate::llm::{
+    ModelFailure, ModelOutcome, ModelReply, PriorReply, RepairTurn, StepId, ToolCall,
+};
 use crate::tools;
-use crate::workflow::{retry, Accepted, AttemptOutcome, AttemptRecord, Ctx, Effect, Event, InFlight, Run};
+use crate::workflow::{
+    retry, Accepted, AttemptOutcome, AttemptRecord, Ctx, Effect, Event, InFlight, Run,
+};
 
 /// What became of a step after an event.
 enum StepOutcome {
@@ -19,12 +23,22 @@ enum StepOutcome {
     Exhausted,
 }
 
-#[state_machine(initial = "State::created()", state(derive(Debug, Clone, PartialEq, Serialize, Deserialize)))]
+#[state_machine(
+    initial = "State::created()",
+    state(derive(Debug, Clone, PartialEq, Serialize, Deserialize))
+)]
 impl Run {
     #[state]
     fn created(&mut self, context: &mut Ctx, event: &Event) -> Outcome<State> {
         match event {
-            Event::Start { at_ms, week_concurrency } | Event::Resume { at_ms, week_concurrency } => {
+            Event::Start {
+                at_ms,
+                week_concurrency,
+            }
+            | Event::Resume {
+                at_ms,
+                week_concurrency,
+            } => {
                 self.week_concurrency = (*week_concurrency).max(1);
                 self.request(StepId::Overview, *at_ms, context);
                 Transition(State::drafting_overview())
@@ -36,22 +50,31 @@ impl Run {
     #[state]
     fn drafting_overview(&mut self, context: &mut Ctx, event: &Event) -> Outcome<State> {
         match event {
-            Event::Resume { at_ms, week_concurrency } => {
+            Event::Resume {
+                at_ms,
+                week_concurrency,
+            } => {
                 self.week_concurrency = (*week_concurrency).max(1);
                 self.reissue(*at_ms, context);
                 Handled
             }
-            Event::Replied { step: StepId::Overview, attempt, reply, at_ms } => {
-                match self.on_reply(StepId::Overview, *attempt, reply, *at_ms, context) {
-                    StepOutcome::Pending => Handled,
-                    StepOutcome::Accepted => {
-                        self.schedule_weeks(*at_ms, context);
-                        Transition(State::detailing_weeks())
-                    }
-                    StepOutcome::Exhausted => Transition(self.failed_state(StepId::Overview)),
+            Event::Replied {
+                step: StepId::Overview,
+                attempt,
+                reply,
+                at_ms,
+            } => match self.on_reply(StepId::Overview, *attempt, reply, *at_ms, context) {
+                StepOutcome::Pending => Handled,
+                StepOutcome::Accepted => {
+                    self.schedule_weeks(*at_ms, context);
+                    Transition(State::detailing_weeks())
                 }
-            }
-            Event::RetryDue { step: StepId::Overview, at_ms } => {
+                StepOutcome::Exhausted => Transition(self.failed_state(StepId::Overview)),
+            },
+            Event::RetryDue {
+                step: StepId::Overview,
+                at_ms,
+            } => {
                 self.on_retry_due(StepId::Overview, *at_ms, context);
                 Handled
             }
@@ -62,16 +85,27 @@ impl Run {
     #[state]
     fn detailing_weeks(&mut self, context: &mut Ctx, event: &Event) -> Outcome<State> {
         let at_ms = match event {
-            Event::Resume { at_ms, week_concurrency } => {
+            Event::Resume {
+                at_ms,
+                week_concurrency,
+            } => {
                 self.week_concurrency = (*week_concurrency).max(1);
                 self.reissue(*at_ms, context);
                 *at_ms
             }
-            Event::Replied { step: step @ StepId::Week(_), attempt, reply, at_ms } => {
+            Event::Replied {
+                step: step @ StepId::Week(_),
+                attempt,
+                reply,
+                at_ms,
+            } => {
                 self.on_reply(*step, *attempt, reply, *at_ms, context);
                 *at_ms
             }
-            Event::RetryDue { step: step @ StepId::Week(_), at_ms } => {
+            Event::RetryDue {
+                step: step @ StepId::Week(_),
+                at_ms,
+            } => {
                 if self.any_exhausted() {
                     // The run is failing: do not spend more requests, just drop the wait.
                     let state = self.step_mut(*step, context);
@@ -86,12 +120,21 @@ impl Run {
         self.after_week_event(at_ms, context)
     }
 
+    // statig hands state-local storage to handlers as `&mut` of the field's own type.
+    #[allow(clippy::ptr_arg)]
     #[state]
-    fn finalizing(&mut self, file_name: &mut String, context: &mut Ctx, event: &Event) -> Outcome<State> {
+    fn finalizing(
+        &mut self,
+        file_name: &mut String,
+        context: &mut Ctx,
+        event: &Event,
+    ) -> Outcome<State> {
         match event {
             Event::Resume { .. } => {
                 // The name was fixed when Finalizing was committed; re-writing it yields the same bytes.
-                context.effects.push(Effect::WritePlan { file_name: file_name.clone() });
+                context.effects.push(Effect::WritePlan {
+                    file_name: file_name.clone(),
+                });
                 Handled
             }
             Event::PlanWritten { at_ms } => {
@@ -118,10 +161,17 @@ impl Run {
     fn failed(&mut self, reason: &mut String, context: &mut Ctx, event: &Event) -> Outcome<State> {
         let _ = reason;
         match event {
-            Event::Retry { at_ms, week_concurrency } => {
+            Event::Retry {
+                at_ms,
+                week_concurrency,
+            } => {
                 self.week_concurrency = (*week_concurrency).max(1);
-                let failed: Vec<StepId> =
-                    self.steps.values().filter(|state| state.exhausted.is_some()).map(|state| state.step).collect();
+                let failed: Vec<StepId> = self
+                    .steps
+                    .values()
+                    .filter(|state| state.exhausted.is_some())
+                    .map(|state| state.step)
+                    .collect();
                 for step in failed {
                     let state = self.step_mut(step, context);
                     state.exhausted = None;
@@ -149,18 +199,26 @@ impl Run {
 impl Run {
     fn step_mut(&mut self, step: StepId, context: &mut Ctx) -> &mut crate::workflow::StepState {
         context.dirty.insert(step);
-        self.steps.get_mut(&step).expect("every step of the plan exists from creation")
+        self.steps
+            .get_mut(&step)
+            .expect("every step of the plan exists from creation")
     }
 
     /// Issues the next request of a step. The request counter is part of the committed
     /// transition, so `show --json` can prove how often each step was requested.
     fn request(&mut self, step: StepId, at_ms: u64, context: &mut Ctx) {
         let state = self.step_mut(step, context);
-        assert!(!state.is_accepted(), "an accepted step is never requested again");
+        assert!(
+            !state.is_accepted(),
+            "an accepted step is never requested again"
+        );
         let attempt = u32::try_from(state.attempts.len()).expect("attempts are bounded") + 1;
         state.requests += 1;
         state.waiting_until_ms = None;
-        state.in_flight = Some(InFlight { attempt, requested_at_ms: at_ms });
+        state.in_flight = Some(InFlight {
+            attempt,
+            requested_at_ms: at_ms,
+        });
         context.effects.push(Effect::CallModel { step, attempt });
     }
 
@@ -173,7 +231,11 @@ impl Run {
             if state.in_flight.is_some() {
                 let state = self.step_mut(step, context);
                 state.requests += 1;
-                let attempt = state.in_flight.as_ref().map(|flight| flight.attempt).expect("checked above");
+                let attempt = state
+                    .in_flight
+                    .as_ref()
+                    .map(|flight| flight.attempt)
+                    .expect("checked above");
                 context.effects.push(Effect::CallModel { step, attempt });
             } else if let Some(until_ms) = state.waiting_until_ms {
                 context.effects.push(Effect::Wait { step, until_ms });
@@ -187,7 +249,10 @@ impl Run {
     fn in_flight_weeks(&self) -> usize {
         self.steps
             .values()
-            .filter(|state| matches!(state.step, StepId::Week(_)) && (state.in_flight.is_some() || state.waiting_until_ms.is_some()))
+            .filter(|state| {
+                matches!(state.step, StepId::Week(_))
+                    && (state.in_flight.is_some() || state.waiting_until_ms.is_some())
+            })
             .count()
     }
 
@@ -204,7 +269,10 @@ impl Run {
         while self.in_flight_weeks() < limit {
             let next = (1..=self.spec.total_weeks).map(StepId::Week).find(|step| {
                 let state = &self.steps[step];
-                !state.is_accepted() && state.in_flight.is_none() && state.waiting_until_ms.is_none() && state.exhausted.is_none()
+                !state.is_accepted()
+                    && state.in_flight.is_none()
+                    && state.waiting_until_ms.is_none()
+                    && state.exhausted.is_none()
             });
             match next {
                 Some(step) => self.request(step, at_ms, context),
@@ -219,7 +287,11 @@ impl Run {
         }
         if self.any_exhausted() {
             if self.in_flight_weeks() == 0 {
-                let step = self.steps.values().find(|state| state.exhausted.is_some()).map(|state| state.step);
+                let step = self
+                    .steps
+                    .values()
+                    .find(|state| state.exhausted.is_some())
+                    .map(|state| state.step);
                 return Transition(self.failed_state(step.expect("checked by any_exhausted")));
             }
             return Handled;
@@ -230,23 +302,46 @@ impl Run {
 
     /// 3c, pure part: every rule on the whole plan; the file name is fixed here, once.
     fn begin_finalizing(&mut self, at_ms: u64, context: &mut Ctx) -> Outcome<State> {
-        let overview = self.overview().expect("weeks are only accepted after the overview").clone();
-        let weeks: Vec<_> = (1..=self.spec.total_weeks).map(|week| self.week(week).expect("all weeks accepted").clone()).collect();
-        let violations = validate::check_plan(&overview, &weeks, &self.spec.profile, self.spec.total_weeks, &self.spec.rules);
+        let overview = self
+            .overview()
+            .expect("weeks are only accepted after the overview")
+            .clone();
+        let weeks: Vec<_> = (1..=self.spec.total_weeks)
+            .map(|week| self.week(week).expect("all weeks accepted").clone())
+            .collect();
+        let violations = validate::check_plan(
+            &overview,
+            &weeks,
+            &self.spec.profile,
+            self.spec.total_weeks,
+            &self.spec.rules,
+        );
         if validate::has_errors(&violations) {
-            let listing = violations.iter().filter(|v| v.severity == Severity::Error).map(|v| v.to_string()).collect::<Vec<_>>().join("; ");
-            return Transition(State::failed(format!("3c: the assembled plan fails validation: {listing}")));
+            let listing = violations
+                .iter()
+                .filter(|v| v.severity == Severity::Error)
+                .map(|v| v.to_string())
+                .collect::<Vec<_>>()
+                .join("; ");
+            return Transition(State::failed(format!(
+                "3c: the assembled plan fails validation: {listing}"
+            )));
         }
         self.plan_warnings = violations;
         self.finalizing_at_ms = Some(at_ms);
         let file_name = plan_file_name(at_ms, &self.spec.run_id.short());
         self.output_file = Some(file_name.clone());
-        context.effects.push(Effect::WritePlan { file_name: file_name.clone() });
+        context.effects.push(Effect::WritePlan {
+            file_name: file_name.clone(),
+        });
         Transition(State::finalizing(file_name))
     }
 
     fn failed_state(&self, step: StepId) -> State {
-        let reason = self.steps[&step].exhausted.clone().unwrap_or_else(|| "step failed".to_string());
+        let reason = self.steps[&step]
+            .exhausted
+            .clone()
+            .unwrap_or_else(|| "step failed".to_string());
         State::failed(format!("{step}: {reason}"))
     }
 
@@ -257,8 +352,18 @@ impl Run {
         }
     }
 
-    fn on_reply(&mut self, step: StepId, attempt: u32, reply: &ModelReply, at_ms: u64, context: &mut Ctx) -> StepOutcome {
-        let current = self.steps[&step].in_flight.as_ref().map(|flight| flight.attempt);
+    fn on_reply(
+        &mut self,
+        step: StepId,
+        attempt: u32,
+        reply: &ModelReply,
+        at_ms: u64,
+        context: &mut Ctx,
+    ) -> StepOutcome {
+        let current = self.steps[&step]
+            .in_flight
+            .as_ref()
+            .map(|flight| flight.attempt);
         if current != Some(attempt) {
             // A stale or duplicate reply: the step has moved on. Ignoring it keeps every week
             // accepted at most once.
@@ -281,7 +386,9 @@ impl Run {
         };
         let outcome = match judged {
             Judged::Accepted(accepted, warnings) => {
-                record.outcome = AttemptOutcome::Accepted { warnings: warnings.len() as u32 };
+                record.outcome = AttemptOutcome::Accepted {
+                    warnings: warnings.len() as u32,
+                };
                 state.accepted = Some(accepted);
                 state.accepted_at_ms = Some(at_ms);
                 state.warnings = warnings;
@@ -289,20 +396,39 @@ impl Run {
                 StepOutcome::Accepted
             }
             Judged::Refused { call, violations } => {
-                let errors = violations.iter().filter(|v| v.severity == Severity::Error).count() as u32;
-                let first_error = violations.iter().find(|v| v.severity == Severity::Error).map(|v| v.to_string()).unwrap_or_default();
-                record.outcome = AttemptOutcome::Rejected { errors, warnings: violations.len() as u32 - errors, first_error: first_error.clone() };
+                let errors = violations
+                    .iter()
+                    .filter(|v| v.severity == Severity::Error)
+                    .count() as u32;
+                let first_error = violations
+                    .iter()
+                    .find(|v| v.severity == Severity::Error)
+                    .map(|v| v.to_string())
+                    .unwrap_or_default();
+                record.outcome = AttemptOutcome::Rejected {
+                    errors,
+                    warnings: violations.len() as u32 - errors,
+                    first_error: first_error.clone(),
+                };
                 state.refused += 1;
-                state.repair_turns.push(RepairTurn { reply: PriorReply::Call(call), feedback: repair_feedback(step, &violations) });
+                state.repair_turns.push(RepairTurn {
+                    reply: PriorReply::Call(call),
+                    feedback: repair_feedback(step, &violations),
+                });
                 if state.refused >= policy.max_attempts {
-                    state.exhausted = Some(format!("{} answers failed validation; last: {first_error}", state.refused));
+                    state.exhausted = Some(format!(
+                        "{} answers failed validation; last: {first_error}",
+                        state.refused
+                    ));
                     StepOutcome::Exhausted
                 } else {
                     StepOutcome::Pending
                 }
             }
             Judged::Failure(ModelFailure::Malformed { message, reply }) => {
-                record.outcome = AttemptOutcome::Malformed { message: message.clone() };
+                record.outcome = AttemptOutcome::Malformed {
+                    message: message.clone(),
+                };
                 state.refused += 1;
                 let tool = tool_name(step);
                 state.repair_turns.push(RepairTurn {
@@ -310,33 +436,58 @@ impl Run {
                     feedback: format!("{message}. Call the tool {tool} exactly once, with complete JSON arguments for {step}."),
                 });
                 if state.refused >= policy.max_attempts {
-                    state.exhausted = Some(format!("{} answers were refused; last: {message}", state.refused));
+                    state.exhausted = Some(format!(
+                        "{} answers were refused; last: {message}",
+                        state.refused
+                    ));
                     StepOutcome::Exhausted
                 } else {
                     StepOutcome::Pending
                 }
             }
-            Judged::Failure(ModelFailure::Transient { message, retry_after_ms }) => {
-                record.outcome = AttemptOutcome::Transient { message: message.clone() };
+            Judged::Failure(ModelFailure::Transient {
+                message,
+                retry_after_ms,
+            }) => {
+                record.outcome = AttemptOutcome::Transient {
+                    message: message.clone(),
+                };
                 state.transient_failures += 1;
                 if state.transient_failures > policy.max_transient_retries {
-                    state.exhausted = Some(format!("gave up after {} transient failures; last: {message}", state.transient_failures));
+                    state.exhausted = Some(format!(
+                        "gave up after {} transient failures; last: {message}",
+                        state.transient_failures
+                    ));
                     StepOutcome::Exhausted
                 } else {
-                    let delay_ms = retry::backoff_ms(&policy, run_id, step, state.transient_failures, retry_after_ms);
+                    let delay_ms = retry::backoff_ms(
+                        &policy,
+                        run_id,
+                        step,
+                        state.transient_failures,
+                        retry_after_ms,
+                    );
                     state.waiting_until_ms = Some(at_ms + delay_ms);
-                    context.effects.push(Effect::Wait { step, until_ms: at_ms + delay_ms });
+                    context.effects.push(Effect::Wait {
+                        step,
+                        until_ms: at_ms + delay_ms,
+                    });
                     StepOutcome::Pending
                 }
             }
             Judged::Failure(ModelFailure::Fatal { message }) => {
-                record.outcome = AttemptOutcome::Fatal { message: message.clone() };
+                record.outcome = AttemptOutcome::Fatal {
+                    message: message.clone(),
+                };
                 state.exhausted = Some(message);
                 StepOutcome::Exhausted
             }
         };
         state.attempts.push(record);
-        if matches!(outcome, StepOutcome::Pending) && self.steps[&step].waiting_until_ms.is_none() && self.steps[&step].exhausted.is_none() {
+        if matches!(outcome, StepOutcome::Pending)
+            && self.steps[&step].waiting_until_ms.is_none()
+            && self.steps[&step].exhausted.is_none()
+        {
             // A refused answer: ask again at once in the same conversation.
             self.request(step, at_ms, context);
         }
@@ -348,7 +499,10 @@ impl Run {
         let expected = tool_name(step);
         if call.name != expected {
             return Judged::Failure(ModelFailure::Malformed {
-                message: format!("the model called tool {:?}, but only {expected} is offered", call.name),
+                message: format!(
+                    "the model called tool {:?}, but only {expected} is offered",
+                    call.name
+                ),
                 reply: PriorReply::Call(call.clone()),
             });
         }
@@ -357,25 +511,44 @@ impl Run {
         let (accepted, violations) = match step {
             StepId::Overview => match tools::parse_overview(&call.arguments) {
                 Ok(overview) => {
-                    let violations = validate::check_overview(&overview, profile, self.spec.total_weeks, rules);
+                    let violations =
+                        validate::check_overview(&overview, profile, self.spec.total_weeks, rules);
                     (Accepted::Overview(overview), violations)
                 }
-                Err(violations) => return Judged::Refused { call: call.clone(), violations },
+                Err(violations) => {
+                    return Judged::Refused {
+                        call: call.clone(),
+                        violations,
+                    }
+                }
             },
             StepId::Week(week) => {
-                let overview = self.overview().expect("weeks are requested after the overview");
-                let entry = overview.week(week).expect("the accepted overview has every week");
+                let overview = self
+                    .overview()
+                    .expect("weeks are requested after the overview");
+                let entry = overview
+                    .week(week)
+                    .expect("the accepted overview has every week");
                 match tools::parse_week(&call.arguments) {
                     Ok(details) => {
-                        let violations = validate::check_week(&details, week, entry, profile, rules);
+                        let violations =
+                            validate::check_week(&details, week, entry, profile, rules);
                         (Accepted::Week(details), violations)
                     }
-                    Err(violations) => return Judged::Refused { call: call.clone(), violations },
+                    Err(violations) => {
+                        return Judged::Refused {
+                            call: call.clone(),
+                            violations,
+                        }
+                    }
                 }
             }
         };
         if validate::has_errors(&violations) {
-            Judged::Refused { call: call.clone(), violations }
+            Judged::Refused {
+                call: call.clone(),
+                violations,
+            }
         } else {
             Judged::Accepted(accepted, violations)
         }
@@ -395,7 +568,10 @@ impl Run {
 
 enum Judged {
     Accepted(Accepted, Vec<Violation>),
-    Refused { call: ToolCall, violations: Vec<Violation> },
+    Refused {
+        call: ToolCall,
+        violations: Vec<Violation>,
+    },
     Failure(ModelFailure),
 }
 
@@ -416,7 +592,10 @@ pub(crate) fn tool_name(step: StepId) -> &'static str {
 
 /// The tool-result error for a refused call: every violation, with its numbers.
 pub fn repair_feedback(step: StepId, violations: &[Violation]) -> String {
-    let errors = violations.iter().filter(|v| v.severity == Severity::Error).count();
+    let errors = violations
+        .iter()
+        .filter(|v| v.severity == Severity::Error)
+        .count();
     let mut text = format!(
         "{} was rejected: {errors} error(s) must be fixed. Call {} again with the complete corrected arguments for {step}.\n",
         tool_name(step),
@@ -433,8 +612,12 @@ pub fn repair_feedback(step: StepId, violations: &[Violation]) -> String {
 /// `training_plan_<YYYYmmdd_HHMMSS>_<short run id>.json`, in UTC so it never depends on the
 /// machine's time zone.
 pub fn plan_file_name(at_ms: u64, short_id: &str) -> String {
-    let at = chrono::DateTime::from_timestamp_millis(i64::try_from(at_ms).unwrap_or(i64::MAX)).unwrap_or_default();
-    format!("training_plan_{}_{short_id}.json", at.format("%Y%m%d_%H%M%S"))
+    let at = chrono::DateTime::from_timestamp_millis(i64::try_from(at_ms).unwrap_or(i64::MAX))
+        .unwrap_or_default();
+    format!(
+        "training_plan_{}_{short_id}.json",
+        at.format("%Y%m%d_%H%M%S")
+    )
 }
 
 /// The state of a new run.

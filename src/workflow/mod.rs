@@ -58,7 +58,12 @@ pub struct RetryPolicy {
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        RetryPolicy { max_attempts: 3, max_transient_retries: 5, base_delay_ms: 1_000, max_delay_ms: 60_000 }
+        RetryPolicy {
+            max_attempts: 3,
+            max_transient_retries: 5,
+            base_delay_ms: 1_000,
+            max_delay_ms: 60_000,
+        }
     }
 }
 
@@ -88,11 +93,23 @@ pub struct InFlight {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum AttemptOutcome {
-    Accepted { warnings: u32 },
-    Rejected { errors: u32, warnings: u32, first_error: String },
-    Malformed { message: String },
-    Transient { message: String },
-    Fatal { message: String },
+    Accepted {
+        warnings: u32,
+    },
+    Rejected {
+        errors: u32,
+        warnings: u32,
+        first_error: String,
+    },
+    Malformed {
+        message: String,
+    },
+    Transient {
+        message: String,
+    },
+    Fatal {
+        message: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -192,7 +209,12 @@ pub enum Event {
     /// `resume --retry`: a failed run gets a fresh attempt budget for its failed steps.
     Retry { at_ms: u64, week_concurrency: u32 },
     /// A model request finished.
-    Replied { step: StepId, attempt: u32, reply: ModelReply, at_ms: u64 },
+    Replied {
+        step: StepId,
+        attempt: u32,
+        reply: ModelReply,
+        at_ms: u64,
+    },
     /// A scheduled retry wait is over.
     RetryDue { step: StepId, at_ms: u64 },
     /// 3c wrote the plan file under the name fixed by `Finalizing`.
@@ -235,7 +257,10 @@ impl Machine {
         *uninitialized.state_mut() = state;
         let mut ctx = Ctx::default();
         let machine = uninitialized.init_with_context(&mut ctx);
-        assert!(ctx.effects.is_empty() && ctx.dirty.is_empty(), "entry actions must be pure");
+        assert!(
+            ctx.effects.is_empty() && ctx.dirty.is_empty(),
+            "entry actions must be pure"
+        );
         Machine { machine }
     }
 
@@ -274,7 +299,9 @@ impl Run {
     }
 
     pub fn step(&self, step: StepId) -> &StepState {
-        self.steps.get(&step).expect("every step of the plan exists from creation")
+        self.steps
+            .get(&step)
+            .expect("every step of the plan exists from creation")
     }
 
     pub fn overview(&self) -> Option<&PlanOverview> {
@@ -292,7 +319,9 @@ impl Run {
     }
 
     pub fn weeks_accepted(&self) -> u32 {
-        (1..=self.spec.total_weeks).filter(|week| self.step(StepId::Week(*week)).is_accepted()).count() as u32
+        (1..=self.spec.total_weeks)
+            .filter(|week| self.step(StepId::Week(*week)).is_accepted())
+            .count() as u32
     }
 
     pub fn total_usage(&self) -> Usage {

@@ -24,7 +24,12 @@ fn spec(total_weeks: u32) -> RunSpec {
         model: "test".into(),
         prompt_hash: "hash".into(),
         rules: Rules::default(),
-        retry: RetryPolicy { max_attempts: 2, max_transient_retries: 1, base_delay_ms: 1_000, max_delay_ms: 8_000 },
+        retry: RetryPolicy {
+            max_attempts: 2,
+            max_transient_retries: 1,
+            base_delay_ms: 1_000,
+            max_delay_ms: 8_000,
+        },
         output_dir: "output".into(),
         keep_checkpoints: false,
         created_at_ms: 0,
@@ -32,35 +37,82 @@ fn spec(total_weeks: u32) -> RunSpec {
 }
 
 fn reply(step: StepId, attempt: u32, name: &str, arguments: String, at_ms: u64) -> Event {
-    let call = ToolCall { id: format!("call-{attempt}"), name: name.into(), arguments };
-    Event::Replied { step, attempt, reply: ModelReply { outcome: ModelOutcome::Call(call), usage: Usage { input_tokens: 100, output_tokens: 50, ..Usage::default() } }, at_ms }
+    let call = ToolCall {
+        id: format!("call-{attempt}"),
+        name: name.into(),
+        arguments,
+    };
+    Event::Replied {
+        step,
+        attempt,
+        reply: ModelReply {
+            outcome: ModelOutcome::Call(call),
+            usage: Usage {
+                input_tokens: 100,
+                output_tokens: 50,
+                ..Usage::default()
+            },
+        },
+        at_ms,
+    }
 }
 
 fn good_overview(attempt: u32, at_ms: u64) -> Event {
     let spec = spec(2);
     let overview = coach::create_plan_overview(&spec.profile, 2, &spec.rules);
-    reply(StepId::Overview, attempt, tools::CREATE_PLAN_OVERVIEW, serde_json::to_string(&overview).expect("serializes"), at_ms)
+    reply(
+        StepId::Overview,
+        attempt,
+        tools::CREATE_PLAN_OVERVIEW,
+        serde_json::to_string(&overview).expect("serializes"),
+        at_ms,
+    )
 }
 
 fn good_week(week: u32, attempt: u32, at_ms: u64) -> Event {
     let spec = spec(2);
     let overview = coach::create_plan_overview(&spec.profile, 2, &spec.rules);
     let details = coach::add_week_details(&spec.profile, &overview, week, &spec.rules);
-    reply(StepId::Week(week), attempt, tools::ADD_WEEK_DETAILS, serde_json::to_string(&details).expect("serializes"), at_ms)
+    reply(
+        StepId::Week(week),
+        attempt,
+        tools::ADD_WEEK_DETAILS,
+        serde_json::to_string(&details).expect("serializes"),
+        at_ms,
+    )
 }
 
 fn failure(step: StepId, attempt: u32, failure: ModelFailure, at_ms: u64) -> Event {
-    Event::Replied { step, attempt, reply: ModelReply { outcome: ModelOutcome::Failed(failure), usage: Usage::default() }, at_ms }
+    Event::Replied {
+        step,
+        attempt,
+        reply: ModelReply {
+            outcome: ModelOutcome::Failed(failure),
+            usage: Usage::default(),
+        },
+        at_ms,
+    }
 }
 
 fn label(event: &Event) -> String {
     match event {
-        Event::Start { week_concurrency, .. } => format!("Start(c={week_concurrency})"),
-        Event::Resume { week_concurrency, .. } => format!("Resume(c={week_concurrency})"),
+        Event::Start {
+            week_concurrency, ..
+        } => format!("Start(c={week_concurrency})"),
+        Event::Resume {
+            week_concurrency, ..
+        } => format!("Resume(c={week_concurrency})"),
         Event::Retry { .. } => "Retry".into(),
-        Event::Replied { step, attempt, reply, .. } => {
+        Event::Replied {
+            step,
+            attempt,
+            reply,
+            ..
+        } => {
             let what = match &reply.outcome {
-                ModelOutcome::Call(call) if call.arguments.len() > 40 => format!("call {}", call.name),
+                ModelOutcome::Call(call) if call.arguments.len() > 40 => {
+                    format!("call {}", call.name)
+                }
                 ModelOutcome::Call(call) => format!("call {} {}", call.name, call.arguments),
                 ModelOutcome::Failed(ModelFailure::Transient { .. }) => "transient".into(),
                 ModelOutcome::Failed(ModelFailure::Fatal { .. }) => "fatal".into(),
@@ -93,7 +145,13 @@ fn transcript(machine: &mut Machine, events: &[Event]) -> String {
         let ctx = machine.handle(event);
         let effects: Vec<String> = ctx.effects.iter().map(effect_label).collect();
         let dirty: Vec<String> = ctx.dirty.iter().map(|step| step.to_string()).collect();
-        lines.push(format!("{:<48} -> {:<10} [{}] dirty[{}]", label(event), state_name(machine.state()), effects.join(", "), dirty.join(", ")));
+        lines.push(format!(
+            "{:<48} -> {:<10} [{}] dirty[{}]",
+            label(event),
+            state_name(machine.state()),
+            effects.join(", "),
+            dirty.join(", ")
+        ));
     }
     lines.join("\n") + "\n"
 }
@@ -109,7 +167,10 @@ fn happy_path_with_concurrent_weeks() {
     check(
         2,
         &[
-            Event::Start { at_ms: 1_000, week_concurrency: 4 },
+            Event::Start {
+                at_ms: 1_000,
+                week_concurrency: 4,
+            },
             good_overview(1, 2_000),
             good_week(2, 1, 3_000),
             good_week(1, 1, 4_000),
@@ -131,7 +192,15 @@ fn happy_path_with_concurrent_weeks() {
 fn weeks_are_scheduled_lowest_first_within_the_bound() {
     check(
         2,
-        &[Event::Start { at_ms: 0, week_concurrency: 1 }, good_overview(1, 1), good_week(1, 1, 2), good_week(2, 1, 3)],
+        &[
+            Event::Start {
+                at_ms: 0,
+                week_concurrency: 1,
+            },
+            good_overview(1, 1),
+            good_week(1, 1, 2),
+            good_week(2, 1, 3),
+        ],
         expect![[r#"
             Start(c=1)                                       -> overview   [Call overview#1] dirty[overview]
             Replied(overview#1: call create_plan_overview)   -> weeks      [Call week 1#1] dirty[overview, week 1]
@@ -147,8 +216,17 @@ fn invalid_answer_is_repaired_in_the_same_conversation() {
     let text = transcript(
         &mut machine,
         &[
-            Event::Start { at_ms: 0, week_concurrency: 2 },
-            reply(StepId::Overview, 1, tools::CREATE_PLAN_OVERVIEW, r#"{"total_weeks": 3}"#.into(), 10),
+            Event::Start {
+                at_ms: 0,
+                week_concurrency: 2,
+            },
+            reply(
+                StepId::Overview,
+                1,
+                tools::CREATE_PLAN_OVERVIEW,
+                r#"{"total_weeks": 3}"#.into(),
+                10,
+            ),
             good_overview(2, 20),
         ],
     );
@@ -160,13 +238,19 @@ fn invalid_answer_is_repaired_in_the_same_conversation() {
     .assert_eq(&text);
     let step = machine.run().step(StepId::Overview);
     assert_eq!(step.attempts.len(), 2);
-    assert!(step.repair_turns.is_empty(), "an accepted step drops its conversation");
+    assert!(
+        step.repair_turns.is_empty(),
+        "an accepted step drops its conversation"
+    );
 }
 
 #[test]
 fn repair_feedback_lists_every_violation() {
     let mut machine = Machine::new(spec(2));
-    machine.handle(&Event::Start { at_ms: 0, week_concurrency: 1 });
+    machine.handle(&Event::Start {
+        at_ms: 0,
+        week_concurrency: 1,
+    });
     machine.handle(&reply(StepId::Overview, 1, tools::CREATE_PLAN_OVERVIEW, r#"{"total_weeks": 3, "target_ftp": 900, "coaching_notes": "", "monitoring_guidance": "", "weekly_overview": []}"#.into(), 1));
     let turns = &machine.run().step(StepId::Overview).repair_turns;
     assert_eq!(turns.len(), 1);
@@ -182,19 +266,41 @@ fn repair_feedback_lists_every_violation() {
 
 #[test]
 fn attempts_run_out_then_retry_continues() {
-    let bad = || reply(StepId::Overview, 0, "create_plan_overview", "not json".into(), 0);
+    let bad = || {
+        reply(
+            StepId::Overview,
+            0,
+            "create_plan_overview",
+            "not json".into(),
+            0,
+        )
+    };
     let with_attempt = |attempt: u32, at_ms: u64| match bad() {
-        Event::Replied { step, reply, .. } => Event::Replied { step, attempt, reply, at_ms },
+        Event::Replied { step, reply, .. } => Event::Replied {
+            step,
+            attempt,
+            reply,
+            at_ms,
+        },
         other => other,
     };
     check(
         2,
         &[
-            Event::Start { at_ms: 0, week_concurrency: 2 },
+            Event::Start {
+                at_ms: 0,
+                week_concurrency: 2,
+            },
             with_attempt(1, 1),
             with_attempt(2, 2),
-            Event::Resume { at_ms: 3, week_concurrency: 2 },
-            Event::Retry { at_ms: 4, week_concurrency: 2 },
+            Event::Resume {
+                at_ms: 3,
+                week_concurrency: 2,
+            },
+            Event::Retry {
+                at_ms: 4,
+                week_concurrency: 2,
+            },
             good_overview(3, 5),
         ],
         expect![[r#"
@@ -210,14 +316,33 @@ fn attempts_run_out_then_retry_continues() {
 
 #[test]
 fn transient_failure_waits_and_a_restart_rearms_the_wait() {
-    let transient = |attempt, at_ms| failure(StepId::Overview, attempt, ModelFailure::Transient { message: "429".into(), retry_after_ms: Some(7_000) }, at_ms);
+    let transient = |attempt, at_ms| {
+        failure(
+            StepId::Overview,
+            attempt,
+            ModelFailure::Transient {
+                message: "429".into(),
+                retry_after_ms: Some(7_000),
+            },
+            at_ms,
+        )
+    };
     check(
         1,
         &[
-            Event::Start { at_ms: 0, week_concurrency: 1 },
+            Event::Start {
+                at_ms: 0,
+                week_concurrency: 1,
+            },
             transient(1, 100),
-            Event::Resume { at_ms: 200, week_concurrency: 1 },
-            Event::RetryDue { step: StepId::Overview, at_ms: 7_100 },
+            Event::Resume {
+                at_ms: 200,
+                week_concurrency: 1,
+            },
+            Event::RetryDue {
+                step: StepId::Overview,
+                at_ms: 7_100,
+            },
             transient(2, 7_200),
         ],
         expect![[r#"
@@ -235,10 +360,16 @@ fn restart_reissues_in_flight_weeks_once_and_ignores_stale_replies() {
     check(
         2,
         &[
-            Event::Start { at_ms: 0, week_concurrency: 2 },
+            Event::Start {
+                at_ms: 0,
+                week_concurrency: 2,
+            },
             good_overview(1, 1),
             good_week(1, 1, 2),
-            Event::Resume { at_ms: 3, week_concurrency: 2 },
+            Event::Resume {
+                at_ms: 3,
+                week_concurrency: 2,
+            },
             good_week(1, 1, 4),
             good_week(2, 1, 5),
         ],
@@ -255,10 +386,25 @@ fn restart_reissues_in_flight_weeks_once_and_ignores_stale_replies() {
 
 #[test]
 fn a_failing_week_lets_in_flight_weeks_finish_then_fails() {
-    let fatal = failure(StepId::Week(1), 1, ModelFailure::Fatal { message: "401 unauthorized".into() }, 3);
+    let fatal = failure(
+        StepId::Week(1),
+        1,
+        ModelFailure::Fatal {
+            message: "401 unauthorized".into(),
+        },
+        3,
+    );
     check(
         2,
-        &[Event::Start { at_ms: 0, week_concurrency: 2 }, good_overview(1, 1), fatal, good_week(2, 1, 4)],
+        &[
+            Event::Start {
+                at_ms: 0,
+                week_concurrency: 2,
+            },
+            good_overview(1, 1),
+            fatal,
+            good_week(2, 1, 4),
+        ],
         expect![[r#"
             Start(c=2)                                       -> overview   [Call overview#1] dirty[overview]
             Replied(overview#1: call create_plan_overview)   -> weeks      [Call week 1#1, Call week 2#1] dirty[overview, week 1, week 2]
@@ -270,15 +416,28 @@ fn a_failing_week_lets_in_flight_weeks_finish_then_fails() {
 
 #[test]
 fn retry_after_a_failed_week_goes_back_to_the_weeks() {
-    let fatal = failure(StepId::Week(2), 1, ModelFailure::Fatal { message: "403 forbidden".into() }, 3);
+    let fatal = failure(
+        StepId::Week(2),
+        1,
+        ModelFailure::Fatal {
+            message: "403 forbidden".into(),
+        },
+        3,
+    );
     check(
         2,
         &[
-            Event::Start { at_ms: 0, week_concurrency: 2 },
+            Event::Start {
+                at_ms: 0,
+                week_concurrency: 2,
+            },
             good_overview(1, 1),
             good_week(1, 1, 2),
             fatal,
-            Event::Retry { at_ms: 4, week_concurrency: 2 },
+            Event::Retry {
+                at_ms: 4,
+                week_concurrency: 2,
+            },
             good_week(2, 2, 5),
         ],
         expect![[r#"
@@ -295,10 +454,28 @@ fn retry_after_a_failed_week_goes_back_to_the_weeks() {
 #[test]
 fn wrong_tool_is_malformed_and_never_executed() {
     let mut machine = Machine::new(spec(1));
-    machine.handle(&Event::Start { at_ms: 0, week_concurrency: 1 });
-    let ctx = machine.handle(&reply(StepId::Overview, 1, "add_week_details", "{}".into(), 1));
-    assert_eq!(ctx.effects, vec![Effect::CallModel { step: StepId::Overview, attempt: 2 }]);
+    machine.handle(&Event::Start {
+        at_ms: 0,
+        week_concurrency: 1,
+    });
+    let ctx = machine.handle(&reply(
+        StepId::Overview,
+        1,
+        "add_week_details",
+        "{}".into(),
+        1,
+    ));
+    assert_eq!(
+        ctx.effects,
+        vec![Effect::CallModel {
+            step: StepId::Overview,
+            attempt: 2
+        }]
+    );
     assert!(machine.run().overview().is_none());
     let feedback = &machine.run().step(StepId::Overview).repair_turns[0].feedback;
-    assert!(feedback.contains("only create_plan_overview is offered"), "{feedback}");
+    assert!(
+        feedback.contains("only create_plan_overview is offered"),
+        "{feedback}"
+    );
 }

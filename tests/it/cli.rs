@@ -19,13 +19,29 @@ fn check_bad(profile: Option<&str>, extra: &[&str], wanted: &[&str]) {
     args.extend_from_slice(extra);
     let output = sandbox.run(&args);
     let message = stderr(&output);
-    assert_eq!(output.status.code(), Some(2), "expected exit 2 for {args:?}, stderr: {message}");
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "expected exit 2 for {args:?}, stderr: {message}"
+    );
     for needle in wanted {
-        assert!(message.contains(needle), "stderr should name {needle:?}: {message}");
+        assert!(
+            message.contains(needle),
+            "stderr should name {needle:?}: {message}"
+        );
     }
-    assert!(message.starts_with("error: "), "one clear error line: {message}");
-    assert!(!sandbox.path("state").exists(), "bad input must not create the store");
-    assert!(!sandbox.path("output").exists(), "bad input must not write output");
+    assert!(
+        message.starts_with("error: "),
+        "one clear error line: {message}"
+    );
+    assert!(
+        !sandbox.path("state").exists(),
+        "bad input must not create the store"
+    );
+    assert!(
+        !sandbox.path("output").exists(),
+        "bad input must not write output"
+    );
 }
 
 fn profile_with(key: &str, value: &str) -> String {
@@ -40,35 +56,134 @@ fn profile_with(key: &str, value: &str) -> String {
 
 #[test]
 fn bad_profiles_and_arguments_exit_2_naming_field_and_value() {
-    check_bad(Some(&profile_with("ftp_w", "<remove>")), &[], &["ftp_w", "missing"]);
-    check_bad(Some(r#"{"FTP":"fast","weekly_hours":5,"available_days":["Monday"],"plan_weeks":4}"#), &[], &["FTP", "\"fast\""]);
-    check_bad(Some(&profile_with("ftp_w", "0")), &[], &["ftp_w", "= 0", "between 50 and 600"]);
-    check_bad(Some(&profile_with("ftp_w", "-250")), &[], &["ftp_w", "-250"]);
-    check_bad(Some(&profile_with("weekly_hours", "0")), &[], &["weekly_hours", "= 0"]);
-    check_bad(Some(&profile_with("weekly_hours", "-3")), &[], &["weekly_hours", "-3"]);
-    check_bad(Some(&profile_with("weekly_hours", "55")), &[], &["weekly_hours", "55", "at most 40"]);
-    check_bad(Some(&profile_with("available_days", "[]")), &[], &["available_days", "at least one weekday"]);
-    check_bad(Some(&profile_with("available_days", "<remove>")), &[], &["available_days", "missing"]);
-    check_bad(Some(&profile_with("available_days", r#"["Monday","Funday"]"#)), &[], &["available_days", "Funday"]);
-    check_bad(Some(&profile_with("available_days", r#"["monday","Monday"]"#)), &[], &["available_days", "Monday is listed twice"]);
-    check_bad(Some(&profile_with("available_days", "5")), &[], &["available_days", "= 5"]);
-    check_bad(Some(&profile_with("plan_weeks", "0")), &[], &["plan_weeks", "= 0", "between 1 and 52"]);
-    check_bad(Some(&profile_with("plan_weeks", "60")), &[], &["plan_weeks", "= 60"]);
-    check_bad(Some(&profile_with("plan_weeks", "<remove>")), &[], &["plan_weeks", "--weeks"]);
+    check_bad(
+        Some(&profile_with("ftp_w", "<remove>")),
+        &[],
+        &["ftp_w", "missing"],
+    );
+    check_bad(
+        Some(r#"{"FTP":"fast","weekly_hours":5,"available_days":["Monday"],"plan_weeks":4}"#),
+        &[],
+        &["FTP", "\"fast\""],
+    );
+    check_bad(
+        Some(&profile_with("ftp_w", "0")),
+        &[],
+        &["ftp_w", "= 0", "between 50 and 600"],
+    );
+    check_bad(
+        Some(&profile_with("ftp_w", "-250")),
+        &[],
+        &["ftp_w", "-250"],
+    );
+    check_bad(
+        Some(&profile_with("weekly_hours", "0")),
+        &[],
+        &["weekly_hours", "= 0"],
+    );
+    check_bad(
+        Some(&profile_with("weekly_hours", "-3")),
+        &[],
+        &["weekly_hours", "-3"],
+    );
+    check_bad(
+        Some(&profile_with("weekly_hours", "55")),
+        &[],
+        &["weekly_hours", "55", "at most 40"],
+    );
+    check_bad(
+        Some(&profile_with("available_days", "[]")),
+        &[],
+        &["available_days", "at least one weekday"],
+    );
+    check_bad(
+        Some(&profile_with("available_days", "<remove>")),
+        &[],
+        &["available_days", "missing"],
+    );
+    check_bad(
+        Some(&profile_with("available_days", r#"["Monday","Funday"]"#)),
+        &[],
+        &["available_days", "Funday"],
+    );
+    check_bad(
+        Some(&profile_with("available_days", r#"["monday","Monday"]"#)),
+        &[],
+        &["available_days", "Monday is listed twice"],
+    );
+    check_bad(
+        Some(&profile_with("available_days", "5")),
+        &[],
+        &["available_days", "= 5"],
+    );
+    check_bad(
+        Some(&profile_with("plan_weeks", "0")),
+        &[],
+        &["plan_weeks", "= 0", "between 1 and 52"],
+    );
+    check_bad(
+        Some(&profile_with("plan_weeks", "60")),
+        &[],
+        &["plan_weeks", "= 60"],
+    );
+    check_bad(
+        Some(&profile_with("plan_weeks", "<remove>")),
+        &[],
+        &["plan_weeks", "--weeks"],
+    );
     check_bad(Some(GOOD), &["--weeks", "abc"], &["--weeks", "\"abc\""]);
     check_bad(Some(GOOD), &["--weeks", "53"], &["--weeks", "53"]);
     check_bad(None, &[], &["athlete profile", "no-such-profile.json"]);
     check_bad(Some("{\"ftp_w\": 250,"), &[], &["not valid JSON"]);
-    check_bad(Some("[1, 2, 3]"), &[], &["must be a JSON object", "an array"]);
-    check_bad(Some(&profile_with("daily_caps_min", r#"{"Tuesday":30,"Thursday":30,"Saturday":60,"Sunday":60}"#)), &[], &["daily_caps_min", "180 min", "weekly_hours 8"]);
-    check_bad(Some(&profile_with("daily_caps_min", r#"{"Tuesday":-30}"#)), &[], &["daily_caps_min.Tuesday", "-30"]);
-    check_bad(Some(&profile_with("weight_kg", "\"heavy\"")), &[], &["weight_kg", "\"heavy\""]);
+    check_bad(
+        Some("[1, 2, 3]"),
+        &[],
+        &["must be a JSON object", "an array"],
+    );
+    check_bad(
+        Some(&profile_with(
+            "daily_caps_min",
+            r#"{"Tuesday":30,"Thursday":30,"Saturday":60,"Sunday":60}"#,
+        )),
+        &[],
+        &["daily_caps_min", "180 min", "weekly_hours 8"],
+    );
+    check_bad(
+        Some(&profile_with("daily_caps_min", r#"{"Tuesday":-30}"#)),
+        &[],
+        &["daily_caps_min.Tuesday", "-30"],
+    );
+    check_bad(
+        Some(&profile_with("weight_kg", "\"heavy\"")),
+        &[],
+        &["weight_kg", "\"heavy\""],
+    );
     check_bad(Some(&profile_with("age", "-3")), &[], &["age", "-3"]);
-    check_bad(Some(&profile_with("event_date", "\"2026-13-45\"")), &[], &["event_date", "2026-13-45"]);
-    check_bad(Some(&profile_with("event_date", "\"2026-12-01\"")), &["--start-date", "2026-11-30"], &["event_date 2026-12-01", "at most 1 weeks"]);
-    check_bad(Some(GOOD), &["--start-date", "2026-12-02"], &["--start-date", "2026-12-02", "Wednesday"]);
-    check_bad(Some(GOOD), &["--start-date", "next week"], &["--start-date", "\"next week\""]);
-    check_bad(Some(GOOD), &["--week-concurrency", "0"], &["--week-concurrency", "\"0\""]);
+    check_bad(
+        Some(&profile_with("event_date", "\"2026-13-45\"")),
+        &[],
+        &["event_date", "2026-13-45"],
+    );
+    check_bad(
+        Some(&profile_with("event_date", "\"2026-12-01\"")),
+        &["--start-date", "2026-11-30"],
+        &["event_date 2026-12-01", "at most 1 weeks"],
+    );
+    check_bad(
+        Some(GOOD),
+        &["--start-date", "2026-12-02"],
+        &["--start-date", "2026-12-02", "Wednesday"],
+    );
+    check_bad(
+        Some(GOOD),
+        &["--start-date", "next week"],
+        &["--start-date", "\"next week\""],
+    );
+    check_bad(
+        Some(GOOD),
+        &["--week-concurrency", "0"],
+        &["--week-concurrency", "\"0\""],
+    );
     check_bad(Some(GOOD), &["--prompts", "no-such-dir"], &["no-such-dir"]);
 }
 
@@ -81,7 +196,10 @@ fn usage_errors_exit_2() {
     for command in ["generate", "resume", "status", "list", "show", "validate"] {
         let help = sandbox.run(&[command, "--help"]);
         assert_eq!(help.status.code(), Some(0), "{command} --help");
-        assert!(stdout(&help).contains("Usage: periodize"), "{command} --help prints usage");
+        assert!(
+            stdout(&help).contains("Usage: periodize"),
+            "{command} --help prints usage"
+        );
     }
 }
 
@@ -89,25 +207,57 @@ fn usage_errors_exit_2() {
 fn generate_validate_show_and_list_on_the_builtin_coach() {
     let sandbox = Sandbox::new();
     let profile = fixture("profiles/athlete.json").display().to_string();
-    let output = sandbox.run(&["generate", "--profile", &profile, "--start-date", "2026-11-30", "--json"]);
+    let output = sandbox.run(&[
+        "generate",
+        "--profile",
+        &profile,
+        "--start-date",
+        "2026-11-30",
+        "--json",
+    ]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    let events: Vec<Value> = stdout(&output).lines().map(|line| serde_json::from_str(line).expect("NDJSON")).collect();
-    let kinds: Vec<&str> = events.iter().map(|event| event["event"].as_str().unwrap()).collect();
+    let events: Vec<Value> = stdout(&output)
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("NDJSON"))
+        .collect();
+    let kinds: Vec<&str> = events
+        .iter()
+        .map(|event| event["event"].as_str().unwrap())
+        .collect();
     assert_eq!(kinds.first(), Some(&"started"));
-    assert_eq!(kinds.iter().filter(|kind| **kind == "week_complete").count(), 12);
+    assert_eq!(
+        kinds
+            .iter()
+            .filter(|kind| **kind == "week_complete")
+            .count(),
+        12
+    );
     assert_eq!(kinds[kinds.len() - 2..], ["plan_finalized", "finished"]);
-    let messages: Vec<&str> = events.iter().map(|event| event["message"].as_str().unwrap_or("")).collect();
+    let messages: Vec<&str> = events
+        .iter()
+        .map(|event| event["message"].as_str().unwrap_or(""))
+        .collect();
     assert!(messages.contains(&"Overview created"));
     assert!(messages.contains(&"Week 12/12 complete"));
     let finished = events.last().unwrap();
     let path = finished["path"].as_str().unwrap();
-    assert!(path.starts_with("output/training_plan_") && path.ends_with(".json"), "{path}");
+    assert!(
+        path.starts_with("output/training_plan_") && path.ends_with(".json"),
+        "{path}"
+    );
 
     let validated = sandbox.run(&["validate", path]);
-    assert_eq!(validated.status.code(), Some(0), "{}{}", stdout(&validated), stderr(&validated));
+    assert_eq!(
+        validated.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&validated),
+        stderr(&validated)
+    );
     assert!(stdout(&validated).contains("0 error(s)"));
 
-    let plan: Value = serde_json::from_str(&std::fs::read_to_string(sandbox.path(path)).unwrap()).unwrap();
+    let plan: Value =
+        serde_json::from_str(&std::fs::read_to_string(sandbox.path(path)).unwrap()).unwrap();
     assert_eq!(plan["plan_metadata"]["total_weeks"], 12);
     assert_eq!(plan["plan_metadata"]["start_date"], "2026-11-30");
     assert_eq!(plan["weekly_plan"].as_array().unwrap().len(), 12);
@@ -122,11 +272,16 @@ fn generate_validate_show_and_list_on_the_builtin_coach() {
     assert_eq!(shown["done_count"], 1);
     let steps = shown["steps"].as_array().unwrap();
     assert_eq!(steps.len(), 13);
-    assert!(steps.iter().all(|step| step["requests"] == 1 && step["attempts"].as_array().unwrap().len() == 1));
+    assert!(steps
+        .iter()
+        .all(|step| step["requests"] == 1 && step["attempts"].as_array().unwrap().len() == 1));
 
     let human = sandbox.run(&["show", run_id]);
     let text = stdout(&human);
-    assert!(text.contains("Week 12") && text.contains("State: done"), "{text}");
+    assert!(
+        text.contains("Week 12") && text.contains("State: done"),
+        "{text}"
+    );
 
     let list = sandbox.run(&["list", "--json"]);
     let listed: Value = serde_json::from_str(&stdout(&list)).unwrap();
@@ -141,7 +296,16 @@ fn seed_profile_works_and_a_second_process_on_the_store_fails_at_once() {
     // The first process holds the store while it waits on simulated model latency.
     let mut first = sandbox
         .command()
-        .args(["generate", "--profile", &profile, "--latency-ms", "200", "--week-concurrency", "1", "--json"])
+        .args([
+            "generate",
+            "--profile",
+            &profile,
+            "--latency-ms",
+            "200",
+            "--week-concurrency",
+            "1",
+            "--json",
+        ])
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
@@ -151,7 +315,11 @@ fn seed_profile_works_and_a_second_process_on_the_store_fails_at_once() {
     assert!(line.contains("\"started\""), "{line}");
     let second = sandbox.run(&["list"]);
     assert_eq!(second.status.code(), Some(2));
-    assert!(stderr(&second).contains("in use by another periodize process"), "{}", stderr(&second));
+    assert!(
+        stderr(&second).contains("in use by another periodize process"),
+        "{}",
+        stderr(&second)
+    );
     first.kill().unwrap();
     first.wait().unwrap();
 }
@@ -163,7 +331,10 @@ fn validate_reports_every_violation_of_a_broken_plan() {
     let output = sandbox.run(&["generate", "--profile", &profile, "--weeks", "4", "--json"]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let last: Value = serde_json::from_str(stdout(&output).lines().last().unwrap()).unwrap();
-    let mut plan: Value = serde_json::from_str(&std::fs::read_to_string(sandbox.path(last["path"].as_str().unwrap())).unwrap()).unwrap();
+    let mut plan: Value = serde_json::from_str(
+        &std::fs::read_to_string(sandbox.path(last["path"].as_str().unwrap())).unwrap(),
+    )
+    .unwrap();
     plan["weekly_plan"][1]["workouts"][0]["segments"][0]["duration_min"] = Value::from(0);
     plan["weekly_plan"][2]["training_days"] = serde_json::json!(["Monday"]);
     plan["plan_metadata"]["target_ftp"] = Value::from(999);
@@ -171,11 +342,32 @@ fn validate_reports_every_violation_of_a_broken_plan() {
     let checked = sandbox.run(&["validate", broken.to_str().unwrap(), "--json"]);
     assert_eq!(checked.status.code(), Some(1), "{}", stderr(&checked));
     let report: Value = serde_json::from_str(&stdout(&checked)).unwrap();
-    let paths: Vec<&str> = report["violations"].as_array().unwrap().iter().map(|v| v["path"].as_str().unwrap()).collect();
+    let paths: Vec<&str> = report["violations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["path"].as_str().unwrap())
+        .collect();
     assert!(paths.contains(&"target_ftp"), "{paths:?}");
-    assert!(paths.iter().any(|p| p.starts_with("weekly_plan[1].workouts[0].segments[0].duration_min")), "{paths:?}");
-    assert!(paths.iter().any(|p| p.starts_with("weekly_overview[2].training_days")), "{paths:?}");
+    assert!(
+        paths
+            .iter()
+            .any(|p| p.starts_with("weekly_plan[1].workouts[0].segments[0].duration_min")),
+        "{paths:?}"
+    );
+    assert!(
+        paths
+            .iter()
+            .any(|p| p.starts_with("weekly_overview[2].training_days")),
+        "{paths:?}"
+    );
 
     let not_json = sandbox.write("not.json", "plan?");
-    assert_eq!(sandbox.run(&["validate", not_json.to_str().unwrap()]).status.code(), Some(2));
+    assert_eq!(
+        sandbox
+            .run(&["validate", not_json.to_str().unwrap()])
+            .status
+            .code(),
+        Some(2)
+    );
 }

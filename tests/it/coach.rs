@@ -58,7 +58,8 @@ fn case_strategy() -> impl Strategy<Value = Case> {
 /// Edge profiles: caps from 0 (a day that is available but has no time) to a full day, and
 /// budgets from a quarter of an hour to the 40 h maximum.
 fn extreme_case_strategy() -> impl Strategy<Value = Case> {
-    let cap = prop_oneof![Just(0u32), 1u32..=30, 0u32..=MINUTES_PER_DAY];
+    // An available day with a 0-minute cap is refused by the parser, so the smallest cap is 1.
+    let cap = prop_oneof![Just(1u32), 1u32..=30, 1u32..=MINUTES_PER_DAY];
     cases_with(
         prop::array::uniform7(cap).boxed(),
         prop_oneof![3u32..=20, 2u32..=400].boxed(),
@@ -116,8 +117,8 @@ fn profile_json(case: &Case) -> Value {
     // A single day cannot hold more than 24 h: clamp the budget to what the days can hold.
     let tenth_hours = case.tenth_hours.min(day_count * 240);
     let hours = f64::from(tenth_hours) / 10.0;
-    // The parser compares the caps with the f64 product (16.6 h × 60 = 996.0000000000001), so
-    // the caps must reach its ceiling. At most 40 h × 60, so the cast is exact.
+    // The parser compares whole minutes; the ceiling is always enough. At most 40 h × 60, so
+    // the cast is exact.
     let need_min = (hours * 60.0).ceil() as u32;
     let mut caps = case.caps_min;
     let mut total: u32 = available.iter().map(|day| caps[day.index()]).sum();

@@ -27,7 +27,10 @@ fn spec(run_id: u128) -> RunSpec {
 fn a_committed_transition_round_trips_through_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let mut machine = Machine::new(spec(1));
-    let ctx = machine.handle(&Event::Start { at_ms: 10, week_concurrency: 2 });
+    let ctx = machine.handle(&Event::Start {
+        at_ms: 10,
+        week_concurrency: 2,
+    });
     {
         let store = Store::open(dir.path()).unwrap();
         store.commit(&machine, &ctx.dirty, 1, 10).unwrap();
@@ -48,16 +51,28 @@ fn unknown_versions_and_corrupt_records_are_refused_by_name() {
     let mut future = record.clone();
     future[0] = 99;
     let err = records::decode::<u32>(&future).unwrap_err();
-    assert_eq!(err.to_string(), "record has format version 99, this build reads version 1");
-    assert!(records::decode::<u32>(&[1]).unwrap_err().to_string().contains("too short"));
+    assert_eq!(
+        err.to_string(),
+        "record has format version 99, this build reads version 1"
+    );
+    assert!(records::decode::<u32>(&[1])
+        .unwrap_err()
+        .to_string()
+        .contains("too short"));
     let mut trailing = record;
     trailing.push(0);
-    assert!(records::decode::<u32>(&trailing).unwrap_err().to_string().contains("trailing"));
+    assert!(records::decode::<u32>(&trailing)
+        .unwrap_err()
+        .to_string()
+        .contains("trailing"));
 
     // A step record overwritten with garbage is reported with its run and key.
     let dir = tempfile::tempdir().unwrap();
     let mut machine = Machine::new(spec(2));
-    let ctx = machine.handle(&Event::Start { at_ms: 10, week_concurrency: 1 });
+    let ctx = machine.handle(&Event::Start {
+        at_ms: 10,
+        week_concurrency: 1,
+    });
     {
         let store = Store::open(dir.path()).unwrap();
         store.commit(&machine, &ctx.dirty, 1, 10).unwrap();
@@ -70,8 +85,14 @@ fn unknown_versions_and_corrupt_records_are_refused_by_name() {
     drop(steps);
     drop(db);
     let store = Store::open(dir.path()).unwrap();
-    let err = store.load(RunId(2)).err().expect("a corrupt record is an error, never skipped");
+    let err = store
+        .load(RunId(2))
+        .err()
+        .expect("a corrupt record is an error, never skipped");
     assert!(matches!(err, store::Error::Corrupt { .. }), "{err}");
     let message = err.to_string();
-    assert!(message.contains(&RunId(2).to_string()) && message.contains("steps/overview"), "{message}");
+    assert!(
+        message.contains(&RunId(2).to_string()) && message.contains("steps/overview"),
+        "{message}"
+    );
 }

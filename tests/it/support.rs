@@ -6,7 +6,9 @@ use std::process::{Command, Output};
 pub const BIN: &str = env!("CARGO_BIN_EXE_periodize");
 
 pub fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
 }
 
 /// A temporary working directory with its own state and output directories.
@@ -16,7 +18,9 @@ pub struct Sandbox {
 
 impl Sandbox {
     pub fn new() -> Sandbox {
-        Sandbox { dir: tempfile::tempdir().expect("a temporary directory") }
+        Sandbox {
+            dir: tempfile::tempdir().expect("a temporary directory"),
+        }
     }
 
     pub fn path(&self, name: &str) -> PathBuf {
@@ -31,7 +35,10 @@ impl Sandbox {
 
     pub fn command(&self) -> Command {
         let mut command = Command::new(BIN);
-        command.current_dir(self.dir.path()).env_remove("PERIODIZE_CRASH_POINT").env_remove("PERIODIZE_LOG");
+        command
+            .current_dir(self.dir.path())
+            .env_remove("PERIODIZE_CRASH_POINT")
+            .env_remove("PERIODIZE_LOG");
         command
     }
 

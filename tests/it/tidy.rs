@@ -23,7 +23,13 @@ fn sources(under: &str) -> Vec<(String, String)> {
         .into_iter()
         .map(|path| {
             let text = std::fs::read_to_string(&path).expect("read a source file");
-            (path.strip_prefix(root).expect("under the root").display().to_string(), text)
+            (
+                path.strip_prefix(root)
+                    .expect("under the root")
+                    .display()
+                    .to_string(),
+                text,
+            )
         })
         .collect()
 }
@@ -31,14 +37,20 @@ fn sources(under: &str) -> Vec<(String, String)> {
 /// Code without `#[cfg(test)]` modules and comments, for dependency checks.
 fn production_code(text: &str) -> String {
     let code = text.split("#[cfg(test)]").next().unwrap_or("");
-    code.lines().filter(|line| !line.trim_start().starts_with("//")).collect::<Vec<_>>().join("\n")
+    code.lines()
+        .filter(|line| !line.trim_start().starts_with("//"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 #[test]
 fn every_file_starts_with_a_module_doc_line() {
     for under in ["src", "tests", "benches"] {
         for (path, text) in sources(under) {
-            assert!(text.starts_with("//!"), "{path} must start with a `//!` line saying what it owns");
+            assert!(
+                text.starts_with("//!"),
+                "{path} must start with a `//!` line saying what it owns"
+            );
         }
     }
 }
@@ -48,34 +60,71 @@ fn outside_dependencies_have_one_owner() {
     for (path, text) in sources("src") {
         let code = production_code(&text);
         if code.contains("sled::") {
-            assert!(path.starts_with("src/store/"), "{path} uses sled; only src/store/ may");
+            assert!(
+                path.starts_with("src/store/"),
+                "{path} uses sled; only src/store/ may"
+            );
         }
         if code.contains("clap::") {
-            assert!(path.starts_with("src/cli/") || path == "src/main.rs", "{path} uses clap; only the CLI may");
+            assert!(
+                path.starts_with("src/cli/") || path == "src/main.rs",
+                "{path} uses clap; only the CLI may"
+            );
         }
         if code.contains("anyhow") {
             assert_eq!(path, "src/main.rs", "{path} uses anyhow; only main may");
         }
         if code.contains("reqwest") {
-            assert!(path.starts_with("src/providers/"), "{path} uses reqwest; only providers may");
+            assert!(
+                path.starts_with("src/providers/"),
+                "{path} uses reqwest; only providers may"
+            );
         }
         if code.contains("std::process::exit") || code.contains("ExitCode") {
-            assert!(path.starts_with("src/cli/") || path == "src/main.rs" || path.starts_with("src/engine/"), "{path} chooses an exit code");
+            assert!(
+                path.starts_with("src/cli/")
+                    || path == "src/main.rs"
+                    || path.starts_with("src/engine/"),
+                "{path} chooses an exit code"
+            );
         }
     }
 }
 
 #[test]
 fn the_pure_core_does_no_io() {
-    let forbidden = ["std::fs", "tokio", "sled", "reqwest", "SystemTime", "Instant::now", "std::env", "println!", "eprintln!", "Local::now", "Utc::now"];
+    let forbidden = [
+        "std::fs",
+        "tokio",
+        "sled",
+        "reqwest",
+        "SystemTime",
+        "Instant::now",
+        "std::env",
+        "println!",
+        "eprintln!",
+        "Local::now",
+        "Utc::now",
+    ];
     for (path, text) in sources("src") {
-        let pure = path.starts_with("src/domain/") || path.starts_with("src/workflow/") || ["src/llm.rs", "src/tools.rs", "src/coach.rs", "src/planfile.rs"].contains(&path.as_str());
+        let pure = path.starts_with("src/domain/")
+            || path.starts_with("src/workflow/")
+            || [
+                "src/llm.rs",
+                "src/tools.rs",
+                "src/coach.rs",
+                "src/planfile.rs",
+            ]
+            .contains(&path.as_str());
         if !pure {
             continue;
         }
         let code = production_code(&text);
         for needle in forbidden {
-            assert!(!code.contains(needle), "{path} is pure but mentions {needle}");
+            assert!(
+                !code.contains(needle),
+                "{path} is pure but mentions {needle}"
+            );
         }
     }
 }
