@@ -274,8 +274,125 @@ fn problem(path: &str, message: impl Into<String>) -> Violation {
     }
 }
 
+/// Keys the seed writes in its final plan's `athlete_profile` (a derived form, not the form of
+/// its input profile files): `ftp`, `weekly_training_hours`, `available_training_days`. Each is
+/// used only where the profile gives neither our canonical key nor the seed-input one; the FTP
+/// falls back on `plan_metadata.current_ftp`. Returns the profile to parse and the aliases used
+/// (canonical key, key in the file), so errors name the key as written.
+fn profile_with_aliases(
+    value: &Value,
+    metadata: &Map<String, Value>,
+) -> (Value, Vec<(&'static str, &'static str)>) {
+    let mut value = value.clone();
+    let mut used = Vec::new();
+    let Some(object) = value.as_object_mut() else {
+        return (value, used);
+    };
+    let present = |object: &Map<String, Value>, key: &str| {
+        object.get(key).filter(|value| !value.is_null()).cloned()
+    };
+    let nested = |object: &Map<String, Value>, key: &str| {
+        object
+            .get("training_availability")
+            .and_then(|availability| availability.get(key))
+            .is_some_and(|value| !value.is_null())
+    };
+    if present(object, "ftp_w").is_none() && present(object, "FTP").is_none() {
+        let found = match present(object, "ftp") {
+            Some(ftp) => Some((ftp, "ftp")),
+            None => present(metadata, "current_ftp").map(|ftp| (ftp, "plan_metadata.current_ftp")),
+        };
+        if let Some((ftp, key)) = found {
+            object.insert("ftp_w".to_string(), ftp);
+            used.push(("ftp_w", key));
+        }
+    }
+    for (canonical, seed_input, seed_output) in [
+        ("weekly_hours", "hours_per_week", "weekly_training_hours"),
+        ("available_days", "week_days", "available_training_days"),
+    ] {
+        if present(object, canonical).is_some() || nested(object, seed_input) {
+            continue;
+        }
+        if let Some(found) = present(object, seed_output) {
+            object.insert(canonical.to_string(), found);
+            used.push((canonical, seed_output));
+        }
+    }
+    (value, used)
+}
+
+/// The weekdays of a week's workouts, each once, in order: the training days of a seed week
+/// whose overview entry has no `training_days` (the first three-phase seed overviews).
+fn workout_days(workouts: Option<&Value>) -> Value {
+    let mut seen = Vec::new();
+    let mut days = Vec::new();
+    for workout in workouts.and_then(Value::as_array).into_iter().flatten() {
+        let Some(day) = workout.get("weekday").filter(|day| !day.is_null()) else {
+            continue;
+        };
+        let key = day
+            .as_str()
+            .map_or_else(|| day.to_string(), |name| name.trim().to_ascii_lowercase());
+        if !seen.contains(&key) {
+            seen.push(key);
+            days.push(day.clone());
+        }
+    }
+    Value::Array(days)
+}
+
+/// Free text that plans made elsewhere may omit and that carries no rule: a workout's `name`
+/// (the seed's workouts have none) and `description`, a segment's `description`.
+fn default_free_text(week: &mut Value) {
+    let Some(workouts) = week.get_mut("workouts").and_then(Value::as_array_mut) else {
+        return;
+    };
+    for workout in workouts {
+        let Some(object) = workout.as_object_mut() else {
+            continue;
+        };
+        for key in ["name", "description"] {
+            if object.get(key).is_none_or(Value::is_null) {
+                object.insert(key.to_string(), json!(""));
+            }
+        }
+        for segment in object
+            .get_mut("segments")
+            .and_then(Value::as_array_mut)
+            .into_iter()
+            .flatten()
+        {
+            if let Some(segment) = segment.as_object_mut() {
+                if segment.get("description").is_none_or(Value::is_null) {
+                    segment.insert("description".to_string(), json!(""));
+                }
+            }
+        }
+    }
+}
+
+/// Points a violation of the overview rules into the plan file: the overview entries of a
+/// plan file are its `weekly_plan` items, index for index.
+fn in_file(mut violation: Violation) -> Violation {
+    if let Some(rest) = violation.path.strip_prefix("weekly_overview") {
+        violation.path = format!("weekly_plan{rest}");
+    }
+    violation.message = violation
+        .message
+        .replace("weekly_overview[", "weekly_plan[");
+    violation
+}
+
 /// Reads a plan file in our format or the seed's. Structural problems come back as
 /// violations, each with its path.
+///
+/// The seed's final plan (`finalize_training_plan`) has `athlete_profile` (its derived form),
+/// `plan_metadata` (`total_weeks`, `current_ftp`, `target_ftp`, …), `coaching_notes`,
+/// `monitoring_guidance` and `weekly_plan`, each item the week's overview entry merged with its
+/// `workouts` (`weekday`, `description`, `segments`, `tss`) plus `week_tss`. Over the seed's
+/// history an entry's `training_days` is absent, a list of weekday names, or one object per
+/// weekday; all three are read (see `tools::normalize_overview_entry`).
 pub fn parse_plan(text: &str) -> Result<ParsedPlan, Vec<Violation>> {
     let value: Value = serde_json::from_str(text)
         .map_err(|err| vec![problem("plan", format!("is not valid JSON: {err}"))])?;
@@ -286,24 +403,32 @@ pub fn parse_plan(text: &str) -> Result<ParsedPlan, Vec<Violation>> {
         )]);
     };
     let mut problems = Vec::new();
-    let profile = match root.get("athlete_profile") {
-        Some(value) => match profile::profile_from_value(value) {
-            Ok(profile) => Some(profile),
-            Err(err) => {
-                problems.push(problem("athlete_profile", err.to_string()));
-                None
-            }
-        },
-        None => {
-            problems.push(problem("athlete_profile", "is missing"));
-            None
-        }
-    };
     let empty = Map::new();
     let metadata = root
         .get("plan_metadata")
         .and_then(Value::as_object)
         .unwrap_or(&empty);
+    let profile = match root.get("athlete_profile") {
+        Some(value) => {
+            let (value, aliases) = profile_with_aliases(value, metadata);
+            match profile::profile_from_value(&value) {
+                Ok(profile) => Some(profile),
+                Err(err) => {
+                    let mut message = err.to_string();
+                    for (canonical, written) in aliases {
+                        message =
+                            message.replace(&format!("`{canonical}`"), &format!("`{written}`"));
+                    }
+                    problems.push(problem("athlete_profile", message));
+                    None
+                }
+            }
+        }
+        None => {
+            problems.push(problem("athlete_profile", "is missing"));
+            None
+        }
+    };
     let weekly_plan = match root.get("weekly_plan") {
         Some(Value::Array(items)) => items.clone(),
         _ => {
@@ -313,7 +438,7 @@ pub fn parse_plan(text: &str) -> Result<ParsedPlan, Vec<Violation>> {
     };
     let total_weeks = metadata
         .get("total_weeks")
-        .and_then(Value::as_u64)
+        .and_then(|weeks| weeks.as_u64().or_else(|| whole(weeks)))
         .or_else(|| root.get("total_weeks").and_then(Value::as_u64))
         .unwrap_or(weekly_plan.len() as u64);
     let total_weeks = u32::try_from(total_weeks).unwrap_or(u32::MAX);
@@ -352,6 +477,12 @@ pub fn parse_plan(text: &str) -> Result<ParsedPlan, Vec<Violation>> {
             for key in ["phase_rationale", "weekly_focus", "weekly_watch_points"] {
                 entry_object.entry(key).or_insert(json!(""));
             }
+            if entry_object.get("training_days").is_none_or(Value::is_null) {
+                entry_object.insert(
+                    "training_days".to_string(),
+                    workout_days(object.get("workouts")),
+                );
+            }
         }
         tools::normalize_overview_entry(&mut entry);
         entries.push(entry);
@@ -359,6 +490,7 @@ pub fn parse_plan(text: &str) -> Result<ParsedPlan, Vec<Violation>> {
             "week_number": object.get("week_number").cloned().unwrap_or(Value::Null),
             "workouts": object.get("workouts").cloned().unwrap_or(Value::Null),
         });
+        default_free_text(&mut week);
         tools::normalize_week(&mut week);
         match tools::week_from_value(week, &format!("weekly_plan[{index}].")) {
             Ok(details) => weeks.push(details),
@@ -376,10 +508,7 @@ pub fn parse_plan(text: &str) -> Result<ParsedPlan, Vec<Violation>> {
     let overview = match tools::overview_from_value(overview_value) {
         Ok(overview) => Some(overview),
         Err(found) => {
-            problems.extend(found.into_iter().map(|mut violation| {
-                violation.path = violation.path.replace("weekly_overview", "weekly_plan");
-                violation
-            }));
+            problems.extend(found.into_iter().map(in_file));
             None
         }
     };
@@ -394,7 +523,15 @@ pub fn parse_plan(text: &str) -> Result<ParsedPlan, Vec<Violation>> {
     }
 }
 
-/// Every rule of SPEC §6 on a plan file's text.
+/// A whole, non-negative float such as the seed's `4.0` weeks.
+fn whole(value: &Value) -> Option<u64> {
+    value
+        .as_f64()
+        .filter(|number| number.fract() == 0.0 && (0.0..1e15).contains(number))
+        .map(|number| number as u64)
+}
+
+/// Every rule of SPEC §6 on a plan file's text, with paths into the file.
 pub fn validate_plan_text(text: &str, rules: &Rules) -> Vec<Violation> {
     match parse_plan(text) {
         Ok(plan) => validate::check_plan(
@@ -403,7 +540,10 @@ pub fn validate_plan_text(text: &str, rules: &Rules) -> Vec<Violation> {
             &plan.profile,
             plan.total_weeks,
             rules,
-        ),
+        )
+        .into_iter()
+        .map(in_file)
+        .collect(),
         Err(problems) => problems,
     }
 }

@@ -258,7 +258,8 @@ pub fn week_from_value(value: Value, prefix: &str) -> Result<WeekDetails, Vec<Vi
 }
 
 /// Accepts harmless variations seen in plans made elsewhere and in model output: day counts
-/// given as lists of days, watch points given as a list, numbers given as numeric strings.
+/// given as lists of days, training days given as the seed's per-day objects, watch points
+/// given as a list, numbers given as numeric strings or as whole floats.
 pub fn normalize_overview(value: &mut Value) {
     if let Some(entries) = value
         .get_mut("weekly_overview")
@@ -272,6 +273,7 @@ pub fn normalize_overview(value: &mut Value) {
         for key in ["total_weeks", "target_ftp"] {
             numeric_string(object.get_mut(key));
         }
+        whole_number(object.get_mut("total_weeks"));
         for key in ["coaching_notes", "monitoring_guidance"] {
             join_text_list(object.get_mut(key));
         }
@@ -298,6 +300,7 @@ pub fn normalize_overview_entry(entry: &mut Value) {
             .collect();
         object.insert("training_days".to_string(), Value::Array(list));
     }
+    day_objects_to_names(object);
     for key in [
         "week_number",
         "target_tss",
@@ -308,14 +311,75 @@ pub fn normalize_overview_entry(entry: &mut Value) {
     ] {
         numeric_string(object.get_mut(key));
     }
+    for key in ["week_number", "hard_days", "easy_days", "rest_days"] {
+        whole_number(object.get_mut(key));
+    }
     for key in ["phase_rationale", "weekly_focus", "weekly_watch_points"] {
         join_text_list(object.get_mut(key));
+    }
+}
+
+/// Workout types the seed counts as a hard day when a day is given as an object.
+const HARD_WORKOUT_TYPES: [&str; 3] = ["threshold", "vo2max", "sweetspot"];
+
+/// Later seed overviews list `training_days` as one object per weekday,
+/// `{"weekday": "Tuesday", "workout_type": "rest"}` or `{"weekday": …, "workout_types": [...]}`,
+/// and may then leave out the day counts. A day whose types are all `rest` is a rest day; every
+/// other listed day is a training day, hard when one of its types is threshold, vo2max or
+/// sweetspot (the seed's own rule). Counts the entry does give are kept, so the rules still
+/// compare them with the days.
+fn day_objects_to_names(object: &mut serde_json::Map<String, Value>) {
+    let Some(Value::Array(days)) = object.get("training_days") else {
+        return;
+    };
+    if !days.iter().any(Value::is_object) {
+        return;
+    }
+    let mut names = Vec::with_capacity(days.len());
+    let mut hard = 0_usize;
+    for day in days {
+        let Value::Object(day) = day else {
+            names.push(day.clone());
+            continue;
+        };
+        let types: Vec<String> = match day.get("workout_types").or_else(|| day.get("workout_type"))
+        {
+            Some(Value::String(kind)) => vec![kind.trim().to_ascii_lowercase()],
+            Some(Value::Array(kinds)) => kinds
+                .iter()
+                .filter_map(Value::as_str)
+                .map(|kind| kind.trim().to_ascii_lowercase())
+                .collect(),
+            _ => Vec::new(),
+        };
+        if !types.is_empty() && types.iter().all(|kind| kind == "rest") {
+            continue;
+        }
+        if types
+            .iter()
+            .any(|kind| HARD_WORKOUT_TYPES.contains(&kind.as_str()))
+        {
+            hard += 1;
+        }
+        names.push(day.get("weekday").cloned().unwrap_or(Value::Null));
+    }
+    let training = names.len();
+    object.insert("training_days".to_string(), Value::Array(names));
+    for (key, count) in [
+        ("hard_days", hard),
+        ("easy_days", training.saturating_sub(hard)),
+        ("rest_days", 7_usize.saturating_sub(training)),
+    ] {
+        if object.get(key).is_none_or(Value::is_null) {
+            object.insert(key.to_string(), Value::from(count));
+        }
     }
 }
 
 pub fn normalize_week(value: &mut Value) {
     if let Some(object) = value.as_object_mut() {
         numeric_string(object.get_mut("week_number"));
+        whole_number(object.get_mut("week_number"));
     }
     let Some(workouts) = value.get_mut("workouts").and_then(Value::as_array_mut) else {
         return;
@@ -329,16 +393,24 @@ pub fn normalize_week(value: &mut Value) {
                 for key in ["duration_min", "power_low_pct", "power_high_pct"] {
                     numeric_string(object.get_mut(key));
                 }
-                // A whole number written as 20.0 is still a whole number of minutes.
-                if let Some(slot) = object.get_mut("duration_min") {
-                    if let Some(minutes) =
-                        slot.as_f64().filter(|m| m.fract() == 0.0 && !slot.is_i64())
-                    {
-                        *slot = Value::from(minutes as i64);
-                    }
-                }
+                whole_number(object.get_mut("duration_min"));
             }
         }
+    }
+}
+
+/// A whole number written as 20.0 (Gemini sends every number as a float, and the seed stored
+/// them as received) is still a whole number of minutes, days or weeks.
+fn whole_number(slot: Option<&mut Value>) {
+    let Some(slot) = slot else { return };
+    if slot.is_i64() || slot.is_u64() {
+        return;
+    }
+    if let Some(number) = slot
+        .as_f64()
+        .filter(|number| number.fract() == 0.0 && number.abs() < 1e15)
+    {
+        *slot = Value::from(number as i64);
     }
 }
 
@@ -393,6 +465,43 @@ mod tests {
             problems[1].message.contains("sprint"),
             "{}",
             problems[1].message
+        );
+    }
+
+    #[test]
+    fn seed_day_objects_become_training_days_and_counts() {
+        let mut entry = json!({"week_number": 2.0, "training_days": [
+            {"weekday": "Monday", "workout_types": ["rest"]},
+            {"weekday": "Tuesday", "workout_types": ["VO2max"]},
+            {"weekday": "Wednesday", "workout_type": "rest"},
+            {"weekday": "Thursday", "workout_type": "endurance"},
+            {"weekday": "Saturday", "workout_types": ["endurance", "strength"], "optional": true}
+        ]});
+        normalize_overview_entry(&mut entry);
+        assert_eq!(
+            entry["training_days"],
+            json!(["Tuesday", "Thursday", "Saturday"])
+        );
+        assert_eq!(
+            (
+                &entry["week_number"],
+                &entry["hard_days"],
+                &entry["easy_days"],
+                &entry["rest_days"]
+            ),
+            (&json!(2), &json!(1), &json!(2), &json!(4))
+        );
+
+        // Counts the entry gives are kept for the rules to check.
+        let mut given = json!({"training_days": [{"weekday": "Friday", "workout_type": "tempo"}], "hard_days": 2});
+        normalize_overview_entry(&mut given);
+        assert_eq!(
+            (
+                &given["training_days"],
+                &given["hard_days"],
+                &given["easy_days"]
+            ),
+            (&json!(["Friday"]), &json!(2), &json!(1))
         );
     }
 

@@ -190,6 +190,19 @@ fn model_setup(args: &ModelArgs) -> Result<(Provider, PromptSet), Error> {
     Ok((provider, prompts))
 }
 
+/// The plan is written at the very end; find out now, before a run exists, that it cannot be.
+fn check_output_dir(dir: &Path) -> Result<(), Error> {
+    let unusable = |source: std::io::Error| Error::Arg {
+        flag: "--output-dir",
+        value: dir.display().to_string(),
+        reason: format!("cannot write plan files there: {source}"),
+    };
+    std::fs::create_dir_all(dir).map_err(unusable)?;
+    let probe = dir.join(format!(".periodize-write-check-{}", std::process::id()));
+    std::fs::write(&probe, b"").map_err(unusable)?;
+    std::fs::remove_file(&probe).map_err(unusable)
+}
+
 fn next_monday(today: NaiveDate) -> NaiveDate {
     let days_ahead = 7 - i64::from(today.weekday().num_days_from_monday());
     today + Duration::days(days_ahead)
@@ -268,6 +281,7 @@ async fn generate(
     }
     let rules = rules_from(args.tss_check, args.max_training_days)?;
     let (provider, prompts) = model_setup(&args.model)?;
+    check_output_dir(&args.output_dir)?;
 
     let store = Store::open(state_dir)?;
     let spec = RunSpec {

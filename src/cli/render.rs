@@ -113,6 +113,8 @@ pub fn show(store: &Store, run_id: RunId, json_output: bool) -> Result<(), Error
                     "in_flight": step.in_flight.is_some(),
                     "waiting_until_ms": step.waiting_until_ms,
                     "exhausted": step.exhausted,
+                    "checkpoint_kept": step.accepted.is_some(),
+                    "compacted": step.compacted,
                     "tokens": usage_json(&step.usage()),
                     "warnings": step.warnings.iter().map(|v| v.to_string()).collect::<Vec<_>>(),
                     "attempts": step.attempts.iter().map(|attempt| json!({

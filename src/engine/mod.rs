@@ -201,7 +201,7 @@ impl Engine {
         let run_id = machine.run().spec.run_id;
         let span = tracing::info_span!("run", run_id = %run_id);
         async move {
-            let (sender, mut receiver) = mpsc::unbounded_channel::<Event>();
+            let (sender, mut receiver) = mpsc::unbounded_channel::<Result<Event, Error>>();
             let mut ready = vec![first];
             let mut outstanding: usize = 0;
             loop {
@@ -253,15 +253,17 @@ impl Engine {
                         }),
                     };
                 }
+                // An effect that cannot complete (the plan file cannot be written) stops the
+                // driver; the committed state stays as it is, for `resume`.
                 let event = receiver
                     .recv()
                     .await
-                    .expect("the driver holds a sender, so the channel stays open");
+                    .expect("the driver holds a sender, so the channel stays open")?;
                 outstanding -= 1;
                 ready.push(event);
                 while let Ok(event) = receiver.try_recv() {
                     outstanding -= 1;
-                    ready.push(event);
+                    ready.push(event?);
                 }
             }
         }
@@ -280,16 +282,23 @@ impl Engine {
     }
 
     /// Starts one effect; its result comes back as an event on `sender`.
-    fn execute(&self, machine: &Machine, effect: Effect, sender: mpsc::UnboundedSender<Event>) {
+    fn execute(
+        &self,
+        machine: &Machine,
+        effect: Effect,
+        sender: mpsc::UnboundedSender<Result<Event, Error>>,
+    ) {
         let run = machine.run();
         let run_id = run.spec.run_id;
         match effect {
             Effect::CallModel { step, attempt } => {
-                let (phase, week) = match step {
-                    StepId::Overview => ("overview", 0),
-                    StepId::Week(week) => ("weeks", week),
+                // Nested in the run's span, which carries the run id.
+                let span = match step {
+                    StepId::Overview => tracing::info_span!("step", phase = "overview", attempt),
+                    StepId::Week(week) => {
+                        tracing::info_span!("step", phase = "weeks", week, attempt)
+                    }
                 };
-                let span = tracing::info_span!("step", run_id = %run_id, phase, week, attempt);
                 let request = self.build_request(run, step);
                 let provider = self.provider.clone();
                 tokio::spawn(
@@ -305,12 +314,12 @@ impl Engine {
                             },
                         };
                         tracing::debug!(outcome = outcome_name(&reply.outcome), "reply received");
-                        let _ = sender.send(Event::Replied {
+                        let _ = sender.send(Ok(Event::Replied {
                             step,
                             attempt,
                             reply,
                             at_ms: now_ms(),
-                        });
+                        }));
                     }
                     .instrument(span),
                 );
@@ -319,39 +328,37 @@ impl Engine {
                 let delay = Duration::from_millis(until_ms.saturating_sub(now_ms()));
                 tokio::spawn(async move {
                     tokio::time::sleep(delay).await;
-                    let _ = sender.send(Event::RetryDue {
+                    let _ = sender.send(Ok(Event::RetryDue {
                         step,
                         at_ms: now_ms(),
-                    });
+                    }));
                 });
             }
             Effect::WritePlan { file_name } => {
                 let bytes = crate::planfile::render(run);
                 let dir = PathBuf::from(&run.spec.output_dir);
                 let crash = self.crash;
-                let span = tracing::info_span!("step", run_id = %run_id, phase = "finalize");
+                let span = tracing::info_span!("step", phase = "finalize");
                 tokio::spawn(
                     async move {
+                        let path = dir.join(&file_name);
                         let written = tokio::task::spawn_blocking(move || output::write_atomically(&dir, &file_name, &bytes))
                             .await
                             .expect("the plan writer does not panic");
-                        match written {
+                        let event = match written {
                             Ok(path) => {
                                 tracing::info!(path = %path.display(), "plan written");
                                 if crash == Some(CrashPoint { at: CrashAt::AfterWrite, target: CrashTarget::Finalize }) {
                                     eprintln!("periodize: crash point after-write:finalize reached, aborting");
                                     std::process::abort();
                                 }
-                                let _ = sender.send(Event::PlanWritten { at_ms: now_ms() });
+                                Ok(Event::PlanWritten { at_ms: now_ms() })
                             }
-                            Err(err) => {
-                                // Without the file the run cannot finish; report and stop the process
-                                // cleanly: the Finalizing state stays committed for `resume`.
-                                tracing::error!(error = %err, "cannot write the plan file");
-                                eprintln!("error: run {run_id}: cannot write plan file: {err}");
-                                std::process::exit(1);
-                            }
-                        }
+                            // Without the file the run cannot finish: the driver stops with this
+                            // error and the committed Finalizing state waits for `resume`.
+                            Err(source) => Err(Error::WritePlan { run_id, path, source }),
+                        };
+                        let _ = sender.send(event);
                     }
                     .instrument(span),
                 );

@@ -185,6 +185,15 @@ fn bad_profiles_and_arguments_exit_2_naming_field_and_value() {
         &["--week-concurrency", "\"0\""],
     );
     check_bad(Some(GOOD), &["--prompts", "no-such-dir"], &["no-such-dir"]);
+    check_bad(
+        Some(GOOD),
+        &["--output-dir", "profile.json"],
+        &[
+            "--output-dir",
+            "\"profile.json\"",
+            "cannot write plan files",
+        ],
+    );
 }
 
 #[test]
@@ -358,7 +367,7 @@ fn validate_reports_every_violation_of_a_broken_plan() {
     assert!(
         paths
             .iter()
-            .any(|p| p.starts_with("weekly_overview[2].training_days")),
+            .any(|p| p.starts_with("weekly_plan[2].training_days")),
         "{paths:?}"
     );
 

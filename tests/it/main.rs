@@ -4,6 +4,7 @@ mod cli;
 mod coach;
 mod machine;
 mod prompts;
+mod seed_plans;
 mod store;
 mod support;
 mod tidy;

@@ -96,3 +96,38 @@ fn unknown_versions_and_corrupt_records_are_refused_by_name() {
         "{message}"
     );
 }
+
+/// After Done the per-step checkpoints are dropped (attempt statistics stay), unless
+/// `--keep-checkpoints` asks to keep them.
+#[test]
+fn done_runs_compact_their_checkpoints_unless_asked_to_keep_them() {
+    use crate::support::{fixture, stdout, Sandbox};
+    let profile = fixture("profiles/athlete.json").display().to_string();
+    for (flags, kept) in [(&[][..], false), (&["--keep-checkpoints"][..], true)] {
+        let sandbox = Sandbox::new();
+        let mut args = vec![
+            "generate",
+            "--profile",
+            profile.as_str(),
+            "--weeks",
+            "3",
+            "--json",
+        ];
+        args.extend_from_slice(flags);
+        let output = sandbox.run(&args);
+        assert!(output.status.success());
+        let last: serde_json::Value =
+            serde_json::from_str(stdout(&output).lines().last().unwrap()).unwrap();
+        let shown = sandbox.run(&["show", last["run_id"].as_str().unwrap(), "--json"]);
+        let shown: serde_json::Value = serde_json::from_str(&stdout(&shown)).unwrap();
+        for step in shown["steps"].as_array().unwrap() {
+            assert_eq!(step["checkpoint_kept"], kept, "{flags:?}: {step}");
+            assert_eq!(step["compacted"], !kept, "{flags:?}: {step}");
+            assert_eq!(
+                step["attempts"].as_array().unwrap().len(),
+                1,
+                "statistics survive compaction"
+            );
+        }
+    }
+}
