@@ -15,7 +15,7 @@ use crate::tools;
 use crate::workflow::Run;
 
 #[derive(Serialize)]
-struct TokenReport {
+pub struct TokenReport {
     input_tokens: u64,
     output_tokens: u64,
     cache_read_tokens: u64,
@@ -23,7 +23,7 @@ struct TokenReport {
     total_tokens: u64,
 }
 
-fn tokens(usage: &Usage) -> TokenReport {
+pub fn tokens(usage: &Usage) -> TokenReport {
     TokenReport {
         input_tokens: usage.input_tokens,
         output_tokens: usage.output_tokens,
@@ -180,13 +180,7 @@ fn document(run: &Run) -> PlanDocument<'_> {
     }
 
     let overview_step = run.step(StepId::Overview);
-    let mut weeks_usage = Usage::default();
-    let mut weeks_attempts = 0;
-    for week in 1..=spec.total_weeks {
-        let step = run.step(StepId::Week(week));
-        weeks_usage.add(&step.usage());
-        weeks_attempts += step.attempts.len();
-    }
+    let (weeks_usage, weeks_attempts) = run.weeks_usage();
     let overview_done_ms = overview_step.accepted_at_ms.unwrap_or(spec.created_at_ms);
     let weeks_done_ms = run.finalizing_at_ms.unwrap_or(overview_done_ms);
     let generated_at =

@@ -17,14 +17,9 @@ fn out(text: &str) -> Result<(), Error> {
     stdout.write_all(text.as_bytes()).map_err(Error::Output)
 }
 
+/// Token counts in the same shape as the plan file's.
 fn usage_json(usage: &Usage) -> Value {
-    json!({
-        "input_tokens": usage.input_tokens,
-        "output_tokens": usage.output_tokens,
-        "cache_read_tokens": usage.cache_read_tokens,
-        "cache_write_tokens": usage.cache_write_tokens,
-        "total_tokens": usage.total(),
-    })
+    serde_json::to_value(crate::planfile::tokens(usage)).expect("token reports serialize")
 }
 
 fn elapsed_ms(run: &Run, updated_at_ms: u64) -> u64 {
@@ -241,13 +236,7 @@ fn weeks_text(overview: &PlanOverview, weeks: &[WeekDetails]) -> String {
 
 fn phases_json(run: &Run) -> Value {
     let overview = run.step(StepId::Overview);
-    let mut weeks_usage = Usage::default();
-    let mut weeks_attempts = 0;
-    for week in 1..=run.spec.total_weeks {
-        let step = run.step(StepId::Week(week));
-        weeks_usage.add(&step.usage());
-        weeks_attempts += step.attempts.len();
-    }
+    let (weeks_usage, weeks_attempts) = run.weeks_usage();
     json!({
         "overview": {"attempts": overview.attempts.len(), "requests": overview.requests, "tokens": usage_json(&overview.usage())},
         "weeks": {"attempts": weeks_attempts, "tokens": usage_json(&weeks_usage)},

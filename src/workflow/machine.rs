@@ -410,40 +410,28 @@ impl Run {
                     warnings: violations.len() as u32 - errors,
                     first_error: first_error.clone(),
                 };
-                state.refused += 1;
-                state.repair_turns.push(RepairTurn {
+                let turn = RepairTurn {
                     reply: PriorReply::Call(call),
                     feedback: repair_feedback(step, &violations),
-                });
-                if state.refused >= policy.max_attempts {
-                    state.exhausted = Some(format!(
-                        "{} answers failed validation; last: {first_error}",
-                        state.refused
-                    ));
-                    StepOutcome::Exhausted
-                } else {
-                    StepOutcome::Pending
-                }
+                };
+                refuse(
+                    state,
+                    turn,
+                    policy.max_attempts,
+                    "failed validation",
+                    &first_error,
+                )
             }
             Judged::Failure(ModelFailure::Malformed { message, reply }) => {
                 record.outcome = AttemptOutcome::Malformed {
                     message: message.clone(),
                 };
-                state.refused += 1;
                 let tool = tool_name(step);
-                state.repair_turns.push(RepairTurn {
+                let turn = RepairTurn {
                     reply,
                     feedback: format!("{message}. Call the tool {tool} exactly once, with complete JSON arguments for {step}."),
-                });
-                if state.refused >= policy.max_attempts {
-                    state.exhausted = Some(format!(
-                        "{} answers were refused; last: {message}",
-                        state.refused
-                    ));
-                    StepOutcome::Exhausted
-                } else {
-                    StepOutcome::Pending
-                }
+                };
+                refuse(state, turn, policy.max_attempts, "were malformed", &message)
             }
             Judged::Failure(ModelFailure::Transient {
                 message,
@@ -563,6 +551,25 @@ impl Run {
             state.repair_turns.clear();
             state.compacted = true;
         }
+    }
+}
+
+/// Counts a refused answer and carries it into the conversation; the step gives up once the
+/// attempt budget is spent.
+fn refuse(
+    state: &mut crate::workflow::StepState,
+    turn: RepairTurn,
+    max_attempts: u32,
+    what: &str,
+    last: &str,
+) -> StepOutcome {
+    state.refused += 1;
+    state.repair_turns.push(turn);
+    if state.refused >= max_attempts {
+        state.exhausted = Some(format!("{} answers {what}; last: {last}", state.refused));
+        StepOutcome::Exhausted
+    } else {
+        StepOutcome::Pending
     }
 }
 

@@ -332,6 +332,18 @@ impl Run {
         usage
     }
 
+    /// Token usage and attempts of phase 3b, all weeks together.
+    pub fn weeks_usage(&self) -> (Usage, usize) {
+        let mut usage = Usage::default();
+        let mut attempts = 0;
+        for week in 1..=self.spec.total_weeks {
+            let step = self.step(StepId::Week(week));
+            usage.add(&step.usage());
+            attempts += step.attempts.len();
+        }
+        (usage, attempts)
+    }
+
     pub fn total_attempts(&self) -> usize {
         self.steps.values().map(|step| step.attempts.len()).sum()
     }
