@@ -7,6 +7,7 @@ pub mod coach;
 pub mod domain;
 pub mod engine;
 pub mod llm;
+pub mod mock_llm;
 pub mod planfile;
 pub mod prompts;
 pub mod providers;

@@ -78,8 +78,16 @@ pub struct ToolCall {
     pub name: String,
     /// The arguments as raw JSON text: untrusted until parsed and validated.
     pub arguments: String,
+    /// Opaque provider state that must be sent back unchanged with this call (Gemini's
+    /// `thoughtSignature`); `None` for providers without one.
+    pub signature: Option<String>,
 }
 
+/// Token usage of one request, with one meaning across providers: `input_tokens` counts every
+/// prompt token, cached or not (Anthropic's `input_tokens + cache_read + cache_creation`,
+/// OpenAI's `prompt_tokens`, Gemini's `promptTokenCount`); the cache fields say how many of
+/// those were read from or written to a prompt cache. `output_tokens` includes reasoning or
+/// thinking tokens where the provider reports them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Usage {
     pub input_tokens: u64,

@@ -27,7 +27,14 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(periodize::cli::run(cli, periodize::cli::Env { crash })) {
+    let env = periodize::cli::Env {
+        crash,
+        keys: provider_keys(),
+        ollama_host: std::env::var("OLLAMA_HOST")
+            .ok()
+            .filter(|host| !host.trim().is_empty()),
+    };
+    match runtime.block_on(periodize::cli::run(cli, env)) {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
             let code = err.exit_code();
@@ -35,6 +42,23 @@ fn main() -> ExitCode {
             ExitCode::from(code)
         }
     }
+}
+
+/// API keys from the environment, wrapped at once so they can never be printed.
+fn provider_keys() -> std::collections::BTreeMap<&'static str, periodize::providers::secret::Secret>
+{
+    ["ANTHROPIC_API_KEY", "OPENAI_API_KEY", "GEMINI_API_KEY"]
+        .into_iter()
+        .filter_map(|variable| {
+            let value = std::env::var(variable)
+                .ok()
+                .filter(|value| !value.trim().is_empty())?;
+            Some((
+                variable,
+                periodize::providers::secret::Secret::new(value.trim()),
+            ))
+        })
+        .collect()
 }
 
 /// Logs go to stderr, filtered by `PERIODIZE_LOG` (e.g. `debug`, `periodize=trace`); warnings by default.

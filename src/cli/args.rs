@@ -35,11 +35,17 @@ pub enum Command {
     Show(ShowArgs),
     /// Validate a plan file (ours or the seed's format) against every rule.
     Validate(ValidateArgs),
+    /// Serve a local mock LLM speaking the Anthropic, OpenAI, Gemini and Ollama protocols.
+    MockLlm(MockLlmArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ProviderName {
     Builtin,
+    Anthropic,
+    Openai,
+    Gemini,
+    Ollama,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -51,12 +57,21 @@ pub enum TssCheckArg {
 
 #[derive(Debug, Args)]
 pub struct ModelArgs {
-    /// Model provider.
-    #[arg(long, value_enum, default_value = "builtin")]
-    pub provider: ProviderName,
-    /// Model name (the built-in coach has one model).
+    /// Model provider (generate: builtin; resume: the run's own).
+    #[arg(long, value_enum)]
+    pub provider: Option<ProviderName>,
+    /// Model name (default: the provider's default; resume: the run's own).
     #[arg(long)]
     pub model: Option<String>,
+    /// Provider base URL, e.g. an OpenAI-compatible server or `periodize mock-llm`.
+    #[arg(long, value_name = "URL")]
+    pub base_url: Option<String>,
+    /// Timeout to connect to the provider.
+    #[arg(long, default_value_t = 10_000, value_name = "MS")]
+    pub connect_timeout_ms: u64,
+    /// Timeout of one whole model request.
+    #[arg(long, default_value_t = 300_000, value_name = "MS")]
+    pub request_timeout_ms: u64,
     /// Simulated latency of the built-in coach per request, to rehearse crashes offline.
     #[arg(long, default_value_t = 0, value_name = "MS")]
     pub latency_ms: u64,
@@ -90,6 +105,12 @@ pub struct GenerateArgs {
     /// Transient provider failures per step before the run fails.
     #[arg(long, default_value_t = 5, value_name = "N")]
     pub max_transient_retries: u32,
+    /// First retry delay after a transient failure; it doubles per retry, with jitter.
+    #[arg(long, default_value_t = 1_000, value_name = "MS")]
+    pub retry_base_ms: u64,
+    /// Longest retry delay.
+    #[arg(long, default_value_t = 60_000, value_name = "MS")]
+    pub retry_max_ms: u64,
     /// Most training days a week may have.
     #[arg(long, default_value_t = 5, value_name = "N")]
     pub max_training_days: u32,
@@ -140,4 +161,37 @@ pub struct ValidateArgs {
     /// Most training days a week may have.
     #[arg(long, default_value_t = 5, value_name = "N")]
     pub max_training_days: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct MockLlmArgs {
+    /// Port on 127.0.0.1 (0 picks a free one; the address is printed).
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    /// Latency added to every answer.
+    #[arg(long, default_value_t = 0, value_name = "MS")]
+    pub latency_ms: u64,
+    /// Extra random latency, 0 to this many ms (deterministic from the seed).
+    #[arg(long, default_value_t = 0, value_name = "MS")]
+    pub latency_jitter_ms: u64,
+    /// Share of requests that get a fault, 0.0 to 1.0.
+    #[arg(long, default_value_t = 0.0, value_name = "RATE")]
+    pub fault_rate: f64,
+    /// Seed of the fault choice; the same seed gives the same faults per step.
+    #[arg(long, default_value_t = 0)]
+    pub fault_seed: u64,
+    /// Fault kinds to inject, comma-separated (default: all): rate-limit, server-error,
+    /// overloaded, timeout, drop, no-tool-call, wrong-tool, parallel-calls, invalid-json,
+    /// truncated, invalid-args.
+    #[arg(long, value_delimiter = ',', value_name = "KINDS")]
+    pub faults: Vec<String>,
+    /// `retry-after` seconds sent with 429 and 529 answers.
+    #[arg(long, default_value_t = 1, value_name = "S")]
+    pub retry_after_s: u64,
+    /// How long a `timeout` fault holds a request.
+    #[arg(long, default_value_t = 120_000, value_name = "MS")]
+    pub timeout_hold_ms: u64,
+    /// Only the first N requests of each step may fault (0: any).
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub fault_only_first_n: u64,
 }

@@ -13,15 +13,17 @@ use chrono::{Datelike, Duration, NaiveDate};
 use serde_json::{json, Value};
 
 use crate::cli::args::{
-    Cli, Command, GenerateArgs, ModelArgs, ProviderName, ResumeArgs, TssCheckArg,
+    Cli, Command, GenerateArgs, MockLlmArgs, ModelArgs, ProviderName, ResumeArgs, TssCheckArg,
 };
 use crate::domain::profile::{self, ProfileError};
 use crate::domain::validate::{Rules, Severity, TssCheck};
 use crate::engine::crash::CrashPoint;
 use crate::engine::progress::{Observer, Progress};
 use crate::engine::{self, Engine, Outcome};
+use crate::mock_llm::{FaultKind, MockConfig, MockServer};
 use crate::prompts::{self, PromptSet};
-use crate::providers::{builtin, Provider};
+use crate::providers::secret::Secret;
+use crate::providers::{builtin, http, HttpProvider, Protocol, Provider};
 use crate::store::Store;
 use crate::workflow::{self, RetryPolicy, RunId, RunSpec, State};
 
@@ -82,11 +84,16 @@ impl Error {
 #[derive(Debug, Clone, Default)]
 pub struct Env {
     pub crash: Option<CrashPoint>,
+    /// Provider keys by environment variable name (`ANTHROPIC_API_KEY`, …), never logged.
+    pub keys: std::collections::BTreeMap<&'static str, Secret>,
+    /// `OLLAMA_HOST`, when set.
+    pub ollama_host: Option<String>,
 }
 
 /// Runs a parsed command; returns the exit code of a command that ran to its end.
 pub async fn run(cli: Cli, env: Env) -> Result<u8, Error> {
     match cli.command {
+        Command::MockLlm(args) => mock_llm(args, cli.json).await,
         Command::Generate(args) => generate(&cli.state_dir, cli.json, args, env).await,
         Command::Resume(args) => resume(&cli.state_dir, cli.json, args, env).await,
         Command::Status(selector) => {
@@ -156,8 +163,7 @@ fn rules_from(tss_check: TssCheckArg, max_training_days: u32) -> Result<Rules, E
     })
 }
 
-/// The provider and prompts the model flags describe; checked before any store access.
-fn model_setup(args: &ModelArgs) -> Result<(Provider, PromptSet), Error> {
+fn check_concurrency(args: &ModelArgs) -> Result<(), Error> {
     if args.week_concurrency == 0 || args.week_concurrency > 64 {
         return Err(Error::Arg {
             flag: "--week-concurrency",
@@ -165,29 +171,155 @@ fn model_setup(args: &ModelArgs) -> Result<(Provider, PromptSet), Error> {
             reason: "expected 1 to 64".into(),
         });
     }
-    let provider = match args.provider {
-        ProviderName::Builtin => {
-            if let Some(model) = args
-                .model
-                .as_deref()
-                .filter(|model| *model != builtin::MODEL)
-            {
-                return Err(Error::Arg {
-                    flag: "--model",
-                    value: model.to_string(),
-                    reason: format!("the builtin provider has one model, {}", builtin::MODEL),
-                });
-            }
-            Provider::Builtin(builtin::BuiltinCoach {
-                latency_ms: args.latency_ms,
-            })
-        }
-    };
-    let prompts = match &args.prompts {
+    Ok(())
+}
+
+fn prompts_from(args: &ModelArgs) -> Result<PromptSet, Error> {
+    Ok(match &args.prompts {
         Some(dir) => PromptSet::load_dir(dir)?,
         None => PromptSet::embedded(),
+    })
+}
+
+fn protocol_of(name: ProviderName) -> Option<Protocol> {
+    match name {
+        ProviderName::Builtin => None,
+        ProviderName::Anthropic => Some(Protocol::Anthropic),
+        ProviderName::Openai => Some(Protocol::OpenAi),
+        ProviderName::Gemini => Some(Protocol::Gemini),
+        ProviderName::Ollama => Some(Protocol::Ollama),
+    }
+}
+
+fn provider_named(name: &str) -> Option<ProviderName> {
+    [
+        ProviderName::Builtin,
+        ProviderName::Anthropic,
+        ProviderName::Openai,
+        ProviderName::Gemini,
+        ProviderName::Ollama,
+    ]
+    .into_iter()
+    .find(|candidate| protocol_of(*candidate).map_or("builtin", Protocol::name) == name)
+}
+
+/// What a run recorded about its provider, for `resume`.
+struct Recorded<'a> {
+    provider: &'a str,
+    model: &'a str,
+    base_url: &'a str,
+}
+
+/// The provider the flags describe: flags win, then what the run recorded (resume), then the
+/// defaults. A real service needs its key; a custom `--base-url` (a local or compatible
+/// server) may run without one.
+fn build_provider(
+    args: &ModelArgs,
+    recorded: Option<Recorded<'_>>,
+    env: &Env,
+) -> Result<Provider, Error> {
+    let name = match (args.provider, &recorded) {
+        (Some(name), _) => name,
+        (None, Some(recorded)) => provider_named(recorded.provider).ok_or_else(|| Error::Arg {
+            flag: "--provider",
+            value: recorded.provider.to_string(),
+            reason: "the run was made with a provider this build does not know; pass --provider"
+                .into(),
+        })?,
+        (None, None) => ProviderName::Builtin,
     };
-    Ok((provider, prompts))
+    let same_as_recorded = recorded
+        .as_ref()
+        .is_some_and(|recorded| provider_named(recorded.provider) == Some(name));
+    let Some(protocol) = protocol_of(name) else {
+        if let Some(model) = args
+            .model
+            .as_deref()
+            .filter(|model| *model != builtin::MODEL)
+        {
+            return Err(Error::Arg {
+                flag: "--model",
+                value: model.to_string(),
+                reason: format!("the builtin provider has one model, {}", builtin::MODEL),
+            });
+        }
+        return Ok(Provider::Builtin(builtin::BuiltinCoach {
+            latency_ms: args.latency_ms,
+        }));
+    };
+    let model = match (&args.model, &recorded) {
+        (Some(model), _) => model.clone(),
+        (None, Some(recorded)) if same_as_recorded => recorded.model.to_string(),
+        _ => protocol.default_model().to_string(),
+    };
+    if model.trim().is_empty() {
+        return Err(Error::Arg {
+            flag: "--model",
+            value: model,
+            reason: "expected a model name".into(),
+        });
+    }
+    let base_url = match (&args.base_url, &recorded) {
+        (Some(url), _) => url.clone(),
+        (None, Some(recorded)) if same_as_recorded && !recorded.base_url.is_empty() => {
+            recorded.base_url.to_string()
+        }
+        _ if protocol == Protocol::Ollama => env
+            .ollama_host
+            .clone()
+            .unwrap_or_else(|| protocol.default_base_url().to_string()),
+        _ => protocol.default_base_url().to_string(),
+    };
+    let url_ok = base_url.starts_with("http://")
+        || base_url.starts_with("https://")
+        || protocol == Protocol::Ollama;
+    if !url_ok {
+        return Err(Error::Arg {
+            flag: "--base-url",
+            value: base_url,
+            reason: "expected an http:// or https:// URL".into(),
+        });
+    }
+    let key = match protocol.key_variable() {
+        Some(variable) => match env.keys.get(variable) {
+            Some(key) => Some(key.clone()),
+            None if base_url == protocol.default_base_url() => {
+                return Err(Error::Arg {
+                    flag: "environment",
+                    value: variable.to_string(),
+                    reason: format!(
+                        "the {} provider needs its API key in {variable}",
+                        protocol.name()
+                    ),
+                })
+            }
+            None => None,
+        },
+        None => None,
+    };
+    let client = http::client(http::Timeouts {
+        connect_ms: args.connect_timeout_ms,
+        request_ms: args.request_timeout_ms,
+    })
+    .map_err(|reason| Error::Arg {
+        flag: "--request-timeout-ms",
+        value: args.request_timeout_ms.to_string(),
+        reason,
+    })?;
+    Ok(Provider::Http(HttpProvider {
+        protocol,
+        client,
+        base_url,
+        model,
+        key,
+    }))
+}
+
+fn base_url_of(provider: &Provider) -> String {
+    match provider {
+        Provider::Builtin(_) => String::new(),
+        Provider::Http(http) => http.base_url.clone(),
+    }
 }
 
 /// The plan is written at the very end; find out now, before a run exists, that it cannot be.
@@ -280,7 +412,19 @@ async fn generate(
         });
     }
     let rules = rules_from(args.tss_check, args.max_training_days)?;
-    let (provider, prompts) = model_setup(&args.model)?;
+    check_concurrency(&args.model)?;
+    let prompts = prompts_from(&args.model)?;
+    let provider = build_provider(&args.model, None, &env)?;
+    if args.retry_base_ms == 0 || args.retry_max_ms < args.retry_base_ms {
+        return Err(Error::Arg {
+            flag: "--retry-base-ms",
+            value: args.retry_base_ms.to_string(),
+            reason: format!(
+                "expected at least 1 and at most --retry-max-ms {}",
+                args.retry_max_ms
+            ),
+        });
+    }
     check_output_dir(&args.output_dir)?;
 
     let store = Store::open(state_dir)?;
@@ -291,12 +435,14 @@ async fn generate(
         start_date,
         provider: provider.name().to_string(),
         model: provider.model(),
+        base_url: base_url_of(&provider),
         prompt_hash: prompts.hash(),
         rules,
         retry: RetryPolicy {
             max_attempts: args.max_attempts,
             max_transient_retries: args.max_transient_retries,
-            ..RetryPolicy::default()
+            base_delay_ms: args.retry_base_ms,
+            max_delay_ms: args.retry_max_ms,
         },
         output_dir: args.output_dir.display().to_string(),
         keep_checkpoints: args.keep_checkpoints,
@@ -321,7 +467,8 @@ async fn resume(
     args: ResumeArgs,
     env: Env,
 ) -> Result<u8, Error> {
-    let (provider, prompts) = model_setup(&args.model)?;
+    check_concurrency(&args.model)?;
+    let prompts = Arc::new(prompts_from(&args.model)?);
     let store = Store::open(state_dir)?;
     let ids = match &args.run_id {
         Some(prefix) => vec![resolve_run(&store, prefix)?],
@@ -354,19 +501,31 @@ async fn resume(
             .map_or(0, |record| record.spec.total_weeks),
         _ => 0,
     };
-    let (observer, finish) = observer(json_output || ids.len() > 1, total_weeks);
-    let engine = Engine {
-        store,
-        provider,
-        prompts: Arc::new(prompts),
-        observer,
-        crash: env.crash,
-    };
-    let mut worst = 0;
-    // Runs are independent; they share the store, the provider and the flush.
-    let mut tasks = tokio::task::JoinSet::new();
+    // Each run is continued with the provider it was made with, unless the flags say otherwise.
+    let mut engines = Vec::new();
     for run_id in ids {
-        let engine = engine.clone();
+        let Some(record) = store.run_record(run_id)? else {
+            continue;
+        };
+        let recorded = Recorded {
+            provider: &record.spec.provider,
+            model: &record.spec.model,
+            base_url: &record.spec.base_url,
+        };
+        engines.push((run_id, build_provider(&args.model, Some(recorded), &env)?));
+    }
+    let (observer, finish) = observer(json_output || engines.len() > 1, total_weeks);
+    let mut worst = 0;
+    // Runs are independent; they share the store and the flush.
+    let mut tasks = tokio::task::JoinSet::new();
+    for (run_id, provider) in engines {
+        let engine = Engine {
+            store: store.clone(),
+            provider,
+            prompts: prompts.clone(),
+            observer: observer.clone(),
+            crash: env.crash,
+        };
         let week_concurrency = args.model.week_concurrency;
         let (retry, accept_changes) = (args.retry, args.accept_changes);
         tasks.spawn(async move {
@@ -388,6 +547,89 @@ async fn resume(
     match first_error {
         Some(err) => Err(err.into()),
         None => Ok(worst),
+    }
+}
+
+/// `periodize mock-llm`: serves until Ctrl-C or SIGTERM; prints its address first, so scripts
+/// and tests can start it with `--port 0` and read where it listens.
+async fn mock_llm(args: MockLlmArgs, json_output: bool) -> Result<u8, Error> {
+    if !(0.0..=1.0).contains(&args.fault_rate) {
+        return Err(Error::Arg {
+            flag: "--fault-rate",
+            value: args.fault_rate.to_string(),
+            reason: "expected 0.0 to 1.0".into(),
+        });
+    }
+    let mut faults = Vec::new();
+    for name in &args.faults {
+        let kind = FaultKind::parse(name.trim()).ok_or_else(|| Error::Arg {
+            flag: "--faults",
+            value: name.clone(),
+            reason: format!(
+                "expected one of {}",
+                FaultKind::ALL
+                    .iter()
+                    .map(|kind| kind.name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        })?;
+        faults.push(kind);
+    }
+    let config = MockConfig {
+        latency_ms: args.latency_ms,
+        latency_jitter_ms: args.latency_jitter_ms,
+        fault_rate: args.fault_rate,
+        fault_seed: args.fault_seed,
+        faults,
+        retry_after_s: args.retry_after_s,
+        timeout_hold_ms: args.timeout_hold_ms,
+        fault_only_first_n: args.fault_only_first_n,
+    };
+    let server = MockServer::start(config, args.port)
+        .await
+        .map_err(|source| Error::Arg {
+            flag: "--port",
+            value: args.port.to_string(),
+            reason: format!("cannot listen on 127.0.0.1: {source}"),
+        })?;
+    {
+        let mut stdout = std::io::stdout().lock();
+        if json_output {
+            writeln!(
+                stdout,
+                "{}",
+                json!({"event": "listening", "url": server.url()})
+            )
+        } else {
+            writeln!(stdout, "mock-llm listening on {}", server.url())
+        }
+        .and_then(|()| stdout.flush())
+        .map_err(Error::Output)?;
+    }
+    shutdown_signal().await;
+    let stats = server.stats();
+    eprintln!(
+        "mock-llm: {} requests, faults {:?}",
+        stats.requests_by_path.values().sum::<u64>(),
+        stats.faults_by_kind
+    );
+    server.shutdown().await;
+    Ok(0)
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let mut terminate =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = async {
+            match terminate.as_mut() {
+                Some(signal) => { signal.recv().await; }
+                None => std::future::pending::<()>().await,
+            }
+        } => {}
     }
 }
 

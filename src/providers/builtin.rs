@@ -53,5 +53,6 @@ pub fn answer(request: &ToolRequest) -> ToolCall {
         id: format!("builtin-{}", brief.step).replace(' ', "-"),
         name: name.to_string(),
         arguments: arguments.expect("plan types always serialize to JSON"),
+        signature: None,
     }
 }

@@ -1,14 +1,165 @@
-//! Model providers: the only code that talks to a model. Each turns a `ToolRequest` into a
-//! `ModelReply` with one attempt; retry decisions belong to the workflow, not here.
+//! Model providers: the only code that talks to a model, and the only users of reqwest (in
+//! `http.rs`). Each call is one attempt; retry decisions belong to the workflow. A protocol
+//! module is a pure pair, `encode` (our request to the provider's JSON) and `decode` (status,
+//! headers and body to one tool call, a classified failure, or malformed output).
 
+pub mod anthropic;
 pub mod builtin;
+pub mod gemini;
+pub mod http;
+pub mod ollama;
+pub mod openai;
+pub mod secret;
 
-use crate::llm::{ModelReply, ToolRequest};
+use crate::llm::{ModelFailure, ModelOutcome, ModelReply, ToolRequest, Usage};
+use crate::providers::http::{HeaderValue, HttpReply};
+use crate::providers::secret::Secret;
+
+/// A short, single-line quote of a body that is not the JSON a provider promised, for error
+/// messages: whitespace collapsed, at most 200 characters.
+pub(crate) fn excerpt(raw: &[u8]) -> String {
+    let text = String::from_utf8_lossy(raw);
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if flat.is_empty() {
+        return "an empty body".to_string();
+    }
+    let head: String = flat.chars().take(200).collect();
+    if head.len() < flat.len() {
+        format!("{head}...")
+    } else {
+        head
+    }
+}
+
+/// The wire protocols periodize speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    Anthropic,
+    OpenAi,
+    Gemini,
+    Ollama,
+}
+
+impl Protocol {
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::Anthropic => "anthropic",
+            Protocol::OpenAi => "openai",
+            Protocol::Gemini => "gemini",
+            Protocol::Ollama => "ollama",
+        }
+    }
+
+    pub fn default_base_url(self) -> &'static str {
+        match self {
+            Protocol::Anthropic => anthropic::DEFAULT_BASE_URL,
+            Protocol::OpenAi => openai::DEFAULT_BASE_URL,
+            Protocol::Gemini => gemini::DEFAULT_BASE_URL,
+            Protocol::Ollama => ollama::DEFAULT_BASE_URL,
+        }
+    }
+
+    pub fn default_model(self) -> &'static str {
+        match self {
+            Protocol::Anthropic => anthropic::DEFAULT_MODEL,
+            Protocol::OpenAi => openai::DEFAULT_MODEL,
+            Protocol::Gemini => gemini::DEFAULT_MODEL,
+            Protocol::Ollama => ollama::DEFAULT_MODEL,
+        }
+    }
+
+    /// The environment variable holding the key; Ollama needs none.
+    pub fn key_variable(self) -> Option<&'static str> {
+        match self {
+            Protocol::Anthropic => Some("ANTHROPIC_API_KEY"),
+            Protocol::OpenAi => Some("OPENAI_API_KEY"),
+            Protocol::Gemini => Some("GEMINI_API_KEY"),
+            Protocol::Ollama => None,
+        }
+    }
+
+    pub fn endpoint(self, base_url: &str, model: &str) -> String {
+        match self {
+            Protocol::Anthropic => anthropic::endpoint(base_url, model),
+            Protocol::OpenAi => openai::endpoint(base_url, model),
+            Protocol::Gemini => gemini::endpoint(base_url, model),
+            Protocol::Ollama => ollama::endpoint(base_url, model),
+        }
+    }
+
+    pub fn headers(self, key: Option<&Secret>) -> Vec<(&'static str, HeaderValue)> {
+        match self {
+            Protocol::Anthropic => anthropic::headers(key),
+            Protocol::OpenAi => openai::headers(key),
+            Protocol::Gemini => gemini::headers(key),
+            Protocol::Ollama => ollama::headers(key),
+        }
+    }
+
+    pub fn encode(self, request: &ToolRequest, model: &str) -> serde_json::Value {
+        match self {
+            Protocol::Anthropic => anthropic::encode(request, model),
+            Protocol::OpenAi => openai::encode(request, model),
+            Protocol::Gemini => gemini::encode(request, model),
+            Protocol::Ollama => ollama::encode(request, model),
+        }
+    }
+
+    pub fn decode(self, reply: &HttpReply, tool_name: &str) -> ModelReply {
+        match self {
+            Protocol::Anthropic => anthropic::decode(reply, tool_name),
+            Protocol::OpenAi => openai::decode(reply, tool_name),
+            Protocol::Gemini => gemini::decode(reply, tool_name),
+            Protocol::Ollama => ollama::decode(reply, tool_name),
+        }
+    }
+}
+
+/// A provider reached over HTTP.
+#[derive(Clone)]
+pub struct HttpProvider {
+    pub protocol: Protocol,
+    pub client: reqwest::Client,
+    pub base_url: String,
+    pub model: String,
+    pub key: Option<Secret>,
+}
+
+impl std::fmt::Debug for HttpProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpProvider")
+            .field("protocol", &self.protocol)
+            .field("base_url", &self.base_url)
+            .field("model", &self.model)
+            .field("key", &self.key)
+            .finish()
+    }
+}
+
+impl HttpProvider {
+    /// One attempt: encode, one POST, decode. Transport failures are transient.
+    pub async fn call(&self, request: &ToolRequest) -> ModelReply {
+        let url = self.protocol.endpoint(&self.base_url, &self.model);
+        let headers = self.protocol.headers(self.key.as_ref());
+        let body = self.protocol.encode(request, &self.model);
+        match http::post_json(&self.client, &url, &headers, &body).await {
+            Ok(reply) => self.protocol.decode(&reply, request.tool.name),
+            Err(failure) => ModelReply {
+                outcome: ModelOutcome::Failed(ModelFailure::Transient {
+                    message: format!("{}: {failure}", self.protocol.name()),
+                    retry_after_ms: None,
+                }),
+                usage: Usage::default(),
+            },
+        }
+    }
+}
 
 /// The configured model provider of a run.
 #[derive(Debug, Clone)]
 pub enum Provider {
     Builtin(builtin::BuiltinCoach),
+    Http(HttpProvider),
 }
 
 impl Provider {
@@ -16,12 +167,14 @@ impl Provider {
     pub fn name(&self) -> &'static str {
         match self {
             Provider::Builtin(_) => "builtin",
+            Provider::Http(http) => http.protocol.name(),
         }
     }
 
     pub fn model(&self) -> String {
         match self {
             Provider::Builtin(_) => builtin::MODEL.to_string(),
+            Provider::Http(http) => http.model.clone(),
         }
     }
 
@@ -29,6 +182,7 @@ impl Provider {
     pub async fn call(&self, request: &ToolRequest) -> ModelReply {
         match self {
             Provider::Builtin(coach) => coach.call(request).await,
+            Provider::Http(http) => http.call(request).await,
         }
     }
 }

@@ -260,6 +260,22 @@ impl Store {
         Ok(ids)
     }
 
+    /// Writes raw bytes under a key, bypassing the record format: only for tests that prove
+    /// corrupt records are reported, never skipped.
+    #[doc(hidden)]
+    pub fn put_raw_for_tests(&self, tree: &str, key: &[u8], bytes: &[u8]) -> Result<(), Error> {
+        let tree = match tree {
+            "runs" => &self.runs,
+            _ => &self.steps,
+        };
+        tree.insert(key, bytes)
+            .map(|_| ())
+            .map_err(|source| Error::Io {
+                what: "raw test write".to_string(),
+                source,
+            })
+    }
+
     pub fn run_records(&self) -> Result<Vec<RunRecord>, Error> {
         let mut records = Vec::new();
         for run_id in self.run_ids()? {

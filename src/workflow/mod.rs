@@ -76,6 +76,8 @@ pub struct RunSpec {
     pub start_date: NaiveDate,
     pub provider: String,
     pub model: String,
+    /// Where the provider was reached ("" for the built-in coach). Never holds a key.
+    pub base_url: String,
     pub prompt_hash: String,
     pub rules: Rules,
     pub retry: RetryPolicy,

@@ -22,6 +22,7 @@ fn spec(total_weeks: u32) -> RunSpec {
         start_date: chrono::NaiveDate::from_ymd_opt(2026, 11, 30).expect("a real date"),
         provider: "builtin".into(),
         model: "test".into(),
+        base_url: String::new(),
         prompt_hash: "hash".into(),
         rules: Rules::default(),
         retry: RetryPolicy {
@@ -41,6 +42,7 @@ fn reply(step: StepId, attempt: u32, name: &str, arguments: String, at_ms: u64) 
         id: format!("call-{attempt}"),
         name: name.into(),
         arguments,
+        signature: None,
     };
     Event::Replied {
         step,

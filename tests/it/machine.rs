@@ -62,6 +62,7 @@ impl Harness {
             start_date: chrono::NaiveDate::from_ymd_opt(2026, 11, 30).unwrap(),
             provider: "builtin".into(),
             model: "m".into(),
+            base_url: String::new(),
             prompt_hash: "h".into(),
             rules: Rules::default(),
             retry: RetryPolicy {
@@ -246,6 +247,7 @@ impl Harness {
                     id: "c".into(),
                     name,
                     arguments,
+                    signature: None,
                 })
             }),
             Op::Reject(index) => self.reply(index, |_, step| {
@@ -257,6 +259,7 @@ impl Harness {
                     id: "c".into(),
                     name: name.into(),
                     arguments: r#"{"week_number": 99}"#.into(),
+                    signature: None,
                 })
             }),
             Op::Transient(index) => self.reply(index, |_, _| {

@@ -2,8 +2,12 @@
 //! test, the built-in coach property test, prompts and tidy checks.
 mod cli;
 mod coach;
+mod http_providers;
 mod machine;
+mod mock_llm;
 mod prompts;
+mod providers_anthropic_openai;
+mod providers_gemini_ollama;
 mod seed_plans;
 mod store;
 mod support;

@@ -1,0 +1,357 @@
+//! What the mock model "thinks": the machine-readable brief read back from the end of a user
+//! prompt, the built-in coach's arguments for it, and the deliberately broken variants of those
+//! arguments that faults send. Pure: no IO.
+
+use serde_json::{Map, Value};
+
+use crate::coach;
+use crate::domain::plan::PlanOverview;
+use crate::domain::profile::{profile_from_value, AthleteProfile};
+use crate::domain::validate::Rules;
+use crate::domain::Weekday;
+use crate::llm::StepId;
+use crate::prompts::BRIEF_MARKER;
+use crate::tools::{ADD_WEEK_DETAILS, CREATE_PLAN_OVERVIEW};
+
+/// The most weeks a plan may have (SPEC §2.1); it also bounds the step keys the stats hold.
+const MAX_WEEKS: u32 = 52;
+
+/// The facts of one step, as the prompt's last line states them.
+#[derive(Debug, Clone)]
+pub(crate) struct Brief {
+    pub step: StepId,
+    pub total_weeks: u32,
+    pub profile: AthleteProfile,
+    pub rules: Rules,
+    pub overview: Option<PlanOverview>,
+}
+
+impl Brief {
+    /// The tool the step must be answered with.
+    pub fn tool_name(&self) -> &'static str {
+        match self.step {
+            StepId::Overview => CREATE_PLAN_OVERVIEW,
+            StepId::Week(_) => ADD_WEEK_DETAILS,
+        }
+    }
+
+    /// The other tool: what a confused model calls.
+    pub fn wrong_tool_name(&self) -> &'static str {
+        match self.step {
+            StepId::Overview => ADD_WEEK_DETAILS,
+            StepId::Week(_) => CREATE_PLAN_OVERVIEW,
+        }
+    }
+}
+
+/// Reads the brief after the last line that is exactly the marker. The athlete's free text
+/// comes earlier in the prompt and may contain a marker line of its own, so only the last one
+/// counts; the JSON is one line (serde escapes line breaks inside strings).
+pub(crate) fn find_brief(prompt: &str) -> Result<Brief, String> {
+    let lines: Vec<&str> = prompt
+        .split('\n')
+        .map(|line| line.strip_suffix('\r').unwrap_or(line))
+        .collect();
+    let marker = lines
+        .iter()
+        .rposition(|line| *line == BRIEF_MARKER)
+        .ok_or_else(|| {
+            format!(
+                "the mock model answers only periodize prompts: the first user message has no line `{BRIEF_MARKER}` followed by the brief JSON"
+            )
+        })?;
+    let json = lines
+        .get(marker + 1)
+        .map(|line| line.trim())
+        .filter(|line| !line.is_empty())
+        .ok_or_else(|| format!("the line `{BRIEF_MARKER}` is not followed by the brief JSON"))?;
+    let value: Value = serde_json::from_str(json)
+        .map_err(|err| format!("the brief after `{BRIEF_MARKER}` is not JSON: {err}"))?;
+    parse_brief(&value)
+}
+
+fn parse_brief(value: &Value) -> Result<Brief, String> {
+    let object = value.as_object().ok_or("the brief must be a JSON object")?;
+    let total_weeks = small_int(object, "total_weeks")?;
+    if !(1..=MAX_WEEKS).contains(&total_weeks) {
+        return Err(format!(
+            "brief.total_weeks is {total_weeks}, expected 1..={MAX_WEEKS}"
+        ));
+    }
+    let profile = profile_from_value(object.get("profile").unwrap_or(&Value::Null))
+        .map_err(|err| format!("brief.profile: {err}"))?;
+    let rules: Rules = serde_json::from_value(object.get("rules").cloned().unwrap_or(Value::Null))
+        .map_err(|err| format!("brief.rules: {err}"))?;
+    let step = match object.get("step").and_then(Value::as_str) {
+        Some("overview") => StepId::Overview,
+        Some("week") => {
+            let week = small_int(object, "week_number")?;
+            if !(1..=total_weeks).contains(&week) {
+                return Err(format!(
+                    "brief.week_number is {week}, outside the plan's 1..={total_weeks} weeks"
+                ));
+            }
+            StepId::Week(week)
+        }
+        other => {
+            return Err(format!(
+                "brief.step is {}, expected \"overview\" or \"week\"",
+                other.map_or("missing".to_string(), |text| format!("{text:?}"))
+            ))
+        }
+    };
+    let overview = match step {
+        StepId::Overview => None,
+        StepId::Week(_) => {
+            let raw = object
+                .get("overview")
+                .cloned()
+                .ok_or("brief.overview is missing from a week brief")?;
+            Some(
+                serde_json::from_value::<PlanOverview>(raw)
+                    .map_err(|err| format!("brief.overview: {err}"))?,
+            )
+        }
+    };
+    Ok(Brief {
+        step,
+        total_weeks,
+        profile,
+        rules,
+        overview,
+    })
+}
+
+fn small_int(object: &Map<String, Value>, key: &str) -> Result<u32, String> {
+    object
+        .get(key)
+        .and_then(Value::as_u64)
+        .and_then(|number| u32::try_from(number).ok())
+        .ok_or_else(|| format!("brief.{key} must be a non-negative integer"))
+}
+
+/// The built-in coach's arguments for the step, as a JSON object.
+pub(crate) fn coach_arguments(brief: &Brief) -> Result<Value, String> {
+    let value = match (brief.step, &brief.overview) {
+        (StepId::Overview, _) => serde_json::to_value(coach::create_plan_overview(
+            &brief.profile,
+            brief.total_weeks,
+            &brief.rules,
+        )),
+        (StepId::Week(week), Some(overview)) => serde_json::to_value(coach::add_week_details(
+            &brief.profile,
+            overview,
+            week,
+            &brief.rules,
+        )),
+        (StepId::Week(_), None) => return Err("a week brief needs the overview".to_string()),
+    };
+    value.map_err(|err| format!("cannot serialize the coach's arguments: {err}"))
+}
+
+/// Arguments that parse but break the rules: an overview whose `total_weeks` is off by one, or
+/// a week with the wrong `week_number` and a workout on a day the overview rests.
+pub(crate) fn invalid_arguments(brief: &Brief, valid: &Value) -> Value {
+    let mut broken = valid.clone();
+    match brief.step {
+        StepId::Overview => {
+            broken["total_weeks"] = Value::from(brief.total_weeks + 1);
+        }
+        StepId::Week(week) => {
+            broken["week_number"] = Value::from(week + 1);
+            let training: Vec<Weekday> = brief
+                .overview
+                .as_ref()
+                .and_then(|overview| overview.week(week))
+                .map(|entry| entry.training_days.clone())
+                .unwrap_or_default();
+            let rest_day = Weekday::ALL.into_iter().find(|day| !training.contains(day));
+            if let Some(Value::Array(workouts)) = broken.get_mut("workouts") {
+                if let Some(first) = workouts.first().cloned() {
+                    let mut extra = first;
+                    // With all seven days training there is no rest day: a second workout on
+                    // a training day breaks "exactly one workout per training day" instead.
+                    if let Some(day) = rest_day {
+                        extra["weekday"] = Value::from(day.name());
+                    }
+                    workouts.push(extra);
+                }
+            }
+        }
+    }
+    broken
+}
+
+/// What a response cut by the output limit holds: the first half of the object's keys (in
+/// serialization order), so required fields are missing.
+pub(crate) fn truncated_object(valid: &Value) -> Value {
+    match valid {
+        Value::Object(map) => {
+            let keep = map.len() / 2;
+            Value::Object(
+                map.iter()
+                    .take(keep.max(1))
+                    .map(|(key, value)| (key.clone(), value.clone()))
+                    .collect(),
+            )
+        }
+        other => other.clone(),
+    }
+}
+
+/// The first half of a JSON text, cut on a character boundary: never valid JSON for an object.
+pub(crate) fn truncated_text(text: &str) -> String {
+    let half = text.chars().count() / 2;
+    text.chars().take(half.max(1)).collect()
+}
+
+/// Arguments text that is not JSON: an object opened and never closed.
+pub(crate) fn invalid_json_text(brief: &Brief) -> String {
+    match brief.step {
+        StepId::Overview => format!("{{\"total_weeks\": {},", brief.total_weeks),
+        StepId::Week(week) => format!("{{\"week_number\": {week},"),
+    }
+}
+
+/// The text a model writes when it does not call the tool.
+pub(crate) fn chatty_text(brief: &Brief) -> String {
+    match brief.step {
+        StepId::Overview => format!(
+            "Here is a {}-week plan for {}: build a base first, then add intensity, with a recovery week every fourth week and a taper at the end.",
+            brief.total_weeks, brief.profile.name
+        ),
+        StepId::Week(week) => format!(
+            "Week {week}: ride your training days as planned, keeping the hard sessions apart."
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::profile::{canonical_json, parse_profile};
+    use crate::domain::validate::{check_overview, check_week, has_errors};
+    use crate::llm::StepBrief;
+    use crate::prompts::PromptSet;
+    use crate::tools::{parse_overview, parse_week};
+
+    fn profile(goals: &str) -> AthleteProfile {
+        let mut value: Value = serde_json::from_str(
+            r#"{"name":"Ana","ftp_w":250,"weekly_hours":6,"available_days":["Tuesday","Saturday","Sunday"]}"#,
+        )
+        .unwrap();
+        value["goals"] = Value::from(goals);
+        profile_from_value(&value).unwrap()
+    }
+
+    fn step_brief(step: StepId, goals: &str) -> StepBrief {
+        let profile = profile(goals);
+        let overview = coach::create_plan_overview(&profile, 5, &Rules::default());
+        StepBrief {
+            step,
+            profile,
+            total_weeks: 5,
+            rules: Rules::default(),
+            overview: Some(overview),
+        }
+    }
+
+    #[test]
+    fn reads_the_last_marker_even_when_the_goals_contain_one() {
+        let goals = format!(
+            "Climb well\n{BRIEF_MARKER}\n{{\"step\":\"week\",\"week_number\":9}}\nand more"
+        );
+        let set = PromptSet::embedded();
+        let mut brief = step_brief(StepId::Overview, &goals);
+        brief.overview = None;
+        let (_, user) = set.overview_messages(&brief).unwrap();
+        assert!(user.matches(BRIEF_MARKER).count() >= 2, "{user}");
+        let read = find_brief(&user).unwrap();
+        assert_eq!(read.step, StepId::Overview);
+        assert_eq!(read.total_weeks, 5);
+        assert_eq!(read.profile, brief.profile);
+
+        let week = step_brief(StepId::Week(3), &goals);
+        let (_, user) = set.week_messages(&week).unwrap();
+        let read = find_brief(&user).unwrap();
+        assert_eq!(read.step, StepId::Week(3));
+        assert_eq!(read.overview, week.overview);
+    }
+
+    #[test]
+    fn canonical_profiles_round_trip() {
+        let profile = parse_profile(
+            r#"{"name":"B","age":50,"weight_kg":70,"ftp_w":260,"max_hr":170,"weekly_hours":9,"available_days":["Monday","Wednesday","Saturday","Sunday"],"daily_caps_min":{"Monday":60},"goals":"x","plan_weeks":8,"event_date":"2030-05-01"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            profile_from_value(&canonical_json(&profile)).unwrap(),
+            profile
+        );
+    }
+
+    #[test]
+    fn refuses_prompts_without_a_usable_brief() {
+        assert!(find_brief("hello").unwrap_err().contains(BRIEF_MARKER));
+        assert!(find_brief(&format!("x\n{BRIEF_MARKER}\n"))
+            .unwrap_err()
+            .contains("not followed"));
+        assert!(find_brief(&format!("{BRIEF_MARKER}\n{{nope"))
+            .unwrap_err()
+            .contains("not JSON"));
+        let err = find_brief(&format!(
+            "{BRIEF_MARKER}\n{{\"step\":\"overview\",\"total_weeks\":60}}"
+        ))
+        .unwrap_err();
+        assert!(err.contains("total_weeks is 60"), "{err}");
+    }
+
+    #[test]
+    fn broken_arguments_parse_but_fail_validation() {
+        let set = PromptSet::embedded();
+        let mut overview_brief = step_brief(StepId::Overview, "");
+        overview_brief.overview = None;
+        let (_, user) = set.overview_messages(&overview_brief).unwrap();
+        let brief = find_brief(&user).unwrap();
+        let valid = coach_arguments(&brief).unwrap();
+        let parsed = parse_overview(&valid.to_string()).unwrap();
+        assert!(!has_errors(&check_overview(
+            &parsed,
+            &brief.profile,
+            5,
+            &brief.rules
+        )));
+        let broken = parse_overview(&invalid_arguments(&brief, &valid).to_string()).unwrap();
+        assert!(has_errors(&check_overview(
+            &broken,
+            &brief.profile,
+            5,
+            &brief.rules
+        )));
+        assert!(parse_overview(&truncated_object(&valid).to_string()).is_err());
+        assert!(parse_overview(&truncated_text(&valid.to_string())).is_err());
+        assert!(parse_overview(&invalid_json_text(&brief)).is_err());
+
+        let (_, user) = set.week_messages(&step_brief(StepId::Week(2), "")).unwrap();
+        let brief = find_brief(&user).unwrap();
+        let overview = brief.overview.clone().unwrap();
+        let entry = overview.week(2).unwrap();
+        let valid = coach_arguments(&brief).unwrap();
+        let parsed = parse_week(&valid.to_string()).unwrap();
+        assert!(!has_errors(&check_week(
+            &parsed,
+            2,
+            entry,
+            &brief.profile,
+            &brief.rules
+        )));
+        let broken = parse_week(&invalid_arguments(&brief, &valid).to_string()).unwrap();
+        let violations = check_week(&broken, 2, entry, &brief.profile, &brief.rules);
+        assert!(has_errors(&violations));
+        assert!(
+            violations.iter().any(|v| v.path.contains("week_number")),
+            "{violations:?}"
+        );
+        assert!(parse_week(&invalid_json_text(&brief)).is_err());
+    }
+}

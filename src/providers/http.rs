@@ -1,0 +1,149 @@
+//! The one place that sends HTTP: a shared reqwest client with connect and whole-request
+//! timeouts, one POST per call (retries are workflow decisions), and the raw reply handed to a
+//! protocol's pure `decode`.
+
+use std::sync::Once;
+use std::time::Duration;
+
+use crate::providers::secret::Secret;
+
+/// A raw HTTP reply: status, headers (names lowercased) and body.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HttpReply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl HttpReply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
+    }
+
+    /// The server's wait hint: `retry-after-ms`, or `retry-after` in seconds.
+    pub fn retry_after_ms(&self) -> Option<u64> {
+        if let Some(ms) = self
+            .header("retry-after-ms")
+            .and_then(|value| value.trim().parse::<f64>().ok())
+        {
+            return Some(ms.max(0.0).round() as u64);
+        }
+        let seconds = self.header("retry-after")?.trim().parse::<f64>().ok()?;
+        Some((seconds.max(0.0) * 1000.0).round() as u64)
+    }
+}
+
+/// A header value, and whether it is a secret (marked sensitive, never logged).
+#[derive(Debug, Clone)]
+pub enum HeaderValue {
+    Plain(String),
+    Secret(Secret),
+}
+
+/// Why a request got no HTTP reply at all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TransportError {
+    Timeout(String),
+    Connect(String),
+    Other(String),
+}
+
+impl std::fmt::Display for TransportError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TransportError::Timeout(message) => write!(f, "request timed out: {message}"),
+            TransportError::Connect(message) => write!(f, "cannot connect: {message}"),
+            TransportError::Other(message) => write!(f, "request failed: {message}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    pub connect_ms: u64,
+    pub request_ms: u64,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            connect_ms: 10_000,
+            request_ms: 300_000,
+        }
+    }
+}
+
+static CRYPTO: Once = Once::new();
+
+/// The shared client. TLS uses rustls with the ring provider (quick to build, no C toolchain
+/// beyond what ring needs), installed once per process.
+pub fn client(timeouts: Timeouts) -> Result<reqwest::Client, String> {
+    CRYPTO.call_once(|| {
+        // Another crate may have installed one already; either is fine.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_millis(timeouts.connect_ms))
+        .timeout(Duration::from_millis(timeouts.request_ms))
+        .user_agent(concat!("periodize/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|err| format!("cannot build the HTTP client: {err}"))
+}
+
+/// One POST of a JSON body. Never retries.
+pub async fn post_json(
+    client: &reqwest::Client,
+    url: &str,
+    headers: &[(&'static str, HeaderValue)],
+    body: &serde_json::Value,
+) -> Result<HttpReply, TransportError> {
+    let mut request = client.post(url).header("content-type", "application/json");
+    for (name, value) in headers {
+        let value = match value {
+            HeaderValue::Plain(text) => reqwest::header::HeaderValue::from_str(text),
+            HeaderValue::Secret(secret) => reqwest::header::HeaderValue::from_str(secret.expose())
+                .map(|mut value| {
+                    value.set_sensitive(true);
+                    value
+                }),
+        }
+        .map_err(|_| {
+            TransportError::Other(format!("header {name} has characters HTTP does not allow"))
+        })?;
+        request = request.header(*name, value);
+    }
+    let bytes = serde_json::to_vec(body).expect("a JSON value always serializes");
+    let response = request.body(bytes).send().await.map_err(classify)?;
+    let status = response.status().as_u16();
+    let headers = response
+        .headers()
+        .iter()
+        .map(|(name, value)| {
+            (
+                name.as_str().to_ascii_lowercase(),
+                String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    let body = response.bytes().await.map_err(classify)?.to_vec();
+    Ok(HttpReply {
+        status,
+        headers,
+        body,
+    })
+}
+
+fn classify(err: reqwest::Error) -> TransportError {
+    // reqwest's message can carry the URL; ours never holds a key (keys go in headers).
+    let message = err.to_string();
+    if err.is_timeout() {
+        TransportError::Timeout(message)
+    } else if err.is_connect() {
+        TransportError::Connect(message)
+    } else {
+        TransportError::Other(message)
+    }
+}

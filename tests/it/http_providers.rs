@@ -1,0 +1,292 @@
+//! The real HTTP clients against `mock-llm`, in process: each protocol gives a valid plan whose
+//! token counts equal what the mock reported; every fault kind ends as the retry policy says;
+//! refused answers are repaired; a canary key never reaches the store, logs or output.
+
+use std::sync::Arc;
+
+use periodize::domain::profile::parse_profile;
+use periodize::domain::validate::Rules;
+use periodize::engine::{progress::Observer, Engine, Outcome};
+use periodize::mock_llm::{FaultKind, MockConfig, MockServer};
+use periodize::prompts::PromptSet;
+use periodize::providers::{http, HttpProvider, Protocol, Provider};
+use periodize::store::Store;
+use periodize::workflow::{RetryPolicy, RunId, RunSpec};
+
+pub const PROTOCOLS: [Protocol; 4] = [
+    Protocol::Anthropic,
+    Protocol::OpenAi,
+    Protocol::Gemini,
+    Protocol::Ollama,
+];
+
+/// The base URL a client uses to reach the mock for a protocol.
+pub fn base_url(mock_url: &str, protocol: Protocol) -> String {
+    match protocol {
+        Protocol::Anthropic | Protocol::Ollama => mock_url.to_string(),
+        Protocol::OpenAi => format!("{mock_url}/v1"),
+        Protocol::Gemini => format!("{mock_url}/v1beta"),
+    }
+}
+
+fn quiet_config() -> MockConfig {
+    MockConfig {
+        retry_after_s: 0,
+        timeout_hold_ms: 2_000,
+        ..MockConfig::default()
+    }
+}
+
+struct Setup {
+    engine: Engine,
+    dir: tempfile::TempDir,
+}
+
+fn engine_for(protocol: Protocol, mock_url: &str, request_timeout_ms: u64) -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("state")).unwrap();
+    let client = http::client(http::Timeouts {
+        connect_ms: 2_000,
+        request_ms: request_timeout_ms,
+    })
+    .unwrap();
+    let provider = Provider::Http(HttpProvider {
+        protocol,
+        client,
+        base_url: base_url(mock_url, protocol),
+        model: "mock-model".into(),
+        key: None,
+    });
+    let observer: Observer = Arc::new(|_| {});
+    Setup {
+        engine: Engine {
+            store,
+            provider,
+            prompts: Arc::new(PromptSet::embedded()),
+            observer,
+            crash: None,
+        },
+        dir,
+    }
+}
+
+fn spec(setup: &Setup, run_id: u128, total_weeks: u32, retry: RetryPolicy) -> RunSpec {
+    RunSpec {
+        run_id: RunId(run_id),
+        profile: parse_profile(r#"{"name":"Mock Rider","ftp_w":245,"weekly_hours":7,"available_days":["Tuesday","Thursday","Saturday","Sunday"]}"#).unwrap(),
+        total_weeks,
+        start_date: chrono::NaiveDate::from_ymd_opt(2026, 11, 30).unwrap(),
+        provider: setup.engine.provider.name().into(),
+        model: setup.engine.provider.model(),
+        base_url: String::new(),
+        prompt_hash: setup.engine.prompts.hash(),
+        rules: Rules::default(),
+        retry,
+        output_dir: setup.dir.path().join("output").display().to_string(),
+        keep_checkpoints: false,
+        created_at_ms: 0,
+    }
+}
+
+fn fast_retries(max_attempts: u32, max_transient_retries: u32) -> RetryPolicy {
+    RetryPolicy {
+        max_attempts,
+        max_transient_retries,
+        base_delay_ms: 1,
+        max_delay_ms: 5,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_protocol_gives_a_valid_plan_and_reports_the_mock_usage() {
+    for protocol in PROTOCOLS {
+        let mock = MockServer::start(quiet_config(), 0).await.unwrap();
+        let setup = engine_for(protocol, &mock.url(), 10_000);
+        let spec = spec(&setup, 1, 4, fast_retries(3, 3));
+        let outcome = setup.engine.start(spec, 4).await.unwrap();
+        let Outcome::Done { path, .. } = outcome else {
+            panic!("{protocol:?}: {outcome:?}")
+        };
+        let text = std::fs::read_to_string(&path).unwrap();
+        let violations = periodize::planfile::validate_plan_text(&text, &Rules::default());
+        assert!(
+            !periodize::domain::validate::has_errors(&violations),
+            "{protocol:?}: {violations:?}"
+        );
+        let plan: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let stats = mock.stats();
+        let input: u64 = stats.log.iter().map(|entry| entry.input_tokens).sum();
+        let output: u64 = stats.log.iter().map(|entry| entry.output_tokens).sum();
+        assert!(
+            input > 0 && output > 0,
+            "{protocol:?}: the mock reports usage"
+        );
+        assert_eq!(plan["run"]["tokens"]["input_tokens"], input, "{protocol:?}");
+        assert_eq!(
+            plan["run"]["tokens"]["output_tokens"], output,
+            "{protocol:?}"
+        );
+        assert_eq!(plan["run"]["provider"], protocol.name());
+        assert_eq!(stats.log.len(), 5, "{protocol:?}: one request per step");
+        mock.shutdown().await;
+    }
+}
+
+/// Every fault kind, on every protocol: recovered when it is rare enough for the budget,
+/// and a failed run with a clear message when it never stops; never a lost or duplicate step.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fault_matrix_per_protocol() {
+    let mut run_id = 100;
+    for protocol in PROTOCOLS {
+        for kind in FaultKind::ALL {
+            // Recovered: the first request of every step faults; the budget absorbs it.
+            let config = MockConfig {
+                fault_rate: 1.0,
+                fault_seed: 7,
+                faults: vec![kind],
+                timeout_hold_ms: 1_000,
+                fault_only_first_n: 1,
+                ..quiet_config()
+            };
+            let mock = MockServer::start(config, 0).await.unwrap();
+            let setup = engine_for(protocol, &mock.url(), 300);
+            run_id += 1;
+            let outcome = setup
+                .engine
+                .start(spec(&setup, run_id, 3, fast_retries(6, 6)), 3)
+                .await
+                .unwrap();
+            assert!(
+                matches!(outcome, Outcome::Done { .. }),
+                "{protocol:?} {kind:?} at 35%: {outcome:?}"
+            );
+            let (run, ..) = setup
+                .engine
+                .store
+                .load_view(RunId(run_id))
+                .unwrap()
+                .unwrap();
+            let stats = mock.stats();
+            for (step, state) in &run.steps {
+                let requested = stats
+                    .requests_by_step
+                    .get(&step.to_string())
+                    .copied()
+                    .unwrap_or(0);
+                assert_eq!(
+                    u64::from(state.requests),
+                    requested,
+                    "{protocol:?} {kind:?} {step}: requests counted by the run and the mock agree"
+                );
+                assert!(
+                    state.is_accepted(),
+                    "{protocol:?} {kind:?} {step} accepted once"
+                );
+                assert_eq!(
+                    requested, 2,
+                    "{protocol:?} {kind:?} {step}: the faulted request, then one more"
+                );
+                assert_eq!(
+                    state.attempts.len(),
+                    2,
+                    "{protocol:?} {kind:?} {step}: both attempts recorded"
+                );
+            }
+            assert_eq!(
+                stats.faults_by_kind.get(kind.name()).copied(),
+                Some(4),
+                "{protocol:?} {kind:?}: one fault per step"
+            );
+            mock.shutdown().await;
+
+            // Failed: every request faults; the run stops within its budget with a clear message.
+            let config = MockConfig {
+                fault_rate: 1.0,
+                fault_seed: 7,
+                faults: vec![kind],
+                timeout_hold_ms: 1_000,
+                ..quiet_config()
+            };
+            let mock = MockServer::start(config, 0).await.unwrap();
+            let setup = engine_for(protocol, &mock.url(), 300);
+            run_id += 1;
+            let outcome = setup
+                .engine
+                .start(spec(&setup, run_id, 2, fast_retries(2, 2)), 2)
+                .await
+                .unwrap();
+            let Outcome::Failed { reason, .. } = outcome else {
+                panic!("{protocol:?} {kind:?} at 100%: {outcome:?}")
+            };
+            assert!(
+                reason.starts_with("overview: "),
+                "{protocol:?} {kind:?}: {reason}"
+            );
+            let requests = mock
+                .stats()
+                .requests_by_step
+                .get("overview")
+                .copied()
+                .unwrap_or(0);
+            assert!(
+                (2..=3).contains(&requests),
+                "{protocol:?} {kind:?}: {requests} requests within the budget"
+            );
+            mock.shutdown().await;
+        }
+    }
+}
+
+/// The first answer of every step fails validation; the second request carries the refused
+/// call and the tool-result error in the provider's own format (the mock checks the pairing as
+/// the real APIs do), and the plan completes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_arguments_are_repaired_in_the_providers_own_format() {
+    for protocol in PROTOCOLS {
+        let config = MockConfig {
+            fault_rate: 1.0,
+            faults: vec![FaultKind::InvalidArgs],
+            fault_only_first_n: 1,
+            ..quiet_config()
+        };
+        let mock = MockServer::start(config, 0).await.unwrap();
+        let setup = engine_for(protocol, &mock.url(), 10_000);
+        let outcome = setup
+            .engine
+            .start(spec(&setup, 900, 2, fast_retries(3, 3)), 2)
+            .await
+            .unwrap();
+        assert!(
+            matches!(outcome, Outcome::Done { .. }),
+            "{protocol:?}: {outcome:?}"
+        );
+        let stats = mock.stats();
+        for step in ["overview", "week 1", "week 2"] {
+            let entries: Vec<_> = stats
+                .log
+                .iter()
+                .filter(|entry| entry.step == step)
+                .collect();
+            assert_eq!(
+                entries.len(),
+                2,
+                "{protocol:?} {step}: refused once, then accepted"
+            );
+            assert_eq!(
+                (entries[0].repair_turns, entries[1].repair_turns),
+                (0, 1),
+                "{protocol:?} {step}"
+            );
+            assert_eq!(entries[1].status, 200);
+        }
+        let (run, ..) = setup.engine.store.load_view(RunId(900)).unwrap().unwrap();
+        for state in run.steps.values() {
+            assert_eq!(state.attempts.len(), 2, "{protocol:?} {}", state.step);
+            assert!(matches!(
+                state.attempts[0].outcome,
+                periodize::workflow::AttemptOutcome::Rejected { .. }
+            ));
+        }
+        mock.shutdown().await;
+    }
+}
