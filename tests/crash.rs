@@ -29,6 +29,79 @@ fn command(dir: &Path) -> Command {
     command
 }
 
+/// A running `periodize mock-llm`, stopped when dropped.
+struct Mock {
+    child: std::process::Child,
+    url: String,
+}
+
+impl Mock {
+    fn start(latency_ms: u64) -> Mock {
+        let mut child = Command::new(BIN)
+            .args([
+                "mock-llm",
+                "--port",
+                "0",
+                "--latency-ms",
+                &latency_ms.to_string(),
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn mock-llm");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("piped stdout"))
+            .read_line(&mut line)
+            .expect("read the address");
+        let url = line
+            .trim()
+            .rsplit(' ')
+            .next()
+            .expect("mock-llm prints its address")
+            .to_string();
+        assert!(url.starts_with("http://127.0.0.1:"), "{line}");
+        Mock { child, url }
+    }
+
+    /// The flags that point `generate` at this mock with one protocol.
+    fn provider_args(&self, protocol: &str) -> Vec<String> {
+        let base = match protocol {
+            "openai" => format!("{}/v1", self.url),
+            "gemini" => format!("{}/v1beta", self.url),
+            _ => self.url.clone(),
+        };
+        vec![
+            "--provider".into(),
+            protocol.into(),
+            "--base-url".into(),
+            base,
+        ]
+    }
+}
+
+impl Drop for Mock {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The plan of an uncrashed run with the same inputs (and provider flags).
+fn uncrashed_plan(provider_args: &[String]) -> Value {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let reference = command(dir.path())
+        .args(generate_args("4"))
+        .args(provider_args)
+        .output()
+        .expect("run generate");
+    assert!(
+        reference.status.success(),
+        "reference run failed: {}",
+        String::from_utf8_lossy(&reference.stderr)
+    );
+    comparable(&plan_files(dir.path())[0])
+}
+
 fn generate_args(concurrency: &str) -> Vec<String> {
     let profile = profile().display().to_string();
     [
@@ -207,17 +280,7 @@ fn verify_resumed(
 
 fn main() {
     let filter = std::env::args().skip(1).find(|arg| !arg.starts_with('-'));
-    let reference_dir = tempfile::tempdir().expect("temporary directory");
-    let reference = command(reference_dir.path())
-        .args(generate_args("4"))
-        .output()
-        .expect("run generate");
-    assert!(
-        reference.status.success(),
-        "reference run failed: {}",
-        String::from_utf8_lossy(&reference.stderr)
-    );
-    let reference_plan = comparable(&plan_files(reference_dir.path())[0]);
+    let reference_plan = uncrashed_plan(&[]);
 
     let mut cases = Vec::new();
     for target in ["overview", "week-1", "week-6", "week-12"] {
@@ -276,22 +339,74 @@ fn main() {
         }
     }
 
+    // The same points over HTTP against mock-llm, week concurrency 4, rotating the protocol.
+    let mock = Mock::start(0);
+    let protocols = ["anthropic", "openai", "gemini", "ollama"];
+    let references: Vec<Value> = protocols
+        .iter()
+        .map(|protocol| uncrashed_plan(&mock.provider_args(protocol)))
+        .collect();
+    for (index, point) in cases.iter().enumerate() {
+        let protocol = protocols[index % protocols.len()];
+        let case = format!("{point} (http {protocol}, week concurrency 4)");
+        if filter
+            .as_ref()
+            .is_some_and(|filter| !case.contains(filter.as_str()))
+        {
+            continue;
+        }
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let crashed = command(dir.path())
+            .args(generate_args("4"))
+            .args(mock.provider_args(protocol))
+            .env("PERIODIZE_CRASH_POINT", point)
+            .output()
+            .expect("run generate");
+        check(&case, crashed.status.code().is_none(), || {
+            format!(
+                "expected the process to die at the crash point, exit {:?}: {}",
+                crashed.status.code(),
+                String::from_utf8_lossy(&crashed.stderr)
+            )
+        });
+        verify_resumed(
+            &case,
+            dir.path(),
+            &crashed,
+            &references[index % protocols.len()],
+            4,
+        );
+        ran += 1;
+        println!("crash case {case}: ok");
+    }
+
     if filter
         .as_ref()
         .is_none_or(|filter| "sigkill".contains(filter.as_str()))
     {
-        sigkill_during_weeks(&reference_plan);
+        sigkill_during_weeks(&reference_plan, &[]);
+        ran += 1;
+        let slow_mock = Mock::start(40);
+        let openai = slow_mock.provider_args("openai");
+        sigkill_during_weeks(&uncrashed_plan(&openai), &openai);
         ran += 1;
     }
     println!("{ran} passed, 0 failed");
 }
 
 /// SIGKILL from outside during 3b, with simulated latency, after 3 weeks are announced.
-fn sigkill_during_weeks(reference: &Value) {
-    let case = "sigkill during 3b";
+fn sigkill_during_weeks(reference: &Value, provider_args: &[String]) {
+    let case = if provider_args.is_empty() {
+        "sigkill during 3b"
+    } else {
+        "sigkill during 3b over http"
+    };
     let dir = tempfile::tempdir().expect("temporary directory");
     let mut args = generate_args("2");
-    args.extend(["--latency-ms".to_string(), "40".to_string()]);
+    if provider_args.is_empty() {
+        args.extend(["--latency-ms".to_string(), "40".to_string()]);
+    }
+    args.extend(provider_args.iter().cloned());
     let mut child = command(dir.path())
         .args(&args)
         .stdout(Stdio::piped())

@@ -85,6 +85,8 @@ pub struct RequestLogEntry {
     /// "overview", "week 3", or "" when the request was refused before its brief was read.
     pub step: String,
     pub repair_turns: usize,
+    /// Whether the request carried a key header; the value is never read or kept.
+    pub credentials: bool,
     pub fault: Option<String>,
     /// The HTTP status sent; 0 when the connection was dropped without a response.
     pub status: u16,

@@ -276,6 +276,8 @@ struct Seen<'a> {
     path: &'a str,
     step: String,
     repair_turns: usize,
+    /// Whether the request carried credentials (never their value).
+    credentials: bool,
 }
 
 impl<'a> Seen<'a> {
@@ -286,6 +288,7 @@ impl<'a> Seen<'a> {
             path,
             step: String::new(),
             repair_turns: 0,
+            credentials: false,
         }
     }
 }
@@ -301,6 +304,7 @@ fn refuse(shared: &Shared, seen: &Seen<'_>, kind: ErrorKind, message: &str) -> R
         path: seen.path.to_string(),
         step: seen.step.clone(),
         repair_turns: seen.repair_turns,
+        credentials: seen.credentials,
         fault: None,
         status: reply.status,
         input_tokens: 0,
@@ -364,6 +368,10 @@ async fn model_request(
     path: String,
 ) -> Result<Response<Body>, DropConnection> {
     let mut seen = Seen::new(Some(protocol), protocol, &path);
+    // Only the presence of a key header is noted, so tests can prove a key was sent.
+    seen.credentials = ["x-api-key", "authorization", "x-goog-api-key"]
+        .iter()
+        .any(|name| request.headers().contains_key(*name));
     if request.method() != Method::POST {
         let message = format!("{} {path} is not allowed; use POST", request.method());
         return Ok(refuse(shared, &seen, ErrorKind::MethodNotAllowed, &message));
@@ -488,6 +496,7 @@ async fn model_request(
         path: path.clone(),
         step: step.clone(),
         repair_turns: incoming.repair_turns,
+        credentials: seen.credentials,
         fault: fault.map(|kind| kind.name().to_string()),
         status,
         input_tokens: if answered { input_tokens } else { 0 },

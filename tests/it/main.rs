@@ -8,6 +8,7 @@ mod mock_llm;
 mod prompts;
 mod providers_anthropic_openai;
 mod providers_gemini_ollama;
+mod secrets;
 mod seed_plans;
 mod store;
 mod support;
