@@ -194,9 +194,65 @@ fn whole_plan(c: &mut Criterion) {
     });
 }
 
+/// A 12-week plan against mock-llm over HTTP with 200 ms per request and week concurrency 4.
+/// The critical path is the overview plus 3 rounds of 4 weeks: 4 × 200 ms = 0.8 s.
+fn plan_over_http(c: &mut Criterion) {
+    use periodize::mock_llm::{MockConfig, MockServer};
+    use periodize::providers::{http, HttpProvider, Protocol};
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let mock = runtime
+        .block_on(MockServer::start(
+            MockConfig {
+                latency_ms: 200,
+                ..MockConfig::default()
+            },
+            0,
+        ))
+        .expect("mock-llm");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let output = dir.path().join("output").display().to_string();
+    let store = Store::open(&dir.path().join("state")).expect("store");
+    let client = http::client(http::Timeouts::default()).expect("client");
+    let provider = Provider::Http(HttpProvider {
+        protocol: Protocol::OpenAi,
+        client,
+        base_url: format!("{}/v1", mock.url()),
+        model: "mock".into(),
+        key: None,
+    });
+    let observer: Observer = Arc::new(|_| {});
+    let engine = Engine {
+        store,
+        provider,
+        prompts: Arc::new(PromptSet::embedded()),
+        observer,
+        crash: None,
+    };
+    let mut run_id = 10_000u128;
+    let mut group = c.benchmark_group("plan");
+    group.sample_size(10);
+    group.bench_function("12_weeks_http_mock_200ms_concurrency_4", |b| {
+        b.iter_batched(
+            || {
+                run_id += 1;
+                spec(12, run_id, &output)
+            },
+            |spec| {
+                let outcome = runtime.block_on(engine.start(spec, 4)).expect("engine");
+                assert!(matches!(outcome, engine::Outcome::Done { .. }));
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(30).measurement_time(std::time::Duration::from_secs(4));
-    targets = commit_and_flush, validate_week, finalize, whole_plan
+    targets = commit_and_flush, validate_week, finalize, whole_plan, plan_over_http
 }
 criterion_main!(benches);

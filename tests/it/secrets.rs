@@ -78,11 +78,10 @@ async fn a_canary_key_never_reaches_the_store_logs_or_output() {
         let show = sandbox.run(&[
             "show",
             "--json",
-            &serde_json::from_str::<serde_json::Value>(stdout(&output).lines().last().unwrap())
+            serde_json::from_str::<serde_json::Value>(stdout(&output).lines().last().unwrap())
                 .unwrap()["run_id"]
                 .as_str()
-                .unwrap()
-                .to_string(),
+                .unwrap(),
         ]);
         assert!(!stdout(&show).contains(CANARY));
         let mut found = Vec::new();

@@ -74,6 +74,12 @@ fn outside_dependencies_have_one_owner() {
         if code.contains("anyhow") {
             assert_eq!(path, "src/main.rs", "{path} uses anyhow; only main may");
         }
+        if code.contains("hyper::") || code.contains("hyper_util") {
+            assert!(
+                path.starts_with("src/mock_llm/"),
+                "{path} uses hyper; only the mock server may"
+            );
+        }
         if code.contains("reqwest") {
             assert!(
                 path.starts_with("src/providers/"),
