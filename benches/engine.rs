@@ -177,6 +177,7 @@ fn whole_plan(c: &mut Criterion) {
         prompts: Arc::new(PromptSet::embedded()),
         observer,
         crash: None,
+        shutdown: periodize::engine::Shutdown::never(),
     };
     let mut run_id = 100u128;
     c.bench_function("plan/12_weeks_builtin_in_process", |b| {
@@ -230,6 +231,7 @@ fn plan_over_http(c: &mut Criterion) {
         prompts: Arc::new(PromptSet::embedded()),
         observer,
         crash: None,
+        shutdown: periodize::engine::Shutdown::never(),
     };
     let mut run_id = 10_000u128;
     let mut group = c.benchmark_group("plan");

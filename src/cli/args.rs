@@ -81,13 +81,19 @@ pub struct ModelArgs {
     /// Weeks requested at the same time in phase 3b.
     #[arg(long, default_value_t = 4, value_name = "N")]
     pub week_concurrency: u32,
+    /// On SIGINT or SIGTERM: how long requests in flight may finish before the process exits.
+    #[arg(long, default_value_t = 10_000, value_name = "MS")]
+    pub shutdown_grace_ms: u64,
 }
 
 #[derive(Debug, Args)]
 pub struct GenerateArgs {
-    /// Athlete profile JSON (canonical or seed form).
-    #[arg(long, value_name = "FILE")]
-    pub profile: PathBuf,
+    /// Athlete profile JSON (canonical or seed form); repeat for a batch of plans.
+    #[arg(long, value_name = "FILE", required = true)]
+    pub profile: Vec<PathBuf>,
+    /// Runs driven at the same time in a batch.
+    #[arg(long, default_value_t = 4, value_name = "N")]
+    pub run_concurrency: u32,
     /// Plan length in weeks (overrides the profile).
     #[arg(long, value_name = "N")]
     pub weeks: Option<String>,
@@ -132,6 +138,9 @@ pub struct ResumeArgs {
     /// Give failed runs a fresh attempt budget and continue them.
     #[arg(long)]
     pub retry: bool,
+    /// Runs driven at the same time.
+    #[arg(long, default_value_t = 4, value_name = "N")]
+    pub run_concurrency: u32,
     /// Continue even if the prompts, provider or model changed since the run started.
     #[arg(long)]
     pub accept_changes: bool,

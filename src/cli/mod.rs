@@ -56,6 +56,12 @@ pub enum Error {
     AmbiguousRun { prefix: String, matches: String },
     #[error("cannot write to the terminal")]
     Output(#[source] std::io::Error),
+    #[error("athlete profile {path}")]
+    InProfile {
+        path: PathBuf,
+        #[source]
+        source: Box<Error>,
+    },
 }
 
 impl Error {
@@ -75,6 +81,7 @@ impl Error {
             | Error::Prompts(_)
             | Error::UnknownRun { .. }
             | Error::AmbiguousRun { .. } => 2,
+            Error::InProfile { source, .. } => source.exit_code(),
             Error::Engine(_) | Error::Store(_) | Error::Output(_) => 1,
         }
     }
@@ -317,7 +324,7 @@ fn build_provider(
 
 fn base_url_of(provider: &Provider) -> String {
     match provider {
-        Provider::Builtin(_) => String::new(),
+        Provider::Builtin(_) | Provider::Scripted(_) => String::new(),
         Provider::Http(http) => http.base_url.clone(),
     }
 }
@@ -340,19 +347,24 @@ fn next_monday(today: NaiveDate) -> NaiveDate {
     today + Duration::days(days_ahead)
 }
 
-async fn generate(
-    state_dir: &Path,
-    json_output: bool,
-    args: GenerateArgs,
-    env: Env,
-) -> Result<u8, Error> {
-    let text = std::fs::read_to_string(&args.profile).map_err(|source| Error::Read {
+/// One profile's checked inputs.
+struct PlanInputs {
+    profile: crate::domain::profile::AthleteProfile,
+    total_weeks: u32,
+}
+
+fn plan_inputs(
+    path: &Path,
+    weeks: Option<&String>,
+    start_date: NaiveDate,
+) -> Result<PlanInputs, Error> {
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
         what: "athlete profile",
-        path: args.profile.clone(),
+        path: path.to_path_buf(),
         source,
     })?;
     let profile = profile::parse_profile(&text)?;
-    let total_weeks = match (&args.weeks, profile.plan_weeks) {
+    let total_weeks = match (weeks, profile.plan_weeks) {
         (Some(weeks), _) => {
             let value = serde_json::from_str::<Value>(weeks)
                 .unwrap_or_else(|_| Value::String(weeks.clone()));
@@ -367,6 +379,32 @@ async fn generate(
             .into())
         }
     };
+    if let Some(event_date) = profile.event_date {
+        let end_date = start_date + Duration::days(i64::from(total_weeks) * 7 - 1);
+        if end_date > event_date {
+            let weeks_that_fit = (event_date - start_date).num_days().div_euclid(7) + 1;
+            return Err(Error::Arg {
+                flag: "plan length",
+                value: format!("{total_weeks} weeks"),
+                reason: format!(
+                    "a plan starting {start_date} ends {end_date}, after event_date {event_date}; use at most {} weeks or an earlier --start-date",
+                    weeks_that_fit.max(0)
+                ),
+            });
+        }
+    }
+    Ok(PlanInputs {
+        profile,
+        total_weeks,
+    })
+}
+
+async fn generate(
+    state_dir: &Path,
+    json_output: bool,
+    args: GenerateArgs,
+    env: Env,
+) -> Result<u8, Error> {
     let today = chrono::Local::now().date_naive();
     let start_date = match &args.start_date {
         None => next_monday(today),
@@ -390,18 +428,18 @@ async fn generate(
             date
         }
     };
-    if let Some(event_date) = profile.event_date {
-        let end_date = start_date + Duration::days(i64::from(total_weeks) * 7 - 1);
-        if end_date > event_date {
-            let weeks_that_fit = (event_date - start_date).num_days().div_euclid(7) + 1;
-            return Err(Error::Arg {
-                flag: "plan length",
-                value: format!("{total_weeks} weeks"),
-                reason: format!(
-                    "a plan starting {start_date} ends {end_date}, after event_date {event_date}; use at most {} weeks or an earlier --start-date",
-                    weeks_that_fit.max(0)
-                ),
-            });
+    // Every profile is checked before any run exists: one bad file leaves nothing behind.
+    let mut inputs = Vec::with_capacity(args.profile.len());
+    for path in &args.profile {
+        match plan_inputs(path, args.weeks.as_ref(), start_date) {
+            Ok(checked) => inputs.push(checked),
+            Err(err) if args.profile.len() > 1 => {
+                return Err(Error::InProfile {
+                    path: path.clone(),
+                    source: Box::new(err),
+                })
+            }
+            Err(err) => return Err(err),
         }
     }
     if args.max_attempts == 0 || args.max_attempts > 20 {
@@ -411,9 +449,16 @@ async fn generate(
             reason: "expected 1 to 20".into(),
         });
     }
+    if args.run_concurrency == 0 || args.run_concurrency > 256 {
+        return Err(Error::Arg {
+            flag: "--run-concurrency",
+            value: args.run_concurrency.to_string(),
+            reason: "expected 1 to 256".into(),
+        });
+    }
     let rules = rules_from(args.tss_check, args.max_training_days)?;
     check_concurrency(&args.model)?;
-    let prompts = prompts_from(&args.model)?;
+    let prompts = Arc::new(prompts_from(&args.model)?);
     let provider = build_provider(&args.model, None, &env)?;
     if args.retry_base_ms == 0 || args.retry_max_ms < args.retry_base_ms {
         return Err(Error::Arg {
@@ -428,37 +473,137 @@ async fn generate(
     check_output_dir(&args.output_dir)?;
 
     let store = Store::open(state_dir)?;
-    let spec = RunSpec {
-        run_id: engine::new_run_id(),
-        profile,
-        total_weeks,
-        start_date,
-        provider: provider.name().to_string(),
-        model: provider.model(),
-        base_url: base_url_of(&provider),
-        prompt_hash: prompts.hash(),
-        rules,
-        retry: RetryPolicy {
-            max_attempts: args.max_attempts,
-            max_transient_retries: args.max_transient_retries,
-            base_delay_ms: args.retry_base_ms,
-            max_delay_ms: args.retry_max_ms,
-        },
-        output_dir: args.output_dir.display().to_string(),
-        keep_checkpoints: args.keep_checkpoints,
-        created_at_ms: engine::now_ms(),
+    let specs: Vec<RunSpec> = inputs
+        .into_iter()
+        .map(
+            |PlanInputs {
+                 profile,
+                 total_weeks,
+             }| RunSpec {
+                run_id: engine::new_run_id(),
+                profile,
+                total_weeks,
+                start_date,
+                provider: provider.name().to_string(),
+                model: provider.model(),
+                base_url: base_url_of(&provider),
+                prompt_hash: prompts.hash(),
+                rules: rules.clone(),
+                retry: RetryPolicy {
+                    max_attempts: args.max_attempts,
+                    max_transient_retries: args.max_transient_retries,
+                    base_delay_ms: args.retry_base_ms,
+                    max_delay_ms: args.retry_max_ms,
+                },
+                output_dir: args.output_dir.display().to_string(),
+                keep_checkpoints: args.keep_checkpoints,
+                created_at_ms: engine::now_ms(),
+            },
+        )
+        .collect();
+    let single_weeks = match specs.as_slice() {
+        [only] => only.total_weeks,
+        _ => 0,
     };
-    let (observer, finish) = observer(json_output, total_weeks);
+    let (observer, finish) = observer(json_output || specs.len() > 1, single_weeks);
+    let (shutdown, signal) = shutdown_on_signals(args.model.shutdown_grace_ms);
     let engine = Engine {
         store,
         provider,
-        prompts: Arc::new(prompts),
+        prompts,
         observer,
         crash: env.crash,
+        shutdown,
     };
-    let outcome = engine.start(spec, args.model.week_concurrency).await;
+    let week_concurrency = args.model.week_concurrency;
+    let drives = specs.into_iter().map(|spec| {
+        let engine = engine.clone();
+        async move { engine.start(spec, week_concurrency).await }
+    });
+    let outcomes = drive_bounded(drives, args.run_concurrency as usize).await;
     finish();
-    report_outcome(json_output, outcome?)
+    report_outcomes(json_output, outcomes, &signal)
+}
+
+/// Runs drivers with at most `limit` at once, in order of submission.
+async fn drive_bounded<F>(
+    drives: impl IntoIterator<Item = F>,
+    limit: usize,
+) -> Vec<Result<Outcome, engine::Error>>
+where
+    F: std::future::Future<Output = Result<Outcome, engine::Error>> + Send + 'static,
+{
+    let permits = Arc::new(tokio::sync::Semaphore::new(limit.max(1)));
+    let mut tasks = tokio::task::JoinSet::new();
+    for drive in drives {
+        let permits = permits.clone();
+        tasks.spawn(async move {
+            let _permit = permits
+                .acquire_owned()
+                .await
+                .expect("the semaphore is never closed");
+            drive.await
+        });
+    }
+    let mut outcomes = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        outcomes.push(joined.expect("run tasks do not panic"));
+    }
+    outcomes
+}
+
+/// Reports every outcome; the exit code is the worst one (an infrastructure error wins).
+fn report_outcomes(
+    json_output: bool,
+    outcomes: Vec<Result<Outcome, engine::Error>>,
+    signal: &std::sync::Arc<std::sync::atomic::AtomicU8>,
+) -> Result<u8, Error> {
+    let mut worst = 0;
+    let mut first_error = None;
+    for outcome in outcomes {
+        match outcome {
+            Ok(outcome) => worst = worst.max(report_outcome(json_output, outcome, signal)?),
+            Err(err) => {
+                first_error.get_or_insert(err);
+            }
+        }
+    }
+    match first_error {
+        Some(err) => Err(err.into()),
+        None => Ok(worst),
+    }
+}
+
+/// A shutdown triggered by SIGINT (exit 130) or SIGTERM (exit 143); the signal's exit code is
+/// kept for the report.
+fn shutdown_on_signals(
+    grace_ms: u64,
+) -> (
+    engine::Shutdown,
+    std::sync::Arc<std::sync::atomic::AtomicU8>,
+) {
+    let (shutdown, trigger) = engine::Shutdown::new(grace_ms);
+    let code = std::sync::Arc::new(std::sync::atomic::AtomicU8::new(0));
+    let seen = code.clone();
+    tokio::spawn(async move {
+        let mut terminate =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        let exit_code = tokio::select! {
+            result = tokio::signal::ctrl_c() => if result.is_ok() { 130 } else { return },
+            () = async {
+                match terminate.as_mut() {
+                    Some(signal) => { signal.recv().await; }
+                    None => std::future::pending::<()>().await,
+                }
+            } => 143,
+        };
+        seen.store(exit_code, std::sync::atomic::Ordering::SeqCst);
+        eprintln!(
+            "periodize: stopping: no new requests; in-flight requests get {grace_ms} ms to finish"
+        );
+        let _ = trigger.send(true);
+    });
+    (shutdown, code)
 }
 
 async fn resume(
@@ -515,39 +660,28 @@ async fn resume(
         engines.push((run_id, build_provider(&args.model, Some(recorded), &env)?));
     }
     let (observer, finish) = observer(json_output || engines.len() > 1, total_weeks);
-    let mut worst = 0;
+    let (shutdown, signal) = shutdown_on_signals(args.model.shutdown_grace_ms);
     // Runs are independent; they share the store and the flush.
-    let mut tasks = tokio::task::JoinSet::new();
-    for (run_id, provider) in engines {
+    let drives = engines.into_iter().map(|(run_id, provider)| {
         let engine = Engine {
             store: store.clone(),
             provider,
             prompts: prompts.clone(),
             observer: observer.clone(),
             crash: env.crash,
+            shutdown: shutdown.clone(),
         };
         let week_concurrency = args.model.week_concurrency;
         let (retry, accept_changes) = (args.retry, args.accept_changes);
-        tasks.spawn(async move {
+        async move {
             engine
                 .resume(run_id, week_concurrency, retry, accept_changes)
                 .await
-        });
-    }
-    let mut first_error = None;
-    while let Some(joined) = tasks.join_next().await {
-        match joined.expect("run tasks do not panic") {
-            Ok(outcome) => worst = worst.max(report_outcome(json_output, outcome)?),
-            Err(err) => {
-                first_error.get_or_insert(err);
-            }
         }
-    }
+    });
+    let outcomes = drive_bounded(drives, args.run_concurrency as usize).await;
     finish();
-    match first_error {
-        Some(err) => Err(err.into()),
-        None => Ok(worst),
-    }
+    report_outcomes(json_output, outcomes, &signal)
 }
 
 /// `periodize mock-llm`: serves until Ctrl-C or SIGTERM; prints its address first, so scripts
@@ -633,7 +767,11 @@ async fn shutdown_signal() {
     }
 }
 
-fn report_outcome(json_output: bool, outcome: Outcome) -> Result<u8, Error> {
+fn report_outcome(
+    json_output: bool,
+    outcome: Outcome,
+    signal: &std::sync::Arc<std::sync::atomic::AtomicU8>,
+) -> Result<u8, Error> {
     let mut stdout = std::io::stdout().lock();
     match outcome {
         Outcome::Done { run_id, path } => {
@@ -652,6 +790,17 @@ fn report_outcome(json_output: bool, outcome: Outcome) -> Result<u8, Error> {
             eprintln!("error: run {run_id} failed: {reason}");
             eprintln!("hint: `periodize resume {run_id} --retry` continues it with a fresh attempt budget");
             Ok(1)
+        }
+        Outcome::Interrupted { run_id } => {
+            if json_output {
+                writeln!(stdout, "{}", json!({"event": "finished", "run_id": run_id.to_string(), "state": "interrupted"})).map_err(Error::Output)?;
+            }
+            eprintln!("run {run_id} stopped; `periodize resume {run_id}` continues it");
+            // 130 after SIGINT, 143 after SIGTERM.
+            Ok(match signal.load(std::sync::atomic::Ordering::SeqCst) {
+                0 => 130,
+                code => code,
+            })
         }
     }
 }

@@ -48,8 +48,18 @@ pub enum Error {
 /// How a driven run ended.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
-    Done { run_id: RunId, path: PathBuf },
-    Failed { run_id: RunId, reason: String },
+    Done {
+        run_id: RunId,
+        path: PathBuf,
+    },
+    Failed {
+        run_id: RunId,
+        reason: String,
+    },
+    /// Stopped by a shutdown request; everything committed is flushed and `resume` continues.
+    Interrupted {
+        run_id: RunId,
+    },
 }
 
 /// The shared parts every driven run uses.
@@ -60,6 +70,52 @@ pub struct Engine {
     pub prompts: Arc<PromptSet>,
     pub observer: Observer,
     pub crash: Option<CrashPoint>,
+    pub shutdown: Shutdown,
+}
+
+/// Asks running drivers to stop: no new requests; requests in flight get `grace_ms` to finish
+/// and be committed; waits are abandoned (they are persisted and resume re-arms them).
+#[derive(Clone)]
+pub struct Shutdown {
+    requested: tokio::sync::watch::Receiver<bool>,
+    pub grace_ms: u64,
+}
+
+impl Shutdown {
+    /// A shutdown that never comes (tests, benchmarks).
+    pub fn never() -> Shutdown {
+        let (sender, requested) = tokio::sync::watch::channel(false);
+        // Keep the channel open forever so `changed()` never resolves.
+        std::mem::forget(sender);
+        Shutdown {
+            requested,
+            grace_ms: 0,
+        }
+    }
+
+    /// A shutdown and the handle that triggers it.
+    pub fn new(grace_ms: u64) -> (Shutdown, tokio::sync::watch::Sender<bool>) {
+        let (sender, requested) = tokio::sync::watch::channel(false);
+        (
+            Shutdown {
+                requested,
+                grace_ms,
+            },
+            sender,
+        )
+    }
+
+    fn is_requested(&self) -> bool {
+        *self.requested.borrow()
+    }
+
+    async fn wait(&mut self) {
+        while !*self.requested.borrow_and_update() {
+            if self.requested.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+    }
 }
 
 pub fn now_ms() -> u64 {
@@ -203,7 +259,13 @@ impl Engine {
         async move {
             let (sender, mut receiver) = mpsc::unbounded_channel::<Result<Event, Error>>();
             let mut ready = vec![first];
-            let mut outstanding: usize = 0;
+            // Requests and plan writes in flight, and retry waits, counted apart: a shutdown
+            // waits (within its grace) for the first, never for the second.
+            let mut work: usize = 0;
+            let mut waits: usize = 0;
+            let mut shutdown = self.shutdown.clone();
+            let mut stopping = shutdown.is_requested();
+            let mut deadline = tokio::time::Instant::now();
             loop {
                 // Commit every ready transition, then flush once before any effect leaves.
                 let mut effects = Vec::new();
@@ -233,10 +295,20 @@ impl Engine {
                     (self.observer)(notice);
                 }
                 for effect in effects {
-                    outstanding += 1;
+                    if stopping {
+                        // Committed but never started: resume issues it (at most once more).
+                        continue;
+                    }
+                    match effect {
+                        Effect::Wait { .. } => waits += 1,
+                        _ => work += 1,
+                    }
                     self.execute(&machine, effect, sender.clone());
                 }
-                if outstanding == 0 {
+                if stopping && work == 0 {
+                    return Ok(Outcome::Interrupted { run_id });
+                }
+                if work + waits == 0 {
                     let run = machine.run();
                     return match machine.state() {
                         State::Done {} => Ok(Outcome::Done {
@@ -255,15 +327,32 @@ impl Engine {
                 }
                 // An effect that cannot complete (the plan file cannot be written) stops the
                 // driver; the committed state stays as it is, for `resume`.
-                let event = receiver
-                    .recv()
-                    .await
-                    .expect("the driver holds a sender, so the channel stays open")?;
-                outstanding -= 1;
-                ready.push(event);
+                let event = tokio::select! {
+                    event = receiver.recv() => event.expect("the driver holds a sender, so the channel stays open")?,
+                    () = shutdown.wait(), if !stopping => {
+                        stopping = true;
+                        deadline = tokio::time::Instant::now() + Duration::from_millis(self.shutdown.grace_ms);
+                        tracing::info!(in_flight = work, "shutdown requested");
+                        continue;
+                    }
+                    () = tokio::time::sleep_until(deadline), if stopping => {
+                        tracing::warn!(abandoned = work, "shutdown grace over; in-flight requests abandoned");
+                        return Ok(Outcome::Interrupted { run_id });
+                    }
+                };
+                let mut arrived = vec![event];
                 while let Ok(event) = receiver.try_recv() {
-                    outstanding -= 1;
-                    ready.push(event?);
+                    arrived.push(event?);
+                }
+                for event in arrived {
+                    match event {
+                        Event::RetryDue { .. } => waits -= 1,
+                        _ => work -= 1,
+                    }
+                    // A wait that ends while stopping is not acted on; resume re-arms it.
+                    if !(stopping && matches!(event, Event::RetryDue { .. })) {
+                        ready.push(event);
+                    }
                 }
             }
         }

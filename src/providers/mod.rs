@@ -9,6 +9,7 @@ pub mod gemini;
 pub mod http;
 pub mod ollama;
 pub mod openai;
+pub mod scripted;
 pub mod secret;
 
 use crate::llm::{ModelFailure, ModelOutcome, ModelReply, ToolRequest, Usage};
@@ -160,6 +161,8 @@ impl HttpProvider {
 pub enum Provider {
     Builtin(builtin::BuiltinCoach),
     Http(HttpProvider),
+    /// Tests of the engine only.
+    Scripted(scripted::Scripted),
 }
 
 impl Provider {
@@ -168,6 +171,7 @@ impl Provider {
         match self {
             Provider::Builtin(_) => "builtin",
             Provider::Http(http) => http.protocol.name(),
+            Provider::Scripted(_) => "scripted",
         }
     }
 
@@ -175,6 +179,7 @@ impl Provider {
         match self {
             Provider::Builtin(_) => builtin::MODEL.to_string(),
             Provider::Http(http) => http.model.clone(),
+            Provider::Scripted(_) => "script".to_string(),
         }
     }
 
@@ -183,6 +188,7 @@ impl Provider {
         match self {
             Provider::Builtin(coach) => coach.call(request).await,
             Provider::Http(http) => http.call(request).await,
+            Provider::Scripted(script) => script.call(request).await,
         }
     }
 }

@@ -65,6 +65,7 @@ fn engine_for(protocol: Protocol, mock_url: &str, request_timeout_ms: u64) -> Se
             prompts: Arc::new(PromptSet::embedded()),
             observer,
             crash: None,
+            shutdown: periodize::engine::Shutdown::never(),
         },
         dir,
     }

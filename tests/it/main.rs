@@ -10,6 +10,7 @@ mod providers_anthropic_openai;
 mod providers_gemini_ollama;
 mod secrets;
 mod seed_plans;
+mod signals;
 mod store;
 mod support;
 mod tidy;
