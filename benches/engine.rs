@@ -34,6 +34,7 @@ fn spec(total_weeks: u32, run_id: u128, output_dir: &str) -> RunSpec {
         output_dir: output_dir.into(),
         keep_checkpoints: true,
         created_at_ms: 0,
+        budget: Default::default(),
     }
 }
 

@@ -72,6 +72,8 @@ struct PlannedWeek<'a> {
     easy_days: i64,
     rest_days: i64,
     total_hours: f64,
+    /// Who detailed the week: the run's provider, or the built-in coach as a fallback.
+    generated_by: &'a str,
     week_tss: f64,
     week_hours: f64,
     workouts: Vec<PlannedWorkout<'a>>,
@@ -173,6 +175,11 @@ fn document(run: &Run) -> PlanDocument<'_> {
             easy_days: entry.easy_days,
             rest_days: entry.rest_days,
             total_hours: entry.total_hours,
+            generated_by: if run.step(StepId::Week(week_number)).fallback {
+                "builtin (fallback)"
+            } else {
+                &spec.provider
+            },
             week_tss: details.tss(),
             week_hours: details.hours(),
             workouts,

@@ -37,6 +37,8 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Serve a local mock LLM speaking the Anthropic, OpenAI, Gemini and Ollama protocols.
     MockLlm(MockLlmArgs),
+    /// Check a state directory and report every problem.
+    Doctor,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -46,6 +48,22 @@ pub enum ProviderName {
     Openai,
     Gemini,
     Ollama,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FallbackArg {
+    Builtin,
+}
+
+/// Per-run limits: the run stops cleanly before the request that would cross one.
+#[derive(Debug, Args)]
+pub struct BudgetArgs {
+    /// Model tokens (input + output) a run may spend.
+    #[arg(long, value_name = "N")]
+    pub max_tokens: Option<u64>,
+    /// Model requests a run may make.
+    #[arg(long, value_name = "N")]
+    pub max_attempts: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -105,9 +123,15 @@ pub struct GenerateArgs {
     pub output_dir: PathBuf,
     #[command(flatten)]
     pub model: ModelArgs,
-    /// Answers per step that may fail validation before the run fails.
+    /// Answers per step that may be refused (invalid or malformed) before the step gives up.
     #[arg(long, default_value_t = 3, value_name = "N")]
-    pub max_attempts: u32,
+    pub step_attempts: u32,
+    #[command(flatten)]
+    pub budget: BudgetArgs,
+    /// What to do with a week whose attempts ran out: fail the run (default), or have the
+    /// built-in coach detail it (marked in the plan file and in `show`).
+    #[arg(long, value_enum, value_name = "PROVIDER")]
+    pub fallback: Option<FallbackArg>,
     /// Transient provider failures per step before the run fails.
     #[arg(long, default_value_t = 5, value_name = "N")]
     pub max_transient_retries: u32,
@@ -138,6 +162,9 @@ pub struct ResumeArgs {
     /// Give failed runs a fresh attempt budget and continue them.
     #[arg(long)]
     pub retry: bool,
+    /// New run limits for --retry (default: keep the run's own).
+    #[command(flatten)]
+    pub budget: BudgetArgs,
     /// Runs driven at the same time.
     #[arg(long, default_value_t = 4, value_name = "N")]
     pub run_concurrency: u32,

@@ -13,7 +13,8 @@ use chrono::{Datelike, Duration, NaiveDate};
 use serde_json::{json, Value};
 
 use crate::cli::args::{
-    Cli, Command, GenerateArgs, MockLlmArgs, ModelArgs, ProviderName, ResumeArgs, TssCheckArg,
+    BudgetArgs, Cli, Command, FallbackArg, GenerateArgs, MockLlmArgs, ModelArgs, ProviderName,
+    ResumeArgs, TssCheckArg,
 };
 use crate::domain::profile::{self, ProfileError};
 use crate::domain::validate::{Rules, Severity, TssCheck};
@@ -25,7 +26,7 @@ use crate::prompts::{self, PromptSet};
 use crate::providers::secret::Secret;
 use crate::providers::{builtin, http, HttpProvider, Protocol, Provider};
 use crate::store::Store;
-use crate::workflow::{self, RetryPolicy, RunId, RunSpec, State};
+use crate::workflow::{self, Budget, RetryPolicy, RunId, RunSpec, State};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -124,6 +125,7 @@ pub async fn run(cli: Cli, env: Env) -> Result<u8, Error> {
             render::show(&store, run_id, cli.json)?;
             Ok(0)
         }
+        Command::Doctor => doctor(&cli.state_dir, cli.json),
         Command::Validate(args) => {
             let text = std::fs::read_to_string(&args.file).map_err(|source| Error::Read {
                 what: "plan file",
@@ -168,6 +170,30 @@ fn rules_from(tss_check: TssCheckArg, max_training_days: u32) -> Result<Rules, E
         max_training_days,
         tss_check,
     })
+}
+
+/// Run limits from the flags; `None` when no limit flag was given.
+fn budget_from(args: &BudgetArgs) -> Result<Option<Budget>, Error> {
+    if args.max_tokens == Some(0) {
+        return Err(Error::Arg {
+            flag: "--max-tokens",
+            value: "0".into(),
+            reason: "expected at least 1".into(),
+        });
+    }
+    if args.max_attempts == Some(0) {
+        return Err(Error::Arg {
+            flag: "--max-attempts",
+            value: "0".into(),
+            reason: "expected at least 1".into(),
+        });
+    }
+    Ok(
+        (args.max_tokens.is_some() || args.max_attempts.is_some()).then_some(Budget {
+            max_tokens: args.max_tokens,
+            max_attempts: args.max_attempts,
+        }),
+    )
 }
 
 fn check_concurrency(args: &ModelArgs) -> Result<(), Error> {
@@ -442,13 +468,14 @@ async fn generate(
             Err(err) => return Err(err),
         }
     }
-    if args.max_attempts == 0 || args.max_attempts > 20 {
+    if args.step_attempts == 0 || args.step_attempts > 20 {
         return Err(Error::Arg {
-            flag: "--max-attempts",
-            value: args.max_attempts.to_string(),
+            flag: "--step-attempts",
+            value: args.step_attempts.to_string(),
             reason: "expected 1 to 20".into(),
         });
     }
+    let budget = budget_from(&args.budget)?.unwrap_or_default();
     if args.run_concurrency == 0 || args.run_concurrency > 256 {
         return Err(Error::Arg {
             flag: "--run-concurrency",
@@ -490,14 +517,16 @@ async fn generate(
                 prompt_hash: prompts.hash(),
                 rules: rules.clone(),
                 retry: RetryPolicy {
-                    max_attempts: args.max_attempts,
+                    max_attempts: args.step_attempts,
                     max_transient_retries: args.max_transient_retries,
                     base_delay_ms: args.retry_base_ms,
                     max_delay_ms: args.retry_max_ms,
+                    fallback_builtin: args.fallback == Some(FallbackArg::Builtin),
                 },
                 output_dir: args.output_dir.display().to_string(),
                 keep_checkpoints: args.keep_checkpoints,
                 created_at_ms: engine::now_ms(),
+                budget,
             },
         )
         .collect();
@@ -614,6 +643,14 @@ async fn resume(
 ) -> Result<u8, Error> {
     check_concurrency(&args.model)?;
     let prompts = Arc::new(prompts_from(&args.model)?);
+    let budget = budget_from(&args.budget)?;
+    if budget.is_some() && !args.retry {
+        return Err(Error::Arg {
+            flag: "--max-tokens/--max-attempts",
+            value: String::new(),
+            reason: "new run limits apply with --retry".into(),
+        });
+    }
     let store = Store::open(state_dir)?;
     let ids = match &args.run_id {
         Some(prefix) => vec![resolve_run(&store, prefix)?],
@@ -675,7 +712,7 @@ async fn resume(
         let (retry, accept_changes) = (args.retry, args.accept_changes);
         async move {
             engine
-                .resume(run_id, week_concurrency, retry, accept_changes)
+                .resume(run_id, week_concurrency, retry, accept_changes, budget)
                 .await
         }
     });
@@ -864,4 +901,45 @@ pub fn resolve_run(store: &Store, prefix: &str) -> Result<RunId, Error> {
 
 pub(crate) fn state_label(state: &State) -> &'static str {
     workflow::state_name(state)
+}
+
+/// `periodize doctor`: every problem of a state directory, one line each (or one JSON document
+/// with `--json`); exit 1 when any of them is an error.
+fn doctor(state_dir: &Path, json_output: bool) -> Result<u8, Error> {
+    use crate::store::doctor::{self, Severity};
+    // Opening a missing directory would create an empty store; there is nothing to check.
+    if !state_dir.exists() {
+        return Err(Error::Arg {
+            flag: "--state-dir",
+            value: state_dir.display().to_string(),
+            reason: "no such directory; there is no store to check".into(),
+        });
+    }
+    let store = Store::open(state_dir)?;
+    let problems = doctor::check(&store, |path| path.is_file());
+    let count = |severity| problems.iter().filter(|p| p.severity == severity).count();
+    let (errors, warnings) = (count(Severity::Error), count(Severity::Warning));
+    let mut stdout = std::io::stdout().lock();
+    if json_output {
+        let report = json!({
+            "dir": state_dir.display().to_string(),
+            "errors": errors,
+            "warnings": warnings,
+            "problems": problems,
+        });
+        writeln!(stdout, "{report}")
+    } else {
+        problems
+            .iter()
+            .try_for_each(|problem| writeln!(stdout, "{}: {problem}", problem.severity))
+            .and_then(|()| {
+                writeln!(
+                    stdout,
+                    "{errors} error(s), {warnings} warning(s) in {}",
+                    state_dir.display()
+                )
+            })
+    }
+    .map_err(Error::Output)?;
+    Ok(if errors > 0 { 1 } else { 0 })
 }

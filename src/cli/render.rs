@@ -110,6 +110,7 @@ pub fn show(store: &Store, run_id: RunId, json_output: bool) -> Result<(), Error
                     "exhausted": step.exhausted,
                     "checkpoint_kept": step.accepted.is_some(),
                     "compacted": step.compacted,
+                    "fallback": step.fallback,
                     "tokens": usage_json(&step.usage()),
                     "warnings": step.warnings.iter().map(|v| v.to_string()).collect::<Vec<_>>(),
                     "attempts": step.attempts.iter().map(|attempt| json!({
@@ -184,7 +185,13 @@ pub fn show(store: &Store, run_id: RunId, json_output: bool) -> Result<(), Error
             },
         };
     match overview {
-        Some(overview) => text.push_str(&weeks_text(&overview, &weeks)),
+        Some(overview) => {
+            let fallback: Vec<i64> = (1..=spec.total_weeks)
+                .filter(|week| run.step(StepId::Week(*week)).fallback)
+                .map(i64::from)
+                .collect();
+            text.push_str(&weeks_text(&overview, &weeks, &fallback))
+        }
         None if matches!(state, State::Done {}) => {
             text.push_str("(the plan file is gone; weeks cannot be shown)\n")
         }
@@ -193,7 +200,7 @@ pub fn show(store: &Store, run_id: RunId, json_output: bool) -> Result<(), Error
     out(&text)
 }
 
-fn weeks_text(overview: &PlanOverview, weeks: &[WeekDetails]) -> String {
+fn weeks_text(overview: &PlanOverview, weeks: &[WeekDetails], fallback: &[i64]) -> String {
     let mut text = format!("Target FTP {:.0} W\n", overview.target_ftp);
     for entry in &overview.weekly_overview {
         let details = weeks
@@ -201,12 +208,17 @@ fn weeks_text(overview: &PlanOverview, weeks: &[WeekDetails]) -> String {
             .find(|week| week.week_number == entry.week_number);
         match details {
             Some(details) => text.push_str(&format!(
-                "\nWeek {:>2}  {:<10} {:>5.1} h  {:>5.0} TSS  {}\n",
+                "\nWeek {:>2}  {:<10} {:>5.1} h  {:>5.0} TSS  {}{}\n",
                 entry.week_number,
                 entry.phase.name(),
                 details.hours(),
                 details.tss(),
-                entry.weekly_focus
+                entry.weekly_focus,
+                if fallback.contains(&entry.week_number) {
+                    " [detailed by the built-in coach: the model's attempts ran out]"
+                } else {
+                    ""
+                }
             )),
             None => text.push_str(&format!(
                 "\nWeek {:>2}  {:<10} {:>5.1} h  {:>5.0} TSS  {} (planned, not detailed yet)\n",

@@ -170,6 +170,7 @@ impl Engine {
         week_concurrency: u32,
         retry: bool,
         accept_changes: bool,
+        budget: Option<crate::workflow::Budget>,
     ) -> Result<Outcome, Error> {
         let Some((machine, seq)) = self.store.load(run_id)? else {
             return Err(Error::NotFound {
@@ -231,6 +232,7 @@ impl Engine {
         });
         let event = if retry {
             Event::Retry {
+                budget,
                 at_ms: now_ms(),
                 week_concurrency,
             }
@@ -380,7 +382,11 @@ impl Engine {
         let run = machine.run();
         let run_id = run.spec.run_id;
         match effect {
-            Effect::CallModel { step, attempt } => {
+            Effect::CallModel {
+                step,
+                attempt,
+                fallback,
+            } => {
                 // Nested in the run's span, which carries the run id.
                 let span = match step {
                     StepId::Overview => tracing::info_span!("step", phase = "overview", attempt),
@@ -389,7 +395,12 @@ impl Engine {
                     }
                 };
                 let request = self.build_request(run, step);
-                let provider = self.provider.clone();
+                // The built-in coach answers a week the model gave up on (--fallback builtin).
+                let provider = if fallback {
+                    Provider::Builtin(crate::providers::builtin::BuiltinCoach { latency_ms: 0 })
+                } else {
+                    self.provider.clone()
+                };
                 tokio::spawn(
                     async move {
                         let reply = match request {

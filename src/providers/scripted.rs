@@ -15,7 +15,10 @@ pub struct Scripted {
 #[derive(Debug, Default)]
 struct ScriptState {
     next_failures: VecDeque<ModelFailure>,
+    /// Outcomes queued for one step, used before the coach's answer.
+    per_step: BTreeMap<StepId, VecDeque<ModelOutcome>>,
     calls: BTreeMap<StepId, u32>,
+    most_repair_turns: usize,
 }
 
 impl Scripted {
@@ -26,6 +29,25 @@ impl Scripted {
             .expect("the script lock is never poisoned")
             .next_failures
             .push_back(failure);
+    }
+
+    /// The next calls for `step` get these outcomes, in order (then the coach answers).
+    pub fn script_step(&self, step: StepId, outcomes: Vec<ModelOutcome>) {
+        self.state
+            .lock()
+            .expect("the script lock is never poisoned")
+            .per_step
+            .entry(step)
+            .or_default()
+            .extend(outcomes);
+    }
+
+    /// The most repair turns any request carried.
+    pub fn most_repair_turns(&self) -> usize {
+        self.state
+            .lock()
+            .expect("the script lock is never poisoned")
+            .most_repair_turns
     }
 
     /// Calls made so far, per step.
@@ -44,12 +66,16 @@ impl Scripted {
                 .lock()
                 .expect("the script lock is never poisoned");
             *state.calls.entry(request.brief.step).or_default() += 1;
-            state.next_failures.pop_front()
+            state.most_repair_turns = state.most_repair_turns.max(request.repair_turns.len());
+            match state.next_failures.pop_front() {
+                Some(failure) => Some(ModelOutcome::Failed(failure)),
+                None => state
+                    .per_step
+                    .get_mut(&request.brief.step)
+                    .and_then(VecDeque::pop_front),
+            }
         };
-        let outcome = match failure {
-            Some(failure) => ModelOutcome::Failed(failure),
-            None => ModelOutcome::Call(builtin::answer(request)),
-        };
+        let outcome = failure.unwrap_or_else(|| ModelOutcome::Call(builtin::answer(request)));
         ModelReply {
             outcome,
             usage: Usage {

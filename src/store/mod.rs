@@ -2,6 +2,7 @@
 //! transaction over the `runs` and `steps` trees; `flush` makes it durable before any effect.
 //! Key layout and record format are documented in `state/README.md`.
 
+pub mod doctor;
 pub mod records;
 
 use std::collections::BTreeSet;
@@ -36,8 +37,18 @@ pub enum Error {
         #[source]
         source: CodecError,
     },
-    #[error("run {run_id} has no record for {step}")]
-    MissingStep { run_id: RunId, step: StepId },
+    #[error("run {run_id}: record {key} holds {holds}, not the step its key names; run `periodize doctor`")]
+    Misplaced {
+        run_id: RunId,
+        key: String,
+        holds: StepId,
+    },
+    #[error("store tree {tree} has a malformed key {key}: {reason}; run `periodize doctor`")]
+    BadKey {
+        tree: &'static str,
+        key: String,
+        reason: String,
+    },
 }
 
 /// The durable home of every run.
@@ -127,6 +138,8 @@ impl Store {
             output_file: run.output_file.clone(),
             finished_at_ms: run.finished_at_ms,
             done_count: run.done_count,
+            budget: run.budget,
+            budget_stop: run.budget_stop.clone(),
             seq,
             updated_at_ms: at_ms,
         };
@@ -222,6 +235,8 @@ impl Store {
         run.output_file = record.output_file;
         run.finished_at_ms = record.finished_at_ms;
         run.done_count = record.done_count;
+        run.budget = record.budget;
+        run.budget_stop = record.budget_stop;
         for item in self.steps.scan_prefix(run_key(run_id)) {
             let (key, bytes) = item.map_err(|source| Error::Io {
                 what: format!("scan of run {run_id}"),
@@ -232,11 +247,13 @@ impl Store {
                 key: step_key_name(&key),
                 source,
             })?;
-            assert_eq!(
-                key.as_ref(),
-                step_key(run_id, step.step.step).as_slice(),
-                "a step record lives under its own key"
-            );
+            if key.as_ref() != step_key(run_id, step.step.step).as_slice() {
+                return Err(Error::Misplaced {
+                    run_id,
+                    key: step_key_name(&key),
+                    holds: step.step.step,
+                });
+            }
             run.steps.insert(step.step.step, step.step);
         }
         Ok(run)
@@ -250,10 +267,10 @@ impl Store {
                 what: "scan of runs".to_string(),
                 source,
             })?;
-            let bytes: [u8; 16] = key.as_ref().try_into().map_err(|_| Error::Corrupt {
-                run_id: format!("{:02x?}", key.as_ref()),
-                key: "runs".to_string(),
-                source: CodecError::Truncated { len: key.len() },
+            let bytes: [u8; 16] = key.as_ref().try_into().map_err(|_| Error::BadKey {
+                tree: "runs",
+                key: format!("{:02x?}", key.as_ref()),
+                reason: format!("a run key is 16 bytes, this one is {}", key.len()),
             })?;
             ids.push(RunId(u128::from_be_bytes(bytes)));
         }
@@ -274,6 +291,20 @@ impl Store {
                 what: "raw test write".to_string(),
                 source,
             })
+    }
+
+    /// Removes a key, bypassing the record format: only for tests that prove missing records
+    /// are reported.
+    #[doc(hidden)]
+    pub fn delete_raw_for_tests(&self, tree: &str, key: &[u8]) -> Result<(), Error> {
+        let tree = match tree {
+            "runs" => &self.runs,
+            _ => &self.steps,
+        };
+        tree.remove(key).map(|_| ()).map_err(|source| Error::Io {
+            what: "raw test delete".to_string(),
+            source,
+        })
     }
 
     pub fn run_records(&self) -> Result<Vec<RunRecord>, Error> {

@@ -20,6 +20,8 @@ pub struct RunRecord {
     pub output_file: Option<String>,
     pub finished_at_ms: Option<u64>,
     pub done_count: u32,
+    pub budget: crate::workflow::Budget,
+    pub budget_stop: Option<String>,
     /// Transitions committed so far; dense and increasing.
     pub seq: u64,
     pub updated_at_ms: u64,

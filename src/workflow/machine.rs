@@ -40,8 +40,11 @@ impl Run {
                 week_concurrency,
             } => {
                 self.week_concurrency = (*week_concurrency).max(1);
-                self.request(StepId::Overview, *at_ms, context);
-                Transition(State::drafting_overview())
+                if self.request(StepId::Overview, *at_ms, context) {
+                    Transition(State::drafting_overview())
+                } else {
+                    Transition(self.failure_state())
+                }
             }
             _ => Handled,
         }
@@ -64,6 +67,9 @@ impl Run {
                 reply,
                 at_ms,
             } => match self.on_reply(StepId::Overview, *attempt, reply, *at_ms, context) {
+                StepOutcome::Pending if self.budget_stop.is_some() => {
+                    Transition(self.failure_state())
+                }
                 StepOutcome::Pending => Handled,
                 StepOutcome::Accepted => {
                     self.schedule_weeks(*at_ms, context);
@@ -76,7 +82,11 @@ impl Run {
                 at_ms,
             } => {
                 self.on_retry_due(StepId::Overview, *at_ms, context);
-                Handled
+                if self.budget_stop.is_some() {
+                    Transition(self.failure_state())
+                } else {
+                    Handled
+                }
             }
             _ => Handled,
         }
@@ -164,8 +174,13 @@ impl Run {
             Event::Retry {
                 at_ms,
                 week_concurrency,
+                budget,
             } => {
                 self.week_concurrency = (*week_concurrency).max(1);
+                if let Some(budget) = budget {
+                    self.budget = *budget;
+                }
+                self.budget_stop = None;
                 let failed: Vec<StepId> = self
                     .steps
                     .values()
@@ -180,8 +195,11 @@ impl Run {
                 }
                 self.finished_at_ms = None;
                 if self.overview().is_none() {
-                    self.request(StepId::Overview, *at_ms, context);
-                    Transition(State::drafting_overview())
+                    if self.request(StepId::Overview, *at_ms, context) {
+                        Transition(State::drafting_overview())
+                    } else {
+                        Transition(self.failure_state())
+                    }
                 } else {
                     self.schedule_weeks(*at_ms, context);
                     match self.after_week_event(*at_ms, context) {
@@ -204,9 +222,18 @@ impl Run {
             .expect("every step of the plan exists from creation")
     }
 
-    /// Issues the next request of a step. The request counter is part of the committed
-    /// transition, so `show --json` can prove how often each step was requested.
-    fn request(&mut self, step: StepId, at_ms: u64, context: &mut Ctx) {
+    /// Issues the next request of a step, unless a run budget forbids it: then the run records
+    /// why, stops scheduling, and fails once nothing is in flight. The request counter is part
+    /// of the committed transition, so `show --json` can prove how often each step was
+    /// requested. Returns whether the request was issued.
+    fn request(&mut self, step: StepId, at_ms: u64, context: &mut Ctx) -> bool {
+        let fallback = self.steps[&step].fallback;
+        if !fallback {
+            if let Some(reason) = self.budget_blocks() {
+                self.budget_stop.get_or_insert(reason);
+                return false;
+            }
+        }
         let state = self.step_mut(step, context);
         assert!(
             !state.is_accepted(),
@@ -219,7 +246,59 @@ impl Run {
             attempt,
             requested_at_ms: at_ms,
         });
-        context.effects.push(Effect::CallModel { step, attempt });
+        context.effects.push(Effect::CallModel {
+            step,
+            attempt,
+            fallback,
+        });
+        true
+    }
+
+    /// Why the next model request would cross a run budget, if it would. The next request is
+    /// estimated at the largest one made so far.
+    fn budget_blocks(&self) -> Option<String> {
+        if let Some(max) = self.budget.max_attempts {
+            let issued: u32 = self
+                .steps
+                .values()
+                .filter(|state| !state.fallback)
+                .map(|state| state.requests)
+                .sum();
+            if issued >= max {
+                return Some(format!(
+                    "attempt budget reached: {issued} model requests made of --max-attempts {max}; `periodize resume <run> --retry --max-attempts N` continues with a larger budget"
+                ));
+            }
+        }
+        if let Some(max) = self.budget.max_tokens {
+            let used = self.total_usage().total();
+            let next = self
+                .steps
+                .values()
+                .flat_map(|state| state.attempts.iter())
+                .map(|attempt| attempt.usage.total())
+                .max()
+                .unwrap_or(0);
+            if used + next > max {
+                return Some(format!(
+                    "token budget reached: {used} tokens used, the next request needs about {next}, --max-tokens {max}; `periodize resume <run> --retry --max-tokens N` continues with a larger budget"
+                ));
+            }
+        }
+        None
+    }
+
+    /// The Failed state the run is in now: a budget stop, or the first step that gave up.
+    fn failure_state(&self) -> State {
+        if let Some(reason) = &self.budget_stop {
+            return State::failed(reason.clone());
+        }
+        let step = self
+            .steps
+            .values()
+            .find(|state| state.exhausted.is_some())
+            .map_or(StepId::Overview, |state| state.step);
+        self.failed_state(step)
     }
 
     /// After a restart: every request that was in flight is sent again (at most once more),
@@ -236,7 +315,12 @@ impl Run {
                     .as_ref()
                     .map(|flight| flight.attempt)
                     .expect("checked above");
-                context.effects.push(Effect::CallModel { step, attempt });
+                let fallback = state.fallback;
+                context.effects.push(Effect::CallModel {
+                    step,
+                    attempt,
+                    fallback,
+                });
             } else if let Some(until_ms) = state.waiting_until_ms {
                 context.effects.push(Effect::Wait { step, until_ms });
             }
@@ -262,7 +346,7 @@ impl Run {
 
     /// Fills free slots with the lowest weeks that are neither accepted, busy nor failed.
     fn schedule_weeks(&mut self, at_ms: u64, context: &mut Ctx) {
-        if self.any_exhausted() {
+        if self.any_exhausted() || self.budget_stop.is_some() {
             return;
         }
         let limit = self.week_concurrency.max(1) as usize;
@@ -275,8 +359,8 @@ impl Run {
                     && state.exhausted.is_none()
             });
             match next {
-                Some(step) => self.request(step, at_ms, context),
-                None => break,
+                Some(step) if self.request(step, at_ms, context) => {}
+                _ => break,
             }
         }
     }
@@ -285,18 +369,17 @@ impl Run {
         if self.weeks_accepted() == self.spec.total_weeks {
             return self.begin_finalizing(at_ms, context);
         }
-        if self.any_exhausted() {
+        if self.any_exhausted() || self.budget_stop.is_some() {
             if self.in_flight_weeks() == 0 {
-                let step = self
-                    .steps
-                    .values()
-                    .find(|state| state.exhausted.is_some())
-                    .map(|state| state.step);
-                return Transition(self.failed_state(step.expect("checked by any_exhausted")));
+                return Transition(self.failure_state());
             }
             return Handled;
         }
         self.schedule_weeks(at_ms, context);
+        // Scheduling may itself hit a budget: with nothing left in flight, the run fails now.
+        if self.budget_stop.is_some() && self.in_flight_weeks() == 0 {
+            return Transition(self.failure_state());
+        }
         Handled
     }
 
@@ -348,7 +431,11 @@ impl Run {
     fn on_retry_due(&mut self, step: StepId, at_ms: u64, context: &mut Ctx) {
         let state = &self.steps[&step];
         if state.waiting_until_ms.is_some() && state.in_flight.is_none() && !state.is_accepted() {
-            self.request(step, at_ms, context);
+            // A budget may stop it; the run then fails once nothing else is in flight.
+            let _issued = self.request(step, at_ms, context);
+            if !_issued {
+                self.step_mut(step, context).waiting_until_ms = None;
+            }
         }
     }
 
@@ -410,17 +497,30 @@ impl Run {
                     warnings: violations.len() as u32 - errors,
                     first_error: first_error.clone(),
                 };
-                let turn = RepairTurn {
-                    reply: PriorReply::Call(call),
-                    feedback: repair_feedback(step, &violations),
-                };
-                refuse(
-                    state,
-                    turn,
-                    policy.max_attempts,
-                    "failed validation",
-                    &first_error,
-                )
+                let repeated = state.repair_turns.iter().any(|turn| {
+                    matches!(&turn.reply, PriorReply::Call(earlier) if earlier.arguments == call.arguments)
+                });
+                if repeated {
+                    // Asking again after the model repeated a refused answer word for word only
+                    // spends tokens in a loop: the step gives up (or falls back).
+                    state.refused += 1;
+                    state.exhausted = Some(format!(
+                        "the model repeated an answer it had already been told is invalid; last: {first_error}"
+                    ));
+                    StepOutcome::Exhausted
+                } else {
+                    let turn = RepairTurn {
+                        reply: PriorReply::Call(call),
+                        feedback: repair_feedback(step, &violations),
+                    };
+                    refuse(
+                        state,
+                        turn,
+                        policy.max_attempts,
+                        "failed validation",
+                        &first_error,
+                    )
+                }
             }
             Judged::Failure(ModelFailure::Malformed { message, reply }) => {
                 record.outcome = AttemptOutcome::Malformed {
@@ -471,13 +571,29 @@ impl Run {
                 StepOutcome::Exhausted
             }
         };
+        let gave_up = matches!(outcome, StepOutcome::Exhausted)
+            && !matches!(record.outcome, AttemptOutcome::Fatal { .. });
+        let outcome = if gave_up
+            && policy.fallback_builtin
+            && matches!(step, StepId::Week(_))
+            && !state.fallback
+        {
+            // --fallback builtin: the built-in coach details this week instead.
+            state.exhausted = None;
+            state.fallback = true;
+            state.repair_turns.clear();
+            StepOutcome::Pending
+        } else {
+            outcome
+        };
         state.attempts.push(record);
         if matches!(outcome, StepOutcome::Pending)
             && self.steps[&step].waiting_until_ms.is_none()
             && self.steps[&step].exhausted.is_none()
         {
-            // A refused answer: ask again at once in the same conversation.
-            self.request(step, at_ms, context);
+            // A refused answer: ask again at once in the same conversation (a budget may stop
+            // it; the run then fails once nothing else is in flight).
+            let _issued = self.request(step, at_ms, context);
         }
         outcome
     }
@@ -565,6 +681,11 @@ fn refuse(
 ) -> StepOutcome {
     state.refused += 1;
     state.repair_turns.push(turn);
+    // The conversation carried by each attempt stays bounded: the latest turns only.
+    if state.repair_turns.len() > MAX_REPAIR_TURNS {
+        let excess = state.repair_turns.len() - MAX_REPAIR_TURNS;
+        state.repair_turns.drain(..excess);
+    }
     if state.refused >= max_attempts {
         state.exhausted = Some(format!("{} answers {what}; last: {last}", state.refused));
         StepOutcome::Exhausted
@@ -597,7 +718,12 @@ pub(crate) fn tool_name(step: StepId) -> &'static str {
     }
 }
 
-/// The tool-result error for a refused call: every violation, with its numbers.
+/// Repair turns a request carries at most (the newest).
+pub const MAX_REPAIR_TURNS: usize = 2;
+/// Violations listed in one repair message at most; the rest are counted.
+pub const MAX_LISTED_VIOLATIONS: usize = 40;
+
+/// The tool-result error for a refused call: every violation (up to a bound), with its numbers.
 pub fn repair_feedback(step: StepId, violations: &[Violation]) -> String {
     let errors = violations
         .iter()
@@ -608,10 +734,16 @@ pub fn repair_feedback(step: StepId, violations: &[Violation]) -> String {
         tool_name(step),
         tool_name(step)
     );
-    for violation in violations {
+    for violation in violations.iter().take(MAX_LISTED_VIOLATIONS) {
         text.push_str("- ");
         text.push_str(&violation.to_string());
         text.push('\n');
+    }
+    if violations.len() > MAX_LISTED_VIOLATIONS {
+        text.push_str(&format!(
+            "- ... and {} more of the same kinds\n",
+            violations.len() - MAX_LISTED_VIOLATIONS
+        ));
     }
     text
 }

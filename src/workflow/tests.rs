@@ -30,10 +30,12 @@ fn spec(total_weeks: u32) -> RunSpec {
             max_transient_retries: 1,
             base_delay_ms: 1_000,
             max_delay_ms: 8_000,
+            fallback_builtin: false,
         },
         output_dir: "output".into(),
         keep_checkpoints: false,
         created_at_ms: 0,
+        budget: Default::default(),
     }
 }
 
@@ -129,7 +131,14 @@ fn label(event: &Event) -> String {
 
 fn effect_label(effect: &Effect) -> String {
     match effect {
-        Effect::CallModel { step, attempt } => format!("Call {step}#{attempt}"),
+        Effect::CallModel {
+            step,
+            attempt,
+            fallback,
+        } => format!(
+            "Call {step}#{attempt}{}",
+            if *fallback { " (fallback)" } else { "" }
+        ),
         Effect::Wait { step, until_ms } => format!("Wait {step} until {until_ms}"),
         Effect::WritePlan { file_name } => format!("Write {file_name}"),
     }
@@ -300,6 +309,7 @@ fn attempts_run_out_then_retry_continues() {
                 week_concurrency: 2,
             },
             Event::Retry {
+                budget: None,
                 at_ms: 4,
                 week_concurrency: 2,
             },
@@ -437,6 +447,7 @@ fn retry_after_a_failed_week_goes_back_to_the_weeks() {
             good_week(1, 1, 2),
             fatal,
             Event::Retry {
+                budget: None,
                 at_ms: 4,
                 week_concurrency: 2,
             },
@@ -471,7 +482,8 @@ fn wrong_tool_is_malformed_and_never_executed() {
         ctx.effects,
         vec![Effect::CallModel {
             step: StepId::Overview,
-            attempt: 2
+            attempt: 2,
+            fallback: false
         }]
     );
     assert!(machine.run().overview().is_none());

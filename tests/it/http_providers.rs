@@ -86,6 +86,7 @@ fn spec(setup: &Setup, run_id: u128, total_weeks: u32, retry: RetryPolicy) -> Ru
         output_dir: setup.dir.path().join("output").display().to_string(),
         keep_checkpoints: false,
         created_at_ms: 0,
+        budget: Default::default(),
     }
 }
 
@@ -95,6 +96,7 @@ fn fast_retries(max_attempts: u32, max_transient_retries: u32) -> RetryPolicy {
         max_transient_retries,
         base_delay_ms: 1,
         max_delay_ms: 5,
+        fallback_builtin: false,
     }
 }
 

@@ -70,10 +70,12 @@ impl Harness {
                 max_transient_retries: 2,
                 base_delay_ms: 10,
                 max_delay_ms: 100,
+                fallback_builtin: false,
             },
             output_dir: "output".into(),
             keep_checkpoints: true,
             created_at_ms: 0,
+            budget: Default::default(),
         };
         let mut harness = Harness {
             machine: Machine::new(spec.clone()),
@@ -218,7 +220,7 @@ impl Harness {
         let effect = self.outstanding.remove(index % self.outstanding.len());
         let at_ms = self.now_ms;
         match effect {
-            Effect::CallModel { step, attempt } => {
+            Effect::CallModel { step, attempt, .. } => {
                 let outcome = make(self, step);
                 self.feed(Event::Replied {
                     step,
@@ -290,6 +292,7 @@ impl Harness {
                 if matches!(self.machine.state(), State::Failed { .. }) {
                     let concurrency = self.concurrency;
                     self.feed(Event::Retry {
+                        budget: None,
                         at_ms: self.now_ms,
                         week_concurrency: concurrency,
                     });

@@ -2,6 +2,8 @@
 //! test, the built-in coach property test, prompts and tidy checks.
 mod cli;
 mod coach;
+mod doctor;
+mod failure_policy;
 mod http_providers;
 mod machine;
 mod mock_llm;

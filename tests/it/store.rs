@@ -21,6 +21,7 @@ fn spec(run_id: u128) -> RunSpec {
         output_dir: "output".into(),
         keep_checkpoints: false,
         created_at_ms: 5,
+        budget: Default::default(),
     }
 }
 
