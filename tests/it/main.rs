@@ -3,6 +3,7 @@
 mod cli;
 mod coach;
 mod doctor;
+mod engine_model;
 mod failure_policy;
 mod http_providers;
 mod machine;
