@@ -175,9 +175,13 @@ impl Store {
 
     /// Makes every committed transition durable (fsync).
     pub async fn flush(&self) -> Result<(), Error> {
-        self.db
-            .flush_async()
+        // Not sled's `flush_async`: it runs on sled's own IO pool and can deadlock when several
+        // runs flush at once (spacejam/sled#1308, found by tests/chaos.rs). The blocking flush
+        // on tokio's blocking pool has no such cycle.
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || db.flush())
             .await
+            .expect("a sled flush does not panic")
             .map(|_| ())
             .map_err(|source| Error::Io {
                 what: "flush".to_string(),
