@@ -5,10 +5,22 @@
 //! For every point: completed steps (announced durable before the crash) are never requested
 //! again, the step in flight is requested at most once more, the run reaches Done exactly once,
 //! and the plan equals an uncrashed run with the same inputs, up to run identity and wall times.
+//!
+//! The sweep over HTTP crosses every named point with every kind of step: 3a, the first, a
+//! middle and the last week, a retry wait (the mock answers the first request of every step
+//! with a 429), a repair attempt (the mock refuses the first answer of every step), and 3c, at
+//! week concurrency 4, and a representative subset at week concurrency 1. Each case gets a fresh
+//! `periodize mock-llm`, and the mock's own request log (`GET /__mock/stats`) is the witness of
+//! what was requested before and after the crash.
+//!
+//! `cargo test --test crash -- FILTER` runs the cases whose name contains FILTER.
 
-use std::io::{BufRead, BufReader};
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -37,14 +49,14 @@ struct Mock {
 
 impl Mock {
     fn start(latency_ms: u64) -> Mock {
+        Mock::start_with(&["--latency-ms", &latency_ms.to_string()])
+    }
+
+    /// Starts `periodize mock-llm --port 0` with extra flags (latency, faults).
+    fn start_with(flags: &[&str]) -> Mock {
         let mut child = Command::new(BIN)
-            .args([
-                "mock-llm",
-                "--port",
-                "0",
-                "--latency-ms",
-                &latency_ms.to_string(),
-            ])
+            .args(["mock-llm", "--port", "0"])
+            .args(flags)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -61,6 +73,41 @@ impl Mock {
             .to_string();
         assert!(url.starts_with("http://127.0.0.1:"), "{line}");
         Mock { child, url }
+    }
+
+    /// The mock's request log (`GET /__mock/stats`), in `seq` order. With `settled`, no request
+    /// is in progress, so the log must hold every request the counters saw; otherwise a request
+    /// may be counted on arrival and logged a moment later.
+    fn log(&self, settled: bool) -> Vec<LogEntry> {
+        let stats = http_get_json(&self.url, "/__mock/stats");
+        let log = stats["log"].as_array().expect("the stats have a log");
+        let mut entries: Vec<LogEntry> = log
+            .iter()
+            .map(|entry| LogEntry {
+                seq: entry["seq"].as_u64().expect("seq"),
+                step: entry["step"].as_str().expect("step").to_string(),
+                repair_turns: entry["repair_turns"].as_u64().expect("repair_turns"),
+                fault: entry["fault"].as_str().map(str::to_string),
+                status: entry["status"].as_u64().expect("status"),
+            })
+            .collect();
+        entries.sort_by_key(|entry| entry.seq);
+        // The log only drops entries past 50 000; a case makes a few dozen requests.
+        let by_step: u64 = stats["requests_by_step"]
+            .as_object()
+            .expect("requests_by_step")
+            .values()
+            .map(|count| count.as_u64().expect("a count"))
+            .sum();
+        let logged = entries
+            .iter()
+            .filter(|entry| !entry.step.is_empty())
+            .count() as u64;
+        assert!(
+            by_step == logged || (!settled && by_step > logged),
+            "the request log has {logged} model requests, the counters {by_step}"
+        );
+        entries
     }
 
     /// The flags that point `generate` at this mock with one protocol.
@@ -83,6 +130,75 @@ impl Drop for Mock {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// One request as the mock logged it.
+#[derive(Debug, Clone)]
+struct LogEntry {
+    seq: u64,
+    /// "overview", "week 3"; empty for requests refused before their brief was read.
+    step: String,
+    repair_turns: u64,
+    fault: Option<String>,
+    /// 0 when the mock dropped the connection.
+    status: u64,
+}
+
+/// A minimal HTTP/1.1 GET (the harness has no HTTP client of its own): one request on a fresh
+/// connection, `Connection: close`, read to the end, JSON body.
+fn http_get_json(base_url: &str, path: &str) -> Value {
+    let authority = base_url
+        .strip_prefix("http://")
+        .expect("an http:// URL")
+        .trim_end_matches('/');
+    let mut stream = TcpStream::connect(authority).expect("connect to mock-llm");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("set a read timeout");
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {authority}\r\nAccept: application/json\r\nConnection: close\r\n\r\n"
+    )
+    .expect("send the request");
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).expect("read the response");
+    let end = raw
+        .windows(4)
+        .position(|window| window == b"\r\n\r\n")
+        .expect("a complete response head");
+    let head = String::from_utf8_lossy(&raw[..end]).to_ascii_lowercase();
+    let body = &raw[end + 4..];
+    assert!(
+        head.starts_with("http/1.1 200"),
+        "GET {path}: {}",
+        head.lines().next().unwrap_or_default()
+    );
+    let body = if head.contains("transfer-encoding: chunked") {
+        dechunk(body)
+    } else {
+        body.to_vec()
+    };
+    serde_json::from_slice(&body).expect("the stats are JSON")
+}
+
+/// Decodes a chunked body: hex size line, data, CRLF, until the zero-size chunk.
+fn dechunk(mut body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let line_end = body
+            .windows(2)
+            .position(|window| window == b"\r\n")
+            .expect("a chunk size line");
+        let size_text = String::from_utf8_lossy(&body[..line_end]);
+        let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
+            .expect("a hex chunk size");
+        if size == 0 {
+            return out;
+        }
+        let data = line_end + 2;
+        out.extend_from_slice(&body[data..data + size]);
+        body = &body[data + size + 2..];
     }
 }
 
@@ -280,6 +396,11 @@ fn verify_resumed(
 
 fn main() {
     let filter = std::env::args().skip(1).find(|arg| !arg.starts_with('-'));
+    let selected = |case: &str| {
+        filter
+            .as_ref()
+            .is_none_or(|filter| case.contains(filter.as_str()))
+    };
     let reference_plan = uncrashed_plan(&[]);
 
     let mut cases = Vec::new();
@@ -295,10 +416,7 @@ fn main() {
     for concurrency in ["1", "4"] {
         for point in &cases {
             let case = format!("{point} (week concurrency {concurrency})");
-            if filter
-                .as_ref()
-                .is_some_and(|filter| !case.contains(filter.as_str()))
-            {
+            if !selected(&case) {
                 continue;
             }
             let dir = tempfile::tempdir().expect("temporary directory");
@@ -339,51 +457,23 @@ fn main() {
         }
     }
 
-    // The same points over HTTP against mock-llm, week concurrency 4, rotating the protocol.
-    let mock = Mock::start(0);
-    let protocols = ["anthropic", "openai", "gemini", "ollama"];
-    let references: Vec<Value> = protocols
-        .iter()
-        .map(|protocol| uncrashed_plan(&mock.provider_args(protocol)))
-        .collect();
-    for (index, point) in cases.iter().enumerate() {
-        let protocol = protocols[index % protocols.len()];
-        let case = format!("{point} (http {protocol}, week concurrency 4)");
-        if filter
-            .as_ref()
-            .is_some_and(|filter| !case.contains(filter.as_str()))
-        {
+    // The sweep over HTTP: a fresh mock-llm per case, its request log as the witness. The
+    // uncrashed reference of each (protocol, faults) pair is made when first needed.
+    let mut references: BTreeMap<(&str, Faults), Reference> = BTreeMap::new();
+    for case in http_cases() {
+        let name = case.name();
+        if !selected(&name) {
             continue;
         }
-        let dir = tempfile::tempdir().expect("temporary directory");
-        let crashed = command(dir.path())
-            .args(generate_args("4"))
-            .args(mock.provider_args(protocol))
-            .env("PERIODIZE_CRASH_POINT", point)
-            .output()
-            .expect("run generate");
-        check(&case, crashed.status.code().is_none(), || {
-            format!(
-                "expected the process to die at the crash point, exit {:?}: {}",
-                crashed.status.code(),
-                String::from_utf8_lossy(&crashed.stderr)
-            )
-        });
-        verify_resumed(
-            &case,
-            dir.path(),
-            &crashed,
-            &references[index % protocols.len()],
-            4,
-        );
+        let reference = references
+            .entry((case.protocol, case.faults))
+            .or_insert_with(|| http_reference(case.protocol, case.faults));
+        run_http_case(&case, reference);
         ran += 1;
-        println!("crash case {case}: ok");
+        println!("crash case {name}: ok");
     }
 
-    if filter
-        .as_ref()
-        .is_none_or(|filter| "sigkill".contains(filter.as_str()))
-    {
+    if selected("sigkill") {
         sigkill_during_weeks(&reference_plan, &[]);
         ran += 1;
         let slow_mock = Mock::start(40);
@@ -392,6 +482,473 @@ fn main() {
         ran += 1;
     }
     println!("{ran} passed, 0 failed");
+}
+
+/// What the mock does to the first request of every step of a case (`--fault-only-first-n 1`
+/// with rate 1: exactly once per step, on a fresh mock).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Faults {
+    /// Every request is answered.
+    None,
+    /// A 429 with `retry-after: 0`: every step commits a retry wait, so a crash point on a step
+    /// hits the transition that committed the wait (or, `after-effect`, the 429 in hand).
+    RetryWait,
+    /// An answer that breaks the rules: every step commits a refused attempt and a repair
+    /// request that carries the tool-result error.
+    Repair,
+}
+
+impl Faults {
+    fn mock_flags(self) -> &'static [&'static str] {
+        match self {
+            Faults::None => &[],
+            Faults::RetryWait => &[
+                "--faults",
+                "rate-limit",
+                "--fault-rate",
+                "1",
+                "--fault-only-first-n",
+                "1",
+                "--retry-after-s",
+                "0",
+            ],
+            Faults::Repair => &[
+                "--faults",
+                "invalid-args",
+                "--fault-rate",
+                "1",
+                "--fault-only-first-n",
+                "1",
+            ],
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Faults::None => "",
+            Faults::RetryWait => "retry wait, ",
+            Faults::Repair => "repair, ",
+        }
+    }
+}
+
+/// One case of the HTTP sweep.
+struct HttpCase {
+    point: String,
+    protocol: &'static str,
+    faults: Faults,
+    concurrency: u32,
+}
+
+impl HttpCase {
+    fn name(&self) -> String {
+        format!(
+            "{} (http {}, {}week concurrency {})",
+            self.point,
+            self.protocol,
+            self.faults.label(),
+            self.concurrency
+        )
+    }
+
+    /// `after-commit`, `after-flush`, `after-effect` or `after-write`.
+    fn at(&self) -> &str {
+        self.point.split_once(':').expect("at:target").0
+    }
+
+    /// The model step the point aims at, as `show` and the mock name it; `None` for 3c.
+    fn target_step(&self) -> Option<String> {
+        match self.point.split_once(':').expect("at:target").1 {
+            "finalize" => None,
+            "overview" => Some("overview".to_string()),
+            week => Some(week.replace('-', " ")),
+        }
+    }
+}
+
+/// The sweep. Week concurrency 4: every named point × every kind of step (3a; the first, a
+/// middle and the last week; a retry wait and a repair attempt, on each of those four steps;
+/// 3c). Week concurrency 1: a representative subset. The protocol rotates case by case, so
+/// every protocol meets every kind of fault; the first 14 cases are the earlier HTTP cases.
+fn http_cases() -> Vec<HttpCase> {
+    let protocols = ["anthropic", "openai", "gemini", "ollama"];
+    let model_points = |targets: &[&str]| -> Vec<String> {
+        let mut points = Vec::new();
+        for target in targets {
+            for at in ["after-commit", "after-flush", "after-effect"] {
+                points.push(format!("{at}:{target}"));
+            }
+        }
+        points
+    };
+    let all_model_steps = ["overview", "week-1", "week-6", "week-12"];
+    let mut plan: Vec<(Faults, String, u32)> = Vec::new();
+    for point in model_points(&all_model_steps) {
+        plan.push((Faults::None, point, 4));
+    }
+    for point in [
+        "after-commit:finalize",
+        "after-write:finalize",
+        "after-flush:finalize",
+        "after-effect:finalize",
+    ] {
+        plan.push((Faults::None, point.to_string(), 4));
+    }
+    for faults in [Faults::RetryWait, Faults::Repair] {
+        for point in model_points(&all_model_steps) {
+            plan.push((faults, point, 4));
+        }
+    }
+    for faults in [Faults::RetryWait, Faults::Repair] {
+        for point in model_points(&["overview", "week-6"]) {
+            plan.push((faults, point, 1));
+        }
+    }
+    for point in [
+        "after-effect:week-1",
+        "after-flush:week-12",
+        "after-flush:finalize",
+    ] {
+        plan.push((Faults::None, point.to_string(), 1));
+    }
+    plan.into_iter()
+        .enumerate()
+        .map(|(index, (faults, point, concurrency))| HttpCase {
+            point,
+            protocol: protocols[index % protocols.len()],
+            faults,
+            concurrency,
+        })
+        .collect()
+}
+
+/// The uncrashed run of one (protocol, faults) pair: its plan, and each step's attempt outcomes.
+struct Reference {
+    plan: Value,
+    outcomes: BTreeMap<String, Vec<String>>,
+}
+
+fn http_generate_args(concurrency: u32, mock: &Mock, protocol: &str) -> Vec<String> {
+    let mut args = generate_args(&concurrency.to_string());
+    args.extend(mock.provider_args(protocol));
+    // The 429s carry `retry-after: 0`; any other wait is short too.
+    args.extend(["--retry-base-ms", "5", "--retry-max-ms", "20"].map(String::from));
+    args
+}
+
+fn http_reference(protocol: &'static str, faults: Faults) -> Reference {
+    let mock = Mock::start_with(faults.mock_flags());
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let output = command(dir.path())
+        .args(http_generate_args(4, &mock, protocol))
+        .output()
+        .expect("run generate");
+    assert!(
+        output.status.success(),
+        "reference run ({protocol}, {faults:?}) failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let shown = show(dir.path(), &only_run_id(dir.path()));
+    let outcomes = outcomes(&shown);
+    if faults != Faults::None {
+        for (step, kinds) in &outcomes {
+            assert_eq!(
+                kinds.len(),
+                2,
+                "reference ({protocol}, {faults:?}): {step} should fail once, then pass: {kinds:?}"
+            );
+        }
+    }
+    Reference {
+        plan: comparable(&plan_files(dir.path())[0]),
+        outcomes,
+    }
+}
+
+/// Each step's attempt outcomes ("accepted", "transient", "rejected", …), from `show --json`.
+fn outcomes(shown: &Value) -> BTreeMap<String, Vec<String>> {
+    shown["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .map(|step| {
+            let kinds = step["attempts"]
+                .as_array()
+                .expect("attempts")
+                .iter()
+                .map(|attempt| {
+                    attempt["outcome"]["kind"]
+                        .as_str()
+                        .expect("an outcome kind")
+                        .to_string()
+                })
+                .collect();
+            (step["step"].as_str().expect("step name").to_string(), kinds)
+        })
+        .collect()
+}
+
+/// The plan without its request accounting (attempts and tokens, overall and per phase).
+fn without_accounting(plan: &Value) -> Value {
+    let mut plan = plan.clone();
+    if let Some(run) = plan.get_mut("run").and_then(Value::as_object_mut) {
+        run.remove("attempts");
+        run.remove("tokens");
+        if let Some(phases) = run.get_mut("phases").and_then(Value::as_object_mut) {
+            for phase in phases.values_mut().filter_map(Value::as_object_mut) {
+                phase.remove("attempts");
+                phase.remove("tokens");
+            }
+        }
+    }
+    plan
+}
+
+fn run_http_case(case: &HttpCase, reference: &Reference) {
+    let name = case.name();
+    let mock = Mock::start_with(case.faults.mock_flags());
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let crashed = command(dir.path())
+        .args(http_generate_args(case.concurrency, &mock, case.protocol))
+        .env("PERIODIZE_CRASH_POINT", &case.point)
+        .output()
+        .expect("run generate");
+    check(&name, crashed.status.code().is_none(), || {
+        format!(
+            "expected the process to die at the crash point, exit {:?}: {}",
+            crashed.status.code(),
+            String::from_utf8_lossy(&crashed.stderr)
+        )
+    });
+    verify_http(case, dir.path(), &crashed, &mock, reference);
+}
+
+/// After a crash over HTTP and `resume`: the contract of SPEC §4, with the mock's request log
+/// as the witness of what was requested before and after the crash.
+fn verify_http(case: &HttpCase, dir: &Path, crashed: &Output, mock: &Mock, reference: &Reference) {
+    let name = case.name();
+    let name = name.as_str();
+    let target = case.target_step();
+    // The crashed process is reaped, so everything it sent has reached the mock: the log up to
+    // here is "before the crash" (a request still being parsed would only count as after it,
+    // and only for a step that was in flight, never for a durable one).
+    let at_crash = mock.log(false);
+    let crash_seq = at_crash.last().map_or(0, |entry| entry.seq);
+    let file_at_crash = plan_files(dir)
+        .first()
+        .map(|path| std::fs::read(path).expect("plan bytes"));
+
+    // Durable before the crash: what the crashed process announced; an `after-flush` point on an
+    // answered step also made that acceptance durable (the crash came before the announcement);
+    // and 3c starts only once every step is accepted and flushed.
+    let mut durable: BTreeSet<String> = durable_steps(&events(&crashed.stdout))
+        .into_iter()
+        .collect();
+    if case.at() == "after-flush" && case.faults == Faults::None {
+        durable.extend(target.clone());
+    }
+    if target.is_none() {
+        durable.extend(reference.outcomes.keys().cloned());
+    }
+
+    let resumed = command(dir)
+        .args(["resume", "--json"])
+        .output()
+        .expect("run resume");
+    check(name, resumed.status.success(), || {
+        format!(
+            "resume failed: {}",
+            String::from_utf8_lossy(&resumed.stderr)
+        )
+    });
+    let run_id = only_run_id(dir);
+    let shown = show(dir, &run_id);
+    check(name, shown["state"] == "done", || {
+        format!("state after resume: {}", shown["state"])
+    });
+    check(name, shown["done_count"] == 1, || {
+        format!("done_count {}", shown["done_count"])
+    });
+
+    let log = mock.log(true);
+    let sent = |step: &str| -> Vec<&LogEntry> { log.iter().filter(|e| e.step == step).collect() };
+    let now = outcomes(&shown);
+    let mut lost = 0;
+    let mut counted_extra = 0;
+    for step in shown["steps"].as_array().expect("steps") {
+        let step_name = step["step"].as_str().expect("step name");
+        let kinds = &now[step_name];
+        let attempts = kinds.len();
+        let requests = step["requests"].as_u64().expect("requests") as usize;
+        let requested = sent(step_name);
+        let after_crash = requested.iter().filter(|e| e.seq > crash_seq).count();
+        check(
+            name,
+            kinds.iter().filter(|kind| *kind == "accepted").count() == 1
+                && kinds.last().map(String::as_str) == Some("accepted"),
+            || format!("{step_name}: attempts {kinds:?}, expected exactly one accepted, the last"),
+        );
+        if durable.contains(step_name) {
+            check(name, after_crash == 0, || {
+                format!(
+                    "{step_name} was durable before the crash but the mock saw {after_crash} request(s) for it after the crash"
+                )
+            });
+            check(name, requested.len() == attempts, || {
+                format!(
+                    "{step_name}: the mock saw {} requests for {attempts} committed attempts",
+                    requested.len()
+                )
+            });
+        } else {
+            check(
+                name,
+                (attempts..=attempts + 1).contains(&requested.len()),
+                || {
+                    format!(
+                        "{step_name}: the mock saw {} requests for {attempts} committed attempts; a crash may cost at most one",
+                        requested.len()
+                    )
+                },
+            );
+        }
+        // The engine counts a request in the transition that issues it; a crash between the
+        // flush and the send leaves one counted that the mock never saw.
+        check(
+            name,
+            (requested.len()..=requested.len() + 1).contains(&requests),
+            || {
+                format!(
+                    "{step_name}: the run counts {requests} requests, the mock saw {}",
+                    requested.len()
+                )
+            },
+        );
+        lost += requested.len() - attempts;
+        counted_extra += requests - attempts;
+        // The accepted answer is the step's last request, and it carried the repair
+        // conversation as committed: one turn per refused answer (the newest two at most).
+        let last = requested.last().expect("every step was requested");
+        let refused = kinds
+            .iter()
+            .filter(|kind| *kind == "rejected" || *kind == "malformed")
+            .count()
+            .min(2);
+        check(
+            name,
+            last.status == 200 && last.fault.is_none() && last.repair_turns == refused as u64,
+            || {
+                format!(
+                    "{step_name}: last request {last:?}, expected the accepted answer carrying {refused} repair turn(s)"
+                )
+            },
+        );
+    }
+    let in_flight_bound = match target.as_deref() {
+        None => 0,
+        Some("overview") => 1,
+        Some(_) => case.concurrency as usize,
+    };
+    check(name, lost <= in_flight_bound, || {
+        format!("{lost} requests were lost to the crash, at most {in_flight_bound} were in flight")
+    });
+    check(name, counted_extra <= case.concurrency as usize, || {
+        format!(
+            "{counted_extra} requests re-issued, expected at most {}",
+            case.concurrency
+        )
+    });
+
+    // The point hit the step's faulted reply: after the flush, the wait or the refusal is kept
+    // and its retry or repair is sent after the crash; in hand but uncommitted, it is lost and
+    // the request goes out once more.
+    if let (Some(step), true) = (&target, case.faults != Faults::None) {
+        let kinds = &now[step];
+        let requested = sent(step);
+        let split = requested
+            .iter()
+            .map(|entry| entry.seq > crash_seq)
+            .collect::<Vec<_>>();
+        match case.at() {
+            "after-flush" => check(
+                name,
+                kinds == &reference.outcomes[step]
+                    && requested.len() == 2
+                    && requested[0].fault.is_some()
+                    && split == [false, true],
+                || {
+                    format!("{step}: attempts {kinds:?}, requests {requested:?}; expected the committed fault kept and one request after the crash")
+                },
+            ),
+            "after-effect" => check(
+                name,
+                kinds == &["accepted".to_string()]
+                    && requested.len() == 2
+                    && requested[0].fault.is_some()
+                    && split == [false, true],
+                || {
+                    format!("{step}: attempts {kinds:?}, requests {requested:?}; expected the faulted reply lost and the request sent once more")
+                },
+            ),
+            _ => {}
+        }
+    }
+
+    let files = plan_files(dir);
+    check(name, files.len() == 1, || {
+        format!("expected one plan file and no temporary file, found {files:?}")
+    });
+    let bytes = std::fs::read(&files[0]).expect("plan bytes");
+    if let Some(written) = file_at_crash {
+        check(name, written == bytes, || {
+            "the plan file written before the crash changed".to_string()
+        });
+    }
+    let plan = comparable(&files[0]);
+    if now == reference.outcomes {
+        check(name, plan == reference.plan, || {
+            "the plan differs from the uncrashed run".to_string()
+        });
+    } else {
+        // The mock faults the first request of each step, whoever sends it. When a faulted
+        // reply is lost to the crash, the request sent again is answered at once: that step has
+        // one attempt fewer than in the uncrashed run, so the plan's request accounting differs,
+        // and nothing else may.
+        for (step, kinds) in &now {
+            let expected = &reference.outcomes[step];
+            if kinds != expected {
+                check(
+                    name,
+                    !durable.contains(step)
+                        && expected.len() == 2
+                        && kinds == &["accepted".to_string()]
+                        && sent(step).len() == 2,
+                    || {
+                        format!("{step}: attempts {kinds:?}, uncrashed {expected:?}; only a faulted reply lost to the crash may differ")
+                    },
+                );
+            }
+        }
+        check(
+            name,
+            without_accounting(&plan) == without_accounting(&reference.plan),
+            || "the plan differs from the uncrashed run beyond its request accounting".to_string(),
+        );
+        let raw: Value = serde_json::from_slice(&bytes).expect("plan JSON");
+        check(
+            name,
+            raw["run"]["attempts"] == shown["attempts"] && raw["run"]["tokens"] == shown["tokens"],
+            || "the plan's request accounting differs from the run's".to_string(),
+        );
+    }
+    let validated = command(dir)
+        .arg("validate")
+        .arg(&files[0])
+        .output()
+        .expect("run validate");
+    check(name, validated.status.success(), || {
+        format!("validate: {}", String::from_utf8_lossy(&validated.stdout))
+    });
 }
 
 /// SIGKILL from outside during 3b, with simulated latency, after 3 weeks are announced.
