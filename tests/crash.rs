@@ -11,7 +11,10 @@
 //! with a 429), a repair attempt (the mock refuses the first answer of every step), and 3c, at
 //! week concurrency 4, and a representative subset at week concurrency 1. Each case gets a fresh
 //! `periodize mock-llm`, and the mock's own request log (`GET /__mock/stats`) is the witness of
-//! what was requested before and after the crash.
+//! what was requested before and after the crash. The mock faults the first request of a step
+//! whoever sends it, so when a faulted reply is lost to the crash the request sent again is
+//! answered at once: that step has one attempt fewer than in the uncrashed run, and the plan
+//! then equals it up to its request accounting (checked against the run's own instead).
 //!
 //! `cargo test --test crash -- FILTER` runs the cases whose name contains FILTER.
 
@@ -317,7 +320,9 @@ fn plan_files(dir: &Path) -> Vec<PathBuf> {
 
 fn fail(case: &str, message: String) -> ! {
     eprintln!("crash case {case}: {message}");
-    std::process::exit(1);
+    // Unwind rather than exit, so that a running mock-llm is stopped and temporary directories
+    // are removed.
+    std::panic::resume_unwind(Box::new(message));
 }
 
 fn check(case: &str, condition: bool, message: impl FnOnce() -> String) {

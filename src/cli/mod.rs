@@ -878,7 +878,14 @@ fn observer(json_output: bool, total_weeks: u32) -> (Observer, Box<dyn FnOnce()>
 /// Finds a run by full id or unique prefix.
 pub fn resolve_run(store: &Store, prefix: &str) -> Result<RunId, Error> {
     if let Some(run_id) = RunId::parse(prefix) {
-        return Ok(run_id);
+        // A full id must name a run that exists, or `resume`/`status` would quietly do nothing.
+        return match store.run_record(run_id)? {
+            Some(_) => Ok(run_id),
+            None => Err(Error::UnknownRun {
+                prefix: prefix.to_string(),
+                dir: store.dir().to_path_buf(),
+            }),
+        };
     }
     let wanted = prefix.trim().to_ascii_lowercase();
     let matches: Vec<RunId> = store

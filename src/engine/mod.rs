@@ -144,14 +144,9 @@ pub fn new_run_id() -> RunId {
 impl Engine {
     /// Starts a new run and drives it to Done or Failed.
     pub async fn start(&self, spec: RunSpec, week_concurrency: u32) -> Result<Outcome, Error> {
-        let run_id = spec.run_id;
-        let total_weeks = spec.total_weeks;
+        // `started` is announced with the first transition, after its flush: a run is never
+        // announced before it is durable.
         let machine = Machine::new(spec);
-        (self.observer)(&Progress::Started {
-            run_id,
-            total_weeks,
-            resumed: false,
-        });
         self.drive(
             machine,
             0,

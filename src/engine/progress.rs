@@ -141,6 +141,13 @@ pub fn notices(before: &Run, machine: &Machine, event: &Event, ctx: &Ctx) -> Vec
     let run = machine.run();
     let run_id = run.spec.run_id;
     let mut notices = Vec::new();
+    if let Event::Start { .. } = event {
+        notices.push(Progress::Started {
+            run_id,
+            total_weeks: run.spec.total_weeks,
+            resumed: false,
+        });
+    }
     if let Event::Replied { step, attempt, .. } = event {
         let was_accepted = before.step(*step).is_accepted();
         let now = run.step(*step);

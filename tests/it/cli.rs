@@ -202,6 +202,21 @@ fn usage_errors_exit_2() {
     assert_eq!(sandbox.run(&["generate"]).status.code(), Some(2));
     assert_eq!(sandbox.run(&["frobnicate"]).status.code(), Some(2));
     assert_eq!(sandbox.run(&["show", "deadbeef"]).status.code(), Some(2));
+    // A full-length id that names no run is an error, not a silent no-op.
+    for command in ["resume", "status", "show"] {
+        let output = sandbox.run(&[command, "0123456789abcdef0123456789abcdef"]);
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{command}: {}",
+            stderr(&output)
+        );
+        assert!(
+            stderr(&output).contains("no run matches"),
+            "{command}: {}",
+            stderr(&output)
+        );
+    }
     for command in ["generate", "resume", "status", "list", "show", "validate"] {
         let help = sandbox.run(&[command, "--help"]);
         assert_eq!(help.status.code(), Some(0), "{command} --help");
