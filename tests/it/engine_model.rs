@@ -98,13 +98,13 @@ fn history(total_weeks: u32, concurrency: u32, segments: Vec<Segment>) {
     // The reference model: completed steps, and the provider calls each had when it completed.
     let mut model: BTreeMap<StepId, u32> = BTreeMap::new();
     let mut started = false;
-    let mut segments = segments.into_iter().chain(
-        std::iter::repeat(Segment {
+    let mut segments = segments.into_iter().chain(std::iter::repeat_n(
+        Segment {
             fail_next: Vec::new(),
             stop_after: None,
-        })
-        .take(4),
-    );
+        },
+        4,
+    ));
     let mut last = None;
     for _ in 0..12 {
         let Some(segment) = segments.next() else {
