@@ -7,9 +7,9 @@ use serde_json::{json, Map, Value};
 use crate::llm::{
     ModelFailure, ModelOutcome, ModelReply, PriorReply, ToolCall, ToolRequest, Usage,
 };
-use crate::providers::excerpt;
 use crate::providers::http::{HeaderValue, HttpReply};
 use crate::providers::secret::Secret;
+use crate::providers::{excerpt, failed, malformed, transient};
 
 pub const DEFAULT_BASE_URL: &str = "https://generativelanguage.googleapis.com/v1beta";
 pub const DEFAULT_MODEL: &str = "gemini-2.5-flash";
@@ -484,24 +484,6 @@ fn retry_delay_ms(error: Option<&Value>) -> Option<u64> {
         _ => return None,
     };
     (seconds.is_finite() && seconds >= 0.0).then(|| (seconds * 1000.0).round() as u64)
-}
-
-fn transient(message: String, retry_after_ms: Option<u64>) -> ModelFailure {
-    ModelFailure::Transient {
-        message,
-        retry_after_ms,
-    }
-}
-
-fn malformed(message: String, reply: PriorReply, usage: Usage) -> ModelReply {
-    failed(ModelFailure::Malformed { message, reply }, usage)
-}
-
-fn failed(failure: ModelFailure, usage: Usage) -> ModelReply {
-    ModelReply {
-        outcome: ModelOutcome::Failed(failure),
-        usage,
-    }
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ pub mod openai;
 pub mod scripted;
 pub mod secret;
 
-use crate::llm::{ModelFailure, ModelOutcome, ModelReply, ToolRequest, Usage};
+use crate::llm::{ModelFailure, ModelOutcome, ModelReply, PriorReply, ToolRequest, Usage};
 use crate::providers::http::{HeaderValue, HttpReply};
 use crate::providers::secret::Secret;
 
@@ -29,6 +29,27 @@ pub(crate) fn excerpt(raw: &[u8]) -> String {
         format!("{head}...")
     } else {
         head
+    }
+}
+
+/// A transient failure with the server's wait hint, if any.
+pub(crate) fn transient(message: String, retry_after_ms: Option<u64>) -> ModelFailure {
+    ModelFailure::Transient {
+        message,
+        retry_after_ms,
+    }
+}
+
+/// A reply that is malformed output, with the refused answer to send back in a repair turn.
+pub(crate) fn malformed(message: String, reply: PriorReply, usage: Usage) -> ModelReply {
+    failed(ModelFailure::Malformed { message, reply }, usage)
+}
+
+/// A reply that failed, with what it cost.
+pub(crate) fn failed(failure: ModelFailure, usage: Usage) -> ModelReply {
+    ModelReply {
+        outcome: ModelOutcome::Failed(failure),
+        usage,
     }
 }
 

@@ -7,9 +7,9 @@ use serde_json::{json, Value};
 use crate::llm::{
     ModelFailure, ModelOutcome, ModelReply, PriorReply, ToolCall, ToolRequest, Usage,
 };
-use crate::providers::excerpt;
 use crate::providers::http::{HeaderValue, HttpReply};
 use crate::providers::secret::Secret;
+use crate::providers::{excerpt, failed, malformed, transient};
 
 pub const DEFAULT_BASE_URL: &str = "http://localhost:11434";
 pub const DEFAULT_MODEL: &str = "llama3.1:8b";
@@ -361,24 +361,6 @@ fn quoted(text: &str) -> Option<&str> {
     rest.find(quote)
         .map(|end| &rest[..end])
         .filter(|inner| !inner.is_empty())
-}
-
-fn transient(message: String, retry_after_ms: Option<u64>) -> ModelFailure {
-    ModelFailure::Transient {
-        message,
-        retry_after_ms,
-    }
-}
-
-fn malformed(message: String, reply: PriorReply, usage: Usage) -> ModelReply {
-    failed(ModelFailure::Malformed { message, reply }, usage)
-}
-
-fn failed(failure: ModelFailure, usage: Usage) -> ModelReply {
-    ModelReply {
-        outcome: ModelOutcome::Failed(failure),
-        usage,
-    }
 }
 
 #[cfg(test)]
