@@ -22,6 +22,7 @@ const PROFILE: &str = r#"{"name":"Bench","ftp_w":260,"weekly_hours":9,"available
 fn spec(total_weeks: u32, run_id: u128, output_dir: &str) -> RunSpec {
     RunSpec {
         run_id: RunId(run_id),
+        batch: None,
         profile: parse_profile(PROFILE).expect("valid profile"),
         total_weeks,
         start_date: chrono::NaiveDate::from_ymd_opt(2026, 11, 30).expect("a date"),
@@ -83,21 +84,22 @@ fn finished_machine(total_weeks: u32, output_dir: &str) -> Machine {
 
 fn commit_and_flush(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = Store::open(dir.path()).expect("store");
+    let store = Store::open_simple(dir.path()).expect("store");
     let machine = finished_machine(12, "unused");
+    store
+        .create_runs(None, std::slice::from_ref(&machine.run().spec), 0)
+        .expect("create");
     let dirty: BTreeSet<StepId> = [StepId::Week(3)].into_iter().collect();
     let mut seq = 0;
     c.bench_function("store/commit_flush_one_transition", |b| {
         b.iter(|| {
-            seq += 1;
-            store.commit(&machine, &dirty, seq, seq).expect("commit");
+            seq = store.commit(&machine, &dirty, seq, seq).expect("commit");
             store.flush_blocking().expect("flush");
         })
     });
     c.bench_function("store/commit_only", |b| {
         b.iter(|| {
-            seq += 1;
-            store.commit(&machine, &dirty, seq, seq).expect("commit");
+            seq = store.commit(&machine, &dirty, seq, seq).expect("commit");
         })
     });
 }
@@ -170,15 +172,16 @@ fn whole_plan(c: &mut Criterion) {
         .expect("runtime");
     let dir = tempfile::tempdir().expect("temp dir");
     let output = dir.path().join("output").display().to_string();
-    let store = Store::open(&dir.path().join("state")).expect("store");
+    let store = Store::open_simple(&dir.path().join("state")).expect("store");
     let observer: Observer = Arc::new(|_| {});
+    let provider = Provider::Builtin(BuiltinCoach { latency_ms: 0 });
     let engine = Engine {
         store,
-        provider: Provider::Builtin(BuiltinCoach { latency_ms: 0 }),
         prompts: Arc::new(PromptSet::embedded()),
         observer,
         crash: None,
         shutdown: periodize::engine::Shutdown::never(),
+        clock: periodize::engine::clock::Clock::system(),
     };
     let mut run_id = 100u128;
     c.bench_function("plan/12_weeks_builtin_in_process", |b| {
@@ -188,7 +191,9 @@ fn whole_plan(c: &mut Criterion) {
                 spec(12, run_id, &output)
             },
             |spec| {
-                let outcome = runtime.block_on(engine.start(spec, 4)).expect("engine");
+                let outcome = runtime
+                    .block_on(engine.start(spec, provider.clone(), 4))
+                    .expect("engine");
                 assert!(matches!(outcome, engine::Outcome::Done { .. }));
             },
             BatchSize::SmallInput,
@@ -216,7 +221,7 @@ fn plan_over_http(c: &mut Criterion) {
         .expect("mock-llm");
     let dir = tempfile::tempdir().expect("temp dir");
     let output = dir.path().join("output").display().to_string();
-    let store = Store::open(&dir.path().join("state")).expect("store");
+    let store = Store::open_simple(&dir.path().join("state")).expect("store");
     let client = http::client(http::Timeouts::default()).expect("client");
     let provider = Provider::Http(HttpProvider {
         protocol: Protocol::OpenAi,
@@ -228,11 +233,11 @@ fn plan_over_http(c: &mut Criterion) {
     let observer: Observer = Arc::new(|_| {});
     let engine = Engine {
         store,
-        provider,
         prompts: Arc::new(PromptSet::embedded()),
         observer,
         crash: None,
         shutdown: periodize::engine::Shutdown::never(),
+        clock: periodize::engine::clock::Clock::system(),
     };
     let mut run_id = 10_000u128;
     let mut group = c.benchmark_group("plan");
@@ -244,7 +249,9 @@ fn plan_over_http(c: &mut Criterion) {
                 spec(12, run_id, &output)
             },
             |spec| {
-                let outcome = runtime.block_on(engine.start(spec, 4)).expect("engine");
+                let outcome = runtime
+                    .block_on(engine.start(spec, provider.clone(), 4))
+                    .expect("engine");
                 assert!(matches!(outcome, engine::Outcome::Done { .. }));
             },
             BatchSize::SmallInput,

@@ -6,6 +6,7 @@ pub mod cli;
 pub mod coach;
 pub mod domain;
 pub mod engine;
+pub mod files;
 pub mod llm;
 pub mod mock_llm;
 pub mod planfile;

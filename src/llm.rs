@@ -40,8 +40,8 @@ pub struct StepBrief {
     pub profile: AthleteProfile,
     pub total_weeks: u32,
     pub rules: Rules,
-    /// The accepted overview, for week steps.
-    pub overview: Option<PlanOverview>,
+    /// The accepted overview, for week steps (shared with the run, not copied per request).
+    pub overview: Option<std::sync::Arc<PlanOverview>>,
 }
 
 /// One request to a model: system and user prompts, one forced tool, and the repair turns of

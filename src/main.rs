@@ -29,10 +29,12 @@ fn main() -> ExitCode {
     };
     let env = periodize::cli::Env {
         crash,
-        keys: provider_keys(),
-        ollama_host: std::env::var("OLLAMA_HOST")
-            .ok()
-            .filter(|host| !host.trim().is_empty()),
+        credentials: periodize::providers::resolve::Credentials {
+            keys: provider_keys(),
+            ollama_host: std::env::var("OLLAMA_HOST")
+                .ok()
+                .filter(|host| !host.trim().is_empty()),
+        },
     };
     match runtime.block_on(periodize::cli::run(cli, env)) {
         Ok(code) => ExitCode::from(code),

@@ -23,6 +23,9 @@ pub struct TokenReport {
     total_tokens: u64,
 }
 
+/// The largest plan file `validate`, `show` and `export` read (a 52-week plan is far smaller).
+pub const MAX_PLAN_FILE_BYTES: u64 = 64 * 1024 * 1024;
+
 pub fn tokens(usage: &Usage) -> TokenReport {
     TokenReport {
         input_tokens: usage.input_tokens,

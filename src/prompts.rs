@@ -756,7 +756,7 @@ pub fn week_variables(brief: &StepBrief) -> Result<Vars, Error> {
         "total_weeks": brief.total_weeks,
         "profile": canonical_json(profile),
         "rules": to_json(step, "rules", &brief.rules)?,
-        "overview": to_json(step, "overview", overview)?,
+        "overview": to_json(step, "overview", overview.as_ref())?,
     });
 
     let mut vars = Vars::new();
@@ -872,7 +872,7 @@ mod tests {
             profile: profile(),
             total_weeks: 2,
             rules: Rules::default(),
-            overview: Some(overview()),
+            overview: Some(std::sync::Arc::new(overview())),
         }
     }
 

@@ -23,14 +23,18 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Generate a new plan from an athlete profile.
+    /// Generate a new plan from an athlete profile (repeat --profile for a batch).
     Generate(GenerateArgs),
+    /// Generate a plan for every profile of a directory or a JSONL manifest, as one durable batch.
+    Batch(BatchArgs),
+    /// One summary row per athlete of a batch.
+    BatchReport(BatchReportArgs),
     /// Continue one unfinished run, or all of them.
     Resume(ResumeArgs),
-    /// Show the state of one run or of every run.
-    Status(RunSelector),
-    /// List every run in the store.
-    List,
+    /// Show the state of one run, of a batch, or of every run.
+    Status(StatusArgs),
+    /// List every run in the store (or of one batch).
+    List(ListArgs),
     /// Show a run week by week (with --json: per-step attempts, timings and tokens).
     Show(ShowArgs),
     /// Validate a plan file (ours or the seed's format) against every rule.
@@ -64,6 +68,15 @@ pub struct BudgetArgs {
     /// Model requests a run may make.
     #[arg(long, value_name = "N")]
     pub max_attempts: Option<u32>,
+}
+
+/// What a flush must survive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DurabilityArg {
+    /// A killed process: the default.
+    Process,
+    /// A power loss: also `fdatasync` the store after every flush (slower).
+    Power,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -102,6 +115,12 @@ pub struct ModelArgs {
     /// On SIGINT or SIGTERM: how long requests in flight may finish before the process exits.
     #[arg(long, default_value_t = 10_000, value_name = "MS")]
     pub shutdown_grace_ms: u64,
+    /// Runs driven at the same time.
+    #[arg(long, default_value_t = 4, value_name = "N")]
+    pub run_concurrency: u32,
+    /// What each committed step must survive before its effects run.
+    #[arg(long, value_enum, default_value = "process")]
+    pub durability: DurabilityArg,
 }
 
 #[derive(Debug, Args)]
@@ -109,9 +128,28 @@ pub struct GenerateArgs {
     /// Athlete profile JSON (canonical or seed form); repeat for a batch of plans.
     #[arg(long, value_name = "FILE", required = true)]
     pub profile: Vec<PathBuf>,
-    /// Runs driven at the same time in a batch.
-    #[arg(long, default_value_t = 4, value_name = "N")]
-    pub run_concurrency: u32,
+    /// A name for the batch (several --profile).
+    #[arg(long)]
+    pub name: Option<String>,
+    #[command(flatten)]
+    pub plan: PlanArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct BatchArgs {
+    /// A directory of profile files (`*.json`), or a JSONL manifest: one profile per line, or
+    /// `{"profile": PATH, "weeks": N, "start_date": "YYYY-MM-DD"}` (PATH relative to the manifest).
+    pub source: PathBuf,
+    /// A name for the batch (default: the file or directory name).
+    #[arg(long)]
+    pub name: Option<String>,
+    #[command(flatten)]
+    pub plan: PlanArgs,
+}
+
+/// How new plans are made: shared by `generate` and `batch`.
+#[derive(Debug, Args)]
+pub struct PlanArgs {
     /// Plan length in weeks (overrides the profile).
     #[arg(long, value_name = "N")]
     pub weeks: Option<String>,
@@ -165,9 +203,6 @@ pub struct ResumeArgs {
     /// New run limits for --retry (default: keep the run's own).
     #[command(flatten)]
     pub budget: BudgetArgs,
-    /// Runs driven at the same time.
-    #[arg(long, default_value_t = 4, value_name = "N")]
-    pub run_concurrency: u32,
     /// Continue even if the prompts, provider or model changed since the run started.
     #[arg(long)]
     pub accept_changes: bool,
@@ -176,9 +211,25 @@ pub struct ResumeArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct RunSelector {
+pub struct StatusArgs {
     /// Run id (default: every run).
     pub run_id: Option<String>,
+    /// Only the runs of this batch, with a summary of it (id or unique prefix).
+    #[arg(long, value_name = "BATCH", conflicts_with = "run_id")]
+    pub batch: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Only the runs of this batch (id or unique prefix).
+    #[arg(long, value_name = "BATCH")]
+    pub batch: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct BatchReportArgs {
+    /// Batch id (a unique prefix is enough).
+    pub batch: String,
 }
 
 #[derive(Debug, Args)]

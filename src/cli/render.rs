@@ -1,5 +1,8 @@
-//! Human and JSON rendering of store contents and validation reports.
+//! Human and JSON rendering of store contents and validation reports. Text from profiles and
+//! from models is untrusted: on a terminal it is printed through `printable`, so an escape
+//! sequence or a carriage return in a name cannot rewrite the screen.
 
+use std::borrow::Cow;
 use std::io::Write;
 use std::path::Path;
 
@@ -9,12 +12,38 @@ use crate::cli::{state_label, Error};
 use crate::domain::plan::{PlanOverview, WeekDetails};
 use crate::domain::validate::{Severity, Violation};
 use crate::llm::{StepId, Usage};
-use crate::store::Store;
-use crate::workflow::{AttemptOutcome, Run, RunId, State};
+use crate::store::{RunSummary, RunView};
+use crate::workflow::{AttemptOutcome, Batch, Run, State};
+
+/// Text with every control character (C0, DEL, C1; newlines and tabs too) shown as an escape
+/// (`\n`, `\u{1b}`), so it prints as one harmless line.
+pub fn printable(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return Cow::Borrowed(text);
+    }
+    let mut shown = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\n' => shown.push_str("\\n"),
+            '\r' => shown.push_str("\\r"),
+            '\t' => shown.push_str("\\t"),
+            c if c.is_control() => shown.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => shown.push(c),
+        }
+    }
+    Cow::Owned(shown)
+}
 
 fn out(text: &str) -> Result<(), Error> {
     let mut stdout = std::io::stdout().lock();
     stdout.write_all(text.as_bytes()).map_err(Error::Output)
+}
+
+fn pretty(value: &Value) -> String {
+    format!(
+        "{}\n",
+        serde_json::to_string_pretty(value).expect("JSON values serialize")
+    )
 }
 
 /// Token counts in the same shape as the plan file's.
@@ -22,79 +51,231 @@ fn usage_json(usage: &Usage) -> Value {
     serde_json::to_value(crate::planfile::tokens(usage)).expect("token reports serialize")
 }
 
-fn elapsed_ms(run: &Run, updated_at_ms: u64) -> u64 {
-    run.finished_at_ms
-        .unwrap_or(updated_at_ms)
-        .saturating_sub(run.spec.created_at_ms)
+fn reason(state: &State) -> Option<&str> {
+    match state {
+        State::Failed { reason } => Some(reason),
+        _ => None,
+    }
 }
 
-fn summary_json(run: &Run, state: &State, updated_at_ms: u64) -> Value {
-    json!({
-        "run_id": run.spec.run_id.to_string(),
-        "athlete": run.spec.profile.name,
-        "state": state_label(state),
-        "reason": match state { State::Failed { reason } => Some(reason.clone()), _ => None },
-        "weeks_done": run.weeks_accepted(),
-        "total_weeks": run.spec.total_weeks,
-        "attempts": run.total_attempts(),
-        "tokens": usage_json(&run.total_usage()),
-        "provider": run.spec.provider,
-        "model": run.spec.model,
-        "created_at_ms": run.spec.created_at_ms,
-        "elapsed_ms": elapsed_ms(run, updated_at_ms),
-        "output_file": run.output_file.as_ref().map(|name| Path::new(&run.spec.output_dir).join(name).display().to_string()),
-    })
+fn summary_json(summary: &RunSummary) -> Value {
+    let mut value = json!({
+        "run_id": summary.run_id.to_string(),
+        "athlete": summary.athlete,
+        "state": state_label(&summary.state),
+        "reason": reason(&summary.state),
+        "weeks_done": summary.weeks_done,
+        "total_weeks": summary.total_weeks,
+        "attempts": summary.attempts,
+        "tokens": usage_json(&summary.tokens),
+        "provider": summary.provider,
+        "model": summary.model,
+        "created_at_ms": summary.created_at_ms,
+        "elapsed_ms": summary.elapsed_ms(),
+        "output_file": summary.plan_path().map(|path| path.display().to_string()),
+    });
+    if let Some(batch) = &summary.batch {
+        let object = value.as_object_mut().expect("summary is an object");
+        object.insert("batch_id".into(), json!(format!("{:032x}", batch.batch_id)));
+        object.insert("batch_item".into(), json!(batch.item));
+    }
+    value
+}
+
+fn status_header() -> String {
+    format!(
+        "{:<8}  {:<10}  {:>7}  {:>8}  {:>8}  {:>9}  {}\n",
+        "RUN", "STATE", "WEEKS", "ATTEMPTS", "TOKENS", "ELAPSED", "ATHLETE"
+    )
+}
+
+fn status_row(summary: &RunSummary) -> String {
+    let mut text = format!(
+        "{:<8}  {:<10}  {:>7}  {:>8}  {:>8}  {:>8.1}s  {}\n",
+        summary.run_id.short(),
+        state_label(&summary.state),
+        format!("{}/{}", summary.weeks_done, summary.total_weeks),
+        summary.attempts,
+        summary.tokens.total(),
+        summary.elapsed_ms() as f64 / 1000.0,
+        printable(&summary.athlete)
+    );
+    if let Some(reason) = reason(&summary.state) {
+        text.push_str(&format!("          failed: {}\n", printable(reason)));
+    }
+    text
 }
 
 /// `status` and `list`: one line (or JSON object) per run.
-pub fn status(store: &Store, ids: &[RunId], json_output: bool) -> Result<(), Error> {
-    let mut text = String::new();
-    let mut values = Vec::new();
-    if !json_output {
-        text.push_str(&format!(
-            "{:<8}  {:<10}  {:>7}  {:>8}  {:>8}  {:>9}  {}\n",
-            "RUN", "STATE", "WEEKS", "ATTEMPTS", "TOKENS", "ELAPSED", "ATHLETE"
-        ));
-    }
-    for run_id in ids {
-        let Some((run, state, record)) = store.load_view(*run_id)? else {
-            continue;
-        };
-        if json_output {
-            values.push(summary_json(&run, &state, record.updated_at_ms));
-        } else {
-            text.push_str(&format!(
-                "{:<8}  {:<10}  {:>7}  {:>8}  {:>8}  {:>8.1}s  {}\n",
-                run_id.short(),
-                state_label(&state),
-                format!("{}/{}", run.weeks_accepted(), run.spec.total_weeks),
-                run.total_attempts(),
-                run.total_usage().total(),
-                elapsed_ms(&run, record.updated_at_ms) as f64 / 1000.0,
-                run.spec.profile.name
-            ));
-            if let State::Failed { reason } = &state {
-                text.push_str(&format!("          failed: {reason}\n"));
-            }
-        }
-    }
+pub fn status(summaries: &[RunSummary], json_output: bool) -> Result<(), Error> {
     if json_output {
-        text = format!(
-            "{}\n",
-            serde_json::to_string_pretty(&Value::Array(values)).expect("JSON values serialize")
+        return out(&pretty(&Value::Array(
+            summaries.iter().map(summary_json).collect(),
+        )));
+    }
+    let mut text = status_header();
+    for summary in summaries {
+        text.push_str(&status_row(summary));
+    }
+    out(&text)
+}
+
+/// A batch's runs counted by how they stand.
+#[derive(Debug, Default)]
+struct BatchCounts {
+    done: usize,
+    failed: usize,
+    waiting: usize,
+    tokens: Usage,
+    elapsed_ms: u64,
+}
+
+fn counts(batch: &Batch, summaries: &[RunSummary]) -> BatchCounts {
+    let mut counts = BatchCounts::default();
+    let mut last_ms = batch.created_at_ms;
+    for summary in summaries {
+        match summary.state {
+            State::Done {} => counts.done += 1,
+            State::Failed { .. } => counts.failed += 1,
+            _ => counts.waiting += 1,
+        }
+        counts.tokens.add(&summary.tokens);
+        last_ms = last_ms.max(summary.finished_at_ms.unwrap_or(summary.updated_at_ms));
+    }
+    counts.elapsed_ms = last_ms.saturating_sub(batch.created_at_ms);
+    counts
+}
+
+fn batch_json(batch: &Batch, summaries: &[RunSummary]) -> Value {
+    let counts = counts(batch, summaries);
+    json!({
+        "batch_id": batch.id_text(),
+        "name": batch.name,
+        "items": batch.items.len(),
+        "done": counts.done,
+        "failed": counts.failed,
+        "waiting": counts.waiting,
+        "tokens": usage_json(&counts.tokens),
+        "created_at_ms": batch.created_at_ms,
+        "elapsed_ms": counts.elapsed_ms,
+    })
+}
+
+fn batch_line(batch: &Batch, summaries: &[RunSummary]) -> String {
+    let counts = counts(batch, summaries);
+    format!(
+        "Batch {} ({}): {} runs: {} done, {} failed, {} waiting; {} tokens; {:.1}s\n",
+        batch.id_text(),
+        printable(&batch.name),
+        batch.items.len(),
+        counts.done,
+        counts.failed,
+        counts.waiting,
+        counts.tokens.total(),
+        counts.elapsed_ms as f64 / 1000.0
+    )
+}
+
+/// `status --batch` and `list --batch`: the batch summary, then its runs.
+pub fn batch_status(
+    batch: &Batch,
+    summaries: &[RunSummary],
+    json_output: bool,
+) -> Result<(), Error> {
+    if json_output {
+        let mut value = batch_json(batch, summaries);
+        value.as_object_mut().expect("an object").insert(
+            "runs".into(),
+            Value::Array(summaries.iter().map(summary_json).collect()),
         );
+        return out(&pretty(&value));
+    }
+    let mut text = batch_line(batch, summaries);
+    text.push_str(&status_header());
+    for summary in summaries {
+        text.push_str(&status_row(summary));
+    }
+    out(&text)
+}
+
+/// `batch-report`: one row per athlete, in the batch's order.
+pub fn batch_report(
+    batch: &Batch,
+    rows: &[(usize, &str, Option<&RunSummary>)],
+    json_output: bool,
+) -> Result<(), Error> {
+    let summaries: Vec<RunSummary> = rows.iter().filter_map(|(_, _, s)| (*s).cloned()).collect();
+    if json_output {
+        let mut value = batch_json(batch, &summaries);
+        let rows: Vec<Value> = rows
+            .iter()
+            .map(|(index, source, summary)| match summary {
+                Some(summary) => json!({
+                    "item": index,
+                    "source": source,
+                    "run_id": summary.run_id.to_string(),
+                    "athlete": summary.athlete,
+                    "state": state_label(&summary.state),
+                    "plan_file": summary.plan_path().filter(|_| matches!(summary.state, State::Done {})).map(|path| path.display().to_string()),
+                    "weeks_done": summary.weeks_done,
+                    "total_weeks": summary.total_weeks,
+                    "attempts": summary.attempts,
+                    "tokens": usage_json(&summary.tokens),
+                    "failure": reason(&summary.state),
+                }),
+                None => json!({"item": index, "source": source, "state": "missing"}),
+            })
+            .collect();
+        value
+            .as_object_mut()
+            .expect("an object")
+            .insert("rows".into(), Value::Array(rows));
+        return out(&pretty(&value));
+    }
+    let mut text = batch_line(batch, &summaries);
+    text.push_str(&format!(
+        "{:>5}  {:<8}  {:<10}  {:>7}  {:>8}  {:>8}  {:<24}  {}\n",
+        "ITEM", "RUN", "STATE", "WEEKS", "ATTEMPTS", "TOKENS", "ATHLETE", "PLAN FILE / FAILURE"
+    ));
+    for (index, source, summary) in rows {
+        match summary {
+            Some(summary) => {
+                let detail = match &summary.state {
+                    State::Done {} => summary
+                        .plan_path()
+                        .map(|path| path.display().to_string())
+                        .unwrap_or_default(),
+                    State::Failed { reason } => format!("failed: {reason}"),
+                    _ => String::new(),
+                };
+                text.push_str(&format!(
+                    "{:>5}  {:<8}  {:<10}  {:>7}  {:>8}  {:>8}  {:<24}  {}\n",
+                    index,
+                    summary.run_id.short(),
+                    state_label(&summary.state),
+                    format!("{}/{}", summary.weeks_done, summary.total_weeks),
+                    summary.attempts,
+                    summary.tokens.total(),
+                    printable(&summary.athlete),
+                    printable(&detail)
+                ));
+            }
+            None => text.push_str(&format!(
+                "{:>5}  {:<8}  {:<10}  {}\n",
+                index,
+                "-",
+                "missing",
+                printable(source)
+            )),
+        }
     }
     out(&text)
 }
 
 /// `show`: a readable summary week by week, or with `--json` every step's attempts.
-pub fn show(store: &Store, run_id: RunId, json_output: bool) -> Result<(), Error> {
-    let Some((run, state, record)) = store.load_view(run_id)? else {
-        return Err(Error::UnknownRun {
-            prefix: run_id.to_string(),
-            dir: store.dir().to_path_buf(),
-        });
-    };
+pub fn show(view: &RunView, summary: &RunSummary, json_output: bool) -> Result<(), Error> {
+    let run = &view.run;
+    let state = &view.state;
     if json_output {
         let steps: Vec<Value> = run
             .steps
@@ -124,40 +305,38 @@ pub fn show(store: &Store, run_id: RunId, json_output: bool) -> Result<(), Error
                 })
             })
             .collect();
-        let mut value = summary_json(&run, &state, record.updated_at_ms);
+        let mut value = summary_json(summary);
         let object = value.as_object_mut().expect("summary is an object");
         object.insert("prompt_hash".into(), json!(run.spec.prompt_hash));
         object.insert("start_date".into(), json!(run.spec.start_date.to_string()));
         object.insert("week_concurrency".into(), json!(run.week_concurrency));
         object.insert("done_count".into(), json!(run.done_count));
-        object.insert("transitions".into(), json!(record.seq));
-        object.insert("phases".into(), phases_json(&run));
+        object.insert("transitions".into(), json!(view.seq));
+        object.insert("format_version".into(), json!(view.version));
+        object.insert("phases".into(), phases_json(run));
         object.insert("steps".into(), Value::Array(steps));
-        return out(&format!(
-            "{}\n",
-            serde_json::to_string_pretty(&value).expect("JSON values serialize")
-        ));
+        return out(&pretty(&value));
     }
 
     let spec = &run.spec;
     let mut text = format!(
         "Run {} — {} ({:.0} W FTP, {} h/week), {} weeks from {}\nState: {}, {}/{} weeks, {} attempts, {} tokens, provider {} ({})\n",
         spec.run_id,
-        spec.profile.name,
+        printable(&spec.profile.name),
         spec.profile.ftp_w,
         spec.profile.weekly_hours,
         spec.total_weeks,
         spec.start_date,
-        state_label(&state),
+        state_label(state),
         run.weeks_accepted(),
         spec.total_weeks,
         run.total_attempts(),
         run.total_usage().total(),
-        spec.provider,
-        spec.model
+        printable(&spec.provider),
+        printable(&spec.model)
     );
-    if let State::Failed { reason } = &state {
-        text.push_str(&format!("Failed: {reason}\n"));
+    if let Some(reason) = reason(state) {
+        text.push_str(&format!("Failed: {}\n", printable(reason)));
     }
     if let Some(name) = &run.output_file {
         text.push_str(&format!(
@@ -166,24 +345,27 @@ pub fn show(store: &Store, run_id: RunId, json_output: bool) -> Result<(), Error
         ));
     }
     // A compacted run keeps its plan only in the plan file.
-    let (overview, weeks) =
-        match run.overview() {
-            Some(overview) => (
-                Some(overview.clone()),
-                (1..=spec.total_weeks)
-                    .filter_map(|week| run.week(week).cloned())
-                    .collect(),
-            ),
-            None => match run.output_file.as_ref().and_then(|name| {
-                std::fs::read_to_string(Path::new(&spec.output_dir).join(name)).ok()
-            }) {
-                Some(plan_text) => match crate::planfile::parse_plan(&plan_text) {
-                    Ok(plan) => (Some(plan.overview), plan.weeks),
-                    Err(_) => (None, Vec::new()),
-                },
-                None => (None, Vec::new()),
+    let (overview, weeks) = match run.overview() {
+        Some(overview) => (
+            Some(overview.clone()),
+            (1..=spec.total_weeks)
+                .filter_map(|week| run.week(week).cloned())
+                .collect(),
+        ),
+        None => match run.output_file.as_ref().and_then(|name| {
+            crate::files::read_text(
+                &Path::new(&spec.output_dir).join(name),
+                crate::planfile::MAX_PLAN_FILE_BYTES,
+            )
+            .ok()
+        }) {
+            Some(plan_text) => match crate::planfile::parse_plan(&plan_text) {
+                Ok(plan) => (Some(plan.overview), plan.weeks),
+                Err(_) => (None, Vec::new()),
             },
-        };
+            None => (None, Vec::new()),
+        },
+    };
     match overview {
         Some(overview) => {
             let fallback: Vec<i64> = (1..=spec.total_weeks)
@@ -213,7 +395,7 @@ fn weeks_text(overview: &PlanOverview, weeks: &[WeekDetails], fallback: &[i64]) 
                 entry.phase.name(),
                 details.hours(),
                 details.tss(),
-                entry.weekly_focus,
+                printable(&entry.weekly_focus),
                 if fallback.contains(&entry.week_number) {
                     " [detailed by the built-in coach: the model's attempts ran out]"
                 } else {
@@ -226,7 +408,7 @@ fn weeks_text(overview: &PlanOverview, weeks: &[WeekDetails], fallback: &[i64]) 
                 entry.phase.name(),
                 entry.total_hours,
                 entry.target_tss,
-                entry.weekly_focus
+                printable(&entry.weekly_focus)
             )),
         }
         if let Some(details) = details {
@@ -238,7 +420,7 @@ fn weeks_text(overview: &PlanOverview, weeks: &[WeekDetails], fallback: &[i64]) 
                     &workout.weekday.name()[..3],
                     workout.total_minutes(),
                     workout.tss(),
-                    workout.name
+                    printable(&workout.name)
                 ));
             }
         }
@@ -287,14 +469,11 @@ pub fn violations(file: &Path, violations: &[Violation], json_output: bool) -> R
             "warnings": warnings,
             "violations": violations,
         });
-        return out(&format!(
-            "{}\n",
-            serde_json::to_string_pretty(&value).expect("JSON values serialize")
-        ));
+        return out(&pretty(&value));
     }
     let mut text = String::new();
     for violation in violations {
-        text.push_str(&format!("{violation}\n"));
+        text.push_str(&format!("{}\n", printable(&violation.to_string())));
     }
     text.push_str(&format!(
         "{}: {errors} error(s), {warnings} warning(s)\n",

@@ -1,18 +1,25 @@
 //! The engine, the imperative shell: the only place that awaits, spawns, sleeps, reads the
 //! clock or writes plan files. It feeds events to a run's machine, commits each transition,
-//! flushes, and only then executes the effects the transition emitted.
+//! flushes, and only then executes the effects the transition emitted. `batch.rs` drives many
+//! runs at once; every task a driver spawns is owned by that driver's `JoinSet` and drained
+//! before the driver returns.
 
+pub mod batch;
+pub mod clock;
 pub mod crash;
 pub mod output;
 pub mod progress;
+pub mod shutdown;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use tokio::sync::mpsc;
+use tokio::task::JoinSet;
 use tracing::Instrument;
 
+use crate::engine::batch::{Drive, DriveKind};
+use crate::engine::clock::Clock;
 use crate::engine::crash::{CrashAt, CrashPoint, CrashTarget};
 use crate::engine::progress::{Observer, Progress};
 use crate::llm::{ModelFailure, ModelOutcome, ModelReply, StepBrief, StepId, ToolRequest, Usage};
@@ -21,6 +28,9 @@ use crate::providers::Provider;
 use crate::store::Store;
 use crate::tools;
 use crate::workflow::{self, Effect, Event, Machine, Run, RunId, RunSpec, State};
+
+pub use batch::RunOutcome;
+pub use shutdown::Shutdown;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -35,14 +45,12 @@ pub enum Error {
     },
     #[error("run {run_id} not found in {dir}")]
     NotFound { run_id: String, dir: PathBuf },
-    #[error(
-        "run {run_id} was created with {what}; resume with --accept-changes to continue anyway"
-    )]
-    Changed { run_id: RunId, what: String },
     #[error("run {run_id} is {state}, not failed; --retry only applies to failed runs")]
     NotFailed { run_id: RunId, state: &'static str },
     #[error("run {run_id} stalled in state {state} with no work in flight (an engine bug)")]
     Stalled { run_id: RunId, state: &'static str },
+    #[error("run {run_id} stopped on an internal error (a bug; `periodize resume` retries it): {message}")]
+    Panicked { run_id: RunId, message: String },
 }
 
 /// How a driven run ended.
@@ -66,182 +74,183 @@ pub enum Outcome {
 #[derive(Clone)]
 pub struct Engine {
     pub store: Store,
-    pub provider: Provider,
     pub prompts: Arc<PromptSet>,
     pub observer: Observer,
     pub crash: Option<CrashPoint>,
     pub shutdown: Shutdown,
+    pub clock: Clock,
 }
 
-/// Asks running drivers to stop: no new requests; requests in flight get `grace_ms` to finish
-/// and be committed; waits are abandoned (they are persisted and resume re-arms them).
-#[derive(Clone)]
-pub struct Shutdown {
-    requested: tokio::sync::watch::Receiver<bool>,
-    pub grace_ms: u64,
-}
-
-impl Shutdown {
-    /// A shutdown that never comes (tests, benchmarks).
-    pub fn never() -> Shutdown {
-        let (sender, requested) = tokio::sync::watch::channel(false);
-        // Keep the channel open forever so `changed()` never resolves.
-        std::mem::forget(sender);
-        Shutdown {
-            requested,
-            grace_ms: 0,
-        }
-    }
-
-    /// A shutdown and the handle that triggers it.
-    pub fn new(grace_ms: u64) -> (Shutdown, tokio::sync::watch::Sender<bool>) {
-        let (sender, requested) = tokio::sync::watch::channel(false);
-        (
-            Shutdown {
-                requested,
-                grace_ms,
-            },
-            sender,
-        )
-    }
-
-    fn is_requested(&self) -> bool {
-        *self.requested.borrow()
-    }
-
-    async fn wait(&mut self) {
-        while !*self.requested.borrow_and_update() {
-            if self.requested.changed().await.is_err() {
-                std::future::pending::<()>().await;
-            }
-        }
-    }
-}
-
+/// Wall-clock milliseconds since the Unix epoch.
 pub fn now_ms() -> u64 {
-    let elapsed = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX)
+    clock::wall_ms()
 }
 
 /// A fresh run id from the OS-seeded hasher keys and the clock: unique without a RNG crate.
 pub fn new_run_id() -> RunId {
+    RunId(new_id())
+}
+
+/// A fresh 128-bit id (runs, batches).
+pub fn new_id() -> u128 {
     use std::hash::{BuildHasher, Hasher};
     let mut high = std::collections::hash_map::RandomState::new().build_hasher();
     high.write_u128(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default()
             .as_nanos(),
     );
     high.write_u32(std::process::id());
     let mut low = std::collections::hash_map::RandomState::new().build_hasher();
     low.write_u64(high.finish());
-    RunId((u128::from(high.finish()) << 64) | u128::from(low.finish()))
+    (u128::from(high.finish()) << 64) | u128::from(low.finish())
+}
+
+/// What changed since a run was created that resuming it would silently use: its prompts, or
+/// its provider and model. Empty when nothing did.
+pub fn changed_inputs(spec: &RunSpec, prompts: &PromptSet, provider: &Provider) -> Vec<String> {
+    let mut changed = Vec::new();
+    if spec.prompt_hash != prompts.hash() {
+        changed.push(format!(
+            "prompts {} (now {})",
+            short_hash(&spec.prompt_hash),
+            short_hash(&prompts.hash())
+        ));
+    }
+    if spec.provider != provider.name() || spec.model != provider.model() {
+        changed.push(format!(
+            "provider {} model {} (now {} {})",
+            spec.provider,
+            spec.model,
+            provider.name(),
+            provider.model()
+        ));
+    }
+    changed
+}
+
+/// The future of one effect; its result is the event that reports it.
+type EffectFuture =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<Event, Error>> + Send>>;
+
+/// What a task of a driver is doing, so its end (or its panic) can be accounted for.
+#[derive(Debug, Clone, Copy)]
+enum Task {
+    Request { step: StepId, attempt: u32 },
+    Wait { step: StepId },
+    WritePlan,
 }
 
 impl Engine {
-    /// Starts a new run and drives it to Done or Failed.
-    pub async fn start(&self, spec: RunSpec, week_concurrency: u32) -> Result<Outcome, Error> {
-        // `started` is announced with the first transition, after its flush: a run is never
-        // announced before it is durable.
-        let machine = Machine::new(spec);
-        self.drive(
-            machine,
-            0,
-            Event::Start {
-                at_ms: now_ms(),
-                week_concurrency,
+    /// Starts a new run (stored here first) and drives it to Done or Failed.
+    pub async fn start(
+        &self,
+        spec: RunSpec,
+        provider: Provider,
+        week_concurrency: u32,
+    ) -> Result<Outcome, Error> {
+        let run_id = spec.run_id;
+        self.submit(None, std::slice::from_ref(&spec)).await?;
+        self.drive_run(
+            Drive {
+                run_id,
+                provider,
+                kind: DriveKind::Continue,
             },
+            week_concurrency,
         )
         .await
     }
 
-    /// Continues a stored run after a restart (or, with `retry`, a failed run).
+    /// Continues one stored run (with `retry`, a failed run gets a fresh attempt budget and,
+    /// if given, new limits).
     pub async fn resume(
         &self,
         run_id: RunId,
+        provider: Provider,
         week_concurrency: u32,
         retry: bool,
-        accept_changes: bool,
         budget: Option<crate::workflow::Budget>,
     ) -> Result<Outcome, Error> {
+        let kind = if retry {
+            DriveKind::Retry { budget }
+        } else {
+            DriveKind::Continue
+        };
+        self.drive_run(
+            Drive {
+                run_id,
+                provider,
+                kind,
+            },
+            week_concurrency,
+        )
+        .await
+    }
+
+    /// Drives one stored run: starts it if it was only created, continues it otherwise (or,
+    /// with `Retry`, gives a failed run a fresh attempt budget).
+    pub async fn drive_run(&self, drive: Drive, week_concurrency: u32) -> Result<Outcome, Error> {
+        let Drive {
+            run_id,
+            provider,
+            kind,
+        } = drive;
         let Some((machine, seq)) = self.store.load(run_id)? else {
             return Err(Error::NotFound {
                 run_id: run_id.to_string(),
                 dir: self.store.dir().to_path_buf(),
             });
         };
-        let spec = &machine.run().spec;
-        if !accept_changes {
-            let mut changed = Vec::new();
-            if spec.prompt_hash != self.prompts.hash() {
-                changed.push(format!(
-                    "prompts {} (now {})",
-                    short_hash(&spec.prompt_hash),
-                    short_hash(&self.prompts.hash())
-                ));
-            }
-            if spec.provider != self.provider.name() || spec.model != self.provider.model() {
-                changed.push(format!(
-                    "provider {} model {} (now {} {})",
-                    spec.provider,
-                    spec.model,
-                    self.provider.name(),
-                    self.provider.model()
-                ));
-            }
-            if !changed.is_empty() {
-                return Err(Error::Changed {
-                    run_id,
-                    what: changed.join(" and "),
-                });
-            }
-        }
-        let state = machine.state().clone();
-        match (&state, retry) {
+        let at_ms = self.clock.now_ms();
+        let event = match (machine.state(), kind) {
             (State::Done {}, _) => {
-                let path = self.plan_path(machine.run(), &state);
-                return Ok(Outcome::Done { run_id, path });
+                return Ok(Outcome::Done {
+                    run_id,
+                    path: plan_path(machine.run()),
+                })
             }
-            (State::Failed { reason }, false) => {
+            (State::Failed { reason }, DriveKind::Continue) => {
                 return Ok(Outcome::Failed {
                     run_id,
                     reason: reason.clone(),
                 })
             }
-            (State::Failed { .. }, true) => {}
-            (other, true) => {
+            (State::Failed { .. }, DriveKind::Retry { budget }) => Event::Retry {
+                budget,
+                at_ms,
+                week_concurrency,
+            },
+            (other, DriveKind::Retry { .. }) => {
                 return Err(Error::NotFailed {
                     run_id,
                     state: workflow::state_name(other),
                 })
             }
-            _ => {}
-        }
-        (self.observer)(&Progress::Started {
-            run_id,
-            total_weeks: spec.total_weeks,
-            resumed: true,
-        });
-        let event = if retry {
-            Event::Retry {
-                budget,
-                at_ms: now_ms(),
+            // `started` is announced with this first transition, after its flush.
+            (State::Created {}, DriveKind::Continue) => Event::Start {
+                at_ms,
                 week_concurrency,
-            }
-        } else {
-            Event::Resume {
-                at_ms: now_ms(),
+            },
+            (_, DriveKind::Continue) => Event::Resume {
+                at_ms,
                 week_concurrency,
-            }
+            },
         };
-        self.drive(machine, seq, event).await
-    }
-
-    fn plan_path(&self, run: &Run, _state: &State) -> PathBuf {
-        plan_path(run)
+        if !matches!(event, Event::Start { .. }) {
+            (self.observer)(&Progress::Started {
+                run_id,
+                total_weeks: machine.run().spec.total_weeks,
+                resumed: true,
+            });
+        }
+        let mut tasks = JoinSet::new();
+        let result = self.drive(machine, seq, event, &provider, &mut tasks).await;
+        // Whatever ended the loop, no task outlives its driver.
+        tasks.abort_all();
+        while tasks.join_next().await.is_some() {}
+        result
     }
 
     /// The driver loop of one run.
@@ -250,16 +259,14 @@ impl Engine {
         mut machine: Machine,
         mut seq: u64,
         first: Event,
+        provider: &Provider,
+        tasks: &mut JoinSet<Result<Event, Error>>,
     ) -> Result<Outcome, Error> {
         let run_id = machine.run().spec.run_id;
         let span = tracing::info_span!("run", run_id = %run_id);
         async move {
-            let (sender, mut receiver) = mpsc::unbounded_channel::<Result<Event, Error>>();
+            let mut owned: HashMap<tokio::task::Id, Task> = HashMap::new();
             let mut ready = vec![first];
-            // Requests and plan writes in flight, and retry waits, counted apart: a shutdown
-            // waits (within its grace) for the first, never for the second.
-            let mut work: usize = 0;
-            let mut waits: usize = 0;
             let mut shutdown = self.shutdown.clone();
             let mut stopping = shutdown.is_requested();
             let mut deadline = tokio::time::Instant::now();
@@ -273,10 +280,11 @@ impl Engine {
                     if let Some(target) = target {
                         self.crash_if(CrashAt::AfterEffect, target);
                     }
-                    let before = machine.run().clone();
+                    let before = progress::Before::of(machine.run(), &event);
                     let ctx = machine.handle(&event);
-                    seq += 1;
-                    self.store.commit(&machine, &ctx.dirty, seq, now_ms())?;
+                    seq = self
+                        .store
+                        .commit(&machine, &ctx.dirty, seq, self.clock.now_ms())?;
                     if let Some(target) = target {
                         self.crash_if(CrashAt::AfterCommit, target);
                         targets.push(target);
@@ -296,21 +304,23 @@ impl Engine {
                         // Committed but never started: resume issues it (at most once more).
                         continue;
                     }
-                    match effect {
-                        Effect::Wait { .. } => waits += 1,
-                        _ => work += 1,
-                    }
-                    self.execute(&machine, effect, sender.clone());
+                    let (task, future) = self.effect(&machine, effect, provider);
+                    let handle = tasks.spawn(future);
+                    owned.insert(handle.id(), task);
                 }
+                let work = owned
+                    .values()
+                    .filter(|task| !matches!(task, Task::Wait { .. }))
+                    .count();
                 if stopping && work == 0 {
                     return Ok(Outcome::Interrupted { run_id });
                 }
-                if work + waits == 0 {
+                if owned.is_empty() {
                     let run = machine.run();
                     return match machine.state() {
                         State::Done {} => Ok(Outcome::Done {
                             run_id,
-                            path: self.plan_path(run, machine.state()),
+                            path: plan_path(run),
                         }),
                         State::Failed { reason } => Ok(Outcome::Failed {
                             run_id,
@@ -324,11 +334,12 @@ impl Engine {
                 }
                 // An effect that cannot complete (the plan file cannot be written) stops the
                 // driver; the committed state stays as it is, for `resume`.
-                let event = tokio::select! {
-                    event = receiver.recv() => event.expect("the driver holds a sender, so the channel stays open")?,
+                let joined = tokio::select! {
+                    joined = tasks.join_next_with_id() => joined.expect("the driver owns a task"),
                     () = shutdown.wait(), if !stopping => {
                         stopping = true;
-                        deadline = tokio::time::Instant::now() + Duration::from_millis(self.shutdown.grace_ms);
+                        deadline = tokio::time::Instant::now()
+                            + std::time::Duration::from_millis(self.shutdown.grace_ms);
                         tracing::info!(in_flight = work, "shutdown requested");
                         continue;
                     }
@@ -337,15 +348,21 @@ impl Engine {
                         return Ok(Outcome::Interrupted { run_id });
                     }
                 };
-                let mut arrived = vec![event];
-                while let Ok(event) = receiver.try_recv() {
-                    arrived.push(event?);
+                let mut arrived = vec![joined];
+                while let Some(joined) = tasks.try_join_next_with_id() {
+                    arrived.push(joined);
                 }
-                for event in arrived {
-                    match event {
-                        Event::RetryDue { .. } => waits -= 1,
-                        _ => work -= 1,
-                    }
+                for joined in arrived {
+                    let (id, result) = match joined {
+                        Ok((id, result)) => (id, result),
+                        Err(failure) => {
+                            let id = failure.id();
+                            let task = owned.get(&id).copied();
+                            (id, panicked(run_id, task, failure, self.clock.now_ms()))
+                        }
+                    };
+                    owned.remove(&id);
+                    let event = result?;
                     // A wait that ends while stopping is not acted on; resume re-arms it.
                     if !(stopping && matches!(event, Event::RetryDue { .. })) {
                         ready.push(event);
@@ -367,15 +384,16 @@ impl Engine {
         }
     }
 
-    /// Starts one effect; its result comes back as an event on `sender`.
-    fn execute(
+    /// One effect as a task: what it is, and the future whose result is its event.
+    fn effect(
         &self,
         machine: &Machine,
         effect: Effect,
-        sender: mpsc::UnboundedSender<Result<Event, Error>>,
-    ) {
+        provider: &Provider,
+    ) -> (Task, EffectFuture) {
         let run = machine.run();
         let run_id = run.spec.run_id;
+        let clock = self.clock;
         match effect {
             Effect::CallModel {
                 step,
@@ -394,69 +412,85 @@ impl Engine {
                 let provider = if fallback {
                     Provider::Builtin(crate::providers::builtin::BuiltinCoach { latency_ms: 0 })
                 } else {
-                    self.provider.clone()
+                    provider.clone()
                 };
-                tokio::spawn(
-                    async move {
-                        let reply = match request {
-                            Ok(request) => {
-                                tracing::debug!("request sent");
-                                provider.call(&request).await
-                            }
-                            Err(message) => ModelReply {
-                                outcome: ModelOutcome::Failed(ModelFailure::Fatal { message }),
-                                usage: Usage::default(),
-                            },
-                        };
-                        tracing::debug!(outcome = outcome_name(&reply.outcome), "reply received");
-                        let _ = sender.send(Ok(Event::Replied {
-                            step,
-                            attempt,
-                            reply,
-                            at_ms: now_ms(),
-                        }));
-                    }
-                    .instrument(span),
-                );
+                let future = async move {
+                    let reply = match request {
+                        Ok(request) => {
+                            tracing::debug!("request sent");
+                            provider.call(&request).await
+                        }
+                        Err(message) => ModelReply {
+                            outcome: ModelOutcome::Failed(ModelFailure::Fatal { message }),
+                            usage: Usage::default(),
+                        },
+                    };
+                    tracing::debug!(outcome = outcome_name(&reply.outcome), "reply received");
+                    Ok(Event::Replied {
+                        step,
+                        attempt,
+                        reply,
+                        at_ms: clock.now_ms(),
+                    })
+                }
+                .instrument(span);
+                (Task::Request { step, attempt }, Box::pin(future))
             }
             Effect::Wait { step, until_ms } => {
-                let delay = Duration::from_millis(until_ms.saturating_sub(now_ms()));
-                tokio::spawn(async move {
-                    tokio::time::sleep(delay).await;
-                    let _ = sender.send(Ok(Event::RetryDue {
+                let future = async move {
+                    tokio::time::sleep_until(clock.instant_at(until_ms)).await;
+                    Ok(Event::RetryDue {
                         step,
-                        at_ms: now_ms(),
-                    }));
-                });
+                        at_ms: clock.now_ms(),
+                    })
+                };
+                (Task::Wait { step }, Box::pin(future))
             }
             Effect::WritePlan { file_name } => {
                 let bytes = crate::planfile::render(run);
                 let dir = PathBuf::from(&run.spec.output_dir);
                 let crash = self.crash;
                 let span = tracing::info_span!("step", phase = "finalize");
-                tokio::spawn(
-                    async move {
-                        let path = dir.join(&file_name);
-                        let written = tokio::task::spawn_blocking(move || output::write_atomically(&dir, &file_name, &bytes))
-                            .await
-                            .expect("the plan writer does not panic");
-                        let event = match written {
-                            Ok(path) => {
-                                tracing::info!(path = %path.display(), "plan written");
-                                if crash == Some(CrashPoint { at: CrashAt::AfterWrite, target: CrashTarget::Finalize }) {
-                                    eprintln!("periodize: crash point after-write:finalize reached, aborting");
-                                    std::process::abort();
-                                }
-                                Ok(Event::PlanWritten { at_ms: now_ms() })
+                let future = async move {
+                    let path = dir.join(&file_name);
+                    let written = tokio::task::spawn_blocking(move || {
+                        output::write_atomically(&dir, &file_name, &bytes)
+                    })
+                    .await
+                    .unwrap_or_else(|failure| {
+                        Err(std::io::Error::other(format!(
+                            "the plan writer failed: {failure}"
+                        )))
+                    });
+                    match written {
+                        Ok(path) => {
+                            tracing::info!(path = %path.display(), "plan written");
+                            if crash
+                                == Some(CrashPoint {
+                                    at: CrashAt::AfterWrite,
+                                    target: CrashTarget::Finalize,
+                                })
+                            {
+                                eprintln!(
+                                    "periodize: crash point after-write:finalize reached, aborting"
+                                );
+                                std::process::abort();
                             }
-                            // Without the file the run cannot finish: the driver stops with this
-                            // error and the committed Finalizing state waits for `resume`.
-                            Err(source) => Err(Error::WritePlan { run_id, path, source }),
-                        };
-                        let _ = sender.send(event);
+                            Ok(Event::PlanWritten {
+                                at_ms: clock.now_ms(),
+                            })
+                        }
+                        // Without the file the run cannot finish: the driver stops with this
+                        // error and the committed Finalizing state waits for `resume`.
+                        Err(source) => Err(Error::WritePlan {
+                            run_id,
+                            path,
+                            source,
+                        }),
                     }
-                    .instrument(span),
-                );
+                }
+                .instrument(span);
+                (Task::WritePlan, Box::pin(future))
             }
         }
     }
@@ -464,6 +498,35 @@ impl Engine {
     /// Renders the request for a step from the run as committed.
     pub fn build_request(&self, run: &Run, step: StepId) -> Result<ToolRequest, String> {
         build_request(&self.prompts, run, step)
+    }
+}
+
+/// A task that panicked: a request becomes a fatal failure of its step (the run's policy then
+/// decides), a wait ends at once, a plan write stops the driver.
+fn panicked(
+    run_id: RunId,
+    task: Option<Task>,
+    failure: tokio::task::JoinError,
+    at_ms: u64,
+) -> Result<Event, Error> {
+    let message = if failure.is_panic() {
+        "an internal error (a panic) ended the request".to_string()
+    } else {
+        "the request was cancelled".to_string()
+    };
+    tracing::error!(?task, %message, "an effect task failed");
+    match task {
+        Some(Task::Request { step, attempt }) => Ok(Event::Replied {
+            step,
+            attempt,
+            reply: ModelReply {
+                outcome: ModelOutcome::Failed(ModelFailure::Fatal { message }),
+                usage: Usage::default(),
+            },
+            at_ms,
+        }),
+        Some(Task::Wait { step }) => Ok(Event::RetryDue { step, at_ms }),
+        Some(Task::WritePlan) | None => Err(Error::Panicked { run_id, message }),
     }
 }
 
@@ -482,7 +545,7 @@ pub fn build_request(prompts: &PromptSet, run: &Run, step: StepId) -> Result<Too
         rules: spec.rules.clone(),
         overview: match step {
             StepId::Overview => None,
-            StepId::Week(_) => run.overview().cloned(),
+            StepId::Week(_) => run.overview_shared(),
         },
     };
     let (messages, tool, max_output_tokens) = match step {

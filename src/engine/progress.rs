@@ -9,6 +9,32 @@ use serde_json::json;
 use crate::llm::StepId;
 use crate::workflow::{self, AttemptOutcome, Ctx, Effect, Event, Machine, Run, RunId, State};
 
+/// What an event's notices compare against: the few facts of the run before the event, taken
+/// instead of a copy of the whole run.
+#[derive(Debug, Clone, Copy)]
+pub struct Before {
+    /// For a reply: whether its step was accepted, and how many attempts it had.
+    step_accepted: bool,
+    step_attempts: usize,
+    done_count: u32,
+    finished: bool,
+}
+
+impl Before {
+    pub fn of(run: &Run, event: &Event) -> Before {
+        let step = match event {
+            Event::Replied { step, .. } => run.steps.get(step),
+            _ => None,
+        };
+        Before {
+            step_accepted: step.is_some_and(|step| step.is_accepted()),
+            step_attempts: step.map_or(0, |step| step.attempts.len()),
+            done_count: run.done_count,
+            finished: run.finished_at_ms.is_some(),
+        }
+    }
+}
+
 pub type Observer = Arc<dyn Fn(&Progress) + Send + Sync>;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -49,6 +75,18 @@ pub enum Progress {
 }
 
 impl Progress {
+    pub fn run_id(&self) -> RunId {
+        match self {
+            Progress::Started { run_id, .. }
+            | Progress::OverviewCreated { run_id }
+            | Progress::WeekComplete { run_id, .. }
+            | Progress::AttemptFailed { run_id, .. }
+            | Progress::RetryScheduled { run_id, .. }
+            | Progress::PlanFinalized { run_id, .. }
+            | Progress::RunFailed { run_id, .. } => *run_id,
+        }
+    }
+
     /// The human line for logs and terminals.
     pub fn message(&self) -> String {
         match self {
@@ -137,7 +175,7 @@ impl Progress {
 }
 
 /// What a committed transition announces.
-pub fn notices(before: &Run, machine: &Machine, event: &Event, ctx: &Ctx) -> Vec<Progress> {
+pub fn notices(before: &Before, machine: &Machine, event: &Event, ctx: &Ctx) -> Vec<Progress> {
     let run = machine.run();
     let run_id = run.spec.run_id;
     let mut notices = Vec::new();
@@ -149,7 +187,7 @@ pub fn notices(before: &Run, machine: &Machine, event: &Event, ctx: &Ctx) -> Vec
         });
     }
     if let Event::Replied { step, attempt, .. } = event {
-        let was_accepted = before.step(*step).is_accepted();
+        let was_accepted = before.step_accepted;
         let now = run.step(*step);
         if now.is_accepted() && !was_accepted {
             notices.push(match step {
@@ -167,7 +205,7 @@ pub fn notices(before: &Run, machine: &Machine, event: &Event, ctx: &Ctx) -> Vec
             .rev()
             .find(|record| record.attempt == *attempt)
         {
-            if now.attempts.len() > before.step(*step).attempts.len() {
+            if now.attempts.len() > before.step_attempts {
                 let reason = match &record.outcome {
                     AttemptOutcome::Accepted { .. } => None,
                     AttemptOutcome::Rejected {
@@ -211,7 +249,7 @@ pub fn notices(before: &Run, machine: &Machine, event: &Event, ctx: &Ctx) -> Vec
         State::Failed { reason }
             if !matches!(event, Event::Resume { .. })
                 && workflow::state_name(machine.state()) == "failed"
-                && before.finished_at_ms.is_none() =>
+                && !before.finished =>
         {
             notices.push(Progress::RunFailed {
                 run_id,

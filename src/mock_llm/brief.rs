@@ -252,7 +252,7 @@ mod tests {
             profile,
             total_weeks: 5,
             rules: Rules::default(),
-            overview: Some(overview),
+            overview: Some(std::sync::Arc::new(overview)),
         }
     }
 
@@ -275,7 +275,7 @@ mod tests {
         let (_, user) = set.week_messages(&week).unwrap();
         let read = find_brief(&user).unwrap();
         assert_eq!(read.step, StepId::Week(3));
-        assert_eq!(read.overview, week.overview);
+        assert_eq!(read.overview.as_ref(), week.overview.as_deref());
     }
 
     #[test]

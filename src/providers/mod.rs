@@ -9,6 +9,7 @@ pub mod gemini;
 pub mod http;
 pub mod ollama;
 pub mod openai;
+pub mod resolve;
 pub mod scripted;
 pub mod secret;
 

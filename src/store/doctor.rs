@@ -1,7 +1,7 @@
-//! `periodize doctor`: reads every record of both trees and reports every problem it finds, with
+//! `periodize doctor`: reads every record of the store and reports every problem it finds, with
 //! the run and key it belongs to. It never stops at the first problem and never repairs anything.
-//! The only check outside sled (does a finished run's plan file exist?) goes through a closure,
-//! so this module does no file IO of its own.
+//! The only check outside the store (does a finished run's plan file exist?) goes through a
+//! closure; the store directory's own files are checked by `check_files`.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -10,9 +10,11 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::llm::StepId;
-use crate::store::records::{self, RunRecord, StepRecord};
-use crate::store::{step_key, step_key_name, Store};
-use crate::workflow::{Accepted, RunId, State, StepState};
+use crate::store::files::DirState;
+use crate::store::records::{self, BatchRecord, HeadRecord, Id, MetaRecord, SpecRecord};
+use crate::store::sled_store::keys;
+use crate::store::{Error, Store};
+use crate::workflow::{Accepted, RunId, RunSpec, State, StepState};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -32,7 +34,7 @@ impl fmt::Display for Severity {
     }
 }
 
-/// One problem, named by run (when the key holds one) and key (`runs`, `steps/week-2`, …).
+/// One problem, named by run (when the key holds one) and key (`head`, `steps/week-2`, …).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Problem {
     pub run_id: Option<String>,
@@ -50,27 +52,103 @@ impl fmt::Display for Problem {
     }
 }
 
+/// Free space below which `doctor` warns: a batch's next transitions may not fit.
+pub const LOW_SPACE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Problems of the store directory itself, found before sled opens it.
+pub fn check_files(state: &DirState) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    for (name, len) in &state.stale_snapshots {
+        problems.push(Problem {
+            run_id: None,
+            key: name.clone(),
+            severity: Severity::Error,
+            message: format!(
+                "unfinished snapshot ({len} bytes; a full disk leaves one): sled cannot open the \
+                 store while it is there; `periodize resume` removes it, or delete {}",
+                state.dir.join(name).display()
+            ),
+        });
+    }
+    if let Some(free) = crate::store::files::free_bytes(&state.dir) {
+        if free < LOW_SPACE_BYTES {
+            problems.push(Problem {
+                run_id: None,
+                key: "(file system)".into(),
+                severity: Severity::Warning,
+                message: format!(
+                    "only {free} bytes free on the file system of {}; a batch stops when it is full",
+                    state.dir.display()
+                ),
+            });
+        }
+    }
+    problems
+}
+
+/// A problem that keeps the store from being opened at all, as a report line.
+pub fn unopenable(err: &Error) -> Problem {
+    let key = match err {
+        Error::Lost { file, .. } => file.clone(),
+        Error::BadManifest { .. } => crate::store::files::MANIFEST.to_string(),
+        _ => "(store)".to_string(),
+    };
+    Problem {
+        run_id: None,
+        key,
+        severity: Severity::Error,
+        message: chain(err),
+    }
+}
+
 /// Checks every record of the store. `file_exists` answers whether a finished run's plan file
 /// is still on disk. A clean store gives no problems.
 pub fn check(store: &Store, file_exists: impl Fn(&Path) -> bool) -> Vec<Problem> {
     let mut doctor = Doctor::default();
-    doctor.scan_runs(store);
-    doctor.scan_steps(store);
+    if let Some(sled) = store.sled() {
+        for (tree, entry) in sled.raw_entries() {
+            match entry {
+                Ok((key, value)) => doctor.scan(tree, &key, &value),
+                Err(err) => doctor.error(
+                    None,
+                    tree,
+                    format!("the tree cannot be read further: {}", chain(&err)),
+                ),
+            }
+        }
+    }
+    doctor.decode_legacy_runs();
     doctor.check_runs(&file_exists);
+    doctor.check_batches();
     // Group by run (store-level problems first); within a run, problems keep scan order.
     doctor.problems.sort_by(|a, b| a.run_id.cmp(&b.run_id));
     doctor.problems
 }
 
+/// A run's records as found, in either format.
+#[derive(Default)]
+struct Found {
+    spec: Option<SpecRecord>,
+    head: Option<HeadRecord>,
+    /// Whether the run's records are in the format 1 trees.
+    legacy: bool,
+    /// Every decodable step under a well-formed key, by the step its key names.
+    steps: BTreeMap<StepId, StepState>,
+    /// Every well-formed step key, decodable or not.
+    step_keys: Vec<StepId>,
+    /// A record of the run did not decode (already reported).
+    unreadable: bool,
+}
+
 #[derive(Default)]
 struct Doctor {
     problems: Vec<Problem>,
-    /// Every run with a record under a well-formed key; `None` when the record does not decode.
-    runs: BTreeMap<RunId, Option<RunRecord>>,
-    /// Every decodable step record under a well-formed key, by run and by the step of its key.
-    steps: BTreeMap<RunId, BTreeMap<StepId, StepState>>,
-    /// Every well-formed step key, decodable or not, by run.
-    step_keys: BTreeMap<RunId, Vec<StepId>>,
+    runs: BTreeMap<RunId, Found>,
+    batches: BTreeMap<u128, BatchRecord>,
+    digests: Vec<(String, u128)>,
+    meta: Option<MetaRecord>,
+    /// Format 1 run records, decoded after the steps.
+    legacy_runs: Vec<(RunId, Vec<u8>)>,
 }
 
 impl Doctor {
@@ -102,136 +180,263 @@ impl Doctor {
         self.report(run_id, key, Severity::Warning, message);
     }
 
-    fn scan_runs(&mut self, store: &Store) {
-        for item in store.runs.iter() {
-            let (key, bytes) = match item {
-                Ok(pair) => pair,
-                Err(err) => {
-                    self.error(
-                        None,
-                        "runs",
-                        format!("the runs tree cannot be read further: {}", chain(&err)),
-                    );
-                    break;
-                }
-            };
-            let Ok(id_bytes) = <[u8; 16]>::try_from(key.as_ref()) else {
-                self.error(
+    fn scan(&mut self, tree: &str, key: &[u8], value: &[u8]) {
+        match tree {
+            "runs" => self.scan_legacy_run(key, value),
+            "steps" => self.scan_step(key, 0, value, true),
+            _ => match key.first() {
+                _ if key == keys::META => match records::decode::<MetaRecord>(value) {
+                    Ok(meta) => self.meta = Some(meta),
+                    Err(err) => self.error(None, "meta", chain(&err)),
+                },
+                Some(&keys::HEAD) => self.scan_head(key, value),
+                Some(&keys::SPEC) => self.scan_spec(key, value),
+                Some(&keys::STEP) => self.scan_step(key, 1, value, false),
+                Some(&keys::BATCH) => self.scan_batch(key, value),
+                Some(&keys::DIGEST) => match records::decode::<Id>(value) {
+                    Ok(id) => self
+                        .digests
+                        .push((String::from_utf8_lossy(&key[1..]).into_owned(), id.0)),
+                    Err(err) => self.error(None, format!("digest/{}", hex(&key[1..])), chain(&err)),
+                },
+                _ => self.error(
                     None,
-                    format!("runs/{}", hex(&key)),
-                    format!(
-                        "run key is {} bytes; a run key is a 16-byte big-endian run id",
-                        key.len()
-                    ),
-                );
-                continue;
-            };
-            let run_id = RunId(u128::from_be_bytes(id_bytes));
-            match records::decode::<RunRecord>(&bytes) {
-                Ok(record) => {
-                    if record.spec.run_id != run_id {
+                    format!("v2/{}", hex(key)),
+                    "key does not match the layout: M, or H, P, S, B or D and a 16-byte id",
+                ),
+            },
+        }
+    }
+
+    /// The run id of a key made of one prefix byte and a 16-byte id, reporting a bad length.
+    fn id_key(&mut self, name: &str, key: &[u8], exact: bool) -> Option<RunId> {
+        let long_enough = key.len() >= 17 && (!exact || key.len() == 17);
+        if !long_enough {
+            self.error(
+                None,
+                format!("{name}/{}", hex(key)),
+                format!(
+                    "key is {} bytes; a {name} key is one prefix byte and a 16-byte id",
+                    key.len()
+                ),
+            );
+            return None;
+        }
+        keys::id_of(key).map(RunId)
+    }
+
+    fn scan_head(&mut self, key: &[u8], value: &[u8]) {
+        let Some(run_id) = self.id_key("head", key, true) else {
+            return;
+        };
+        match records::decode::<HeadRecord>(value) {
+            Ok(head) => self.runs.entry(run_id).or_default().head = Some(head),
+            Err(err) => {
+                self.error(Some(run_id), "head", chain(&err));
+                self.runs.entry(run_id).or_default().unreadable = true;
+            }
+        }
+    }
+
+    fn scan_spec(&mut self, key: &[u8], value: &[u8]) {
+        let Some(run_id) = self.id_key("spec", key, true) else {
+            return;
+        };
+        match records::decode::<SpecRecord>(value) {
+            Ok(spec) => {
+                if spec.run_id != Id(run_id.0) {
+                    self.error(
+                        Some(run_id),
+                        "spec",
+                        format!(
+                            "the record is stored under this run's key but belongs to run {}",
+                            RunId(spec.run_id.0)
+                        ),
+                    );
+                }
+                self.runs.entry(run_id).or_default().spec = Some(spec);
+            }
+            Err(err) => {
+                self.error(Some(run_id), "spec", chain(&err));
+                self.runs.entry(run_id).or_default().unreadable = true;
+            }
+        }
+    }
+
+    fn scan_legacy_run(&mut self, key: &[u8], value: &[u8]) {
+        let Ok(id_bytes) = <[u8; 16]>::try_from(key) else {
+            self.error(
+                None,
+                format!("runs/{}", hex(key)),
+                format!(
+                    "run key is {} bytes; a run key is a 16-byte big-endian run id",
+                    key.len()
+                ),
+            );
+            return;
+        };
+        let run_id = RunId(u128::from_be_bytes(id_bytes));
+        self.runs.entry(run_id).or_default().legacy = true;
+        // Decoded once the run's steps are read: they tell its state apart.
+        self.legacy_runs.push((run_id, value.to_vec()));
+    }
+
+    fn decode_legacy_runs(&mut self) {
+        for (run_id, value) in std::mem::take(&mut self.legacy_runs) {
+            let steps: Vec<records::StepRecord> = self
+                .runs
+                .get(&run_id)
+                .map(|found| {
+                    found
+                        .steps
+                        .values()
+                        .map(records::StepRecord::from)
+                        .collect()
+                })
+                .unwrap_or_default();
+            match records::decode_v1_run(&value, &steps) {
+                Ok((spec, head)) => {
+                    if spec.run_id != Id(run_id.0) {
                         self.error(
                             Some(run_id),
                             "runs",
                             format!(
                                 "the record is stored under this run's key but belongs to run {}",
-                                record.spec.run_id
+                                RunId(spec.run_id.0)
                             ),
                         );
                     }
-                    self.runs.insert(run_id, Some(record));
+                    let found = self.runs.entry(run_id).or_default();
+                    found.spec = Some(spec);
+                    found.head = Some(head);
                 }
                 Err(err) => {
                     self.error(Some(run_id), "runs", chain(&err));
-                    self.runs.insert(run_id, None);
+                    self.runs.entry(run_id).or_default().unreadable = true;
                 }
             }
         }
     }
 
-    fn scan_steps(&mut self, store: &Store) {
-        for item in store.steps.iter() {
-            let (key, bytes) = match item {
-                Ok(pair) => pair,
-                Err(err) => {
-                    self.error(
-                        None,
-                        "steps",
-                        format!("the steps tree cannot be read further: {}", chain(&err)),
-                    );
-                    break;
-                }
-            };
-            let Some(id_bytes) = key.get(..16) else {
-                self.error(
-                    None,
-                    format!("steps/{}", hex(&key)),
-                    format!(
-                        "step key is {} bytes, shorter than the 16-byte run id it starts with",
-                        key.len()
-                    ),
-                );
-                continue;
-            };
-            let run_id = RunId(u128::from_be_bytes(
-                id_bytes.try_into().expect("16 bytes were taken"),
-            ));
-            let step = match &key[16..] {
-                [0] => Some(StepId::Overview),
-                [1, a, b, c, d] => Some(StepId::Week(u32::from_be_bytes([*a, *b, *c, *d]))),
-                _ => None,
-            };
-            let name = match step {
-                Some(_) => step_key_name(&key),
-                None => format!("steps/{}", hex(&key[16..])),
-            };
-            match step {
-                None => self.error(
-                    Some(run_id),
-                    name.clone(),
-                    "step key does not match the layout: run id, then 0 (overview) or 1 and a big-endian u32 week",
+    /// A step key: `prefix` bytes (0 in the legacy tree, `S` here), the run id, the step.
+    fn scan_step(&mut self, key: &[u8], prefix: usize, value: &[u8], legacy: bool) {
+        let tree = if legacy { "steps" } else { "v2" };
+        let Some(id_bytes) = key.get(prefix..prefix + 16) else {
+            self.error(
+                None,
+                format!("{tree}/{}", hex(key)),
+                format!(
+                    "step key is {} bytes, shorter than the run id it holds",
+                    key.len()
                 ),
-                Some(StepId::Week(0)) => {
-                    self.error(Some(run_id), name.clone(), "week 0 does not exist; weeks count from 1")
+            );
+            return;
+        };
+        let run_id = RunId(u128::from_be_bytes(
+            id_bytes.try_into().expect("16 bytes were taken"),
+        ));
+        let suffix = &key[prefix + 16..];
+        let step = keys::parse_step_suffix(suffix);
+        let name = match step {
+            Some(step) => keys::step_name(step),
+            None => format!("steps/{}", hex(suffix)),
+        };
+        match step {
+            None => self.error(
+                Some(run_id),
+                name.clone(),
+                "step key does not match the layout: run id, then 0 (overview) or 1 and a big-endian u32 week",
+            ),
+            Some(StepId::Week(0)) => {
+                self.error(Some(run_id), name.clone(), "week 0 does not exist; weeks count from 1")
+            }
+            Some(step) => self.runs.entry(run_id).or_default().step_keys.push(step),
+        }
+        match records::decode_step(value) {
+            Ok(record) => {
+                let Some(step) = step else { return };
+                let holds = StepId::from(record.step);
+                if holds != step {
+                    self.error(
+                        Some(run_id),
+                        name,
+                        format!("the record holds {holds} but is stored under the key of {step}"),
+                    );
+                    return;
                 }
-                Some(step) => self.step_keys.entry(run_id).or_default().push(step),
+                self.runs
+                    .entry(run_id)
+                    .or_default()
+                    .steps
+                    .insert(step, StepState::from(record));
             }
-            if !self.runs.contains_key(&run_id) {
-                self.error(
-                    Some(run_id),
-                    name.clone(),
-                    "orphan step record: its run has no record in the runs tree",
-                );
+            Err(err) => {
+                self.error(Some(run_id), name, chain(&err));
+                self.runs.entry(run_id).or_default().unreadable = true;
             }
-            match records::decode::<StepRecord>(&bytes) {
-                Ok(record) => {
-                    let Some(step) = step else { continue };
-                    if record.step.step != step {
-                        self.error(
-                            Some(run_id),
-                            name,
-                            format!(
-                                "the record holds {} but is stored under the key of {step}",
-                                record.step.step
-                            ),
-                        );
-                        continue;
-                    }
-                    self.steps
-                        .entry(run_id)
-                        .or_default()
-                        .insert(step, record.step);
-                }
-                Err(err) => self.error(Some(run_id), name, chain(&err)),
+        }
+    }
+
+    fn scan_batch(&mut self, key: &[u8], value: &[u8]) {
+        let Some(id) = self.id_key("batch", key, true) else {
+            return;
+        };
+        match records::decode::<BatchRecord>(value) {
+            Ok(batch) if batch.batch_id.0 != id.0 => self.error(
+                None,
+                format!("batch/{:032x}", id.0),
+                format!("holds batch {:032x}", batch.batch_id.0),
+            ),
+            Ok(batch) => {
+                self.batches.insert(id.0, batch);
             }
+            Err(err) => self.error(None, format!("batch/{:032x}", id.0), chain(&err)),
         }
     }
 
     fn check_runs(&mut self, file_exists: &dyn Fn(&Path) -> bool) {
         let runs = std::mem::take(&mut self.runs);
-        for (run_id, record) in &runs {
-            if let Some(record) = record {
-                self.check_run(*run_id, record, file_exists);
+        let mut stored_runs = 0u64;
+        for (run_id, found) in &runs {
+            let head_key = if found.legacy { "runs" } else { "head" };
+            match (&found.spec, &found.head) {
+                (Some(spec), Some(head)) => {
+                    stored_runs += 1;
+                    match RunSpec::try_from(spec.clone()) {
+                        Ok(spec) => self.check_run(*run_id, found, &spec, head, file_exists),
+                        Err(err) => self.error(Some(*run_id), "spec", err.to_string()),
+                    }
+                }
+                _ if found.unreadable => stored_runs += 1,
+                (None, Some(_)) => {
+                    stored_runs += 1;
+                    self.error(Some(*run_id), "spec", "is missing; every run has one")
+                }
+                (Some(_), None) => {
+                    stored_runs += 1;
+                    self.error(Some(*run_id), head_key, "is missing; every run has one")
+                }
+                (None, None) => {
+                    for step in &found.step_keys {
+                        self.error(
+                            Some(*run_id),
+                            keys::step_name(*step),
+                            "orphan step record: its run has no record",
+                        );
+                    }
+                }
+            }
+        }
+        if let Some(meta) = &self.meta {
+            if meta.runs < stored_runs {
+                self.warning(
+                    None,
+                    "meta",
+                    format!(
+                        "counts {} run(s) created but the store holds {stored_runs}",
+                        meta.runs
+                    ),
+                );
             }
         }
         self.runs = runs;
@@ -240,27 +445,29 @@ impl Doctor {
     fn check_run(
         &mut self,
         run_id: RunId,
-        record: &RunRecord,
+        found: &Found,
+        spec: &RunSpec,
+        head: &HeadRecord,
         file_exists: &dyn Fn(&Path) -> bool,
     ) {
         let id = Some(run_id);
-        let total = record.spec.total_weeks;
-        let state = &record.state;
+        let head_key = if found.legacy { "runs" } else { "head" };
+        let total = spec.total_weeks;
+        let state: State = head.state.clone().into();
         let finished = matches!(state, State::Done {} | State::Finalizing { .. });
-        let keys = self.step_keys.remove(&run_id).unwrap_or_default();
-        let steps = self.steps.remove(&run_id).unwrap_or_default();
-        let stored = |step: StepId| keys.contains(&step);
+        let keys_stored = &found.step_keys;
+        let stored = |step: StepId| keys_stored.contains(&step);
 
         // Steps that must have a record. The first transition requests the overview; weeks are
         // requested lowest first, so the stored weeks are 1..=k; a finished run has them all.
         if !matches!(state, State::Created {}) && !stored(StepId::Overview) {
             self.error(
                 id,
-                step_key_name(&step_key(run_id, StepId::Overview)),
+                keys::step_name(StepId::Overview),
                 "step record is missing; every run past `created` has one",
             );
         }
-        let highest = keys
+        let highest = keys_stored
             .iter()
             .filter_map(|step| match step {
                 StepId::Week(week) => Some(*week),
@@ -274,22 +481,22 @@ impl Doctor {
                 let why = if finished {
                     format!(
                         "step record is missing; a {} run has all {total} weeks",
-                        crate::workflow::state_name(state)
+                        crate::workflow::state_name(&state)
                     )
                 } else {
                     format!(
                         "step record is missing, though week {highest} has one (weeks are requested lowest first)"
                     )
                 };
-                self.error(id, week_key(run_id, week), why);
+                self.error(id, keys::step_name(StepId::Week(week)), why);
             }
         }
-        for step in &keys {
+        for step in keys_stored {
             if let StepId::Week(week) = step {
                 if *week > total {
                     self.error(
                         id,
-                        week_key(run_id, *week),
+                        keys::step_name(*step),
                         format!("the plan has {total} weeks; this step is beyond it"),
                     );
                 }
@@ -298,21 +505,21 @@ impl Doctor {
 
         // Each decodable step on its own.
         let mut weeks_accepted = 0u32;
-        for (step, state_of_step) in &steps {
-            let key = step_key_name(&step_key(run_id, *step));
+        for (step, state_of_step) in &found.steps {
+            let key = keys::step_name(*step);
             let accepted = state_of_step.accepted_at_ms.is_some()
                 && (state_of_step.accepted.is_some() || state_of_step.compacted);
             if matches!(step, StepId::Week(_)) && accepted {
                 weeks_accepted += 1;
             }
-            self.check_step(run_id, record, &key, state_of_step);
+            self.check_step(run_id, spec, &state, &key, state_of_step);
             if finished && !accepted {
                 self.error(
                     id,
                     key,
                     format!(
                         "the run is {} but this step is not accepted",
-                        crate::workflow::state_name(state)
+                        crate::workflow::state_name(&state)
                     ),
                 );
             }
@@ -320,43 +527,84 @@ impl Doctor {
         if weeks_accepted > total {
             self.error(
                 id,
-                "runs",
+                head_key,
                 format!("{weeks_accepted} weeks are accepted; the plan has only {total}"),
             );
         }
 
-        // Counters of the run record.
+        // Counters of the head record.
         let done = matches!(state, State::Done {});
-        if record.done_count > 1 {
+        if head.done_count > 1 {
             self.error(
                 id,
-                "runs",
-                format!(
-                    "done_count is {}; a run reaches done once",
-                    record.done_count
-                ),
+                head_key,
+                format!("done_count is {}; a run reaches done once", head.done_count),
             );
-        } else if done && record.done_count != 1 {
-            self.error(id, "runs", "the run is done but its done_count is 0");
-        } else if !done && record.done_count == 1 {
+        } else if done && head.done_count != 1 {
+            self.error(id, head_key, "the run is done but its done_count is 0");
+        } else if !done && head.done_count == 1 {
             self.error(
                 id,
-                "runs",
+                head_key,
                 format!(
                     "done_count is 1 but the run is {}",
-                    crate::workflow::state_name(state)
+                    crate::workflow::state_name(&state)
                 ),
             );
         }
+        if !found.legacy && !found.unreadable {
+            let mut derived = 0u32;
+            for step in found.steps.values() {
+                if matches!(step.step, StepId::Week(week) if week <= total) && step.is_accepted() {
+                    derived += 1;
+                }
+            }
+            if head.summary.weeks_done != derived {
+                self.warning(
+                    id,
+                    head_key,
+                    format!(
+                        "the summary says {} weeks done, the steps {derived}; `list` shows the summary",
+                        head.summary.weeks_done
+                    ),
+                );
+            }
+        }
+        if let Some(batch) = &spec.batch {
+            let listed = self
+                .batches
+                .get(&batch.batch_id)
+                .and_then(|record| record.items.get(batch.item as usize))
+                .is_some_and(|item| item.run_id == Id(run_id.0));
+            if !self.batches.contains_key(&batch.batch_id) {
+                self.error(
+                    id,
+                    "spec",
+                    format!(
+                        "belongs to batch {:032x}, which has no record",
+                        batch.batch_id
+                    ),
+                );
+            } else if !listed {
+                self.error(
+                    id,
+                    "spec",
+                    format!(
+                        "says it is item {} of batch {:032x}, which lists another run there",
+                        batch.item, batch.batch_id
+                    ),
+                );
+            }
+        }
         if done {
-            match &record.output_file {
-                None => self.error(id, "runs", "the run is done but names no plan file"),
+            match &head.output_file {
+                None => self.error(id, head_key, "the run is done but names no plan file"),
                 Some(name) => {
-                    let path = Path::new(&record.spec.output_dir).join(name);
+                    let path = Path::new(&spec.output_dir).join(name);
                     if !file_exists(&path) {
                         self.warning(
                             id,
-                            "runs",
+                            head_key,
                             format!("plan file {} is missing", path.display()),
                         );
                     }
@@ -365,10 +613,50 @@ impl Doctor {
         }
     }
 
-    fn check_step(&mut self, run_id: RunId, record: &RunRecord, key: &str, step: &StepState) {
+    fn check_batches(&mut self) {
+        let batches = std::mem::take(&mut self.batches);
+        for (id, batch) in &batches {
+            let key = format!("batch/{id:032x}");
+            for (index, item) in batch.items.iter().enumerate() {
+                let run_id = RunId(item.run_id.0);
+                let present = self
+                    .runs
+                    .get(&run_id)
+                    .is_some_and(|found| found.head.is_some() || found.unreadable);
+                if !present {
+                    self.error(
+                        None,
+                        key.clone(),
+                        format!("item {index} names run {run_id}, which the store does not hold"),
+                    );
+                }
+            }
+            if !self
+                .digests
+                .iter()
+                .any(|(digest, batch_id)| batch_id == id && *digest == batch.digest)
+            {
+                self.warning(
+                    None,
+                    key.clone(),
+                    "has no digest key: submitting it again would not be recognised",
+                );
+            }
+        }
+        self.batches = batches;
+    }
+
+    fn check_step(
+        &mut self,
+        run_id: RunId,
+        spec: &RunSpec,
+        state: &State,
+        key: &str,
+        step: &StepState,
+    ) {
         let id = Some(run_id);
-        let policy = &record.spec.retry;
-        let done = matches!(record.state, State::Done {});
+        let policy = &spec.retry;
+        let done = matches!(state, State::Done {});
         match (&step.accepted, step.accepted_at_ms, step.compacted) {
             (Some(_), None, _) => {
                 self.error(id, key, "holds accepted arguments but no acceptance time")
@@ -398,7 +686,7 @@ impl Doctor {
                 key,
                 format!(
                     "is compacted but the run is {}; only a done run drops its checkpoints",
-                    crate::workflow::state_name(&record.state)
+                    crate::workflow::state_name(state)
                 ),
             );
         }
@@ -457,10 +745,6 @@ impl Doctor {
     }
 }
 
-fn week_key(run_id: RunId, week: u32) -> String {
-    step_key_name(&step_key(run_id, StepId::Week(week)))
-}
-
 fn hex(bytes: &[u8]) -> String {
     if bytes.is_empty() {
         return "(empty)".to_string();
@@ -469,7 +753,7 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 /// An error and its sources, as one line.
-fn chain(err: &dyn std::error::Error) -> String {
+pub fn chain(err: &dyn std::error::Error) -> String {
     let mut text = err.to_string();
     let mut source = err.source();
     while let Some(inner) = source {

@@ -1,34 +1,86 @@
-//! The store: the only module that imports sled. A transition of a run is committed as one sled
-//! transaction over the `runs` and `steps` trees; `flush` makes it durable before any effect.
+//! The store: durable runs and batches behind the `RecordStore` boundary. This module converts
+//! between live runs and the versioned records of `records`, and opens the one backend there is
+//! today, sled (`sled_store.rs`, the only code that imports sled). A transition is one atomic
+//! write of the run's head and the steps it changed, checked against the run's commit sequence;
+//! `flush` makes it durable (for every run at once) before the engine runs any effect.
 //! Key layout and record format are documented in `state/README.md`.
 
+pub mod backend;
 pub mod doctor;
+pub mod files;
 pub mod records;
+pub mod sled_store;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
-use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
-
-use crate::llm::StepId;
-use crate::store::records::{CodecError, RunRecord, StepRecord};
-use crate::workflow::{Machine, Run, RunId, State};
+use crate::llm::{StepId, Usage};
+use crate::store::backend::{Commit, NewRun, RecordStore, RunRecords};
+use crate::store::records::{
+    BatchItemRecord, BatchRecord, BatchRefRecord, CodecError, HeadRecord, Id, SpecRecord,
+    StepRecord, SummaryRecord, UsageRecord,
+};
+use crate::store::sled_store::SledStore;
+use crate::workflow::{Batch, BatchItem, BatchRef, Machine, Run, RunId, RunSpec, State, StepState};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("state directory {dir} is in use by another periodize process; wait for it to finish or use another --state-dir")]
     Locked { dir: PathBuf },
+    #[error("no store at {dir}: the directory does not exist (check --state-dir)")]
+    NoStore { dir: PathBuf },
+    #[error("--state-dir {dir} is not a directory")]
+    NotADirectory { dir: PathBuf },
+    #[error("store {dir} lost {file}: {why}")]
+    Lost {
+        dir: PathBuf,
+        file: String,
+        why: String,
+    },
+    #[error("store manifest {path} is unreadable: {reason}")]
+    BadManifest { path: PathBuf, reason: String },
     #[error("cannot open state directory {dir}")]
     Open {
         dir: PathBuf,
         #[source]
         source: sled::Error,
     },
+    #[error("store directory {dir}: cannot use {what}")]
+    Files {
+        dir: PathBuf,
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot copy store {dir} to {view} to read it")]
+    View {
+        dir: PathBuf,
+        view: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "the file system of {dir} is full; free some space, then `periodize resume` continues"
+    )]
+    DiskFull { dir: PathBuf },
     #[error("store operation failed on {what}")]
     Io {
         what: String,
         #[source]
         source: sled::Error,
+    },
+    #[error("store flush failed: {reason}")]
+    Flush { reason: String },
+    #[error("the store was opened read-only")]
+    ReadOnly,
+    #[error("run {run_id} already exists")]
+    Exists { run_id: RunId },
+    #[error("run {run_id} changed under this process: expected commit {expected}, the store has {}; another writer owns it now", found.map_or("no run".to_string(), |seq| seq.to_string()))]
+    Conflict {
+        run_id: RunId,
+        expected: u64,
+        found: Option<u64>,
     },
     #[error("run {run_id}: record {key} is unreadable")]
     Corrupt {
@@ -36,6 +88,14 @@ pub enum Error {
         key: String,
         #[source]
         source: CodecError,
+    },
+    #[error("run {run_id}: record {key} is missing; run `periodize doctor`")]
+    Missing { run_id: RunId, key: String },
+    #[error("run {run_id}: record {key} belongs to run {holds}; run `periodize doctor`")]
+    Foreign {
+        run_id: RunId,
+        key: String,
+        holds: RunId,
     },
     #[error("run {run_id}: record {key} holds {holds}, not the step its key names; run `periodize doctor`")]
     Misplaced {
@@ -51,273 +111,679 @@ pub enum Error {
     },
 }
 
+impl Error {
+    /// Whether the error is the disk running out of space (sled's or a file's).
+    pub fn is_disk_full(&self) -> bool {
+        let io = match self {
+            Error::Io {
+                source: sled::Error::Io(io),
+                ..
+            }
+            | Error::Open {
+                source: sled::Error::Io(io),
+                ..
+            } => io,
+            Error::Files { source, .. } | Error::View { source, .. } => source,
+            Error::Flush { reason } => return reason.contains("No space left on device"),
+            Error::DiskFull { .. } => return true,
+            _ => return false,
+        };
+        io.raw_os_error() == Some(libc::ENOSPC) || io.kind() == std::io::ErrorKind::StorageFull
+    }
+}
+
+/// Whether a command may change the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    ReadWrite,
+    /// Never writes to the store: reads it in place only when sled would write nothing, and
+    /// otherwise reads a private copy.
+    ReadOnly,
+}
+
+/// What a flush must survive.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Durability {
+    /// A killed process (sled's flush: `pwrite` and `sync_file_range`).
+    #[default]
+    Process,
+    /// A power loss: an `fdatasync` of the log after every flush.
+    Power,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OpenOptions {
+    pub access: Access,
+    pub durability: Durability,
+    /// Create the directory when it does not exist (only `generate` and `batch` do).
+    pub create: bool,
+}
+
+impl OpenOptions {
+    pub fn read_only() -> OpenOptions {
+        OpenOptions {
+            access: Access::ReadOnly,
+            durability: Durability::Process,
+            create: false,
+        }
+    }
+
+    pub fn read_write(durability: Durability) -> OpenOptions {
+        OpenOptions {
+            access: Access::ReadWrite,
+            durability,
+            create: false,
+        }
+    }
+
+    pub fn creating(durability: Durability) -> OpenOptions {
+        OpenOptions {
+            create: true,
+            ..OpenOptions::read_write(durability)
+        }
+    }
+}
+
+/// A run at a glance, from its head record only.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunSummary {
+    pub run_id: RunId,
+    pub state: State,
+    pub seq: u64,
+    pub updated_at_ms: u64,
+    pub finished_at_ms: Option<u64>,
+    pub athlete: String,
+    pub total_weeks: u32,
+    pub weeks_done: u32,
+    pub attempts: u32,
+    pub requests: u32,
+    pub tokens: Usage,
+    pub provider: String,
+    pub model: String,
+    pub created_at_ms: u64,
+    pub output_dir: String,
+    pub output_file: Option<String>,
+    pub batch: Option<BatchRef>,
+}
+
+impl RunSummary {
+    pub fn elapsed_ms(&self) -> u64 {
+        self.finished_at_ms
+            .unwrap_or(self.updated_at_ms)
+            .saturating_sub(self.created_at_ms)
+    }
+
+    /// The plan file, once `Finalizing` fixed its name.
+    pub fn plan_path(&self) -> Option<PathBuf> {
+        self.output_file
+            .as_ref()
+            .map(|name| Path::new(&self.output_dir).join(name))
+    }
+}
+
+/// A stored run for read-only commands: the run, its state and its last transition.
+#[derive(Debug, Clone)]
+pub struct RunView {
+    pub run: Run,
+    pub state: State,
+    pub seq: u64,
+    pub updated_at_ms: u64,
+    /// The format version the run's records were written with.
+    pub version: u16,
+}
+
 /// The durable home of every run.
 #[derive(Clone)]
 pub struct Store {
-    db: sled::Db,
-    runs: sled::Tree,
-    steps: sled::Tree,
+    backend: Arc<dyn RecordStore>,
+    /// The same backend, when it is sled: for `doctor`, flush counts and raw test access.
+    sled: Option<Arc<SledStore>>,
     dir: PathBuf,
+    /// Runs read from an older format, with their upgraded spec: their next commit rewrites
+    /// them whole in the current one.
+    upgrades: Arc<Mutex<HashMap<RunId, SpecRecord>>>,
 }
 
-fn run_key(run_id: RunId) -> [u8; 16] {
-    run_id.0.to_be_bytes()
-}
+/// A store that does not exist yet, read by a read-only command: it holds nothing.
+struct EmptyStore;
 
-fn step_key(run_id: RunId, step: StepId) -> Vec<u8> {
-    let mut key = run_key(run_id).to_vec();
-    match step {
-        StepId::Overview => key.push(0),
-        StepId::Week(week) => {
-            key.push(1);
-            key.extend_from_slice(&week.to_be_bytes());
-        }
+impl RecordStore for EmptyStore {
+    fn create(&self, _: Option<&BatchRecord>, _: &[NewRun]) -> Result<(), Error> {
+        Err(Error::ReadOnly)
     }
-    key
+    fn commit(&self, _: Commit<'_>) -> Result<(), Error> {
+        Err(Error::ReadOnly)
+    }
+    fn flush(&self) -> backend::FlushFuture<'_> {
+        Box::pin(async { Ok(()) })
+    }
+    fn run(&self, _: RunId) -> Result<Option<RunRecords>, Error> {
+        Ok(None)
+    }
+    fn head(&self, _: RunId) -> Result<Option<HeadRecord>, Error> {
+        Ok(None)
+    }
+    fn heads(&self) -> Result<Vec<(RunId, HeadRecord)>, Error> {
+        Ok(Vec::new())
+    }
+    fn batch(&self, _: u128) -> Result<Option<BatchRecord>, Error> {
+        Ok(None)
+    }
+    fn batches(&self) -> Result<Vec<BatchRecord>, Error> {
+        Ok(Vec::new())
+    }
+    fn batch_by_digest(&self, _: &str) -> Result<Option<BatchRecord>, Error> {
+        Ok(None)
+    }
 }
 
-fn step_key_name(key: &[u8]) -> String {
-    match key.get(16..) {
-        Some([0]) => "steps/overview".to_string(),
-        Some([1, a, b, c, d]) => format!("steps/week-{}", u32::from_be_bytes([*a, *b, *c, *d])),
-        _ => format!("steps/{key:02x?}"),
-    }
+pub(crate) fn wall_ms() -> u64 {
+    let elapsed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// A value that differs between calls and processes, for private directory names.
+pub(crate) fn unique_suffix() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos(),
+    );
+    hasher.finish()
 }
 
 impl Store {
-    pub fn open(dir: &Path) -> Result<Store, Error> {
-        let config = sled::Config::new().path(dir).mode(sled::Mode::LowSpace);
-        let db = config.open().map_err(|source| match &source {
-            sled::Error::Io(io) if io.to_string().contains("could not acquire lock") => {
-                Error::Locked {
-                    dir: dir.to_path_buf(),
-                }
-            }
-            _ => Error::Open {
+    /// Opens the store in `dir`; returns it with notices of what was recovered on the way (an
+    /// unfinished snapshot removed, say), for the user to read.
+    pub fn open(dir: &Path, options: OpenOptions) -> Result<(Store, Vec<String>), Error> {
+        if options.create && options.access == Access::ReadWrite && !dir.exists() {
+            std::fs::create_dir_all(dir).map_err(|source| Error::Files {
                 dir: dir.to_path_buf(),
+                what: "the state directory".into(),
                 source,
+            })?;
+        }
+        let state = files::inspect(dir)?;
+        if options.access == Access::ReadOnly && state.empty {
+            return Ok((
+                Store {
+                    backend: Arc::new(EmptyStore),
+                    sled: None,
+                    dir: dir.to_path_buf(),
+                    upgrades: Arc::default(),
+                },
+                Vec::new(),
+            ));
+        }
+        let (sled, notices) = SledStore::open(&state, options.access, options.durability)
+            .map_err(|err| disk_full_as(err, dir))?;
+        let sled = Arc::new(sled);
+        Ok((
+            Store {
+                backend: sled.clone(),
+                sled: Some(sled),
+                dir: dir.to_path_buf(),
+                upgrades: Arc::default(),
             },
-        })?;
-        let open_tree = |name: &str| {
-            db.open_tree(name).map_err(|source| Error::Io {
-                what: format!("tree {name}"),
-                source,
-            })
-        };
-        let runs = open_tree("runs")?;
-        let steps = open_tree("steps")?;
-        Ok(Store {
-            db,
-            runs,
-            steps,
-            dir: dir.to_path_buf(),
-        })
+            notices,
+        ))
+    }
+
+    /// Opens a store for reading or writing, without notices (tests, benchmarks).
+    pub fn open_simple(dir: &Path) -> Result<Store, Error> {
+        Store::open(dir, OpenOptions::creating(Durability::Process)).map(|(store, _)| store)
     }
 
     pub fn dir(&self) -> &Path {
         &self.dir
     }
 
-    /// Commits one transition: the run record and every changed step, in one transaction.
-    /// Not durable until `flush` returns.
+    pub fn sled(&self) -> Option<&SledStore> {
+        self.sled.as_deref()
+    }
+
+    /// Stores new runs in state `created`, with their batch, in one atomic write. Not durable
+    /// until `flush` returns.
+    pub fn create_runs(
+        &self,
+        batch: Option<&Batch>,
+        specs: &[RunSpec],
+        at_ms: u64,
+    ) -> Result<(), Error> {
+        let runs: Vec<NewRun> = specs
+            .iter()
+            .map(|spec| {
+                let machine = Machine::new(spec.clone());
+                NewRun {
+                    spec: spec.into(),
+                    head: head_record(&machine, 0, at_ms),
+                }
+            })
+            .collect();
+        let batch = batch.map(batch_record);
+        self.backend
+            .create(batch.as_ref(), &runs)
+            .map_err(|err| disk_full_as(err, &self.dir))
+    }
+
+    /// Commits one transition: the head and every changed step, if the stored run is still at
+    /// `expected_seq`. Returns the new sequence. Not durable until `flush` returns.
     pub fn commit(
         &self,
         machine: &Machine,
         dirty: &BTreeSet<StepId>,
-        seq: u64,
+        expected_seq: u64,
         at_ms: u64,
-    ) -> Result<(), Error> {
+    ) -> Result<u64, Error> {
         let run = machine.run();
         let run_id = run.spec.run_id;
-        let record = RunRecord {
-            spec: run.spec.clone(),
-            state: machine.state().clone(),
-            week_concurrency: run.week_concurrency,
-            plan_warnings: run.plan_warnings.clone(),
-            finalizing_at_ms: run.finalizing_at_ms,
-            output_file: run.output_file.clone(),
-            finished_at_ms: run.finished_at_ms,
-            done_count: run.done_count,
-            budget: run.budget,
-            budget_stop: run.budget_stop.clone(),
-            seq,
-            updated_at_ms: at_ms,
+        let seq = expected_seq + 1;
+        let head = head_record(machine, seq, at_ms);
+        let upgrade = self
+            .upgrades
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .get(&run_id)
+            .cloned();
+        let steps: Vec<StepRecord> = match upgrade {
+            // An upgraded run is rewritten whole, so no step stays in the old format.
+            Some(_) => run.steps.values().map(StepRecord::from).collect(),
+            None => dirty
+                .iter()
+                .map(|step| StepRecord::from(run.step(*step)))
+                .collect(),
         };
-        let run_bytes = records::encode(&record);
-        let step_bytes: Vec<(Vec<u8>, Vec<u8>)> = dirty
-            .iter()
-            .map(|step| {
-                (
-                    step_key(run_id, *step),
-                    records::encode(&StepRecord {
-                        step: run.step(*step).clone(),
-                    }),
-                )
+        self.backend
+            .commit(Commit {
+                run_id,
+                expected_seq,
+                head: &head,
+                steps: &steps,
+                upgrade: upgrade.as_ref(),
             })
-            .collect();
-        let key = run_key(run_id);
-        (&self.runs, &self.steps)
-            .transaction(|(runs, steps)| {
-                runs.insert(&key, run_bytes.as_slice())?;
-                for (step_key, bytes) in &step_bytes {
-                    steps.insert(step_key.as_slice(), bytes.as_slice())?;
-                }
-                Ok::<(), ConflictableTransactionError<()>>(())
-            })
-            .map_err(|err| match err {
-                TransactionError::Storage(source) => Error::Io {
-                    what: format!("commit of run {run_id}"),
-                    source,
-                },
-                TransactionError::Abort(()) => unreachable!("the commit closure never aborts"),
-            })
+            .map_err(|err| disk_full_as(err, &self.dir))?;
+        if upgrade.is_some() {
+            self.upgrades
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .remove(&run_id);
+        }
+        Ok(seq)
     }
 
-    /// Makes every committed transition durable (fsync).
+    /// Makes every committed transition durable. Concurrent callers share one flush.
     pub async fn flush(&self) -> Result<(), Error> {
-        // Not sled's `flush_async`: it runs on sled's own IO pool and can deadlock when several
-        // runs flush at once (spacejam/sled#1308, found by tests/chaos.rs). The blocking flush
-        // on tokio's blocking pool has no such cycle.
-        let db = self.db.clone();
-        tokio::task::spawn_blocking(move || db.flush())
+        self.backend
+            .flush()
             .await
-            .expect("a sled flush does not panic")
-            .map(|_| ())
-            .map_err(|source| Error::Io {
-                what: "flush".to_string(),
-                source,
-            })
+            .map_err(|err| disk_full_as(err, &self.dir))
     }
 
     pub fn flush_blocking(&self) -> Result<(), Error> {
-        self.db.flush().map(|_| ()).map_err(|source| Error::Io {
-            what: "flush".to_string(),
-            source,
-        })
+        match &self.sled {
+            Some(sled) => sled.flush_blocking(),
+            None => Ok(()),
+        }
     }
 
-    pub fn run_record(&self, run_id: RunId) -> Result<Option<RunRecord>, Error> {
-        let bytes = self.runs.get(run_key(run_id)).map_err(|source| Error::Io {
-            what: format!("read of run {run_id}"),
-            source,
-        })?;
-        bytes
-            .map(|bytes| {
-                records::decode::<RunRecord>(&bytes).map_err(|source| Error::Corrupt {
-                    run_id: run_id.to_string(),
-                    key: "runs".to_string(),
-                    source,
-                })
-            })
-            .transpose()
+    /// Flushes made so far (sled's), for benchmarks.
+    pub fn flush_count(&self) -> u64 {
+        self.sled.as_ref().map_or(0, |sled| sled.flush_count())
     }
 
-    /// Rebuilds a run's machine from its records, with the seq of its last transition.
+    /// Ends a writer's use of the store: flushes, and leaves it so the next read-only command
+    /// can read it in place. Without it (a crash), readers read a copy until the next writer.
+    pub fn close(self) -> Result<(), Error> {
+        let Store { backend, sled, .. } = self;
+        drop(backend);
+        match sled.map(Arc::try_unwrap) {
+            Some(Ok(sled)) => sled.close(),
+            // Another handle is still alive; the store stays marked as in use.
+            Some(Err(_)) | None => Ok(()),
+        }
+    }
+
+    /// Rebuilds a run's machine from its records, with the sequence of its last transition.
     pub fn load(&self, run_id: RunId) -> Result<Option<(Machine, u64)>, Error> {
-        let Some(record) = self.run_record(run_id)? else {
+        let Some(view) = self.load_view(run_id)? else {
             return Ok(None);
         };
-        let run = self.assemble(record.clone())?;
-        Ok(Some((Machine::restore(run, record.state), record.seq)))
+        if view.version != records::FORMAT_VERSION {
+            let spec = SpecRecord::from(&view.run.spec);
+            self.upgrades
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .insert(run_id, spec);
+        }
+        Ok(Some((Machine::restore(view.run, view.state), view.seq)))
     }
 
     /// The run data (without a live machine), for read-only commands.
-    pub fn load_view(&self, run_id: RunId) -> Result<Option<(Run, State, RunRecord)>, Error> {
-        let Some(record) = self.run_record(run_id)? else {
+    pub fn load_view(&self, run_id: RunId) -> Result<Option<RunView>, Error> {
+        let Some(records) = self.backend.run(run_id)? else {
             return Ok(None);
         };
-        let run = self.assemble(record.clone())?;
-        Ok(Some((run, record.state.clone(), record)))
+        assemble(records).map(Some)
     }
 
-    fn assemble(&self, record: RunRecord) -> Result<Run, Error> {
-        let run_id = record.spec.run_id;
-        let mut run = Run::new(record.spec);
-        run.week_concurrency = record.week_concurrency;
-        run.plan_warnings = record.plan_warnings;
-        run.finalizing_at_ms = record.finalizing_at_ms;
-        run.output_file = record.output_file;
-        run.finished_at_ms = record.finished_at_ms;
-        run.done_count = record.done_count;
-        run.budget = record.budget;
-        run.budget_stop = record.budget_stop;
-        for item in self.steps.scan_prefix(run_key(run_id)) {
-            let (key, bytes) = item.map_err(|source| Error::Io {
-                what: format!("scan of run {run_id}"),
-                source,
-            })?;
-            let step: StepRecord = records::decode(&bytes).map_err(|source| Error::Corrupt {
-                run_id: run_id.to_string(),
-                key: step_key_name(&key),
-                source,
-            })?;
-            if key.as_ref() != step_key(run_id, step.step.step).as_slice() {
-                return Err(Error::Misplaced {
-                    run_id,
-                    key: step_key_name(&key),
-                    holds: step.step.step,
-                });
-            }
-            run.steps.insert(step.step.step, step.step);
-        }
-        Ok(run)
+    pub fn summary(&self, run_id: RunId) -> Result<Option<RunSummary>, Error> {
+        Ok(self
+            .backend
+            .head(run_id)?
+            .map(|head| summary_from(run_id, head)))
     }
 
-    /// Every run id, oldest key first.
+    /// Every run's summary, oldest first.
+    pub fn summaries(&self) -> Result<Vec<RunSummary>, Error> {
+        let mut summaries: Vec<RunSummary> = self
+            .backend
+            .heads()?
+            .into_iter()
+            .map(|(run_id, head)| summary_from(run_id, head))
+            .collect();
+        summaries.sort_by_key(|summary| (summary.created_at_ms, summary.run_id));
+        Ok(summaries)
+    }
+
     pub fn run_ids(&self) -> Result<Vec<RunId>, Error> {
-        let mut ids = Vec::new();
-        for item in self.runs.iter().keys() {
-            let key = item.map_err(|source| Error::Io {
-                what: "scan of runs".to_string(),
-                source,
-            })?;
-            let bytes: [u8; 16] = key.as_ref().try_into().map_err(|_| Error::BadKey {
-                tree: "runs",
-                key: format!("{:02x?}", key.as_ref()),
-                reason: format!("a run key is 16 bytes, this one is {}", key.len()),
-            })?;
-            ids.push(RunId(u128::from_be_bytes(bytes)));
-        }
-        Ok(ids)
+        Ok(self.summaries()?.into_iter().map(|s| s.run_id).collect())
     }
 
-    /// Writes raw bytes under a key, bypassing the record format: only for tests that prove
-    /// corrupt records are reported, never skipped.
+    pub fn batch(&self, batch_id: u128) -> Result<Option<Batch>, Error> {
+        Ok(self.backend.batch(batch_id)?.map(batch_from))
+    }
+
+    pub fn batches(&self) -> Result<Vec<Batch>, Error> {
+        let mut batches: Vec<Batch> = self
+            .backend
+            .batches()?
+            .into_iter()
+            .map(batch_from)
+            .collect();
+        batches.sort_by_key(|batch| (batch.created_at_ms, batch.id));
+        Ok(batches)
+    }
+
+    pub fn batch_by_digest(&self, digest: &str) -> Result<Option<Batch>, Error> {
+        Ok(self.backend.batch_by_digest(digest)?.map(batch_from))
+    }
+
+    /// Writes raw bytes under a key of a sled tree, bypassing the record format: only for
+    /// tests that prove bad records are reported, never skipped.
     #[doc(hidden)]
     pub fn put_raw_for_tests(&self, tree: &str, key: &[u8], bytes: &[u8]) -> Result<(), Error> {
-        let tree = match tree {
-            "runs" => &self.runs,
-            _ => &self.steps,
-        };
-        tree.insert(key, bytes)
-            .map(|_| ())
-            .map_err(|source| Error::Io {
-                what: "raw test write".to_string(),
-                source,
-            })
+        self.sled
+            .as_ref()
+            .ok_or(Error::ReadOnly)?
+            .put_raw(tree, key, bytes)
     }
 
-    /// Removes a key, bypassing the record format: only for tests that prove missing records
-    /// are reported.
+    #[doc(hidden)]
+    pub fn get_raw_for_tests(&self, tree: &str, key: &[u8]) -> Result<Option<Vec<u8>>, Error> {
+        self.sled
+            .as_ref()
+            .ok_or(Error::ReadOnly)?
+            .get_raw(tree, key)
+    }
+
     #[doc(hidden)]
     pub fn delete_raw_for_tests(&self, tree: &str, key: &[u8]) -> Result<(), Error> {
-        let tree = match tree {
-            "runs" => &self.runs,
-            _ => &self.steps,
-        };
-        tree.remove(key).map(|_| ()).map_err(|source| Error::Io {
-            what: "raw test delete".to_string(),
-            source,
-        })
+        self.sled
+            .as_ref()
+            .ok_or(Error::ReadOnly)?
+            .delete_raw(tree, key)
     }
+}
 
-    pub fn run_records(&self) -> Result<Vec<RunRecord>, Error> {
-        let mut records = Vec::new();
-        for run_id in self.run_ids()? {
-            if let Some(record) = self.run_record(run_id)? {
-                records.push(record);
-            }
+/// sled reports a full disk as a plain IO error; name it.
+fn disk_full_as(err: Error, dir: &Path) -> Error {
+    if err.is_disk_full() && !matches!(err, Error::DiskFull { .. }) {
+        Error::DiskFull {
+            dir: dir.to_path_buf(),
         }
-        Ok(records)
+    } else {
+        err
+    }
+}
+
+/// The head record of a run as it is now: everything that changes, and its summary.
+fn head_record(machine: &Machine, seq: u64, at_ms: u64) -> HeadRecord {
+    let Run {
+        spec,
+        week_concurrency,
+        steps,
+        plan_warnings,
+        finalizing_at_ms,
+        output_file,
+        finished_at_ms,
+        done_count,
+        budget,
+        budget_stop,
+    } = machine.run();
+    HeadRecord {
+        state: machine.state().into(),
+        seq,
+        updated_at_ms: at_ms,
+        week_concurrency: *week_concurrency,
+        plan_warnings: plan_warnings.iter().map(Into::into).collect(),
+        finalizing_at_ms: *finalizing_at_ms,
+        output_file: output_file.clone(),
+        finished_at_ms: *finished_at_ms,
+        done_count: *done_count,
+        budget: budget.into(),
+        budget_stop: budget_stop.clone(),
+        summary: summary_record(spec, steps.values()),
+    }
+}
+
+/// The counts a summary holds, from the run's steps. One implementation for commits and for
+/// runs read from an older format.
+fn summary_record<'a>(spec: &RunSpec, steps: impl Iterator<Item = &'a StepState>) -> SummaryRecord {
+    let mut weeks_done = 0;
+    let mut attempts = 0;
+    let mut requests = 0;
+    let mut tokens = Usage::default();
+    for step in steps {
+        if matches!(step.step, StepId::Week(week) if week <= spec.total_weeks) && step.is_accepted()
+        {
+            weeks_done += 1;
+        }
+        attempts += step.attempts.len() as u32;
+        requests += step.requests;
+        tokens.add(&step.usage());
+    }
+    SummaryRecord {
+        athlete: spec.profile.name.clone(),
+        total_weeks: spec.total_weeks,
+        weeks_done,
+        attempts,
+        requests,
+        tokens: UsageRecord::from(&tokens),
+        provider: spec.provider.clone(),
+        model: spec.model.clone(),
+        created_at_ms: spec.created_at_ms,
+        output_dir: spec.output_dir.clone(),
+        batch: spec.batch.as_ref().map(BatchRefRecord::from),
+    }
+}
+
+/// The summary of a run read from an older format, which stored none.
+pub(crate) fn derive_summary(records: &RunRecords) -> Result<SummaryRecord, Error> {
+    let view = assemble(records.clone())?;
+    Ok(summary_record(&view.run.spec, view.run.steps.values()))
+}
+
+fn invalid(run_id: RunId, key: &str) -> impl FnOnce(records::v2::Invalid) -> Error + '_ {
+    move |source| Error::Corrupt {
+        run_id: run_id.to_string(),
+        key: key.to_string(),
+        source: CodecError::Invalid(source),
+    }
+}
+
+/// A live run from its records.
+fn assemble(records: RunRecords) -> Result<RunView, Error> {
+    let RunRecords {
+        spec,
+        head,
+        steps,
+        version,
+    } = records;
+    let run_id = RunId(spec.run_id.0);
+    let mut spec = RunSpec::try_from(spec).map_err(invalid(run_id, "spec"))?;
+    if version == 1 {
+        // Version 1 stored the output directory as typed, relative to whoever ran the command;
+        // it is resolved as that release did, against the current directory, and kept that way.
+        spec.output_dir = absolute(Path::new(&spec.output_dir)).display().to_string();
+    }
+    let HeadRecord {
+        state,
+        seq,
+        updated_at_ms,
+        week_concurrency,
+        plan_warnings,
+        finalizing_at_ms,
+        output_file,
+        finished_at_ms,
+        done_count,
+        budget,
+        budget_stop,
+        summary: _,
+    } = head;
+    let mut run = Run::new(spec);
+    run.week_concurrency = week_concurrency;
+    run.plan_warnings = plan_warnings.into_iter().map(Into::into).collect();
+    run.finalizing_at_ms = finalizing_at_ms;
+    run.output_file = output_file;
+    run.finished_at_ms = finished_at_ms;
+    run.done_count = done_count;
+    run.budget = budget.into();
+    run.budget_stop = budget_stop;
+    for step in steps {
+        let step = StepState::from(step);
+        run.steps.insert(step.step, step);
+    }
+    Ok(RunView {
+        run,
+        state: state.into(),
+        seq,
+        updated_at_ms,
+        version,
+    })
+}
+
+/// `path` made absolute against the current directory, without touching the file system.
+pub fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+fn summary_from(run_id: RunId, head: HeadRecord) -> RunSummary {
+    let HeadRecord {
+        state,
+        seq,
+        updated_at_ms,
+        finished_at_ms,
+        output_file,
+        summary,
+        ..
+    } = head;
+    let SummaryRecord {
+        athlete,
+        total_weeks,
+        weeks_done,
+        attempts,
+        requests,
+        tokens,
+        provider,
+        model,
+        created_at_ms,
+        output_dir,
+        batch,
+    } = summary;
+    RunSummary {
+        run_id,
+        state: state.into(),
+        seq,
+        updated_at_ms,
+        finished_at_ms,
+        athlete,
+        total_weeks,
+        weeks_done,
+        attempts,
+        requests,
+        tokens: tokens.into(),
+        provider,
+        model,
+        created_at_ms,
+        output_dir: absolute(Path::new(&output_dir)).display().to_string(),
+        output_file,
+        batch: batch.as_ref().map(BatchRef::from),
+    }
+}
+
+fn batch_record(batch: &Batch) -> BatchRecord {
+    let Batch {
+        id,
+        name,
+        digest,
+        created_at_ms,
+        items,
+    } = batch;
+    BatchRecord {
+        batch_id: Id(*id),
+        name: name.clone(),
+        digest: digest.clone(),
+        created_at_ms: *created_at_ms,
+        items: items
+            .iter()
+            .map(|item| {
+                let BatchItem {
+                    run_id,
+                    source,
+                    content_hash,
+                } = item;
+                BatchItemRecord {
+                    run_id: Id(run_id.0),
+                    source: source.clone(),
+                    content_hash: content_hash.clone(),
+                }
+            })
+            .collect(),
+    }
+}
+
+fn batch_from(record: BatchRecord) -> Batch {
+    let BatchRecord {
+        batch_id,
+        name,
+        digest,
+        created_at_ms,
+        items,
+    } = record;
+    Batch {
+        id: batch_id.0,
+        name,
+        digest,
+        created_at_ms,
+        items: items
+            .into_iter()
+            .map(|item| {
+                let BatchItemRecord {
+                    run_id,
+                    source,
+                    content_hash,
+                } = item;
+                BatchItem {
+                    run_id: RunId(run_id.0),
+                    source,
+                    content_hash,
+                }
+            })
+            .collect(),
     }
 }

@@ -2,7 +2,6 @@
 //! and push effects into the context; they never do IO. There are no entry actions, so
 //! restoring a stored machine (which re-runs entry actions) is side-effect free.
 
-use serde::{Deserialize, Serialize};
 use statig::prelude::*;
 
 use crate::domain::validate::{self, Severity, Violation};
@@ -23,10 +22,7 @@ enum StepOutcome {
     Exhausted,
 }
 
-#[state_machine(
-    initial = "State::created()",
-    state(derive(Debug, Clone, PartialEq, Serialize, Deserialize))
-)]
+#[state_machine(initial = "State::created()", state(derive(Debug, Clone, PartialEq)))]
 impl Run {
     #[state]
     fn created(&mut self, context: &mut Ctx, event: &Event) -> Outcome<State> {
@@ -617,7 +613,10 @@ impl Run {
                 Ok(overview) => {
                     let violations =
                         validate::check_overview(&overview, profile, self.spec.total_weeks, rules);
-                    (Accepted::Overview(overview), violations)
+                    (
+                        Accepted::Overview(std::sync::Arc::new(overview)),
+                        violations,
+                    )
                 }
                 Err(violations) => {
                     return Judged::Refused {

@@ -3,13 +3,13 @@
 //! randomness: time, ids and model replies arrive inside events. The engine commits and
 //! flushes a transition before it executes any of its effects.
 
+pub mod batch;
 mod machine;
 pub mod retry;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::NaiveDate;
-use serde::{Deserialize, Serialize};
 use statig::blocking::{InitializedStateMachine, IntoStateMachineExt};
 
 use crate::domain::plan::{PlanOverview, WeekDetails};
@@ -17,10 +17,11 @@ use crate::domain::profile::AthleteProfile;
 use crate::domain::validate::{Rules, Violation};
 use crate::llm::{ModelReply, RepairTurn, StepId, Usage};
 
+pub use batch::{Batch, BatchItem, BatchRef};
 pub use machine::{State, MAX_LISTED_VIOLATIONS, MAX_REPAIR_TURNS};
 
 /// The engine-generated identity of a run (plan_id). Never taken from model output.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct RunId(pub u128);
 
 impl RunId {
@@ -46,7 +47,7 @@ impl std::fmt::Display for RunId {
 }
 
 /// Bounds on retries; all attempts are persisted transitions.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RetryPolicy {
     /// Model answers per step that may be refused (invalid or malformed) before the step fails.
     pub max_attempts: u32,
@@ -72,7 +73,7 @@ impl Default for RetryPolicy {
 
 /// Per-run limits; a run stops cleanly before the request that would cross one, and
 /// `resume --retry` can continue it with larger limits.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Budget {
     /// Model tokens (input + output) the run may spend.
     pub max_tokens: Option<u64>,
@@ -81,9 +82,11 @@ pub struct Budget {
 }
 
 /// Everything fixed when a run is created. Resuming never changes it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RunSpec {
     pub run_id: RunId,
+    /// The batch the run was submitted in, if any.
+    pub batch: Option<BatchRef>,
     pub profile: AthleteProfile,
     pub total_weeks: u32,
     pub start_date: NaiveDate,
@@ -94,6 +97,7 @@ pub struct RunSpec {
     pub prompt_hash: String,
     pub rules: Rules,
     pub retry: RetryPolicy,
+    /// Absolute, fixed at creation: the plan is written here whoever resumes the run.
     pub output_dir: String,
     pub keep_checkpoints: bool,
     pub created_at_ms: u64,
@@ -102,13 +106,13 @@ pub struct RunSpec {
 }
 
 /// A request sent and not yet answered.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct InFlight {
     pub attempt: u32,
     pub requested_at_ms: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum AttemptOutcome {
     Accepted {
         warnings: u32,
@@ -129,7 +133,7 @@ pub enum AttemptOutcome {
     },
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct AttemptRecord {
     pub attempt: u32,
     pub outcome: AttemptOutcome,
@@ -139,14 +143,15 @@ pub struct AttemptRecord {
 }
 
 /// The accepted tool arguments of a step: the checkpoint.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Accepted {
-    Overview(PlanOverview),
+    /// Shared: every week request of the run reads it.
+    Overview(std::sync::Arc<PlanOverview>),
     Week(WeekDetails),
 }
 
 /// Everything about one step (3a, or one week of 3b).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct StepState {
     pub step: StepId,
     /// Requests issued, counting a request re-issued after a crash.
@@ -341,7 +346,15 @@ impl Run {
 
     pub fn overview(&self) -> Option<&PlanOverview> {
         match &self.step(StepId::Overview).accepted {
-            Some(Accepted::Overview(overview)) => Some(overview),
+            Some(Accepted::Overview(overview)) => Some(overview.as_ref()),
+            _ => None,
+        }
+    }
+
+    /// The accepted overview, shared rather than copied.
+    pub fn overview_shared(&self) -> Option<std::sync::Arc<PlanOverview>> {
+        match &self.step(StepId::Overview).accepted {
+            Some(Accepted::Overview(overview)) => Some(overview.clone()),
             _ => None,
         }
     }

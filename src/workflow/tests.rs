@@ -17,6 +17,7 @@ fn spec(total_weeks: u32) -> RunSpec {
     .expect("the fixture profile is valid");
     RunSpec {
         run_id: RunId(0xfeed),
+        batch: None,
         profile,
         total_weeks,
         start_date: chrono::NaiveDate::from_ymd_opt(2026, 11, 30).expect("a real date"),

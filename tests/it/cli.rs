@@ -202,6 +202,29 @@ fn usage_errors_exit_2() {
     assert_eq!(sandbox.run(&["generate"]).status.code(), Some(2));
     assert_eq!(sandbox.run(&["frobnicate"]).status.code(), Some(2));
     assert_eq!(sandbox.run(&["show", "deadbeef"]).status.code(), Some(2));
+    // No store yet: read commands and resume say so and create none.
+    for command in ["resume", "status", "show", "list"] {
+        let mut args = vec![command];
+        if command == "show" {
+            args.push("deadbeef");
+        }
+        let output = sandbox.run(&args);
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{command}: {}",
+            stderr(&output)
+        );
+        assert!(
+            stderr(&output).contains("no store at state"),
+            "{command}: {}",
+            stderr(&output)
+        );
+        assert!(!sandbox.path("state").exists(), "{command} created a store");
+    }
+    let profile = fixture("profiles/athlete.json").display().to_string();
+    let made = sandbox.run(&["generate", "--profile", &profile, "--weeks", "1"]);
+    assert_eq!(made.status.code(), Some(0), "{}", stderr(&made));
     // A full-length id that names no run is an error, not a silent no-op.
     for command in ["resume", "status", "show"] {
         let output = sandbox.run(&[command, "0123456789abcdef0123456789abcdef"]);
@@ -265,8 +288,17 @@ fn generate_validate_show_and_list_on_the_builtin_coach() {
     assert!(messages.contains(&"Week 12/12 complete"));
     let finished = events.last().unwrap();
     let path = finished["path"].as_str().unwrap();
+    // The output directory is fixed, absolute, when the run is created.
+    let output_dir = std::fs::canonicalize(sandbox.path("output")).unwrap();
+    let written = std::path::Path::new(path);
     assert!(
-        path.starts_with("output/training_plan_") && path.ends_with(".json"),
+        written.parent() == Some(output_dir.as_path())
+            && written
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("training_plan_")
+            && path.ends_with(".json"),
         "{path}"
     );
 

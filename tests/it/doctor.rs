@@ -11,7 +11,8 @@ use std::process::Command;
 
 use periodize::llm::StepId;
 use periodize::store::doctor::{self, Problem, Severity};
-use periodize::store::records::{self, RunRecord, StepRecord};
+use periodize::store::records::{self, HeadRecord};
+use periodize::store::sled_store::keys;
 use periodize::store::{self, Store};
 use periodize::workflow::RunId;
 use serde_json::Value;
@@ -35,23 +36,18 @@ fn generate(sandbox: &Sandbox) -> (RunId, PathBuf) {
 }
 
 fn step_key(run_id: RunId, step: StepId) -> Vec<u8> {
-    let mut key = run_id.0.to_be_bytes().to_vec();
-    match step {
-        StepId::Overview => key.push(0),
-        StepId::Week(week) => {
-            key.push(1);
-            key.extend_from_slice(&week.to_be_bytes());
-        }
-    }
-    key
+    keys::step(run_id, step)
 }
 
 fn step_bytes(store: &Store, run_id: RunId, step: StepId) -> Vec<u8> {
-    let (run, _, _) = store.load_view(run_id).unwrap().expect("the run is stored");
-    records::encode(&StepRecord {
-        step: run.step(step).clone(),
-    })
+    store
+        .get_raw_for_tests("v2", &step_key(run_id, step))
+        .unwrap()
+        .expect("the step is stored")
 }
+
+/// A key under the head prefix that is too short to hold a run id.
+const SHORT_HEAD_KEY: &[u8] = &[b'H', 1, 2, 3, 4, 5];
 
 /// The faults of the issue: a truncated record, an unknown format version, garbage under a
 /// malformed runs key, and a deleted week.
@@ -59,16 +55,16 @@ fn plant_basic_faults(store: &Store, run_id: RunId) {
     let mut future = step_bytes(store, run_id, StepId::Overview);
     future[..2].copy_from_slice(&99u16.to_le_bytes());
     store
-        .put_raw_for_tests("steps", &step_key(run_id, StepId::Overview), &future)
+        .put_raw_for_tests("v2", &step_key(run_id, StepId::Overview), &future)
         .unwrap();
     store
-        .put_raw_for_tests("steps", &step_key(run_id, StepId::Week(1)), &[1])
+        .put_raw_for_tests("v2", &step_key(run_id, StepId::Week(1)), &[1])
         .unwrap();
     store
-        .put_raw_for_tests("runs", &[1, 2, 3, 4, 5], b"garbage")
+        .put_raw_for_tests("v2", SHORT_HEAD_KEY, b"garbage")
         .unwrap();
     store
-        .delete_raw_for_tests("steps", &step_key(run_id, StepId::Week(2)))
+        .delete_raw_for_tests("v2", &step_key(run_id, StepId::Week(2)))
         .unwrap();
 }
 
@@ -113,7 +109,12 @@ fn a_clean_store_has_no_problems() {
 fn a_state_dir_that_is_a_file_is_refused_by_name() {
     let sandbox = Sandbox::new();
     sandbox.write("plain-file", "not a store");
-    for args in [&["doctor"][..], &["list"][..]] {
+    for args in [
+        &["doctor"][..],
+        &["list"][..],
+        &["status"][..],
+        &["resume"][..],
+    ] {
         let output = sandbox
             .command()
             .args(args)
@@ -121,10 +122,9 @@ fn a_state_dir_that_is_a_file_is_refused_by_name() {
             .output()
             .unwrap();
         let message = stderr(&output);
-        assert_eq!(output.status.code(), Some(1), "{args:?}: {message}");
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {message}");
         assert!(
-            message.contains("cannot open state directory plain-file")
-                && message.contains("Not a directory")
+            message.contains("--state-dir plain-file is not a directory")
                 && !message.contains("panicked"),
             "{args:?}: {message}"
         );
@@ -139,7 +139,7 @@ fn every_planted_problem_is_reported_by_run_and_key() {
     let (b, _) = generate(&sandbox);
     std::fs::remove_file(&a_plan).unwrap();
     // Every child has exited: this process is the store's only user from here on.
-    let store = Store::open(&sandbox.path("state")).unwrap();
+    let store = Store::open_simple(&sandbox.path("state")).unwrap();
     assert_eq!(doctor::check(&store, |_| true), vec![]);
 
     let overview_b = step_bytes(&store, b, StepId::Overview);
@@ -148,40 +148,43 @@ fn every_planted_problem_is_reported_by_run_and_key() {
     plant_basic_faults(&store, a);
     // A valid record under the key of another step, beyond the plan's two weeks.
     store
-        .put_raw_for_tests("steps", &step_key(a, StepId::Week(3)), &overview_a)
+        .put_raw_for_tests("v2", &step_key(a, StepId::Week(3)), &overview_a)
         .unwrap();
     // A step key that is neither the overview (0) nor a week (1 ++ u32).
-    let mut odd_key = a.0.to_be_bytes().to_vec();
+    let mut odd_key = keys::steps_of(a);
     odd_key.push(7);
     store
-        .put_raw_for_tests("steps", &odd_key, &overview_b)
+        .put_raw_for_tests("v2", &odd_key, &overview_b)
         .unwrap();
     // A step record whose run has no record.
     let orphan = RunId(0xdead_beef);
     store
-        .put_raw_for_tests("steps", &step_key(orphan, StepId::Week(1)), &week_1_b)
+        .put_raw_for_tests("v2", &step_key(orphan, StepId::Week(1)), &week_1_b)
         .unwrap();
     // Run B: reached Done twice, and a step over its retry policy.
-    let mut record_b: RunRecord = store.run_record(b).unwrap().unwrap();
-    record_b.done_count = 2;
-    store
-        .put_raw_for_tests("runs", &b.0.to_be_bytes(), &records::encode(&record_b))
+    let head_bytes = store
+        .get_raw_for_tests("v2", &keys::head(b))
+        .unwrap()
         .unwrap();
-    let (run_b, _, _) = store.load_view(b).unwrap().unwrap();
-    let mut week_1 = run_b.step(StepId::Week(1)).clone();
+    let mut head_b: HeadRecord = records::decode(&head_bytes).unwrap();
+    head_b.done_count = 2;
+    store
+        .put_raw_for_tests("v2", &keys::head(b), &records::encode(&head_b))
+        .unwrap();
+    let mut week_1 = records::decode_step(&week_1_b).unwrap();
     week_1.refused = 99;
     store
         .put_raw_for_tests(
-            "steps",
+            "v2",
             &step_key(b, StepId::Week(1)),
-            &records::encode(&StepRecord { step: week_1 }),
+            &records::encode(&week_1),
         )
         .unwrap();
 
     let root = sandbox.dir.path().to_path_buf();
     let problems = doctor::check(&store, |path| root.join(path).is_file());
     let expected = [
-        (None, "runs/0102030405", "run key is 5 bytes"),
+        (None, "head/480102030405", "key is 6 bytes"),
         (Some(a), "steps/overview", "format version 99"),
         (Some(a), "steps/week-1", "1 bytes, too short"),
         (Some(a), "steps/week-2", "step record is missing"),
@@ -192,8 +195,8 @@ fn every_planted_problem_is_reported_by_run_and_key() {
         ),
         (Some(a), "steps/week-3", "beyond"),
         (Some(a), "steps/07", "does not match the layout"),
-        (Some(a), "runs", "is missing"),
-        (Some(b), "runs", "done_count is 2"),
+        (Some(a), "head", "is missing"),
+        (Some(b), "head", "done_count is 2"),
         (Some(b), "steps/week-1", "99 refused answers"),
         (Some(orphan), "steps/week-1", "orphan"),
     ];
@@ -208,7 +211,7 @@ fn every_planted_problem_is_reported_by_run_and_key() {
     assert_eq!(warnings.len(), 2, "{warnings:#?}");
     assert!(warnings
         .iter()
-        .all(|p| p.key == "runs" || p.message.contains("refused")));
+        .all(|p| p.key == "head" || p.message.contains("refused")));
     let shown = problems
         .iter()
         .find(|p| p.key == "steps/week-2")
@@ -237,7 +240,7 @@ fn every_planted_problem_is_reported_by_run_and_key() {
 #[test]
 fn doctor_and_show_name_a_corrupt_run() {
     if let Ok(dir) = std::env::var(PLANT_DIR) {
-        let store = Store::open(Path::new(&dir)).unwrap();
+        let store = Store::open_simple(Path::new(&dir)).unwrap();
         let run_id = store.run_ids().unwrap()[0];
         plant_basic_faults(&store, run_id);
         store.flush_blocking().unwrap();
@@ -287,7 +290,7 @@ fn doctor_and_show_name_a_corrupt_run() {
     let problems = report["problems"].as_array().unwrap();
     let id = run_id.to_string();
     for (run, key, needle) in [
-        (Value::Null, "runs/0102030405", "5 bytes"),
+        (Value::Null, "head/480102030405", "6 bytes"),
         (
             Value::from(id.as_str()),
             "steps/overview",

@@ -59,7 +59,8 @@ fn cases() -> u32 {
 
 fn completed(store: &Store) -> BTreeSet<StepId> {
     match store.load_view(RunId(5)).unwrap() {
-        Some((run, ..)) => run
+        Some(view) => view
+            .run
             .steps
             .values()
             .filter(|step| step.is_accepted() || step.compacted)
@@ -76,11 +77,12 @@ fn history(total_weeks: u32, concurrency: u32, segments: Vec<Segment>) {
         .build()
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("state")).unwrap();
+    let store = Store::open_simple(&dir.path().join("state")).unwrap();
     let script = Scripted::default();
     let prompts = Arc::new(PromptSet::embedded());
     let spec = RunSpec {
         run_id: RunId(5),
+        batch: None,
         profile: parse_profile(r#"{"name":"Model","ftp_w":250,"weekly_hours":6,"available_days":["Tuesday","Thursday","Saturday"]}"#).unwrap(),
         total_weeks,
         start_date: chrono::NaiveDate::from_ymd_opt(2026, 11, 30).unwrap(),
@@ -131,28 +133,29 @@ fn history(total_weeks: u32, concurrency: u32, segments: Vec<Segment>) {
         let observer: Observer = Arc::new(move |_: &Progress| {
             let count = seen.fetch_add(1, Ordering::SeqCst) + 1;
             if stop_after == Some(count) {
-                let _ = trigger.send(true);
+                trigger.stop();
             }
         });
         let engine = Engine {
             store: store.clone(),
-            provider: Provider::Scripted(script.clone()),
             prompts: prompts.clone(),
             observer,
             crash: None,
             shutdown,
+            clock: periodize::engine::clock::Clock::system(),
         };
+        let provider = Provider::Scripted(script.clone());
         let outcome = runtime.block_on(async {
             if !started {
                 started = true;
-                engine.start(spec.clone(), concurrency).await
+                engine.start(spec.clone(), provider, concurrency).await
             } else {
                 let failed = matches!(
-                    store.load_view(RunId(5)).unwrap(),
-                    Some((_, State::Failed { .. }, _))
+                    store.load_view(RunId(5)).unwrap().map(|view| view.state),
+                    Some(State::Failed { .. })
                 );
                 engine
-                    .resume(RunId(5), concurrency, failed, false, None)
+                    .resume(RunId(5), provider, concurrency, failed, None)
                     .await
             }
         });
@@ -183,7 +186,8 @@ fn history(total_weeks: u32, concurrency: u32, segments: Vec<Segment>) {
         matches!(last, Some(Outcome::Done { .. })),
         "the run must finish: {last:?}"
     );
-    let (run, state, _) = store.load_view(RunId(5)).unwrap().unwrap();
+    let view = store.load_view(RunId(5)).unwrap().unwrap();
+    let (run, state) = (view.run, view.state);
     assert!(matches!(state, State::Done {}));
     assert_eq!(run.done_count, 1);
     assert_eq!(

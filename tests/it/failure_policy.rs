@@ -26,21 +26,55 @@ struct Setup {
 
 fn setup() -> Setup {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("state")).unwrap();
+    let store = Store::open_simple(&dir.path().join("state")).unwrap();
     let script = Scripted::default();
     let observer: Observer = Arc::new(|_| {});
     let engine = Engine {
         store,
-        provider: Provider::Scripted(script.clone()),
         prompts: Arc::new(PromptSet::embedded()),
         observer,
         crash: None,
         shutdown: Shutdown::never(),
+        clock: periodize::engine::clock::Clock::system(),
     };
     Setup {
         engine,
         script,
         dir,
+    }
+}
+
+impl Setup {
+    async fn start(
+        &self,
+        spec: RunSpec,
+        week_concurrency: u32,
+    ) -> Result<Outcome, periodize::engine::Error> {
+        self.engine
+            .start(
+                spec,
+                Provider::Scripted(self.script.clone()),
+                week_concurrency,
+            )
+            .await
+    }
+
+    async fn resume(
+        &self,
+        run_id: RunId,
+        week_concurrency: u32,
+        retry: bool,
+        budget: Option<Budget>,
+    ) -> Result<Outcome, periodize::engine::Error> {
+        self.engine
+            .resume(
+                run_id,
+                Provider::Scripted(self.script.clone()),
+                week_concurrency,
+                retry,
+                budget,
+            )
+            .await
     }
 }
 
@@ -53,6 +87,7 @@ fn spec(
 ) -> RunSpec {
     RunSpec {
         run_id: RunId(77),
+        batch: None,
         profile: parse_profile(r#"{"name":"Policy","ftp_w":230,"weekly_hours":6,"available_days":["Tuesday","Thursday","Saturday"]}"#).unwrap(),
         total_weeks,
         start_date: chrono::NaiveDate::from_ymd_opt(2026, 11, 30).unwrap(),
@@ -87,7 +122,6 @@ async fn a_token_budget_stops_before_the_crossing_request_and_retry_continues() 
     let setup = setup();
     // Each scripted request costs 150 tokens: the budget holds 3 requests, not 4.
     let outcome = setup
-        .engine
         .start(
             spec(
                 &setup,
@@ -110,7 +144,13 @@ async fn a_token_budget_stops_before_the_crossing_request_and_retry_continues() 
         reason.contains("token budget reached") && reason.contains("--max-tokens 500"),
         "{reason}"
     );
-    let (run, ..) = setup.engine.store.load_view(RunId(77)).unwrap().unwrap();
+    let run = setup
+        .engine
+        .store
+        .load_view(RunId(77))
+        .unwrap()
+        .unwrap()
+        .run;
     assert_eq!(
         run.total_usage().total(),
         450,
@@ -119,12 +159,10 @@ async fn a_token_budget_stops_before_the_crossing_request_and_retry_continues() 
     assert_eq!(setup.script.calls().values().sum::<u32>(), 3);
 
     let outcome = setup
-        .engine
         .resume(
             RunId(77),
             1,
             true,
-            false,
             Some(Budget {
                 max_tokens: Some(5_000),
                 max_attempts: None,
@@ -144,7 +182,6 @@ async fn a_token_budget_stops_before_the_crossing_request_and_retry_continues() 
 async fn an_attempt_budget_stops_cleanly_and_retry_continues() {
     let setup = setup();
     let outcome = setup
-        .engine
         .start(
             spec(
                 &setup,
@@ -169,20 +206,14 @@ async fn an_attempt_budget_stops_cleanly_and_retry_continues() {
     );
     assert_eq!(setup.script.calls().values().sum::<u32>(), 2);
     // Without a larger budget, --retry stops again at once.
-    let outcome = setup
-        .engine
-        .resume(RunId(77), 2, true, false, None)
-        .await
-        .unwrap();
+    let outcome = setup.resume(RunId(77), 2, true, None).await.unwrap();
     assert!(matches!(outcome, Outcome::Failed { .. }), "{outcome:?}");
     assert_eq!(setup.script.calls().values().sum::<u32>(), 2);
     let outcome = setup
-        .engine
         .resume(
             RunId(77),
             2,
             true,
-            false,
             Some(Budget {
                 max_tokens: None,
                 max_attempts: Some(20),
@@ -201,14 +232,19 @@ async fn fallback_builtin_details_a_week_the_model_gave_up_on() {
         vec![invalid_week(2, "a"), invalid_week(2, "b")],
     );
     let outcome = setup
-        .engine
         .start(spec(&setup, 3, 2, true, Budget::default()), 1)
         .await
         .unwrap();
     let Outcome::Done { path, .. } = outcome else {
         panic!("{outcome:?}")
     };
-    let (run, ..) = setup.engine.store.load_view(RunId(77)).unwrap().unwrap();
+    let run = setup
+        .engine
+        .store
+        .load_view(RunId(77))
+        .unwrap()
+        .unwrap()
+        .run;
     let week = run.step(StepId::Week(2));
     assert!(week.fallback && week.is_accepted());
     assert_eq!(
@@ -233,7 +269,6 @@ async fn fallback_builtin_details_a_week_the_model_gave_up_on() {
         vec![invalid_week(2, "a"), invalid_week(2, "b")],
     );
     let outcome = setup
-        .engine
         .start(spec(&setup, 3, 2, false, Budget::default()), 1)
         .await
         .unwrap();
@@ -258,7 +293,6 @@ async fn a_repeated_refused_answer_ends_the_step_and_conversations_stay_bounded(
         vec![invalid_week(1, "same"), invalid_week(1, "same")],
     );
     let outcome = setup
-        .engine
         .start(spec(&setup, 2, 6, false, Budget::default()), 1)
         .await
         .unwrap();
@@ -278,7 +312,6 @@ async fn a_repeated_refused_answer_ends_the_step_and_conversations_stay_bounded(
         .collect();
     setup.script.script_step(StepId::Week(1), answers);
     let outcome = setup
-        .engine
         .start(spec(&setup, 1, 6, false, Budget::default()), 1)
         .await
         .unwrap();

@@ -39,12 +39,13 @@ fn quiet_config() -> MockConfig {
 
 struct Setup {
     engine: Engine,
+    provider: Provider,
     dir: tempfile::TempDir,
 }
 
 fn engine_for(protocol: Protocol, mock_url: &str, request_timeout_ms: u64) -> Setup {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("state")).unwrap();
+    let store = Store::open_simple(&dir.path().join("state")).unwrap();
     let client = http::client(http::Timeouts {
         connect_ms: 2_000,
         request_ms: request_timeout_ms,
@@ -61,12 +62,13 @@ fn engine_for(protocol: Protocol, mock_url: &str, request_timeout_ms: u64) -> Se
     Setup {
         engine: Engine {
             store,
-            provider,
             prompts: Arc::new(PromptSet::embedded()),
             observer,
             crash: None,
             shutdown: periodize::engine::Shutdown::never(),
+            clock: periodize::engine::clock::Clock::system(),
         },
+        provider,
         dir,
     }
 }
@@ -74,11 +76,12 @@ fn engine_for(protocol: Protocol, mock_url: &str, request_timeout_ms: u64) -> Se
 fn spec(setup: &Setup, run_id: u128, total_weeks: u32, retry: RetryPolicy) -> RunSpec {
     RunSpec {
         run_id: RunId(run_id),
+        batch: None,
         profile: parse_profile(r#"{"name":"Mock Rider","ftp_w":245,"weekly_hours":7,"available_days":["Tuesday","Thursday","Saturday","Sunday"]}"#).unwrap(),
         total_weeks,
         start_date: chrono::NaiveDate::from_ymd_opt(2026, 11, 30).unwrap(),
-        provider: setup.engine.provider.name().into(),
-        model: setup.engine.provider.model(),
+        provider: setup.provider.name().into(),
+        model: setup.provider.model(),
         base_url: String::new(),
         prompt_hash: setup.engine.prompts.hash(),
         rules: Rules::default(),
@@ -106,7 +109,11 @@ async fn each_protocol_gives_a_valid_plan_and_reports_the_mock_usage() {
         let mock = MockServer::start(quiet_config(), 0).await.unwrap();
         let setup = engine_for(protocol, &mock.url(), 10_000);
         let spec = spec(&setup, 1, 4, fast_retries(3, 3));
-        let outcome = setup.engine.start(spec, 4).await.unwrap();
+        let outcome = setup
+            .engine
+            .start(spec, setup.provider.clone(), 4)
+            .await
+            .unwrap();
         let Outcome::Done { path, .. } = outcome else {
             panic!("{protocol:?}: {outcome:?}")
         };
@@ -156,19 +163,24 @@ async fn fault_matrix_per_protocol() {
             run_id += 1;
             let outcome = setup
                 .engine
-                .start(spec(&setup, run_id, 3, fast_retries(6, 6)), 3)
+                .start(
+                    spec(&setup, run_id, 3, fast_retries(6, 6)),
+                    setup.provider.clone(),
+                    3,
+                )
                 .await
                 .unwrap();
             assert!(
                 matches!(outcome, Outcome::Done { .. }),
                 "{protocol:?} {kind:?} at 35%: {outcome:?}"
             );
-            let (run, ..) = setup
+            let run = setup
                 .engine
                 .store
                 .load_view(RunId(run_id))
                 .unwrap()
-                .unwrap();
+                .unwrap()
+                .run;
             let stats = mock.stats();
             for (step, state) in &run.steps {
                 let requested = stats
@@ -215,7 +227,11 @@ async fn fault_matrix_per_protocol() {
             run_id += 1;
             let outcome = setup
                 .engine
-                .start(spec(&setup, run_id, 2, fast_retries(2, 2)), 2)
+                .start(
+                    spec(&setup, run_id, 2, fast_retries(2, 2)),
+                    setup.provider.clone(),
+                    2,
+                )
                 .await
                 .unwrap();
             let Outcome::Failed { reason, .. } = outcome else {
@@ -256,7 +272,11 @@ async fn refused_arguments_are_repaired_in_the_providers_own_format() {
         let setup = engine_for(protocol, &mock.url(), 10_000);
         let outcome = setup
             .engine
-            .start(spec(&setup, 900, 2, fast_retries(3, 3)), 2)
+            .start(
+                spec(&setup, 900, 2, fast_retries(3, 3)),
+                setup.provider.clone(),
+                2,
+            )
             .await
             .unwrap();
         assert!(
@@ -282,7 +302,13 @@ async fn refused_arguments_are_repaired_in_the_providers_own_format() {
             );
             assert_eq!(entries[1].status, 200);
         }
-        let (run, ..) = setup.engine.store.load_view(RunId(900)).unwrap().unwrap();
+        let run = setup
+            .engine
+            .store
+            .load_view(RunId(900))
+            .unwrap()
+            .unwrap()
+            .run;
         for state in run.steps.values() {
             assert_eq!(state.attempts.len(), 2, "{protocol:?} {}", state.step);
             assert!(matches!(

@@ -57,6 +57,7 @@ impl Harness {
         let profile = parse_profile(r#"{"name":"P","ftp_w":240,"weekly_hours":7,"available_days":["Tuesday","Thursday","Saturday","Sunday"]}"#).unwrap();
         let spec = RunSpec {
             run_id: RunId(7),
+            batch: None,
             profile,
             total_weeks,
             start_date: chrono::NaiveDate::from_ymd_opt(2026, 11, 30).unwrap(),

@@ -15,5 +15,6 @@ mod secrets;
 mod seed_plans;
 mod signals;
 mod store;
+mod store_upgrade;
 mod support;
 mod tidy;

@@ -79,7 +79,7 @@ fn coach_overview() -> PlanOverview {
 fn week_brief(week: u32) -> StepBrief {
     StepBrief {
         step: StepId::Week(week),
-        overview: Some(coach_overview()),
+        overview: Some(std::sync::Arc::new(coach_overview())),
         ..overview_brief()
     }
 }

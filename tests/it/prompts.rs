@@ -70,7 +70,7 @@ fn overview_brief() -> StepBrief {
 fn week_brief(week: u32) -> StepBrief {
     StepBrief {
         step: StepId::Week(week),
-        overview: Some(overview()),
+        overview: Some(std::sync::Arc::new(overview())),
         ..overview_brief()
     }
 }

@@ -1,14 +1,18 @@
-//! Store tests: round trips, versioned records refused when unknown, corrupt records named.
+//! Store tests: round trips, the commit sequence compared and set, versioned records refused
+//! when unknown, corrupt records named, the format 2 encoding pinned by golden files.
 //! Reopening a store here is a clean restart (sled flushes on drop); crashes are in tests/crash.rs.
 
 use periodize::domain::profile::parse_profile;
 use periodize::domain::validate::Rules;
+use periodize::llm::StepId;
+use periodize::store::sled_store::keys;
 use periodize::store::{self, records, Store};
 use periodize::workflow::{Event, Machine, RetryPolicy, RunId, RunSpec};
 
-fn spec(run_id: u128) -> RunSpec {
+pub fn spec(run_id: u128) -> RunSpec {
     RunSpec {
         run_id: RunId(run_id),
+        batch: None,
         profile: parse_profile(r#"{"ftp_w":250,"weekly_hours":6,"available_days":["Monday","Saturday"],"daily_caps_min":{"Monday":120}}"#).unwrap(),
         total_weeks: 3,
         start_date: chrono::NaiveDate::from_ymd_opt(2026, 11, 30).unwrap(),
@@ -18,11 +22,26 @@ fn spec(run_id: u128) -> RunSpec {
         prompt_hash: "h".into(),
         rules: Rules::default(),
         retry: RetryPolicy::default(),
-        output_dir: "output".into(),
+        output_dir: "/tmp/output".into(),
         keep_checkpoints: false,
         created_at_ms: 5,
         budget: Default::default(),
     }
+}
+
+/// A stored run and its machine after its first transition.
+fn started(store: &Store, run_id: u128) -> (Machine, u64) {
+    let spec = spec(run_id);
+    store
+        .create_runs(None, std::slice::from_ref(&spec), 5)
+        .unwrap();
+    let mut machine = Machine::new(spec);
+    let ctx = machine.handle(&Event::Start {
+        at_ms: 10,
+        week_concurrency: 2,
+    });
+    let seq = store.commit(&machine, &ctx.dirty, 0, 10).unwrap();
+    (machine, seq)
 }
 
 /// The records of a committed transition rebuild the same machine. (Restarts across processes
@@ -31,56 +50,103 @@ fn spec(run_id: u128) -> RunSpec {
 #[test]
 fn a_committed_transition_reads_back_whole() {
     let dir = tempfile::tempdir().unwrap();
-    let mut machine = Machine::new(spec(1));
-    let ctx = machine.handle(&Event::Start {
-        at_ms: 10,
-        week_concurrency: 2,
-    });
-    let store = Store::open(dir.path()).unwrap();
-    store.commit(&machine, &ctx.dirty, 1, 10).unwrap();
+    let store = Store::open_simple(dir.path()).unwrap();
+    let (machine, seq) = started(&store, 1);
     store.flush_blocking().unwrap();
-    let (loaded, seq) = store.load(RunId(1)).unwrap().expect("the run is stored");
     assert_eq!(seq, 1);
+    let (loaded, loaded_seq) = store.load(RunId(1)).unwrap().expect("the run is stored");
+    assert_eq!(loaded_seq, 1);
     assert_eq!(loaded.state(), machine.state());
     assert_eq!(loaded.run(), machine.run());
     assert_eq!(store.run_ids().unwrap(), vec![RunId(1)]);
+    let summary = store.summary(RunId(1)).unwrap().unwrap();
+    assert_eq!(
+        (
+            summary.seq,
+            summary.total_weeks,
+            summary.requests,
+            summary.weeks_done
+        ),
+        (1, 3, 1, 0),
+        "the summary is derived at commit: {summary:?}"
+    );
+}
+
+/// A commit names the sequence it expects; a writer holding an older state (another worker
+/// took the run over, or a stale copy) is refused and writes nothing.
+#[test]
+fn a_commit_from_a_stale_sequence_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_simple(dir.path()).unwrap();
+    let (mut machine, seq) = started(&store, 3);
+    let ctx = machine.handle(&Event::Resume {
+        at_ms: 20,
+        week_concurrency: 2,
+    });
+    let err = store
+        .commit(&machine, &ctx.dirty, seq - 1, 20)
+        .expect_err("an old sequence is refused");
+    assert!(
+        matches!(
+            err,
+            store::Error::Conflict {
+                expected: 0,
+                found: Some(1),
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("another writer"), "{err}");
+    assert_eq!(store.summary(RunId(3)).unwrap().unwrap().seq, 1);
+    assert_eq!(store.commit(&machine, &ctx.dirty, seq, 20).unwrap(), 2);
+    // Creating a run that exists is refused too.
+    let err = store
+        .create_runs(None, &[spec(3)], 30)
+        .expect_err("ids are unique");
+    assert!(matches!(err, store::Error::Exists { .. }), "{err}");
 }
 
 #[test]
 fn unknown_versions_and_corrupt_records_are_refused_by_name() {
-    let record = records::encode(&7u32);
-    assert_eq!(records::decode::<u32>(&record).unwrap(), 7);
+    let record = records::encode(&records::MetaRecord {
+        format: 2,
+        created_at_ms: 1,
+        runs: 0,
+        batches: 0,
+        commits: 0,
+    });
+    assert_eq!(&record[..2], &2u16.to_le_bytes(), "the version comes first");
+    assert!(records::decode::<records::MetaRecord>(&record).is_ok());
     let mut future = record.clone();
-    future[0] = 99;
-    let err = records::decode::<u32>(&future).unwrap_err();
+    future[..2].copy_from_slice(&99u16.to_le_bytes());
+    let err = records::decode::<records::MetaRecord>(&future).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "record has format version 99, this build reads version 1"
+        "record has format version 99, this build reads versions 1 to 2; a newer periodize wrote it"
     );
-    assert!(records::decode::<u32>(&[1])
+    assert!(records::decode::<records::MetaRecord>(&[2])
         .unwrap_err()
         .to_string()
         .contains("too short"));
-    let mut trailing = record;
-    trailing.push(0);
-    assert!(records::decode::<u32>(&trailing)
-        .unwrap_err()
-        .to_string()
-        .contains("trailing"));
+    let mut unknown_field = record.clone();
+    unknown_field.truncate(unknown_field.len() - 1);
+    unknown_field.extend_from_slice(br#","colour":"red"}"#);
+    assert!(
+        records::decode::<records::MetaRecord>(&unknown_field).is_err(),
+        "a field this version does not have is refused, not dropped"
+    );
 
     // A step record overwritten with garbage is reported with its run and key.
     let dir = tempfile::tempdir().unwrap();
-    let mut machine = Machine::new(spec(2));
-    let ctx = machine.handle(&Event::Start {
-        at_ms: 10,
-        week_concurrency: 1,
-    });
-    let store = Store::open(dir.path()).unwrap();
-    store.commit(&machine, &ctx.dirty, 1, 10).unwrap();
-    let mut key = 2u128.to_be_bytes().to_vec();
-    key.push(0);
+    let store = Store::open_simple(dir.path()).unwrap();
+    started(&store, 2);
     store
-        .put_raw_for_tests("steps", &key, &[1, 0, 0xff, 0xff, 0xff])
+        .put_raw_for_tests(
+            "v2",
+            &keys::step(RunId(2), StepId::Overview),
+            &[2, 0, b'{', b'x'],
+        )
         .unwrap();
     let err = store
         .load(RunId(2))
@@ -92,6 +158,167 @@ fn unknown_versions_and_corrupt_records_are_refused_by_name() {
         message.contains(&RunId(2).to_string()) && message.contains("steps/overview"),
         "{message}"
     );
+}
+
+/// The format 2 encoding of fully populated records is pinned: a change to a record type that
+/// would change stored bytes shows here, and needs a new format version. Regenerate with
+/// `PERIODIZE_UPDATE_GOLDEN=1` only together with such a version.
+#[test]
+fn format_2_records_match_their_golden_files() {
+    use periodize::domain::validate::{Severity, Violation};
+    use periodize::llm::{PriorReply, RepairTurn, ToolCall, Usage};
+    use periodize::workflow::{
+        Accepted, AttemptOutcome, AttemptRecord, BatchRef, Budget, InFlight, StepState,
+    };
+    let mut spec = spec(0x0123_4567_89ab_cdef_0123_4567_89ab_cdef);
+    spec.batch = Some(BatchRef {
+        batch_id: 0xfeed,
+        item: 7,
+    });
+    spec.budget = Budget {
+        max_tokens: Some(9_000),
+        max_attempts: Some(12),
+    };
+    spec.profile.event_date = chrono::NaiveDate::from_ymd_opt(2027, 5, 1);
+    spec.profile.goals = "A \"quoted\" goal\nwith a newline".into();
+    let overview = periodize::coach::create_plan_overview(&spec.profile, 3, &spec.rules);
+    let week = periodize::coach::add_week_details(&spec.profile, &overview, 1, &spec.rules);
+    let mut step = StepState::new(StepId::Week(1));
+    step.requests = 4;
+    step.refused = 1;
+    step.transient_failures = 1;
+    step.attempts = vec![
+        AttemptRecord {
+            attempt: 1,
+            outcome: AttemptOutcome::Transient {
+                message: "429".into(),
+            },
+            usage: Usage::default(),
+            requested_at_ms: 100,
+            finished_at_ms: 150,
+        },
+        AttemptRecord {
+            attempt: 2,
+            outcome: AttemptOutcome::Rejected {
+                errors: 2,
+                warnings: 1,
+                first_error: "error: x".into(),
+            },
+            usage: Usage {
+                input_tokens: 1_000,
+                output_tokens: 200,
+                cache_read_tokens: 50,
+                cache_write_tokens: 5,
+            },
+            requested_at_ms: 200,
+            finished_at_ms: 260,
+        },
+        AttemptRecord {
+            attempt: 3,
+            outcome: AttemptOutcome::Malformed {
+                message: "no tool call".into(),
+            },
+            usage: Usage::default(),
+            requested_at_ms: 300,
+            finished_at_ms: 310,
+        },
+        AttemptRecord {
+            attempt: 4,
+            outcome: AttemptOutcome::Accepted { warnings: 1 },
+            usage: Usage {
+                input_tokens: 1_200,
+                output_tokens: 300,
+                cache_read_tokens: 0,
+                cache_write_tokens: 0,
+            },
+            requested_at_ms: 400,
+            finished_at_ms: 480,
+        },
+    ];
+    step.repair_turns = vec![
+        RepairTurn {
+            reply: PriorReply::Call(ToolCall {
+                id: "call_1".into(),
+                name: "add_week_details".into(),
+                arguments: "{\"week_number\": 1}".into(),
+                signature: Some("sig==".into()),
+            }),
+            feedback: "fix it".into(),
+        },
+        RepairTurn {
+            reply: PriorReply::Text("I cannot".into()),
+            feedback: "call the tool".into(),
+        },
+    ];
+    step.accepted = Some(Accepted::Week(week));
+    step.accepted_at_ms = Some(480);
+    step.warnings = vec![Violation {
+        severity: Severity::Warning,
+        path: "workouts[0]".into(),
+        message: "long".into(),
+    }];
+    step.fallback = true;
+    let mut overview_step = StepState::new(StepId::Overview);
+    overview_step.requests = 1;
+    overview_step.in_flight = Some(InFlight {
+        attempt: 1,
+        requested_at_ms: 90,
+    });
+    overview_step.waiting_until_ms = Some(95);
+    overview_step.exhausted = Some("gave up".into());
+    overview_step.accepted = Some(Accepted::Overview(std::sync::Arc::new(overview)));
+    overview_step.accepted_at_ms = Some(99);
+    overview_step.compacted = true;
+    let mut machine = Machine::new(spec.clone());
+    machine.handle(&Event::Start {
+        at_ms: 1,
+        week_concurrency: 2,
+    });
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("spec", records::encode(&records::SpecRecord::from(&spec))),
+        (
+            "step_week",
+            records::encode(&records::StepRecord::from(&step)),
+        ),
+        (
+            "step_overview",
+            records::encode(&records::StepRecord::from(&overview_step)),
+        ),
+    ];
+    for (name, bytes) in cases {
+        let path = crate::support::fixture(&format!("records/v2/{name}.json"));
+        assert_eq!(&bytes[..2], &2u16.to_le_bytes());
+        let body = std::str::from_utf8(&bytes[2..]).unwrap();
+        let pretty = format!(
+            "{}\n",
+            serde_json::to_string_pretty(&serde_json::from_str::<serde_json::Value>(body).unwrap())
+                .unwrap()
+        );
+        if std::env::var_os("PERIODIZE_UPDATE_GOLDEN").is_some() {
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, &pretty).unwrap();
+        }
+        let golden = std::fs::read_to_string(&path)
+            .unwrap_or_else(|err| panic!("{}: {err}", path.display()));
+        assert_eq!(pretty, golden, "{name}: the format 2 bytes changed");
+        // And the golden file still decodes to the same record.
+        let mut golden_bytes = 2u16.to_le_bytes().to_vec();
+        golden_bytes.extend_from_slice(golden.as_bytes());
+        match name {
+            "spec" => {
+                let decoded: records::SpecRecord = records::decode(&golden_bytes).unwrap();
+                assert_eq!(RunSpec::try_from(decoded).unwrap(), spec);
+            }
+            "step_week" => {
+                let decoded = records::decode_step(&golden_bytes).unwrap();
+                assert_eq!(StepState::from(decoded), step);
+            }
+            _ => {
+                let decoded = records::decode_step(&golden_bytes).unwrap();
+                assert_eq!(StepState::from(decoded), overview_step);
+            }
+        }
+    }
 }
 
 /// After Done the per-step checkpoints are dropped (attempt statistics stay), unless

@@ -1,0 +1,76 @@
+//! `periodize mock-llm`: serves until Ctrl-C or SIGTERM; prints its address first, so scripts
+//! and tests can start it with `--port 0` and read where it listens.
+
+use std::io::Write;
+
+use serde_json::json;
+
+use crate::cli::args::MockLlmArgs;
+use crate::cli::Error;
+use crate::mock_llm::{FaultKind, MockConfig, MockServer};
+
+pub async fn run(args: MockLlmArgs, json_output: bool) -> Result<u8, Error> {
+    if !(0.0..=1.0).contains(&args.fault_rate) {
+        return Err(Error::Arg {
+            flag: "--fault-rate",
+            value: args.fault_rate.to_string(),
+            reason: "expected 0.0 to 1.0".into(),
+        });
+    }
+    let mut faults = Vec::new();
+    for name in &args.faults {
+        let kind = FaultKind::parse(name.trim()).ok_or_else(|| Error::Arg {
+            flag: "--faults",
+            value: name.clone(),
+            reason: format!(
+                "expected one of {}",
+                FaultKind::ALL
+                    .iter()
+                    .map(|kind| kind.name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        })?;
+        faults.push(kind);
+    }
+    let config = MockConfig {
+        latency_ms: args.latency_ms,
+        latency_jitter_ms: args.latency_jitter_ms,
+        fault_rate: args.fault_rate,
+        fault_seed: args.fault_seed,
+        faults,
+        retry_after_s: args.retry_after_s,
+        timeout_hold_ms: args.timeout_hold_ms,
+        fault_only_first_n: args.fault_only_first_n,
+    };
+    let server = MockServer::start(config, args.port)
+        .await
+        .map_err(|source| Error::Arg {
+            flag: "--port",
+            value: args.port.to_string(),
+            reason: format!("cannot listen on 127.0.0.1: {source}"),
+        })?;
+    {
+        let mut stdout = std::io::stdout().lock();
+        if json_output {
+            writeln!(
+                stdout,
+                "{}",
+                json!({"event": "listening", "url": server.url()})
+            )
+        } else {
+            writeln!(stdout, "mock-llm listening on {}", server.url())
+        }
+        .and_then(|()| stdout.flush())
+        .map_err(Error::Output)?;
+    }
+    crate::engine::shutdown::wait_for_signal().await;
+    let stats = server.stats();
+    eprintln!(
+        "mock-llm: {} requests, faults {:?}",
+        stats.requests_by_path.values().sum::<u64>(),
+        stats.faults_by_kind
+    );
+    server.shutdown().await;
+    Ok(0)
+}

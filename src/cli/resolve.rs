@@ -1,0 +1,637 @@
+//! High arguments: the command line as clap gave it (`args.rs`), checked and resolved into what
+//! the engine runs. Every check of every command happens here, before anything is stored; what
+//! leaves this module is not validated again.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+
+use crate::cli::args::{
+    BudgetArgs, DurabilityArg, FallbackArg, GenerateArgs, ModelArgs, PlanArgs, ProviderName,
+    ResumeArgs, TssCheckArg,
+};
+use crate::cli::inputs::{self, CheckedItem, ItemBody, ItemSource};
+use crate::cli::{Env, Error};
+use crate::domain::validate::{Rules, TssCheck};
+use crate::engine::batch::{Drive, DriveKind, MAX_RUN_CONCURRENCY, MAX_WEEK_CONCURRENCY};
+use crate::engine::{self};
+use crate::prompts::PromptSet;
+use crate::providers::resolve::{self as provider_resolve, Choice, ProviderKind, Recorded};
+use crate::providers::{http, Protocol, Provider};
+use crate::store::{self, Durability, OpenOptions, RunSummary, Store};
+use crate::workflow::{Batch, BatchItem, BatchRef, Budget, RetryPolicy, RunId, RunSpec, State};
+
+/// The most refusable answers per step a run may allow.
+pub const MAX_STEP_ATTEMPTS: u32 = 20;
+pub const MAX_TRAINING_DAYS: u32 = 7;
+/// Per finished run, the store grows by about this much before compaction, and a plan file
+/// takes about this much per week: the free space a batch needs up front.
+pub const STORE_BYTES_PER_RUN: u64 = 256 * 1024;
+pub const PLAN_BYTES_PER_WEEK: u64 = 16 * 1024;
+
+/// How drivers run: shared by `generate`, `batch` and `resume`.
+#[derive(Debug, Clone, Copy)]
+pub struct DriveLimits {
+    pub week_concurrency: u32,
+    pub run_concurrency: u32,
+    pub shutdown_grace_ms: u64,
+}
+
+/// What a submission makes: new runs, or the runs of the same submission made before.
+pub enum Submission {
+    New {
+        batch: Option<Batch>,
+        specs: Vec<RunSpec>,
+    },
+    /// The same profiles and options were submitted before, as this batch: continue it.
+    Existing { batch: Batch },
+}
+
+/// `generate` and `batch`, resolved.
+pub struct GenerateJob {
+    pub store: Store,
+    pub notices: Vec<String>,
+    pub prompts: Arc<PromptSet>,
+    pub provider: Provider,
+    pub submission: Submission,
+    pub limits: DriveLimits,
+}
+
+/// `resume`, resolved.
+pub struct ResumeJob {
+    pub store: Store,
+    pub notices: Vec<String>,
+    pub prompts: Arc<PromptSet>,
+    pub drives: Vec<Drive>,
+    /// The summaries of the runs to drive, for the progress display.
+    pub summaries: Vec<RunSummary>,
+    pub limits: DriveLimits,
+}
+
+fn arg(flag: &'static str, value: impl ToString, reason: impl Into<String>) -> Error {
+    Error::Arg {
+        flag,
+        value: value.to_string(),
+        reason: reason.into(),
+    }
+}
+
+pub fn rules(tss_check: TssCheckArg, max_training_days: u32) -> Result<Rules, Error> {
+    if !(1..=MAX_TRAINING_DAYS).contains(&max_training_days) {
+        return Err(arg(
+            "--max-training-days",
+            max_training_days,
+            format!("expected 1 to {MAX_TRAINING_DAYS}"),
+        ));
+    }
+    let tss_check = match tss_check {
+        TssCheckArg::Error => TssCheck::Error,
+        TssCheckArg::Warn => TssCheck::Warn,
+        TssCheckArg::Off => TssCheck::Off,
+    };
+    Ok(Rules {
+        max_training_days,
+        tss_check,
+    })
+}
+
+/// Run limits from the flags; `None` when no limit flag was given.
+fn budget(args: &BudgetArgs) -> Result<Option<Budget>, Error> {
+    if args.max_tokens == Some(0) {
+        return Err(arg("--max-tokens", 0, "expected at least 1"));
+    }
+    if args.max_attempts == Some(0) {
+        return Err(arg("--max-attempts", 0, "expected at least 1"));
+    }
+    Ok(
+        (args.max_tokens.is_some() || args.max_attempts.is_some()).then_some(Budget {
+            max_tokens: args.max_tokens,
+            max_attempts: args.max_attempts,
+        }),
+    )
+}
+
+fn limits(args: &ModelArgs) -> Result<DriveLimits, Error> {
+    if args.week_concurrency == 0 || args.week_concurrency > MAX_WEEK_CONCURRENCY {
+        return Err(arg(
+            "--week-concurrency",
+            args.week_concurrency,
+            format!("expected 1 to {MAX_WEEK_CONCURRENCY}"),
+        ));
+    }
+    if args.run_concurrency == 0 || args.run_concurrency > MAX_RUN_CONCURRENCY {
+        return Err(arg(
+            "--run-concurrency",
+            args.run_concurrency,
+            format!("expected 1 to {MAX_RUN_CONCURRENCY}"),
+        ));
+    }
+    Ok(DriveLimits {
+        week_concurrency: args.week_concurrency,
+        run_concurrency: args.run_concurrency,
+        shutdown_grace_ms: args.shutdown_grace_ms,
+    })
+}
+
+fn durability(arg: DurabilityArg) -> Durability {
+    match arg {
+        DurabilityArg::Process => Durability::Process,
+        DurabilityArg::Power => Durability::Power,
+    }
+}
+
+fn prompts(args: &ModelArgs) -> Result<PromptSet, Error> {
+    Ok(match &args.prompts {
+        Some(dir) => PromptSet::load_dir(dir)?,
+        None => PromptSet::embedded(),
+    })
+}
+
+fn provider_kind(name: ProviderName) -> ProviderKind {
+    match name {
+        ProviderName::Builtin => ProviderKind::Builtin,
+        ProviderName::Anthropic => ProviderKind::Http(Protocol::Anthropic),
+        ProviderName::Openai => ProviderKind::Http(Protocol::OpenAi),
+        ProviderName::Gemini => ProviderKind::Http(Protocol::Gemini),
+        ProviderName::Ollama => ProviderKind::Http(Protocol::Ollama),
+    }
+}
+
+fn choice(args: &ModelArgs) -> Choice {
+    Choice {
+        kind: args.provider.map(provider_kind),
+        model: args.model.clone(),
+        base_url: args.base_url.clone(),
+        timeouts: http::Timeouts {
+            connect_ms: args.connect_timeout_ms,
+            request_ms: args.request_timeout_ms,
+        },
+        latency_ms: args.latency_ms,
+    }
+}
+
+fn provider(
+    args: &ModelArgs,
+    recorded: Option<Recorded<'_>>,
+    env: &Env,
+) -> Result<Provider, Error> {
+    provider_resolve::resolve(&choice(args), recorded, &env.credentials).map_err(|err| Error::Arg {
+        flag: err.flag,
+        value: err.value,
+        reason: err.reason,
+    })
+}
+
+/// The plan is written at the very end; find out now, before a run exists, that it cannot be.
+/// Returns the directory as an absolute path, fixed in every run made here.
+fn output_dir(dir: &Path) -> Result<String, Error> {
+    let unusable = |source: std::io::Error| {
+        arg(
+            "--output-dir",
+            dir.display(),
+            format!("cannot write plan files there: {source}"),
+        )
+    };
+    std::fs::create_dir_all(dir).map_err(unusable)?;
+    let probe = dir.join(format!(".periodize-write-check-{}", std::process::id()));
+    std::fs::write(&probe, b"").map_err(unusable)?;
+    std::fs::remove_file(&probe).map_err(unusable)?;
+    let canonical = std::fs::canonicalize(dir).map_err(unusable)?;
+    Ok(canonical.display().to_string())
+}
+
+/// Refuses a batch whose store growth and plan files will not fit, before it starts.
+fn check_space(state_dir: &Path, output_dir: &Path, items: &[CheckedItem]) -> Result<(), Error> {
+    let store_need = items.len() as u64 * STORE_BYTES_PER_RUN;
+    let plan_need: u64 = items
+        .iter()
+        .map(|item| u64::from(item.total_weeks) * PLAN_BYTES_PER_WEEK)
+        .sum();
+    // The state directory may not exist yet: measure the nearest directory that does.
+    let existing = state_dir
+        .ancestors()
+        .find(|dir| dir.is_dir())
+        .unwrap_or(Path::new("."));
+    let same_fs = device(existing).is_some() && device(existing) == device(output_dir);
+    let checks = if same_fs {
+        vec![(existing, store_need + plan_need)]
+    } else {
+        vec![(existing, store_need), (output_dir, plan_need)]
+    };
+    for (dir, need) in checks {
+        if let Some(free) = store::files::free_bytes(dir) {
+            if free < need {
+                return Err(Error::NoSpace {
+                    dir: dir.to_path_buf(),
+                    need,
+                    free,
+                    runs: items.len(),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+fn device(dir: &Path) -> Option<u64> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(dir).ok().map(|metadata| metadata.dev())
+}
+
+/// What `generate` and `batch` were given as profiles.
+pub enum Profiles<'a> {
+    Files(&'a [PathBuf]),
+    Source(&'a Path),
+}
+
+/// `generate --profile …` and `batch SOURCE`: one path.
+pub fn generate(
+    state_dir: &Path,
+    profiles: Profiles<'_>,
+    name: Option<&str>,
+    args: &PlanArgs,
+    env: &Env,
+) -> Result<GenerateJob, Error> {
+    let today = chrono::Local::now().date_naive();
+    let default_start = match &args.start_date {
+        None => inputs::next_monday(today),
+        Some(text) => inputs::start_date("--start-date", text, today)?,
+    };
+    let (sources, batch_name) = match profiles {
+        Profiles::Files(paths) => (
+            paths
+                .iter()
+                .map(|path| ItemSource {
+                    name: path.display().to_string(),
+                    body: ItemBody::File(path.clone()),
+                    weeks: None,
+                    start_date: None,
+                })
+                .collect::<Vec<_>>(),
+            (paths.len() > 1).then(|| name.map_or_else(|| "generate".to_string(), str::to_string)),
+        ),
+        Profiles::Source(source) => {
+            let default_name = source.file_stem().map_or_else(
+                || "batch".to_string(),
+                |stem| stem.to_string_lossy().into_owned(),
+            );
+            (
+                inputs::items_of(source)?,
+                Some(name.map_or(default_name, str::to_string)),
+            )
+        }
+    };
+    // Every profile is checked before anything is stored: one bad file leaves nothing behind.
+    let items = inputs::check_all(&sources, args.weeks.as_deref(), default_start, today)?;
+    if args.step_attempts == 0 || args.step_attempts > MAX_STEP_ATTEMPTS {
+        return Err(arg(
+            "--step-attempts",
+            args.step_attempts,
+            format!("expected 1 to {MAX_STEP_ATTEMPTS}"),
+        ));
+    }
+    let budget = budget(&args.budget)?.unwrap_or_default();
+    let rules = rules(args.tss_check, args.max_training_days)?;
+    let limits = limits(&args.model)?;
+    let prompts = Arc::new(prompts(&args.model)?);
+    let provider = provider(&args.model, None, env)?;
+    if args.retry_base_ms == 0 || args.retry_max_ms < args.retry_base_ms {
+        return Err(arg(
+            "--retry-base-ms",
+            args.retry_base_ms,
+            format!(
+                "expected at least 1 and at most --retry-max-ms {}",
+                args.retry_max_ms
+            ),
+        ));
+    }
+    let output_dir = output_dir(&args.output_dir)?;
+    check_space(state_dir, Path::new(&output_dir), &items)?;
+    let (store, notices) = Store::open(
+        state_dir,
+        OpenOptions::creating(durability(args.model.durability)),
+    )?;
+    let retry = RetryPolicy {
+        max_attempts: args.step_attempts,
+        max_transient_retries: args.max_transient_retries,
+        base_delay_ms: args.retry_base_ms,
+        max_delay_ms: args.retry_max_ms,
+        fallback_builtin: args.fallback == Some(FallbackArg::Builtin),
+    };
+    let created_at_ms = engine::now_ms();
+    let template = RunSpec {
+        run_id: RunId(0),
+        batch: None,
+        profile: items[0].profile.clone(),
+        total_weeks: 0,
+        start_date: default_start,
+        provider: provider.name().to_string(),
+        model: provider.model(),
+        base_url: provider_resolve::base_url_of(&provider),
+        prompt_hash: prompts.hash(),
+        rules,
+        retry,
+        output_dir,
+        keep_checkpoints: args.keep_checkpoints,
+        created_at_ms,
+        budget,
+    };
+    let submission = match batch_name {
+        None => Submission::New {
+            batch: None,
+            specs: items
+                .into_iter()
+                .map(|item| spec_for(&template, item, engine::new_run_id(), None))
+                .collect(),
+        },
+        Some(name) => {
+            let digest = submission_digest(&template, &items);
+            match store.batch_by_digest(&digest)? {
+                Some(batch) => Submission::Existing { batch },
+                None => new_batch(&template, items, name, digest, created_at_ms),
+            }
+        }
+    };
+    Ok(GenerateJob {
+        store,
+        notices,
+        prompts,
+        provider,
+        submission,
+        limits,
+    })
+}
+
+pub fn generate_args(
+    state_dir: &Path,
+    args: &GenerateArgs,
+    env: &Env,
+) -> Result<GenerateJob, Error> {
+    generate(
+        state_dir,
+        Profiles::Files(&args.profile),
+        args.name.as_deref(),
+        &args.plan,
+        env,
+    )
+}
+
+fn spec_for(
+    template: &RunSpec,
+    item: CheckedItem,
+    run_id: RunId,
+    batch: Option<BatchRef>,
+) -> RunSpec {
+    RunSpec {
+        run_id,
+        batch,
+        profile: item.profile,
+        total_weeks: item.total_weeks,
+        start_date: item.start_date,
+        ..template.clone()
+    }
+}
+
+fn new_batch(
+    template: &RunSpec,
+    items: Vec<CheckedItem>,
+    name: String,
+    digest: String,
+    created_at_ms: u64,
+) -> Submission {
+    let batch_id = engine::new_id();
+    let mut batch_items = Vec::with_capacity(items.len());
+    let mut specs = Vec::with_capacity(items.len());
+    for (index, item) in items.into_iter().enumerate() {
+        let run_id = engine::new_run_id();
+        batch_items.push(BatchItem {
+            run_id,
+            source: item.source.clone(),
+            content_hash: item.content_hash.clone(),
+        });
+        specs.push(spec_for(
+            template,
+            item,
+            run_id,
+            Some(BatchRef {
+                batch_id,
+                item: index as u32,
+            }),
+        ));
+    }
+    Submission::New {
+        batch: Some(Batch {
+            id: batch_id,
+            name,
+            digest,
+            created_at_ms,
+            items: batch_items,
+        }),
+        specs,
+    }
+}
+
+/// Identifies a submission: every item's content, in order, and every option a run is made
+/// with. The same command over the same files gives the same digest.
+fn submission_digest(template: &RunSpec, items: &[CheckedItem]) -> String {
+    let RunSpec {
+        provider,
+        model,
+        base_url,
+        prompt_hash,
+        rules,
+        retry,
+        output_dir,
+        keep_checkpoints,
+        budget,
+        ..
+    } = template;
+    let mut hasher = Sha256::new();
+    let options = format!(
+        "provider={provider}\nmodel={model}\nbase_url={base_url}\nprompts={prompt_hash}\n\
+         max_training_days={}\ntss_check={:?}\nstep_attempts={}\ntransient_retries={}\n\
+         retry_ms={}..{}\nfallback={}\noutput_dir={output_dir}\nkeep_checkpoints={keep_checkpoints}\n\
+         max_tokens={:?}\nmax_attempts={:?}\n",
+        rules.max_training_days,
+        rules.tss_check,
+        retry.max_attempts,
+        retry.max_transient_retries,
+        retry.base_delay_ms,
+        retry.max_delay_ms,
+        retry.fallback_builtin,
+        budget.max_tokens,
+        budget.max_attempts,
+    );
+    hasher.update(options.as_bytes());
+    for item in items {
+        hasher.update(item.content_hash.as_bytes());
+        hasher.update(b"\n");
+    }
+    inputs::hex(&hasher.finalize())
+}
+
+/// `resume`: which runs, with which providers, checked against what they were made with.
+pub fn resume(state_dir: &Path, args: &ResumeArgs, env: &Env) -> Result<ResumeJob, Error> {
+    let limits = limits(&args.model)?;
+    let prompts = Arc::new(prompts(&args.model)?);
+    let budget = budget(&args.budget)?;
+    if budget.is_some() && !args.retry {
+        return Err(arg(
+            "--max-tokens/--max-attempts",
+            "",
+            "new run limits apply with --retry",
+        ));
+    }
+    // Validate the provider flags before the store is touched (a run's own fill the gaps).
+    if args.model.provider.is_some() {
+        provider(&args.model, None, env)?;
+    }
+    let (store, notices) = Store::open(
+        state_dir,
+        OpenOptions::read_write(durability(args.model.durability)),
+    )?;
+    let summaries: Vec<RunSummary> = match &args.run_id {
+        Some(prefix) => {
+            let run_id = run(&store, prefix)?;
+            let summary = store.summary(run_id)?.ok_or_else(|| Error::UnknownRun {
+                prefix: prefix.clone(),
+                dir: store.dir().to_path_buf(),
+            })?;
+            if args.retry && !matches!(summary.state, State::Failed { .. }) {
+                return Err(Error::Engine(engine::Error::NotFailed {
+                    run_id,
+                    state: crate::workflow::state_name(&summary.state),
+                }));
+            }
+            vec![summary]
+        }
+        None => store
+            .summaries()?
+            .into_iter()
+            .filter(|summary| match summary.state {
+                State::Done {} => false,
+                State::Failed { .. } => args.retry,
+                _ => true,
+            })
+            .collect(),
+    };
+    let mut drives = Vec::with_capacity(summaries.len());
+    let mut changed = Vec::new();
+    for summary in &summaries {
+        let Some(view) = store.load_view(summary.run_id)? else {
+            continue;
+        };
+        let spec = &view.run.spec;
+        // Each run is continued with the provider it was made with, unless the flags say otherwise.
+        let provider = provider(
+            &args.model,
+            Some(Recorded {
+                provider: &spec.provider,
+                model: &spec.model,
+                base_url: &spec.base_url,
+            }),
+            env,
+        )?;
+        if !args.accept_changes {
+            let what = engine::changed_inputs(spec, &prompts, &provider);
+            if !what.is_empty() {
+                changed.push((summary.run_id, what.join(" and ")));
+            }
+        }
+        drives.push(Drive {
+            run_id: summary.run_id,
+            provider,
+            kind: if args.retry {
+                DriveKind::Retry { budget }
+            } else {
+                DriveKind::Continue
+            },
+        });
+    }
+    if let Some((run_id, what)) = changed.into_iter().next() {
+        return Err(Error::Changed { run_id, what });
+    }
+    Ok(ResumeJob {
+        store,
+        notices,
+        prompts,
+        drives,
+        summaries,
+        limits,
+    })
+}
+
+/// Finds a run by full id or unique prefix.
+pub fn run(store: &Store, prefix: &str) -> Result<RunId, Error> {
+    if let Some(run_id) = RunId::parse(prefix) {
+        // A full id must name a run that exists, or `resume`/`status` would quietly do nothing.
+        return match store.summary(run_id)? {
+            Some(_) => Ok(run_id),
+            None => Err(Error::UnknownRun {
+                prefix: prefix.to_string(),
+                dir: store.dir().to_path_buf(),
+            }),
+        };
+    }
+    let wanted = prefix.trim().to_ascii_lowercase();
+    let matches: Vec<RunId> = store
+        .run_ids()?
+        .into_iter()
+        .filter(|id| !wanted.is_empty() && id.to_string().starts_with(&wanted))
+        .collect();
+    match matches.as_slice() {
+        [only] => Ok(*only),
+        [] => Err(Error::UnknownRun {
+            prefix: prefix.to_string(),
+            dir: store.dir().to_path_buf(),
+        }),
+        many => Err(Error::AmbiguousRun {
+            prefix: prefix.to_string(),
+            matches: many.iter().map(RunId::short).collect::<Vec<_>>().join(", "),
+        }),
+    }
+}
+
+/// Finds a batch by full id or unique prefix.
+pub fn batch(store: &Store, prefix: &str) -> Result<Batch, Error> {
+    let wanted = prefix.trim().to_ascii_lowercase();
+    let batches = store.batches()?;
+    let matches: Vec<&Batch> = batches
+        .iter()
+        .filter(|batch| !wanted.is_empty() && batch.id_text().starts_with(&wanted))
+        .collect();
+    match matches.as_slice() {
+        [only] => Ok((*only).clone()),
+        [] => Err(Error::UnknownBatch {
+            prefix: prefix.to_string(),
+            dir: store.dir().to_path_buf(),
+        }),
+        many => Err(Error::AmbiguousRun {
+            prefix: prefix.to_string(),
+            matches: many
+                .iter()
+                .map(|batch| batch.short())
+                .collect::<Vec<_>>()
+                .join(", "),
+        }),
+    }
+}
+
+/// Opens a store for a command that only reads it.
+pub fn read_store(state_dir: &Path) -> Result<Store, Error> {
+    let (store, notices) = Store::open(state_dir, OpenOptions::read_only())?;
+    debug_assert!(notices.is_empty(), "a read-only open repairs nothing");
+    Ok(store)
+}
+
+/// The runs of a submission made before that are not finished, to continue.
+pub fn unfinished(store: &Store, batch: &Batch) -> Result<Vec<RunSummary>, Error> {
+    let mut runs = Vec::new();
+    for item in &batch.items {
+        if let Some(summary) = store.summary(item.run_id)? {
+            runs.push(summary);
+        }
+    }
+    Ok(runs)
+}

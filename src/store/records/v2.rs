@@ -1,0 +1,1381 @@
+//! Format version 2, frozen: the record types the store writes today, and their conversions to
+//! and from the live workflow and domain types.
+//!
+//! These types are a boundary, not a copy of the domain: they change only together with a new
+//! format version (a `v3.rs` beside this file, with an upgrade from these). The body is JSON, so
+//! every field is named and every enum variant is tagged by name; a reordered field or variant
+//! cannot change what a stored record means. Conversions destructure every struct and match
+//! every variant without a wildcard, so a field added to a live type fails to compile here
+//! until someone decides how it is stored.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::plan::{PlanOverview, Segment, WeekDetails, WeekOverview, Workout};
+use crate::domain::profile::AthleteProfile;
+use crate::domain::validate::{Rules, Severity, TssCheck, Violation};
+use crate::domain::{Phase, SegmentKind, Weekday};
+use crate::llm::{PriorReply, RepairTurn, StepId, ToolCall, Usage};
+use crate::workflow::{
+    Accepted, AttemptOutcome, AttemptRecord, BatchRef, Budget, InFlight, RetryPolicy, RunId,
+    RunSpec, State, StepState,
+};
+
+/// A record that names something this build cannot represent (an unknown weekday, a bad date).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("field {field} holds {value:?}, which is not a valid value")]
+pub struct Invalid {
+    pub field: &'static str,
+    pub value: String,
+}
+
+fn invalid(field: &'static str, value: impl Into<String>) -> Invalid {
+    Invalid {
+        field,
+        value: value.into(),
+    }
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
+}
+
+fn is_zero(value: &u32) -> bool {
+    *value == 0
+}
+
+/// A 128-bit id as 32 lowercase hex digits: JSON numbers cannot hold it exactly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Id(pub u128);
+
+impl Serialize for Id {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&format!("{:032x}", self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for Id {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        RunId::parse(&text)
+            .map(|id| Id(id.0))
+            .ok_or_else(|| serde::de::Error::custom(format!("{text:?} is not a 32-digit hex id")))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Record types
+
+/// The store's own record (key `meta`): which format the tree holds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetaRecord {
+    /// The format version of the tree's records.
+    pub format: u16,
+    pub created_at_ms: u64,
+    /// Runs and batches created, and transitions committed, over the store's life. Compared
+    /// with the manifest outside sled, they tell a store that lost data from a new one.
+    pub runs: u64,
+    pub batches: u64,
+    pub commits: u64,
+}
+
+/// Everything fixed when a run is created, written once (key `spec/<run>`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpecRecord {
+    pub run_id: Id,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch: Option<BatchRefRecord>,
+    pub profile: ProfileRecord,
+    pub total_weeks: u32,
+    /// `YYYY-MM-DD`.
+    pub start_date: String,
+    pub provider: String,
+    pub model: String,
+    pub base_url: String,
+    pub prompt_hash: String,
+    pub rules: RulesRecord,
+    pub retry: RetryRecord,
+    /// Absolute: fixed when the run was created, whoever resumes it.
+    pub output_dir: String,
+    pub keep_checkpoints: bool,
+    pub created_at_ms: u64,
+    pub budget: BudgetRecord,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchRefRecord {
+    pub batch_id: Id,
+    /// The run's position in its batch, from 0.
+    pub item: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileRecord {
+    pub name: String,
+    pub age: Option<u32>,
+    pub weight_kg: Option<f64>,
+    pub ftp_w: f64,
+    pub max_hr: Option<u32>,
+    pub weekly_hours: f64,
+    pub available_days: Vec<WeekdayRecord>,
+    pub daily_caps_min: BTreeMap<WeekdayRecord, u32>,
+    pub goals: String,
+    pub plan_weeks: Option<u32>,
+    /// `YYYY-MM-DD`.
+    pub event_date: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum WeekdayRecord {
+    Monday,
+    Tuesday,
+    Wednesday,
+    Thursday,
+    Friday,
+    Saturday,
+    Sunday,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RulesRecord {
+    pub max_training_days: u32,
+    pub tss_check: TssCheckRecord,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TssCheckRecord {
+    Error,
+    Warn,
+    Off,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetryRecord {
+    pub max_attempts: u32,
+    pub max_transient_retries: u32,
+    pub base_delay_ms: u64,
+    pub max_delay_ms: u64,
+    pub fallback_builtin: bool,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BudgetRecord {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_tokens: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_attempts: Option<u32>,
+}
+
+/// What changes with every transition (key `head/<run>`), with the summary that `list`,
+/// `status` and `resume` read instead of decoding steps.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HeadRecord {
+    pub state: StateRecord,
+    /// Transitions committed so far; dense and increasing. 0 for a run that was only created.
+    pub seq: u64,
+    pub updated_at_ms: u64,
+    pub week_concurrency: u32,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub plan_warnings: Vec<ViolationRecord>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finalizing_at_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_file: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at_ms: Option<u64>,
+    pub done_count: u32,
+    pub budget: BudgetRecord,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget_stop: Option<String>,
+    pub summary: SummaryRecord,
+}
+
+/// A run at a glance, derived from the run at every commit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SummaryRecord {
+    pub athlete: String,
+    pub total_weeks: u32,
+    pub weeks_done: u32,
+    pub attempts: u32,
+    pub requests: u32,
+    pub tokens: UsageRecord,
+    pub provider: String,
+    pub model: String,
+    pub created_at_ms: u64,
+    pub output_dir: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch: Option<BatchRefRecord>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "name", rename_all = "snake_case", deny_unknown_fields)]
+pub enum StateRecord {
+    Created,
+    DraftingOverview,
+    DetailingWeeks,
+    Finalizing { file_name: String },
+    Done,
+    Failed { reason: String },
+}
+
+/// One step (key `step/<run>/<step>`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StepRecord {
+    pub step: StepRecordId,
+    pub requests: u32,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attempts: Vec<AttemptRecordV2>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub in_flight: Option<InFlightRecord>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting_until_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub refused: u32,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub transient_failures: u32,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub repair_turns: Vec<RepairTurnRecord>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accepted: Option<AcceptedRecord>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accepted_at_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<ViolationRecord>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exhausted: Option<String>,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub compacted: bool,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub fallback: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum StepRecordId {
+    Overview,
+    Week { week: u32 },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttemptRecordV2 {
+    pub attempt: u32,
+    pub outcome: OutcomeRecord,
+    pub usage: UsageRecord,
+    pub requested_at_ms: u64,
+    pub finished_at_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum OutcomeRecord {
+    Accepted {
+        warnings: u32,
+    },
+    Rejected {
+        errors: u32,
+        warnings: u32,
+        first_error: String,
+    },
+    Malformed {
+        message: String,
+    },
+    Transient {
+        message: String,
+    },
+    Fatal {
+        message: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UsageRecord {
+    pub input: u64,
+    pub output: u64,
+    #[serde(default, skip_serializing_if = "is_zero_u64")]
+    pub cache_read: u64,
+    #[serde(default, skip_serializing_if = "is_zero_u64")]
+    pub cache_write: u64,
+}
+
+fn is_zero_u64(value: &u64) -> bool {
+    *value == 0
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InFlightRecord {
+    pub attempt: u32,
+    pub requested_at_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RepairTurnRecord {
+    pub reply: PriorReplyRecord,
+    pub feedback: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum PriorReplyRecord {
+    Call {
+        id: String,
+        name: String,
+        arguments: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        signature: Option<String>,
+    },
+    Text {
+        text: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ViolationRecord {
+    pub severity: SeverityRecord,
+    pub path: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SeverityRecord {
+    Error,
+    Warning,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum AcceptedRecord {
+    Overview { overview: OverviewRecord },
+    Week { details: WeekDetailsRecord },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OverviewRecord {
+    pub total_weeks: i64,
+    pub target_ftp: f64,
+    pub coaching_notes: String,
+    pub monitoring_guidance: String,
+    pub weekly_overview: Vec<WeekOverviewRecord>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WeekOverviewRecord {
+    pub week_number: i64,
+    pub phase: PhaseRecord,
+    pub phase_rationale: String,
+    pub weekly_focus: String,
+    pub weekly_watch_points: String,
+    pub training_days: Vec<WeekdayRecord>,
+    pub target_tss: f64,
+    pub hard_days: i64,
+    pub easy_days: i64,
+    pub rest_days: i64,
+    pub total_hours: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PhaseRecord {
+    Foundation,
+    Build,
+    Recovery,
+    Peak,
+    Taper,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WeekDetailsRecord {
+    pub week_number: i64,
+    pub workouts: Vec<WorkoutRecord>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkoutRecord {
+    pub weekday: WeekdayRecord,
+    pub name: String,
+    pub description: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detailed_description: Option<String>,
+    pub segments: Vec<SegmentRecord>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SegmentRecord {
+    pub kind: SegmentKindRecord,
+    pub duration_min: i64,
+    pub power_low_pct: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub power_high_pct: Option<f64>,
+    pub description: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SegmentKindRecord {
+    Warmup,
+    Steady,
+    Tempo,
+    Interval,
+    Work,
+    Recovery,
+    Cooldown,
+}
+
+/// A durable batch (key `batch/<id>`): what was submitted, item by item.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchRecord {
+    pub batch_id: Id,
+    pub name: String,
+    /// SHA-256 over the items' content hashes and the options: the same submission twice has
+    /// the same digest.
+    pub digest: String,
+    pub created_at_ms: u64,
+    pub items: Vec<BatchItemRecord>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchItemRecord {
+    pub run_id: Id,
+    /// Where the profile came from (a file, or a manifest line).
+    pub source: String,
+    /// SHA-256 of the profile as checked, with its plan length and start date.
+    pub content_hash: String,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Conversions: live → record
+
+impl From<Weekday> for WeekdayRecord {
+    fn from(day: Weekday) -> Self {
+        match day {
+            Weekday::Monday => WeekdayRecord::Monday,
+            Weekday::Tuesday => WeekdayRecord::Tuesday,
+            Weekday::Wednesday => WeekdayRecord::Wednesday,
+            Weekday::Thursday => WeekdayRecord::Thursday,
+            Weekday::Friday => WeekdayRecord::Friday,
+            Weekday::Saturday => WeekdayRecord::Saturday,
+            Weekday::Sunday => WeekdayRecord::Sunday,
+        }
+    }
+}
+
+impl From<WeekdayRecord> for Weekday {
+    fn from(day: WeekdayRecord) -> Self {
+        match day {
+            WeekdayRecord::Monday => Weekday::Monday,
+            WeekdayRecord::Tuesday => Weekday::Tuesday,
+            WeekdayRecord::Wednesday => Weekday::Wednesday,
+            WeekdayRecord::Thursday => Weekday::Thursday,
+            WeekdayRecord::Friday => Weekday::Friday,
+            WeekdayRecord::Saturday => Weekday::Saturday,
+            WeekdayRecord::Sunday => Weekday::Sunday,
+        }
+    }
+}
+
+impl From<Phase> for PhaseRecord {
+    fn from(phase: Phase) -> Self {
+        match phase {
+            Phase::Foundation => PhaseRecord::Foundation,
+            Phase::Build => PhaseRecord::Build,
+            Phase::Recovery => PhaseRecord::Recovery,
+            Phase::Peak => PhaseRecord::Peak,
+            Phase::Taper => PhaseRecord::Taper,
+        }
+    }
+}
+
+impl From<PhaseRecord> for Phase {
+    fn from(phase: PhaseRecord) -> Self {
+        match phase {
+            PhaseRecord::Foundation => Phase::Foundation,
+            PhaseRecord::Build => Phase::Build,
+            PhaseRecord::Recovery => Phase::Recovery,
+            PhaseRecord::Peak => Phase::Peak,
+            PhaseRecord::Taper => Phase::Taper,
+        }
+    }
+}
+
+impl From<SegmentKind> for SegmentKindRecord {
+    fn from(kind: SegmentKind) -> Self {
+        match kind {
+            SegmentKind::Warmup => SegmentKindRecord::Warmup,
+            SegmentKind::Steady => SegmentKindRecord::Steady,
+            SegmentKind::Tempo => SegmentKindRecord::Tempo,
+            SegmentKind::Interval => SegmentKindRecord::Interval,
+            SegmentKind::Work => SegmentKindRecord::Work,
+            SegmentKind::Recovery => SegmentKindRecord::Recovery,
+            SegmentKind::Cooldown => SegmentKindRecord::Cooldown,
+        }
+    }
+}
+
+impl From<SegmentKindRecord> for SegmentKind {
+    fn from(kind: SegmentKindRecord) -> Self {
+        match kind {
+            SegmentKindRecord::Warmup => SegmentKind::Warmup,
+            SegmentKindRecord::Steady => SegmentKind::Steady,
+            SegmentKindRecord::Tempo => SegmentKind::Tempo,
+            SegmentKindRecord::Interval => SegmentKind::Interval,
+            SegmentKindRecord::Work => SegmentKind::Work,
+            SegmentKindRecord::Recovery => SegmentKind::Recovery,
+            SegmentKindRecord::Cooldown => SegmentKind::Cooldown,
+        }
+    }
+}
+
+impl From<TssCheck> for TssCheckRecord {
+    fn from(check: TssCheck) -> Self {
+        match check {
+            TssCheck::Error => TssCheckRecord::Error,
+            TssCheck::Warn => TssCheckRecord::Warn,
+            TssCheck::Off => TssCheckRecord::Off,
+        }
+    }
+}
+
+impl From<TssCheckRecord> for TssCheck {
+    fn from(check: TssCheckRecord) -> Self {
+        match check {
+            TssCheckRecord::Error => TssCheck::Error,
+            TssCheckRecord::Warn => TssCheck::Warn,
+            TssCheckRecord::Off => TssCheck::Off,
+        }
+    }
+}
+
+impl From<Severity> for SeverityRecord {
+    fn from(severity: Severity) -> Self {
+        match severity {
+            Severity::Error => SeverityRecord::Error,
+            Severity::Warning => SeverityRecord::Warning,
+        }
+    }
+}
+
+impl From<SeverityRecord> for Severity {
+    fn from(severity: SeverityRecord) -> Self {
+        match severity {
+            SeverityRecord::Error => Severity::Error,
+            SeverityRecord::Warning => Severity::Warning,
+        }
+    }
+}
+
+impl From<&Violation> for ViolationRecord {
+    fn from(violation: &Violation) -> Self {
+        let Violation {
+            severity,
+            path,
+            message,
+        } = violation;
+        ViolationRecord {
+            severity: (*severity).into(),
+            path: path.clone(),
+            message: message.clone(),
+        }
+    }
+}
+
+impl From<ViolationRecord> for Violation {
+    fn from(record: ViolationRecord) -> Self {
+        let ViolationRecord {
+            severity,
+            path,
+            message,
+        } = record;
+        Violation {
+            severity: severity.into(),
+            path,
+            message,
+        }
+    }
+}
+
+impl From<&Usage> for UsageRecord {
+    fn from(usage: &Usage) -> Self {
+        let Usage {
+            input_tokens,
+            output_tokens,
+            cache_read_tokens,
+            cache_write_tokens,
+        } = *usage;
+        UsageRecord {
+            input: input_tokens,
+            output: output_tokens,
+            cache_read: cache_read_tokens,
+            cache_write: cache_write_tokens,
+        }
+    }
+}
+
+impl From<UsageRecord> for Usage {
+    fn from(record: UsageRecord) -> Self {
+        let UsageRecord {
+            input,
+            output,
+            cache_read,
+            cache_write,
+        } = record;
+        Usage {
+            input_tokens: input,
+            output_tokens: output,
+            cache_read_tokens: cache_read,
+            cache_write_tokens: cache_write,
+        }
+    }
+}
+
+impl From<&Budget> for BudgetRecord {
+    fn from(budget: &Budget) -> Self {
+        let Budget {
+            max_tokens,
+            max_attempts,
+        } = *budget;
+        BudgetRecord {
+            max_tokens,
+            max_attempts,
+        }
+    }
+}
+
+impl From<BudgetRecord> for Budget {
+    fn from(record: BudgetRecord) -> Self {
+        let BudgetRecord {
+            max_tokens,
+            max_attempts,
+        } = record;
+        Budget {
+            max_tokens,
+            max_attempts,
+        }
+    }
+}
+
+impl From<&BatchRef> for BatchRefRecord {
+    fn from(batch: &BatchRef) -> Self {
+        let BatchRef { batch_id, item } = *batch;
+        BatchRefRecord {
+            batch_id: Id(batch_id),
+            item,
+        }
+    }
+}
+
+impl From<&BatchRefRecord> for BatchRef {
+    fn from(record: &BatchRefRecord) -> Self {
+        let BatchRefRecord { batch_id, item } = *record;
+        BatchRef {
+            batch_id: batch_id.0,
+            item,
+        }
+    }
+}
+
+impl From<&AthleteProfile> for ProfileRecord {
+    fn from(profile: &AthleteProfile) -> Self {
+        let AthleteProfile {
+            name,
+            age,
+            weight_kg,
+            ftp_w,
+            max_hr,
+            weekly_hours,
+            available_days,
+            daily_caps_min,
+            goals,
+            plan_weeks,
+            event_date,
+        } = profile;
+        ProfileRecord {
+            name: name.clone(),
+            age: *age,
+            weight_kg: *weight_kg,
+            ftp_w: *ftp_w,
+            max_hr: *max_hr,
+            weekly_hours: *weekly_hours,
+            available_days: available_days.iter().map(|day| (*day).into()).collect(),
+            daily_caps_min: daily_caps_min
+                .iter()
+                .map(|(day, cap)| ((*day).into(), *cap))
+                .collect(),
+            goals: goals.clone(),
+            plan_weeks: *plan_weeks,
+            event_date: event_date.map(|date| date.to_string()),
+        }
+    }
+}
+
+fn parse_date(field: &'static str, text: &str) -> Result<chrono::NaiveDate, Invalid> {
+    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| invalid(field, text))
+}
+
+impl TryFrom<ProfileRecord> for AthleteProfile {
+    type Error = Invalid;
+
+    fn try_from(record: ProfileRecord) -> Result<Self, Invalid> {
+        let ProfileRecord {
+            name,
+            age,
+            weight_kg,
+            ftp_w,
+            max_hr,
+            weekly_hours,
+            available_days,
+            daily_caps_min,
+            goals,
+            plan_weeks,
+            event_date,
+        } = record;
+        Ok(AthleteProfile {
+            name,
+            age,
+            weight_kg,
+            ftp_w,
+            max_hr,
+            weekly_hours,
+            available_days: available_days.into_iter().map(Weekday::from).collect(),
+            daily_caps_min: daily_caps_min
+                .into_iter()
+                .map(|(day, cap)| (day.into(), cap))
+                .collect(),
+            goals,
+            plan_weeks,
+            event_date: event_date
+                .map(|text| parse_date("profile.event_date", &text))
+                .transpose()?,
+        })
+    }
+}
+
+impl From<&RunSpec> for SpecRecord {
+    fn from(spec: &RunSpec) -> Self {
+        let RunSpec {
+            run_id,
+            batch,
+            profile,
+            total_weeks,
+            start_date,
+            provider,
+            model,
+            base_url,
+            prompt_hash,
+            rules,
+            retry,
+            output_dir,
+            keep_checkpoints,
+            created_at_ms,
+            budget,
+        } = spec;
+        let Rules {
+            max_training_days,
+            tss_check,
+        } = rules;
+        let RetryPolicy {
+            max_attempts,
+            max_transient_retries,
+            base_delay_ms,
+            max_delay_ms,
+            fallback_builtin,
+        } = retry;
+        SpecRecord {
+            run_id: Id(run_id.0),
+            batch: batch.as_ref().map(BatchRefRecord::from),
+            profile: profile.into(),
+            total_weeks: *total_weeks,
+            start_date: start_date.to_string(),
+            provider: provider.clone(),
+            model: model.clone(),
+            base_url: base_url.clone(),
+            prompt_hash: prompt_hash.clone(),
+            rules: RulesRecord {
+                max_training_days: *max_training_days,
+                tss_check: (*tss_check).into(),
+            },
+            retry: RetryRecord {
+                max_attempts: *max_attempts,
+                max_transient_retries: *max_transient_retries,
+                base_delay_ms: *base_delay_ms,
+                max_delay_ms: *max_delay_ms,
+                fallback_builtin: *fallback_builtin,
+            },
+            output_dir: output_dir.clone(),
+            keep_checkpoints: *keep_checkpoints,
+            created_at_ms: *created_at_ms,
+            budget: budget.into(),
+        }
+    }
+}
+
+impl TryFrom<SpecRecord> for RunSpec {
+    type Error = Invalid;
+
+    fn try_from(record: SpecRecord) -> Result<Self, Invalid> {
+        let SpecRecord {
+            run_id,
+            batch,
+            profile,
+            total_weeks,
+            start_date,
+            provider,
+            model,
+            base_url,
+            prompt_hash,
+            rules,
+            retry,
+            output_dir,
+            keep_checkpoints,
+            created_at_ms,
+            budget,
+        } = record;
+        let RulesRecord {
+            max_training_days,
+            tss_check,
+        } = rules;
+        let RetryRecord {
+            max_attempts,
+            max_transient_retries,
+            base_delay_ms,
+            max_delay_ms,
+            fallback_builtin,
+        } = retry;
+        Ok(RunSpec {
+            run_id: RunId(run_id.0),
+            batch: batch.as_ref().map(BatchRef::from),
+            profile: profile.try_into()?,
+            total_weeks,
+            start_date: parse_date("start_date", &start_date)?,
+            provider,
+            model,
+            base_url,
+            prompt_hash,
+            rules: Rules {
+                max_training_days,
+                tss_check: tss_check.into(),
+            },
+            retry: RetryPolicy {
+                max_attempts,
+                max_transient_retries,
+                base_delay_ms,
+                max_delay_ms,
+                fallback_builtin,
+            },
+            output_dir,
+            keep_checkpoints,
+            created_at_ms,
+            budget: budget.into(),
+        })
+    }
+}
+
+impl From<&State> for StateRecord {
+    fn from(state: &State) -> Self {
+        match state {
+            State::Created {} => StateRecord::Created,
+            State::DraftingOverview {} => StateRecord::DraftingOverview,
+            State::DetailingWeeks {} => StateRecord::DetailingWeeks,
+            State::Finalizing { file_name } => StateRecord::Finalizing {
+                file_name: file_name.clone(),
+            },
+            State::Done {} => StateRecord::Done,
+            State::Failed { reason } => StateRecord::Failed {
+                reason: reason.clone(),
+            },
+        }
+    }
+}
+
+impl From<StateRecord> for State {
+    fn from(record: StateRecord) -> Self {
+        match record {
+            StateRecord::Created => State::Created {},
+            StateRecord::DraftingOverview => State::DraftingOverview {},
+            StateRecord::DetailingWeeks => State::DetailingWeeks {},
+            StateRecord::Finalizing { file_name } => State::Finalizing { file_name },
+            StateRecord::Done => State::Done {},
+            StateRecord::Failed { reason } => State::Failed { reason },
+        }
+    }
+}
+
+impl From<StepId> for StepRecordId {
+    fn from(step: StepId) -> Self {
+        match step {
+            StepId::Overview => StepRecordId::Overview,
+            StepId::Week(week) => StepRecordId::Week { week },
+        }
+    }
+}
+
+impl From<StepRecordId> for StepId {
+    fn from(record: StepRecordId) -> Self {
+        match record {
+            StepRecordId::Overview => StepId::Overview,
+            StepRecordId::Week { week } => StepId::Week(week),
+        }
+    }
+}
+
+impl From<&AttemptOutcome> for OutcomeRecord {
+    fn from(outcome: &AttemptOutcome) -> Self {
+        match outcome {
+            AttemptOutcome::Accepted { warnings } => OutcomeRecord::Accepted {
+                warnings: *warnings,
+            },
+            AttemptOutcome::Rejected {
+                errors,
+                warnings,
+                first_error,
+            } => OutcomeRecord::Rejected {
+                errors: *errors,
+                warnings: *warnings,
+                first_error: first_error.clone(),
+            },
+            AttemptOutcome::Malformed { message } => OutcomeRecord::Malformed {
+                message: message.clone(),
+            },
+            AttemptOutcome::Transient { message } => OutcomeRecord::Transient {
+                message: message.clone(),
+            },
+            AttemptOutcome::Fatal { message } => OutcomeRecord::Fatal {
+                message: message.clone(),
+            },
+        }
+    }
+}
+
+impl From<OutcomeRecord> for AttemptOutcome {
+    fn from(record: OutcomeRecord) -> Self {
+        match record {
+            OutcomeRecord::Accepted { warnings } => AttemptOutcome::Accepted { warnings },
+            OutcomeRecord::Rejected {
+                errors,
+                warnings,
+                first_error,
+            } => AttemptOutcome::Rejected {
+                errors,
+                warnings,
+                first_error,
+            },
+            OutcomeRecord::Malformed { message } => AttemptOutcome::Malformed { message },
+            OutcomeRecord::Transient { message } => AttemptOutcome::Transient { message },
+            OutcomeRecord::Fatal { message } => AttemptOutcome::Fatal { message },
+        }
+    }
+}
+
+impl From<&AttemptRecord> for AttemptRecordV2 {
+    fn from(attempt: &AttemptRecord) -> Self {
+        let AttemptRecord {
+            attempt,
+            outcome,
+            usage,
+            requested_at_ms,
+            finished_at_ms,
+        } = attempt;
+        AttemptRecordV2 {
+            attempt: *attempt,
+            outcome: outcome.into(),
+            usage: usage.into(),
+            requested_at_ms: *requested_at_ms,
+            finished_at_ms: *finished_at_ms,
+        }
+    }
+}
+
+impl From<AttemptRecordV2> for AttemptRecord {
+    fn from(record: AttemptRecordV2) -> Self {
+        let AttemptRecordV2 {
+            attempt,
+            outcome,
+            usage,
+            requested_at_ms,
+            finished_at_ms,
+        } = record;
+        AttemptRecord {
+            attempt,
+            outcome: outcome.into(),
+            usage: usage.into(),
+            requested_at_ms,
+            finished_at_ms,
+        }
+    }
+}
+
+impl From<&RepairTurn> for RepairTurnRecord {
+    fn from(turn: &RepairTurn) -> Self {
+        let RepairTurn { reply, feedback } = turn;
+        RepairTurnRecord {
+            reply: match reply {
+                PriorReply::Call(ToolCall {
+                    id,
+                    name,
+                    arguments,
+                    signature,
+                }) => PriorReplyRecord::Call {
+                    id: id.clone(),
+                    name: name.clone(),
+                    arguments: arguments.clone(),
+                    signature: signature.clone(),
+                },
+                PriorReply::Text(text) => PriorReplyRecord::Text { text: text.clone() },
+            },
+            feedback: feedback.clone(),
+        }
+    }
+}
+
+impl From<RepairTurnRecord> for RepairTurn {
+    fn from(record: RepairTurnRecord) -> Self {
+        let RepairTurnRecord { reply, feedback } = record;
+        RepairTurn {
+            reply: match reply {
+                PriorReplyRecord::Call {
+                    id,
+                    name,
+                    arguments,
+                    signature,
+                } => PriorReply::Call(ToolCall {
+                    id,
+                    name,
+                    arguments,
+                    signature,
+                }),
+                PriorReplyRecord::Text { text } => PriorReply::Text(text),
+            },
+            feedback,
+        }
+    }
+}
+
+impl From<&PlanOverview> for OverviewRecord {
+    fn from(overview: &PlanOverview) -> Self {
+        let PlanOverview {
+            total_weeks,
+            target_ftp,
+            coaching_notes,
+            monitoring_guidance,
+            weekly_overview,
+        } = overview;
+        OverviewRecord {
+            total_weeks: *total_weeks,
+            target_ftp: *target_ftp,
+            coaching_notes: coaching_notes.clone(),
+            monitoring_guidance: monitoring_guidance.clone(),
+            weekly_overview: weekly_overview
+                .iter()
+                .map(WeekOverviewRecord::from)
+                .collect(),
+        }
+    }
+}
+
+impl From<OverviewRecord> for PlanOverview {
+    fn from(record: OverviewRecord) -> Self {
+        let OverviewRecord {
+            total_weeks,
+            target_ftp,
+            coaching_notes,
+            monitoring_guidance,
+            weekly_overview,
+        } = record;
+        PlanOverview {
+            total_weeks,
+            target_ftp,
+            coaching_notes,
+            monitoring_guidance,
+            weekly_overview: weekly_overview
+                .into_iter()
+                .map(WeekOverview::from)
+                .collect(),
+        }
+    }
+}
+
+impl From<&WeekOverview> for WeekOverviewRecord {
+    fn from(entry: &WeekOverview) -> Self {
+        let WeekOverview {
+            week_number,
+            phase,
+            phase_rationale,
+            weekly_focus,
+            weekly_watch_points,
+            training_days,
+            target_tss,
+            hard_days,
+            easy_days,
+            rest_days,
+            total_hours,
+        } = entry;
+        WeekOverviewRecord {
+            week_number: *week_number,
+            phase: (*phase).into(),
+            phase_rationale: phase_rationale.clone(),
+            weekly_focus: weekly_focus.clone(),
+            weekly_watch_points: weekly_watch_points.clone(),
+            training_days: training_days.iter().map(|day| (*day).into()).collect(),
+            target_tss: *target_tss,
+            hard_days: *hard_days,
+            easy_days: *easy_days,
+            rest_days: *rest_days,
+            total_hours: *total_hours,
+        }
+    }
+}
+
+impl From<WeekOverviewRecord> for WeekOverview {
+    fn from(record: WeekOverviewRecord) -> Self {
+        let WeekOverviewRecord {
+            week_number,
+            phase,
+            phase_rationale,
+            weekly_focus,
+            weekly_watch_points,
+            training_days,
+            target_tss,
+            hard_days,
+            easy_days,
+            rest_days,
+            total_hours,
+        } = record;
+        WeekOverview {
+            week_number,
+            phase: phase.into(),
+            phase_rationale,
+            weekly_focus,
+            weekly_watch_points,
+            training_days: training_days.into_iter().map(Weekday::from).collect(),
+            target_tss,
+            hard_days,
+            easy_days,
+            rest_days,
+            total_hours,
+        }
+    }
+}
+
+impl From<&WeekDetails> for WeekDetailsRecord {
+    fn from(details: &WeekDetails) -> Self {
+        let WeekDetails {
+            week_number,
+            workouts,
+        } = details;
+        WeekDetailsRecord {
+            week_number: *week_number,
+            workouts: workouts
+                .iter()
+                .map(|workout| {
+                    let Workout {
+                        weekday,
+                        name,
+                        description,
+                        detailed_description,
+                        segments,
+                    } = workout;
+                    WorkoutRecord {
+                        weekday: (*weekday).into(),
+                        name: name.clone(),
+                        description: description.clone(),
+                        detailed_description: detailed_description.clone(),
+                        segments: segments
+                            .iter()
+                            .map(|segment| {
+                                let Segment {
+                                    kind,
+                                    duration_min,
+                                    power_low_pct,
+                                    power_high_pct,
+                                    description,
+                                } = segment;
+                                SegmentRecord {
+                                    kind: (*kind).into(),
+                                    duration_min: *duration_min,
+                                    power_low_pct: *power_low_pct,
+                                    power_high_pct: *power_high_pct,
+                                    description: description.clone(),
+                                }
+                            })
+                            .collect(),
+                    }
+                })
+                .collect(),
+        }
+    }
+}
+
+impl From<WeekDetailsRecord> for WeekDetails {
+    fn from(record: WeekDetailsRecord) -> Self {
+        let WeekDetailsRecord {
+            week_number,
+            workouts,
+        } = record;
+        WeekDetails {
+            week_number,
+            workouts: workouts
+                .into_iter()
+                .map(|workout| {
+                    let WorkoutRecord {
+                        weekday,
+                        name,
+                        description,
+                        detailed_description,
+                        segments,
+                    } = workout;
+                    Workout {
+                        weekday: weekday.into(),
+                        name,
+                        description,
+                        detailed_description,
+                        segments: segments
+                            .into_iter()
+                            .map(|segment| {
+                                let SegmentRecord {
+                                    kind,
+                                    duration_min,
+                                    power_low_pct,
+                                    power_high_pct,
+                                    description,
+                                } = segment;
+                                Segment {
+                                    kind: kind.into(),
+                                    duration_min,
+                                    power_low_pct,
+                                    power_high_pct,
+                                    description,
+                                }
+                            })
+                            .collect(),
+                    }
+                })
+                .collect(),
+        }
+    }
+}
+
+impl From<&StepState> for StepRecord {
+    fn from(step: &StepState) -> Self {
+        let StepState {
+            step,
+            requests,
+            attempts,
+            in_flight,
+            waiting_until_ms,
+            refused,
+            transient_failures,
+            repair_turns,
+            accepted,
+            accepted_at_ms,
+            warnings,
+            exhausted,
+            compacted,
+            fallback,
+        } = step;
+        StepRecord {
+            step: (*step).into(),
+            requests: *requests,
+            attempts: attempts.iter().map(AttemptRecordV2::from).collect(),
+            in_flight: in_flight.as_ref().map(|flight| {
+                let InFlight {
+                    attempt,
+                    requested_at_ms,
+                } = *flight;
+                InFlightRecord {
+                    attempt,
+                    requested_at_ms,
+                }
+            }),
+            waiting_until_ms: *waiting_until_ms,
+            refused: *refused,
+            transient_failures: *transient_failures,
+            repair_turns: repair_turns.iter().map(RepairTurnRecord::from).collect(),
+            accepted: accepted.as_ref().map(|accepted| match accepted {
+                Accepted::Overview(overview) => AcceptedRecord::Overview {
+                    overview: overview.as_ref().into(),
+                },
+                Accepted::Week(details) => AcceptedRecord::Week {
+                    details: details.into(),
+                },
+            }),
+            accepted_at_ms: *accepted_at_ms,
+            warnings: warnings.iter().map(ViolationRecord::from).collect(),
+            exhausted: exhausted.clone(),
+            compacted: *compacted,
+            fallback: *fallback,
+        }
+    }
+}
+
+impl From<StepRecord> for StepState {
+    fn from(record: StepRecord) -> Self {
+        let StepRecord {
+            step,
+            requests,
+            attempts,
+            in_flight,
+            waiting_until_ms,
+            refused,
+            transient_failures,
+            repair_turns,
+            accepted,
+            accepted_at_ms,
+            warnings,
+            exhausted,
+            compacted,
+            fallback,
+        } = record;
+        StepState {
+            step: step.into(),
+            requests,
+            attempts: attempts.into_iter().map(AttemptRecord::from).collect(),
+            in_flight: in_flight.map(|flight| {
+                let InFlightRecord {
+                    attempt,
+                    requested_at_ms,
+                } = flight;
+                InFlight {
+                    attempt,
+                    requested_at_ms,
+                }
+            }),
+            waiting_until_ms,
+            refused,
+            transient_failures,
+            repair_turns: repair_turns.into_iter().map(RepairTurn::from).collect(),
+            accepted: accepted.map(|accepted| match accepted {
+                AcceptedRecord::Overview { overview } => {
+                    Accepted::Overview(std::sync::Arc::new(overview.into()))
+                }
+                AcceptedRecord::Week { details } => Accepted::Week(details.into()),
+            }),
+            accepted_at_ms,
+            warnings: warnings.into_iter().map(Violation::from).collect(),
+            exhausted,
+            compacted,
+            fallback,
+        }
+    }
+}

@@ -1,0 +1,978 @@
+//! The embedded backend: the only code that imports sled. Every record lives in one tree, so a
+//! transition is one atomic `apply_batch` (one write to sled's log); the run's commit sequence
+//! is compared and set under one lock, which is a true compare-and-set because sled lets one
+//! process at a time open a store. Flushes are grouped: one flush covers every transition that
+//! was committed when it started, across runs.
+//!
+//! Durability: sled's `flush` writes its buffers with `pwrite` and waits on `sync_file_range`,
+//! which survives a killed process but does not flush the device cache or the file's metadata,
+//! so it does not survive a power loss. `Durability::Power` adds an `fdatasync` of the log
+//! after every flush.
+//!
+//! Key layout (one tree, `v2`; see `state/README.md`): `M` the meta record, `H`+run the head,
+//! `P`+run the spec, `S`+run+step a step, `B`+batch a batch, `D`+digest a batch's id. Stores
+//! written by format version 1 keep their runs in the trees `runs` and `steps` until each run's
+//! next commit rewrites it here.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+
+use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
+
+use crate::llm::StepId;
+use crate::store::backend::{Commit, FlushFuture, NewRun, RecordStore, RunRecords};
+use crate::store::files::{self, DirState, View};
+use crate::store::records::{
+    self, BatchRecord, HeadRecord, Id, MetaRecord, SpecRecord, StepRecord,
+};
+use crate::store::{Access, Durability, Error};
+use crate::workflow::RunId;
+
+const TREE: &str = "v2";
+const LEGACY_RUNS: &str = "runs";
+const LEGACY_STEPS: &str = "steps";
+/// How long the catch-up reopen at close waits for sled's own threads to let go of the lock.
+const REOPEN_WAIT_MS: u64 = 5_000;
+const REOPEN_POLL_MS: u64 = 5;
+
+/// Key layout of the `v2` tree.
+pub mod keys {
+    use crate::llm::StepId;
+    use crate::workflow::RunId;
+
+    pub const META: &[u8] = b"M";
+    pub const HEAD: u8 = b'H';
+    pub const SPEC: u8 = b'P';
+    pub const STEP: u8 = b'S';
+    pub const BATCH: u8 = b'B';
+    pub const DIGEST: u8 = b'D';
+
+    fn with_id(prefix: u8, id: u128) -> Vec<u8> {
+        let mut key = Vec::with_capacity(22);
+        key.push(prefix);
+        key.extend_from_slice(&id.to_be_bytes());
+        key
+    }
+
+    pub fn head(run_id: RunId) -> Vec<u8> {
+        with_id(HEAD, run_id.0)
+    }
+
+    pub fn spec(run_id: RunId) -> Vec<u8> {
+        with_id(SPEC, run_id.0)
+    }
+
+    pub fn steps_of(run_id: RunId) -> Vec<u8> {
+        with_id(STEP, run_id.0)
+    }
+
+    pub fn step(run_id: RunId, step: StepId) -> Vec<u8> {
+        let mut key = steps_of(run_id);
+        key.extend_from_slice(&step_suffix(step));
+        key
+    }
+
+    pub fn step_suffix(step: StepId) -> Vec<u8> {
+        match step {
+            StepId::Overview => vec![0],
+            StepId::Week(week) => {
+                let mut suffix = vec![1];
+                suffix.extend_from_slice(&week.to_be_bytes());
+                suffix
+            }
+        }
+    }
+
+    pub fn parse_step_suffix(suffix: &[u8]) -> Option<StepId> {
+        match suffix {
+            [0] => Some(StepId::Overview),
+            [1, a, b, c, d] => Some(StepId::Week(u32::from_be_bytes([*a, *b, *c, *d]))),
+            _ => None,
+        }
+    }
+
+    pub fn step_name(step: StepId) -> String {
+        match step {
+            StepId::Overview => "steps/overview".to_string(),
+            StepId::Week(week) => format!("steps/week-{week}"),
+        }
+    }
+
+    pub fn batch(batch_id: u128) -> Vec<u8> {
+        with_id(BATCH, batch_id)
+    }
+
+    pub fn digest(digest: &str) -> Vec<u8> {
+        let mut key = vec![DIGEST];
+        key.extend_from_slice(digest.as_bytes());
+        key
+    }
+
+    /// The run id of a key that starts with a prefix and a run id.
+    pub fn id_of(key: &[u8]) -> Option<u128> {
+        key.get(1..17)
+            .map(|bytes| u128::from_be_bytes(bytes.try_into().expect("16 bytes were taken")))
+    }
+
+    /// The v1 layout: runs by bare id, steps by id and step suffix.
+    pub fn legacy_step(run_id: RunId, step: StepId) -> Vec<u8> {
+        let mut key = run_id.0.to_be_bytes().to_vec();
+        key.extend_from_slice(&step_suffix(step));
+        key
+    }
+}
+
+fn io(what: impl Into<String>) -> impl FnOnce(sled::Error) -> Error {
+    let what = what.into();
+    move |source| Error::Io { what, source }
+}
+
+/// A key and its value, as stored.
+pub type RawEntry = (Vec<u8>, Vec<u8>);
+
+/// What commits and the meta record share, behind one lock.
+struct Guarded {
+    /// The last committed sequence of every run this process has seen.
+    seqs: HashMap<RunId, u64>,
+    meta: MetaRecord,
+}
+
+pub struct SledStore {
+    /// `None` only for a read-only store that has no v2 tree yet (a v1 store).
+    tree: Option<sled::Tree>,
+    legacy: Option<(sled::Tree, sled::Tree)>,
+    access: Access,
+    guarded: Mutex<Guarded>,
+    flusher: Flusher,
+    /// The directory the user named (not a private view's).
+    dir: PathBuf,
+    /// The private copy a read-only open reads. Declared last, so it is removed only after
+    /// every sled handle above has been dropped.
+    _view: Option<View>,
+}
+
+impl SledStore {
+    /// Opens a store that `files::inspect` found acceptable. A writer removes unfinished
+    /// snapshots first; a reader that cannot be sure sled would write nothing reads a copy.
+    pub fn open(
+        state: &DirState,
+        access: Access,
+        durability: Durability,
+    ) -> Result<(SledStore, Vec<String>), Error> {
+        let mut notices = Vec::new();
+        let (sled_dir, view) = match access {
+            Access::ReadWrite => {
+                notices.extend(files::remove_stale_snapshots(state)?);
+                (state.dir.clone(), None)
+            }
+            Access::ReadOnly => {
+                let clean = state.manifest.as_ref().is_some_and(|m| m.clean);
+                if clean && state.stale_snapshots.is_empty() && files::is_writable(&state.dir) {
+                    (state.dir.clone(), None)
+                } else {
+                    if files::is_locked(&state.dir) {
+                        return Err(Error::Locked {
+                            dir: state.dir.clone(),
+                        });
+                    }
+                    let view = View::copy_of(state)?;
+                    (view.dir.clone(), Some(view))
+                }
+            }
+        };
+        let db = open_db(&sled_dir, &state.dir)?;
+        let names: Vec<Vec<u8>> = db.tree_names().iter().map(|name| name.to_vec()).collect();
+        let has = |name: &str| names.iter().any(|known| known == name.as_bytes());
+        let legacy = if has(LEGACY_RUNS) {
+            let runs = db.open_tree(LEGACY_RUNS).map_err(io("tree runs"))?;
+            let steps = db.open_tree(LEGACY_STEPS).map_err(io("tree steps"))?;
+            Some((runs, steps))
+        } else {
+            None
+        };
+        let tree = if has(TREE) || access == Access::ReadWrite {
+            Some(db.open_tree(TREE).map_err(io("tree v2"))?)
+        } else {
+            None
+        };
+        let meta = match tree.as_ref().map(|tree| tree.get(keys::META)).transpose() {
+            Err(source) => return Err(io("meta record")(source)),
+            Ok(Some(Some(bytes))) => {
+                records::decode::<MetaRecord>(&bytes).map_err(|source| Error::Corrupt {
+                    run_id: "(store)".into(),
+                    key: "meta".into(),
+                    source,
+                })?
+            }
+            Ok(_) => initial_meta(legacy.as_ref())?,
+        };
+        let file = match durability {
+            Durability::Power => Some(std::fs::File::open(sled_dir.join("db")).map_err(
+                |source| Error::Files {
+                    dir: state.dir.clone(),
+                    what: "db".into(),
+                    source,
+                },
+            )?),
+            Durability::Process => None,
+        };
+        let store = SledStore {
+            flusher: Flusher::start(db, file),
+            tree,
+            legacy,
+            access,
+            guarded: Mutex::new(Guarded {
+                seqs: HashMap::new(),
+                meta,
+            }),
+            dir: state.dir.clone(),
+            _view: view,
+        };
+        store.check_against_manifest(state)?;
+        if access == Access::ReadWrite {
+            store.write_meta_if_new()?;
+            store.flush_blocking()?;
+            let meta = store.meta();
+            files::write_manifest(
+                &state.dir,
+                &files::Manifest {
+                    manifest_version: files::MANIFEST_VERSION,
+                    runs: meta.runs,
+                    commits: meta.commits,
+                    snapshot: files::newest_snapshot(&state.dir),
+                    clean: false,
+                    updated_at_ms: crate::store::wall_ms(),
+                },
+            )?;
+        }
+        Ok((store, notices))
+    }
+
+    fn meta(&self) -> MetaRecord {
+        self.lock().meta.clone()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Guarded> {
+        self.guarded
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// A store holding fewer runs or transitions than its manifest says it durably had has
+    /// lost data (a replaced or truncated log): refuse it rather than read a past state.
+    fn check_against_manifest(&self, state: &DirState) -> Result<(), Error> {
+        let Some(manifest) = &state.manifest else {
+            return Ok(());
+        };
+        let meta = self.meta();
+        if meta.runs < manifest.runs || meta.commits < manifest.commits {
+            return Err(Error::Lost {
+                dir: state.dir.clone(),
+                file: "db".into(),
+                why: format!(
+                    "the store holds {} run(s) and {} transition(s), but its manifest recorded {} and {}; the log was replaced or truncated; restore db and its snap.* file from a backup",
+                    meta.runs, meta.commits, manifest.runs, manifest.commits
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    fn write_meta_if_new(&self) -> Result<(), Error> {
+        let tree = self.tree()?;
+        if tree.get(keys::META).map_err(io("meta record"))?.is_none() {
+            let meta = self.meta();
+            tree.insert(keys::META, records::encode(&meta))
+                .map_err(io("meta record"))?;
+        }
+        Ok(())
+    }
+
+    fn tree(&self) -> Result<&sled::Tree, Error> {
+        self.tree.as_ref().ok_or(Error::ReadOnly)
+    }
+
+    fn writable(&self) -> Result<&sled::Tree, Error> {
+        match self.access {
+            Access::ReadWrite => self.tree(),
+            Access::ReadOnly => Err(Error::ReadOnly),
+        }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Flushes at once, outside the group (tests, benchmarks, shutdown).
+    pub fn flush_blocking(&self) -> Result<(), Error> {
+        self.flusher.flush_now()
+    }
+
+    /// sled flushes made so far.
+    pub fn flush_count(&self) -> u64 {
+        self.flusher.shared.flushes.load(Ordering::SeqCst)
+    }
+
+    /// Every key and value of the v2 tree, then of the legacy trees (for `doctor`).
+    pub fn raw_entries(&self) -> Vec<(&'static str, Result<RawEntry, Error>)> {
+        let mut entries = Vec::new();
+        let trees = self.tree.iter().map(|tree| (TREE, tree)).chain(
+            self.legacy
+                .iter()
+                .flat_map(|(runs, steps)| [(LEGACY_RUNS, runs), (LEGACY_STEPS, steps)]),
+        );
+        for (name, tree) in trees {
+            for item in tree.iter() {
+                let failed = item.is_err();
+                entries.push((
+                    name,
+                    item.map(|(key, value)| (key.to_vec(), value.to_vec()))
+                        .map_err(io(format!("scan of tree {name}"))),
+                ));
+                if failed {
+                    break;
+                }
+            }
+        }
+        entries
+    }
+
+    /// Writes raw bytes under a key of a tree (`v2`, `runs` or `steps`), bypassing the record
+    /// format: only for tests that prove bad records are reported, never skipped.
+    pub fn put_raw(&self, tree: &str, key: &[u8], bytes: &[u8]) -> Result<(), Error> {
+        self.raw_tree(tree)?
+            .insert(key, bytes)
+            .map(|_| ())
+            .map_err(io("raw test write"))
+    }
+
+    pub fn get_raw(&self, tree: &str, key: &[u8]) -> Result<Option<Vec<u8>>, Error> {
+        self.raw_tree(tree)?
+            .get(key)
+            .map(|value| value.map(|bytes| bytes.to_vec()))
+            .map_err(io("raw test read"))
+    }
+
+    pub fn delete_raw(&self, tree: &str, key: &[u8]) -> Result<(), Error> {
+        self.raw_tree(tree)?
+            .remove(key)
+            .map(|_| ())
+            .map_err(io("raw test delete"))
+    }
+
+    fn raw_tree(&self, name: &str) -> Result<&sled::Tree, Error> {
+        match (name, &self.legacy) {
+            (LEGACY_RUNS, Some((runs, _))) => Ok(runs),
+            (LEGACY_STEPS, Some((_, steps))) => Ok(steps),
+            _ => self.tree(),
+        }
+    }
+
+    fn legacy_run(&self, run_id: RunId) -> Result<Option<RunRecords>, Error> {
+        let Some((runs, steps)) = &self.legacy else {
+            return Ok(None);
+        };
+        let Some(bytes) = runs
+            .get(run_id.0.to_be_bytes())
+            .map_err(io(format!("read of run {run_id}")))?
+        else {
+            return Ok(None);
+        };
+        let mut step_records = Vec::new();
+        for item in steps.scan_prefix(run_id.0.to_be_bytes()) {
+            let (key, bytes) = item.map_err(io(format!("scan of run {run_id}")))?;
+            step_records.push(decode_step_at(run_id, &key[16..], &bytes)?);
+        }
+        let (spec, head) =
+            records::decode_v1_run(&bytes, &step_records).map_err(|source| Error::Corrupt {
+                run_id: run_id.to_string(),
+                key: "runs".into(),
+                source,
+            })?;
+        let mut run = RunRecords {
+            spec,
+            head,
+            steps: step_records,
+            version: 1,
+        };
+        run.head.summary = crate::store::derive_summary(&run)?;
+        Ok(Some(run))
+    }
+
+    fn legacy_ids(&self) -> Result<Vec<RunId>, Error> {
+        let Some((runs, _)) = &self.legacy else {
+            return Ok(Vec::new());
+        };
+        let mut ids = Vec::new();
+        for key in runs.iter().keys() {
+            let key = key.map_err(io("scan of runs"))?;
+            let bytes: [u8; 16] = key.as_ref().try_into().map_err(|_| Error::BadKey {
+                tree: "runs",
+                key: format!("{:02x?}", key.as_ref()),
+                reason: format!("a run key is 16 bytes, this one is {}", key.len()),
+            })?;
+            ids.push(RunId(u128::from_be_bytes(bytes)));
+        }
+        Ok(ids)
+    }
+
+    fn stored_seq(&self, run_id: RunId) -> Result<Option<u64>, Error> {
+        if let Some(head) = self.head_v2(run_id)? {
+            return Ok(Some(head.seq));
+        }
+        Ok(self.legacy_run(run_id)?.map(|run| run.head.seq))
+    }
+
+    fn head_v2(&self, run_id: RunId) -> Result<Option<HeadRecord>, Error> {
+        let Some(tree) = &self.tree else {
+            return Ok(None);
+        };
+        tree.get(keys::head(run_id))
+            .map_err(io(format!("read of run {run_id}")))?
+            .map(|bytes| {
+                records::decode::<HeadRecord>(&bytes).map_err(|source| Error::Corrupt {
+                    run_id: run_id.to_string(),
+                    key: "head".into(),
+                    source,
+                })
+            })
+            .transpose()
+    }
+
+    /// Writes a clean manifest after leaving sled's snapshot caught up, so that the next
+    /// read-only open writes nothing. Called once a writer is done with the store.
+    pub fn close(self) -> Result<(), Error> {
+        if self.access == Access::ReadOnly {
+            return Ok(());
+        }
+        self.flush_blocking()?;
+        let meta = self.meta();
+        let dir = self.dir.clone();
+        drop(self);
+        // Reopening makes sled write the snapshot it would otherwise write on the next open.
+        // sled's own threads release the directory lock a moment after the last handle drops.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_millis(REOPEN_WAIT_MS);
+        loop {
+            match open_db(&dir, &dir) {
+                Ok(db) => {
+                    drop(db);
+                    break;
+                }
+                Err(Error::Locked { .. }) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(REOPEN_POLL_MS));
+                }
+                // Not clean, then: the next reader copies the store instead.
+                Err(_) => return Ok(()),
+            }
+        }
+        files::write_manifest(
+            &dir,
+            &files::Manifest {
+                manifest_version: files::MANIFEST_VERSION,
+                runs: meta.runs,
+                commits: meta.commits,
+                snapshot: files::newest_snapshot(&dir),
+                clean: true,
+                updated_at_ms: crate::store::wall_ms(),
+            },
+        )
+    }
+}
+
+fn open_db(sled_dir: &Path, named: &Path) -> Result<sled::Db, Error> {
+    sled::Config::new()
+        .path(sled_dir)
+        .mode(sled::Mode::LowSpace)
+        // Durability comes from the engine's flushes only; no background flush thread.
+        .flush_every_ms(None)
+        .open()
+        .map_err(|source| match &source {
+            sled::Error::Io(io) if io.to_string().contains("could not acquire lock") => {
+                Error::Locked {
+                    dir: named.to_path_buf(),
+                }
+            }
+            _ => Error::Open {
+                dir: named.to_path_buf(),
+                source,
+            },
+        })
+}
+
+/// The meta record of a store that has none: a new store, or a v1 store seen for the first
+/// time (its counts are its runs and their sequences).
+fn initial_meta(legacy: Option<&(sled::Tree, sled::Tree)>) -> Result<MetaRecord, Error> {
+    let mut meta = MetaRecord {
+        format: records::FORMAT_VERSION,
+        created_at_ms: crate::store::wall_ms(),
+        runs: 0,
+        batches: 0,
+        commits: 0,
+    };
+    if let Some((runs, _)) = legacy {
+        for item in runs.iter() {
+            let (key, bytes) = item.map_err(io("scan of runs"))?;
+            meta.runs += 1;
+            // A record that does not decode is reported when it is read, by its key.
+            if let Ok((_, head)) = records::decode_v1_run(&bytes, &[]) {
+                meta.commits += head.seq;
+            } else {
+                tracing::warn!(key = ?key, "unreadable v1 run record while counting the store");
+            }
+        }
+    }
+    Ok(meta)
+}
+
+fn decode_step_at(run_id: RunId, suffix: &[u8], bytes: &[u8]) -> Result<StepRecord, Error> {
+    let Some(step) = keys::parse_step_suffix(suffix) else {
+        return Err(Error::BadKey {
+            tree: "steps",
+            key: format!("{run_id}/{suffix:02x?}"),
+            reason: "a step key ends in 0 (overview) or 1 and a big-endian u32 week".into(),
+        });
+    };
+    let record = records::decode_step(bytes).map_err(|source| Error::Corrupt {
+        run_id: run_id.to_string(),
+        key: keys::step_name(step),
+        source,
+    })?;
+    let holds = StepId::from(record.step);
+    if holds != step {
+        return Err(Error::Misplaced {
+            run_id,
+            key: keys::step_name(step),
+            holds,
+        });
+    }
+    Ok(record)
+}
+
+impl RecordStore for SledStore {
+    fn create(&self, batch: Option<&BatchRecord>, runs: &[NewRun]) -> Result<(), Error> {
+        let tree = self.writable()?;
+        let mut guarded = self.lock();
+        for run in runs {
+            let run_id = RunId(run.spec.run_id.0);
+            if guarded.seqs.contains_key(&run_id) || self.stored_seq(run_id)?.is_some() {
+                return Err(Error::Exists { run_id });
+            }
+        }
+        let mut meta = guarded.meta.clone();
+        let mut writes = sled::Batch::default();
+        if let Some(batch) = batch {
+            writes.insert(keys::batch(batch.batch_id.0), records::encode(batch));
+            writes.insert(
+                keys::digest(&batch.digest),
+                records::encode(&batch.batch_id),
+            );
+            meta.batches += 1;
+        }
+        for run in runs {
+            let run_id = RunId(run.spec.run_id.0);
+            writes.insert(keys::spec(run_id), records::encode(&run.spec));
+            writes.insert(keys::head(run_id), records::encode(&run.head));
+        }
+        meta.runs += runs.len() as u64;
+        writes.insert(keys::META, records::encode(&meta));
+        tree.apply_batch(writes).map_err(io("creation of runs"))?;
+        guarded.meta = meta;
+        for run in runs {
+            guarded.seqs.insert(RunId(run.spec.run_id.0), run.head.seq);
+        }
+        self.flusher.committed();
+        Ok(())
+    }
+
+    fn commit(&self, commit: Commit<'_>) -> Result<(), Error> {
+        let tree = self.writable()?;
+        let Commit {
+            run_id,
+            expected_seq,
+            head,
+            steps,
+            upgrade,
+        } = commit;
+        let mut guarded = self.lock();
+        let found = match guarded.seqs.get(&run_id) {
+            Some(seq) => Some(*seq),
+            None => self.stored_seq(run_id)?,
+        };
+        if found != Some(expected_seq) {
+            return Err(Error::Conflict {
+                run_id,
+                expected: expected_seq,
+                found,
+            });
+        }
+        let mut meta = guarded.meta.clone();
+        meta.commits += 1;
+        let head_bytes = records::encode(head);
+        let step_bytes: Vec<(Vec<u8>, Vec<u8>)> = steps
+            .iter()
+            .map(|step| (keys::step(run_id, step.step.into()), records::encode(step)))
+            .collect();
+        let meta_bytes = records::encode(&meta);
+        match (upgrade, &self.legacy) {
+            (Some(spec), Some((legacy_runs, legacy_steps))) => {
+                let spec_bytes = records::encode(spec);
+                let old_steps: Vec<sled::IVec> = legacy_steps
+                    .scan_prefix(run_id.0.to_be_bytes())
+                    .keys()
+                    .collect::<Result<_, _>>()
+                    .map_err(io(format!("scan of run {run_id}")))?;
+                (tree, legacy_runs, legacy_steps)
+                    .transaction(|(tree, runs, old)| {
+                        tree.insert(keys::spec(run_id), spec_bytes.as_slice())?;
+                        tree.insert(keys::head(run_id), head_bytes.as_slice())?;
+                        for (key, bytes) in &step_bytes {
+                            tree.insert(key.as_slice(), bytes.as_slice())?;
+                        }
+                        tree.insert(keys::META, meta_bytes.as_slice())?;
+                        runs.remove(&run_id.0.to_be_bytes())?;
+                        for key in &old_steps {
+                            old.remove(key)?;
+                        }
+                        Ok::<(), ConflictableTransactionError<()>>(())
+                    })
+                    .map_err(|err| match err {
+                        TransactionError::Storage(source) => {
+                            io(format!("upgrade of run {run_id}"))(source)
+                        }
+                        TransactionError::Abort(()) => {
+                            unreachable!("the upgrade closure never aborts")
+                        }
+                    })?;
+            }
+            (upgrade, _) => {
+                let mut writes = sled::Batch::default();
+                if let Some(spec) = upgrade {
+                    writes.insert(keys::spec(run_id), records::encode(spec));
+                }
+                writes.insert(keys::head(run_id), head_bytes);
+                for (key, bytes) in step_bytes {
+                    writes.insert(key, bytes);
+                }
+                writes.insert(keys::META, meta_bytes);
+                tree.apply_batch(writes)
+                    .map_err(io(format!("commit of run {run_id}")))?;
+            }
+        }
+        guarded.meta = meta;
+        guarded.seqs.insert(run_id, head.seq);
+        self.flusher.committed();
+        Ok(())
+    }
+
+    fn flush(&self) -> FlushFuture<'_> {
+        Box::pin(self.flusher.flush())
+    }
+
+    fn run(&self, run_id: RunId) -> Result<Option<RunRecords>, Error> {
+        let Some(head) = self.head_v2(run_id)? else {
+            return self.legacy_run(run_id);
+        };
+        let tree = self.tree()?;
+        let spec_bytes = tree
+            .get(keys::spec(run_id))
+            .map_err(io(format!("read of run {run_id}")))?
+            .ok_or_else(|| Error::Missing {
+                run_id,
+                key: "spec".into(),
+            })?;
+        let spec: SpecRecord = records::decode(&spec_bytes).map_err(|source| Error::Corrupt {
+            run_id: run_id.to_string(),
+            key: "spec".into(),
+            source,
+        })?;
+        if spec.run_id != Id(run_id.0) {
+            return Err(Error::Foreign {
+                run_id,
+                key: "spec".into(),
+                holds: RunId(spec.run_id.0),
+            });
+        }
+        let prefix = keys::steps_of(run_id);
+        let mut steps = Vec::new();
+        for item in tree.scan_prefix(&prefix) {
+            let (key, bytes) = item.map_err(io(format!("scan of run {run_id}")))?;
+            steps.push(decode_step_at(run_id, &key[prefix.len()..], &bytes)?);
+        }
+        Ok(Some(RunRecords {
+            spec,
+            head,
+            steps,
+            version: records::FORMAT_VERSION,
+        }))
+    }
+
+    fn head(&self, run_id: RunId) -> Result<Option<HeadRecord>, Error> {
+        match self.head_v2(run_id)? {
+            Some(head) => Ok(Some(head)),
+            None => Ok(self.legacy_run(run_id)?.map(|run| run.head)),
+        }
+    }
+
+    fn heads(&self) -> Result<Vec<(RunId, HeadRecord)>, Error> {
+        let mut heads = Vec::new();
+        if let Some(tree) = &self.tree {
+            for item in tree.scan_prefix([keys::HEAD]) {
+                let (key, bytes) = item.map_err(io("scan of runs"))?;
+                let Some(id) = keys::id_of(&key).filter(|_| key.len() == 17) else {
+                    return Err(Error::BadKey {
+                        tree: TREE,
+                        key: format!("{:02x?}", key.as_ref()),
+                        reason: format!(
+                            "a head key is `H` and a 16-byte run id, this one is {} bytes",
+                            key.len()
+                        ),
+                    });
+                };
+                let run_id = RunId(id);
+                let head =
+                    records::decode::<HeadRecord>(&bytes).map_err(|source| Error::Corrupt {
+                        run_id: run_id.to_string(),
+                        key: "head".into(),
+                        source,
+                    })?;
+                heads.push((run_id, head));
+            }
+        }
+        for run_id in self.legacy_ids()? {
+            if let Some(run) = self.legacy_run(run_id)? {
+                heads.push((run_id, run.head));
+            }
+        }
+        Ok(heads)
+    }
+
+    fn batch(&self, batch_id: u128) -> Result<Option<BatchRecord>, Error> {
+        let Some(tree) = &self.tree else {
+            return Ok(None);
+        };
+        tree.get(keys::batch(batch_id))
+            .map_err(io("read of a batch"))?
+            .map(|bytes| {
+                records::decode::<BatchRecord>(&bytes).map_err(|source| Error::Corrupt {
+                    run_id: format!("(batch {})", Id(batch_id).0),
+                    key: "batch".into(),
+                    source,
+                })
+            })
+            .transpose()
+    }
+
+    fn batches(&self) -> Result<Vec<BatchRecord>, Error> {
+        let Some(tree) = &self.tree else {
+            return Ok(Vec::new());
+        };
+        let mut batches = Vec::new();
+        for item in tree.scan_prefix([keys::BATCH]) {
+            let (key, bytes) = item.map_err(io("scan of batches"))?;
+            batches.push(records::decode::<BatchRecord>(&bytes).map_err(|source| {
+                Error::Corrupt {
+                    run_id: format!("(batch {:02x?})", key.as_ref()),
+                    key: "batch".into(),
+                    source,
+                }
+            })?);
+        }
+        Ok(batches)
+    }
+
+    fn batch_by_digest(&self, digest: &str) -> Result<Option<BatchRecord>, Error> {
+        let Some(tree) = &self.tree else {
+            return Ok(None);
+        };
+        let Some(bytes) = tree
+            .get(keys::digest(digest))
+            .map_err(io("read of a batch"))?
+        else {
+            return Ok(None);
+        };
+        let id: Id = records::decode(&bytes).map_err(|source| Error::Corrupt {
+            run_id: "(batch)".into(),
+            key: format!("digest/{digest}"),
+            source,
+        })?;
+        self.batch(id.0)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Group commit
+
+/// The flusher thread and what it shares with committers.
+struct Flusher {
+    shared: Arc<FlushShared>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+struct FlushShared {
+    db: sled::Db,
+    /// With `Durability::Power`, the log file to `fdatasync` after each flush.
+    file: Option<std::fs::File>,
+    /// Commits made so far (a commit counts once it returned).
+    commits: AtomicU64,
+    flushes: AtomicU64,
+    requests: Mutex<FlushRequests>,
+    wake: Condvar,
+    status: tokio::sync::watch::Sender<FlushStatus>,
+}
+
+#[derive(Default)]
+struct FlushRequests {
+    /// The highest commit count someone waits to see durable.
+    wanted: u64,
+    stop: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+struct FlushStatus {
+    /// Every commit up to this count is durable.
+    covered: u64,
+    /// The last flush that failed: the commit count it tried to cover, and why.
+    failed: Option<(u64, Arc<str>)>,
+}
+
+impl Flusher {
+    fn start(db: sled::Db, file: Option<std::fs::File>) -> Flusher {
+        let (status, _) = tokio::sync::watch::channel(FlushStatus::default());
+        let shared = Arc::new(FlushShared {
+            db,
+            file,
+            commits: AtomicU64::new(0),
+            flushes: AtomicU64::new(0),
+            requests: Mutex::new(FlushRequests::default()),
+            wake: Condvar::new(),
+            status,
+        });
+        let worker = shared.clone();
+        let thread = std::thread::Builder::new()
+            .name("periodize-flush".into())
+            .spawn(move || worker.run())
+            .expect("the flusher thread starts");
+        Flusher {
+            shared,
+            thread: Some(thread),
+        }
+    }
+
+    fn committed(&self) {
+        self.shared.commits.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn flush(&self) -> impl std::future::Future<Output = Result<(), Error>> + Send + 'static {
+        let shared = self.shared.clone();
+        async move {
+            let target = shared.commits.load(Ordering::SeqCst);
+            let mut status = shared.status.subscribe();
+            if status.borrow().covered >= target {
+                return Ok(());
+            }
+            {
+                let mut requests = shared.lock();
+                requests.wanted = requests.wanted.max(target);
+            }
+            shared.wake.notify_one();
+            loop {
+                {
+                    let now = status.borrow_and_update();
+                    if now.covered >= target {
+                        return Ok(());
+                    }
+                    if let Some((goal, reason)) = &now.failed {
+                        if *goal >= target {
+                            return Err(Error::Flush {
+                                reason: reason.to_string(),
+                            });
+                        }
+                    }
+                }
+                if status.changed().await.is_err() {
+                    return Err(Error::Flush {
+                        reason: "the store was closed".into(),
+                    });
+                }
+            }
+        }
+    }
+
+    fn flush_now(&self) -> Result<(), Error> {
+        let goal = self.shared.commits.load(Ordering::SeqCst);
+        self.shared
+            .flush_once(goal)
+            .map_err(|reason| Error::Flush { reason })
+    }
+}
+
+impl FlushShared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, FlushRequests> {
+        self.requests
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn run(&self) {
+        loop {
+            let goal = {
+                let mut requests = self.lock();
+                loop {
+                    if requests.stop {
+                        return;
+                    }
+                    if requests.wanted > self.status.borrow().covered {
+                        break;
+                    }
+                    requests = self
+                        .wake
+                        .wait(requests)
+                        .unwrap_or_else(|poisoned| poisoned.into_inner());
+                }
+                // Every commit that returned by now is covered by the flush that follows,
+                // including those whose owners have not asked yet.
+                self.commits.load(Ordering::SeqCst)
+            };
+            if self.flush_once(goal).is_err() {
+                // Waiters up to `goal` were told; do not spin on a store that keeps failing
+                // unless someone asked for more since.
+                let mut requests = self.lock();
+                if requests.wanted <= goal {
+                    requests.wanted = self.status.borrow().covered;
+                }
+            }
+        }
+    }
+
+    fn flush_once(&self, goal: u64) -> Result<(), String> {
+        self.flushes.fetch_add(1, Ordering::SeqCst);
+        let result = self
+            .db
+            .flush()
+            .map(|_| ())
+            .map_err(|err| err.to_string())
+            .and_then(|()| match &self.file {
+                Some(file) => file
+                    .sync_data()
+                    .map_err(|err| format!("fdatasync of db: {err}")),
+                None => Ok(()),
+            });
+        self.status.send_modify(|status| match &result {
+            Ok(()) => status.covered = status.covered.max(goal),
+            Err(reason) => status.failed = Some((goal, Arc::from(reason.as_str()))),
+        });
+        result
+    }
+}
+
+impl Drop for Flusher {
+    fn drop(&mut self) {
+        self.shared.lock().stop = true;
+        self.shared.wake.notify_all();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
