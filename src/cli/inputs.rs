@@ -21,7 +21,7 @@ pub const START_DATE_FUTURE_DAYS: i64 = 5 * 366;
 const MAX_MANIFEST_BYTES: u64 = 64 * MAX_PROFILE_BYTES;
 
 /// Where one profile comes from, before it is read.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct ItemSource {
     /// How the item is named in messages and in the batch: a path, or `manifest:line`.
     pub name: String,
@@ -31,10 +31,12 @@ pub struct ItemSource {
     pub start_date: Option<String>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub enum ItemBody {
     File(PathBuf),
     Inline(Value),
+    /// A manifest line that names no profile; reported with the other items' problems.
+    Bad(Error),
 }
 
 /// One profile, checked, with what its run is made from.
@@ -102,27 +104,20 @@ pub fn items_of(source: &Path) -> Result<Vec<ItemSource>, Error> {
     }
     let text = read_input("batch manifest", source, MAX_MANIFEST_BYTES)?;
     let base = source.parent().unwrap_or(Path::new("."));
-    let mut items = Vec::new();
-    let mut errors = Vec::new();
-    for (index, line) in text.lines().enumerate() {
-        let name = format!("{}:{}", source.display(), index + 1);
-        if line.trim().is_empty() {
-            continue;
-        }
-        match manifest_item(&name, base, line) {
-            Ok(item) => items.push(item),
-            Err(error) => errors.push(ItemError {
-                source: name,
-                error,
-            }),
-        }
-    }
-    if !errors.is_empty() {
-        return Err(Error::Inputs {
-            total: items.len() + errors.len(),
-            errors,
-        });
-    }
+    let items: Vec<ItemSource> = text
+        .lines()
+        .enumerate()
+        .filter(|(_, line)| !line.trim().is_empty())
+        .map(|(index, line)| {
+            let name = format!("{}:{}", source.display(), index + 1);
+            manifest_item(&name, base, line).unwrap_or_else(|error| ItemSource {
+                name,
+                body: ItemBody::Bad(error),
+                weeks: None,
+                start_date: None,
+            })
+        })
+        .collect();
     if items.is_empty() {
         return Err(Error::Arg {
             flag: "batch source",
@@ -133,17 +128,27 @@ pub fn items_of(source: &Path) -> Result<Vec<ItemSource>, Error> {
     Ok(items)
 }
 
+/// A line's start, for messages about it.
+fn excerpt(line: &str) -> String {
+    let head: String = line.chars().take(60).collect();
+    if head.len() < line.len() {
+        format!("{head}...")
+    } else {
+        head
+    }
+}
+
 fn manifest_item(name: &str, base: &Path, line: &str) -> Result<ItemSource, Error> {
     let value: Value =
         serde_json::from_str(line.trim_start_matches('\u{feff}')).map_err(|err| Error::Arg {
             flag: "manifest line",
-            value: name.to_string(),
+            value: excerpt(line),
             reason: format!("not valid JSON: {err}"),
         })?;
     let Value::Object(object) = &value else {
         return Err(Error::Arg {
             flag: "manifest line",
-            value: name.to_string(),
+            value: excerpt(line),
             reason: "expected a JSON object: a profile, or {\"profile\": PATH, …}".into(),
         });
     };
@@ -159,11 +164,9 @@ fn manifest_item(name: &str, base: &Path, line: &str) -> Result<ItemSource, Erro
     for key in object.keys() {
         if !matches!(key.as_str(), "profile" | "weeks" | "start_date") {
             return Err(Error::Arg {
-                flag: "manifest line",
-                value: name.to_string(),
-                reason: format!(
-                    "unknown key {key:?}; a reference line has \"profile\", \"weeks\" and \"start_date\""
-                ),
+                flag: "key",
+                value: key.clone(),
+                reason: "a reference line has \"profile\", \"weeks\" and \"start_date\"".into(),
             });
         }
     }
@@ -174,7 +177,7 @@ fn manifest_item(name: &str, base: &Path, line: &str) -> Result<ItemSource, Erro
             return Err(Error::Arg {
                 flag: "start_date",
                 value: other.to_string(),
-                reason: format!("{name}: expected a date as \"YYYY-MM-DD\""),
+                reason: "expected a date as \"YYYY-MM-DD\"".into(),
             })
         }
     };
@@ -225,17 +228,18 @@ pub fn next_monday(today: NaiveDate) -> NaiveDate {
 /// Checks one item: reads and parses its profile, resolves its plan length and start date
 /// (the item's own, then the flags'), and checks the plan ends by the event.
 pub fn check_item(
-    item: &ItemSource,
+    item: ItemSource,
     weeks_flag: Option<&str>,
     default_start: NaiveDate,
     today: NaiveDate,
 ) -> Result<CheckedItem, Error> {
-    let profile = match &item.body {
+    let profile = match item.body {
         ItemBody::File(path) => {
-            let text = read_input("athlete profile", path, MAX_PROFILE_BYTES)?;
+            let text = read_input("athlete profile", &path, MAX_PROFILE_BYTES)?;
             profile::parse_profile(&text)?
         }
-        ItemBody::Inline(value) => profile::profile_from_value(value)?,
+        ItemBody::Inline(value) => profile::profile_from_value(&value)?,
+        ItemBody::Bad(error) => return Err(error),
     };
     let total_weeks = match (&item.weeks, weeks_flag, profile.plan_weeks) {
         (Some(value), _, _) => profile::parse_plan_weeks("weeks", value)?,
@@ -273,7 +277,7 @@ pub fn check_item(
     }
     let content_hash = content_hash(&profile, total_weeks, start);
     Ok(CheckedItem {
-        source: item.name.clone(),
+        source: item.name,
         profile,
         total_weeks,
         start_date: start,
@@ -283,7 +287,7 @@ pub fn check_item(
 
 /// Checks every item; on any error, every item's error.
 pub fn check_all(
-    items: &[ItemSource],
+    items: Vec<ItemSource>,
     weeks_flag: Option<&str>,
     default_start: NaiveDate,
     today: NaiveDate,
@@ -295,25 +299,21 @@ pub fn check_all(
             reason: format!("a batch holds at most {MAX_BATCH_ITEMS} profiles"),
         });
     }
-    let mut checked = Vec::with_capacity(items.len());
+    let total = items.len();
+    let mut checked = Vec::with_capacity(total);
     let mut errors = Vec::new();
     for item in items {
+        let source = item.name.clone();
         match check_item(item, weeks_flag, default_start, today) {
             Ok(item) => checked.push(item),
-            Err(error) => errors.push(ItemError {
-                source: item.name.clone(),
-                error,
-            }),
+            Err(error) => errors.push(ItemError { source, error }),
         }
     }
     match errors.len() {
         0 => Ok(checked),
         // A single profile's error is that error, as `generate --profile` has always said.
-        1 if items.len() == 1 => Err(errors.pop().expect("one error").error),
-        _ => Err(Error::Inputs {
-            total: items.len(),
-            errors,
-        }),
+        1 if total == 1 => Err(errors.pop().expect("one error").error),
+        _ => Err(Error::Inputs { total, errors }),
     }
 }
 

@@ -283,7 +283,7 @@ pub fn generate(
         }
     };
     // Every profile is checked before anything is stored: one bad file leaves nothing behind.
-    let items = inputs::check_all(&sources, args.weeks.as_deref(), default_start, today)?;
+    let items = inputs::check_all(sources, args.weeks.as_deref(), default_start, today)?;
     if args.step_attempts == 0 || args.step_attempts > MAX_STEP_ATTEMPTS {
         return Err(arg(
             "--step-attempts",

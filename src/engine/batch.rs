@@ -8,6 +8,7 @@ use std::collections::HashMap;
 
 use tokio::task::JoinSet;
 
+use crate::engine::crash::{CrashAt, CrashTarget};
 use crate::engine::{Engine, Error, Outcome};
 use crate::providers::Provider;
 use crate::workflow::{Batch, Budget, RunId, RunSpec};
@@ -45,7 +46,9 @@ impl Engine {
     /// driven before this returns.
     pub async fn submit(&self, batch: Option<&Batch>, specs: &[RunSpec]) -> Result<(), Error> {
         self.store.create_runs(batch, specs, self.clock.now_ms())?;
+        self.crash_if(CrashAt::AfterCommit, CrashTarget::Create);
         self.store.flush().await?;
+        self.crash_if(CrashAt::AfterFlush, CrashTarget::Create);
         Ok(())
     }
 

@@ -18,6 +18,8 @@ pub enum CrashAt {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CrashTarget {
+    /// The creation of a submission's runs (and batch), before any run is driven.
+    Create,
     Overview,
     Week(u32),
     Finalize,
@@ -38,6 +40,7 @@ impl fmt::Display for CrashPoint {
             CrashAt::AfterWrite => "after-write",
         };
         match self.target {
+            CrashTarget::Create => write!(f, "{at}:create"),
             CrashTarget::Overview => write!(f, "{at}:overview"),
             CrashTarget::Week(week) => write!(f, "{at}:week-{week}"),
             CrashTarget::Finalize => write!(f, "{at}:finalize"),
@@ -48,10 +51,10 @@ impl fmt::Display for CrashPoint {
 impl FromStr for CrashPoint {
     type Err = String;
 
-    /// `after-commit|after-flush|after-effect|after-write` `:` `overview|week-K|finalize`.
+    /// `after-commit|after-flush|after-effect|after-write` `:` `create|overview|week-K|finalize`.
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         let bad = || {
-            format!("crash point {text:?} is not <after-commit|after-flush|after-effect|after-write>:<overview|week-K|finalize>")
+            format!("crash point {text:?} is not <after-commit|after-flush|after-effect|after-write>:<create|overview|week-K|finalize>")
         };
         let (at, target) = text.split_once(':').ok_or_else(bad)?;
         let at = match at {
@@ -62,6 +65,7 @@ impl FromStr for CrashPoint {
             _ => return Err(bad()),
         };
         let target = match target {
+            "create" => CrashTarget::Create,
             "overview" => CrashTarget::Overview,
             "finalize" => CrashTarget::Finalize,
             week => CrashTarget::Week(

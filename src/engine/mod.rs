@@ -374,7 +374,7 @@ impl Engine {
         .await
     }
 
-    fn crash_if(&self, at: CrashAt, target: CrashTarget) {
+    pub(crate) fn crash_if(&self, at: CrashAt, target: CrashTarget) {
         if self.crash == Some(CrashPoint { at, target }) {
             eprintln!(
                 "periodize: crash point {} reached, aborting",
