@@ -30,6 +30,14 @@ use crate::domain::profile::AthleteProfile;
 use crate::domain::validate::{Rules, HOURS_RISE_WARN, MAX_HARD_DAYS};
 use crate::domain::{tss, Phase, SegmentKind, Weekday};
 
+/// The smallest weekly budget the built-in coach plans; the profile parser refuses less. Plans
+/// pass every rule from 0.02 h up (the coach works in whole minutes and the validator reads
+/// hours rounded to 0.01, in which one minute is 0.02 h; a scan of budgets, day sets, caps,
+/// ages and plan lengths found no failure above it), but such a week is a minute of riding. The
+/// floor is the budget whose leanest week (a taper at `TAPER_FLOOR_FRACTION` of it) still holds
+/// one session of `MIN_SESSION_MIN`: 50 minutes, rounded up to the hour a rider would state.
+pub const MIN_WEEKLY_HOURS: f64 = 1.0;
+
 /// A session shorter than this is not worth a training day of its own.
 const MIN_SESSION_MIN: i64 = 20;
 /// A day needs at least this long to carry a quality session.
@@ -1899,6 +1907,12 @@ fn small_f64(value: i64) -> f64 {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_minimum_budget_holds_one_session_in_the_leanest_week() {
+        let leanest_min = super::MIN_WEEKLY_HOURS * 60.0 * super::TAPER_FLOOR_FRACTION;
+        assert!(leanest_min >= super::MIN_SESSION_MIN as f64, "{leanest_min}");
+    }
+
     use expect_test::{expect, Expect};
 
     use super::*;

@@ -22,6 +22,7 @@ use crate::domain::validate::{
     TssCheck, BUDGET_TOLERANCE, MAX_HARD_DAYS, MAX_POWER_PCT, TARGET_FTP_RANGE,
 };
 use crate::domain::{zones, Weekday};
+use crate::files::{self, ReadError};
 use crate::llm::{StepBrief, StepId};
 
 /// The four template files, in the order the hash covers them.
@@ -173,9 +174,10 @@ impl PromptSet {
         PromptSet { templates }
     }
 
-    /// Reads the four templates from `dir`. Fails, naming the file, if one is missing, not
-    /// UTF-8, malformed, or uses a variable its step does not provide, so that a bad prompts
-    /// directory is refused before a run is created rather than in the middle of one.
+    /// Reads the four templates from `dir`. Fails, naming the file, if one is missing, not a
+    /// regular file, larger than `files::MAX_TEMPLATE_BYTES`, not UTF-8, malformed, or uses a
+    /// variable its step does not provide, so that a bad prompts directory is refused before a
+    /// run is created rather than in the middle of one.
     pub fn load_dir(dir: &Path) -> Result<PromptSet, Error> {
         let shown = dir.display().to_string();
         if !dir.is_dir() {
@@ -183,23 +185,10 @@ impl PromptSet {
         }
         let mut templates = BTreeMap::new();
         for file in TEMPLATE_NAMES {
-            let bytes = std::fs::read(dir.join(file)).map_err(|err| match err.kind() {
-                std::io::ErrorKind::NotFound => Error::MissingFile {
-                    file,
-                    dir: shown.clone(),
-                    expected: TEMPLATE_NAMES.join(", "),
-                },
-                _ => Error::Read {
-                    file,
-                    dir: shown.clone(),
-                    reason: err.to_string(),
-                },
-            })?;
-            let text = String::from_utf8(bytes).map_err(|err| Error::NotUtf8 {
-                file,
-                dir: shown.clone(),
-                offset: err.utf8_error().valid_up_to(),
-            })?;
+            // Bounded and regular files only: a FIFO or /dev/zero named as a template must not
+            // hang the run or fill memory.
+            let text = files::read_text(&dir.join(file), files::MAX_TEMPLATE_BYTES)
+                .map_err(|err| read_error(file, &shown, err))?;
             check_template(file, &text)?;
             templates.insert(file, text);
         }
@@ -295,6 +284,28 @@ pub fn known_variables(template: &str) -> Option<&'static [&'static str]> {
         OVERVIEW_SYSTEM | OVERVIEW_USER => Some(OVERVIEW_VARIABLES),
         WEEKS_SYSTEM | WEEKS_USER => Some(WEEK_VARIABLES),
         _ => None,
+    }
+}
+
+/// A template that cannot be read, named by its file and directory. `Error` is `Clone`, so an
+/// IO error travels as its text.
+fn read_error(file: &'static str, dir: &str, err: ReadError) -> Error {
+    match err {
+        ReadError::NotFound { .. } => Error::MissingFile {
+            file,
+            dir: dir.to_string(),
+            expected: TEMPLATE_NAMES.join(", "),
+        },
+        ReadError::NotUtf8 { offset, .. } => Error::NotUtf8 {
+            file,
+            dir: dir.to_string(),
+            offset,
+        },
+        other => Error::Read {
+            file,
+            dir: dir.to_string(),
+            reason: other.reason(),
+        },
     }
 }
 
@@ -1157,6 +1168,61 @@ mod tests {
         std::fs::write(dir.path().join(OVERVIEW_USER), "total {{total_weks}}").unwrap();
         let err = PromptSet::load_dir(dir.path()).unwrap_err();
         assert!(matches!(err, Error::UnknownVariable { .. }), "{err}");
+    }
+
+    #[test]
+    fn load_dir_refuses_a_fifo_an_oversized_file_and_utf16_and_accepts_a_bom() {
+        let dir = tempfile::tempdir().unwrap();
+        write_embedded(dir.path());
+        let fifo = dir.path().join(WEEKS_USER);
+        std::fs::remove_file(&fifo).unwrap();
+        let c_path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: `c_path` is a valid NUL-terminated string that outlives the call.
+        assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+        let err = PromptSet::load_dir(dir.path()).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::Read {
+                    file: WEEKS_USER,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "cannot read prompt template \"{WEEKS_USER}\" in {}: it is a FIFO, not a regular file",
+                dir.path().display()
+            )
+        );
+        std::fs::remove_file(&fifo).unwrap();
+        write_embedded(dir.path());
+
+        let big = "x".repeat(usize::try_from(files::MAX_TEMPLATE_BYTES).unwrap() + 1);
+        std::fs::write(dir.path().join(OVERVIEW_SYSTEM), big).unwrap();
+        let err = PromptSet::load_dir(dir.path()).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::Read {
+                    file: OVERVIEW_SYSTEM,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(err.to_string().contains("above the limit"), "{err}");
+
+        std::fs::write(dir.path().join(OVERVIEW_SYSTEM), b"\xFF\xFEa\x00").unwrap();
+        let err = PromptSet::load_dir(dir.path()).unwrap_err();
+        assert!(err.to_string().contains("UTF-16"), "{err}");
+
+        let embedded = PromptSet::embedded();
+        let text = embedded.template(OVERVIEW_SYSTEM).unwrap();
+        std::fs::write(dir.path().join(OVERVIEW_SYSTEM), format!("\u{feff}{text}")).unwrap();
+        assert_eq!(PromptSet::load_dir(dir.path()).unwrap(), embedded);
     }
 
     #[test]

@@ -109,7 +109,8 @@ fn store_exit_code(err: &store::Error) -> u8 {
     match err {
         store::Error::Locked { .. }
         | store::Error::NoStore { .. }
-        | store::Error::NotADirectory { .. } => 2,
+        | store::Error::NotADirectory { .. }
+        | store::Error::ReadOnlyDir { .. } => 2,
         _ => 1,
     }
 }

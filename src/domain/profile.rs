@@ -7,6 +7,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::coach::MIN_WEEKLY_HOURS;
 use crate::domain::Weekday;
 
 pub const FTP_RANGE_W: std::ops::RangeInclusive<f64> = 50.0..=600.0;
@@ -14,6 +15,11 @@ pub const WEEKLY_HOURS_MAX: f64 = 40.0;
 pub const PLAN_WEEKS_RANGE: std::ops::RangeInclusive<i64> = 1..=52;
 pub const DEFAULT_WEEKDAY_CAP_MIN: u32 = 90;
 pub const DEFAULT_WEEKEND_CAP_MIN: u32 = 240;
+/// The longest `name` accepted, in characters: a name, not a document.
+pub const NAME_MAX_CHARS: usize = 200;
+/// The longest `goals` accepted, in characters. Goals go into the prompt of every step, so a
+/// whole training diary pasted by mistake would be paid for in tokens dozens of times.
+pub const GOALS_MAX_CHARS: usize = 4000;
 
 /// A validated athlete profile. Every weekday has a cap (defaults filled in).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -101,20 +107,174 @@ fn invalid(field: &str, value: &Value, reason: impl Into<String>) -> ProfileErro
 
 /// Shows a JSON value in an error, shortened so a huge value cannot flood the terminal.
 fn show(value: &Value) -> String {
-    let text = value.to_string();
+    shorten(&value.to_string())
+}
+
+fn shorten(text: &str) -> String {
     if text.chars().count() > 80 {
         let head: String = text.chars().take(77).collect();
         format!("{head}...")
     } else {
-        text
+        text.to_string()
+    }
+}
+
+/// An error for a text field longer than `max_chars`: shows its length, not the text.
+fn too_long(field: &str, chars: usize, max_chars: usize) -> ProfileError {
+    ProfileError::Invalid {
+        field: field.to_string(),
+        value: format!("a text of {chars} characters"),
+        reason: format!("expected at most {max_chars} characters"),
     }
 }
 
 pub fn parse_profile(text: &str) -> Result<AthleteProfile, ProfileError> {
-    let value: Value = serde_json::from_str(text).map_err(|err| ProfileError::NotJson {
-        reason: err.to_string(),
+    // Windows editors start UTF-8 files with a byte-order mark; it is not part of the JSON.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let value: Value = serde_json::from_str(text).map_err(|err| {
+        out_of_range_number(text, &err).unwrap_or_else(|| ProfileError::NotJson {
+            reason: err.to_string(),
+        })
     })?;
     profile_from_value(&value)
+}
+
+/// serde_json refuses a number beyond f64 (`1e400`) with only a line and column; this names the
+/// field that holds it, like every other bad value. `None` when the error is about something
+/// else or its field cannot be told, and the caller keeps serde_json's message.
+fn out_of_range_number(text: &str, err: &serde_json::Error) -> Option<ProfileError> {
+    if !err.is_syntax() {
+        return None;
+    }
+    let offset = byte_offset(text, err.line(), err.column())?;
+    let (field, number) = number_near(text, offset)?;
+    // Only a number that really overflows: any other syntax error keeps serde_json's message.
+    if number.parse::<f64>().map_or(true, f64::is_finite) {
+        return None;
+    }
+    Some(ProfileError::Invalid {
+        field,
+        value: shorten(number),
+        reason: format!(
+            "out of range for a number (the largest is about {:.1e})",
+            f64::MAX
+        ),
+    })
+}
+
+/// The byte offset of serde_json's 1-based line and 0-based byte column.
+fn byte_offset(text: &str, line: usize, column: usize) -> Option<usize> {
+    let line_start = if line <= 1 {
+        0
+    } else {
+        // serde_json counts lines by '\n' alone.
+        text.match_indices('\n').nth(line - 2)?.0 + 1
+    };
+    let offset = line_start.checked_add(column)?;
+    (offset <= text.len()).then_some(offset)
+}
+
+/// Where the scan of `number_near` is: inside an object (with the key of the value being read)
+/// or inside an array.
+enum Frame {
+    Object {
+        key: Option<String>,
+        expecting_key: bool,
+    },
+    Array,
+}
+
+/// The number token of `text` that ends at or spans `offset` (serde_json reports an overflow
+/// at the last digit it read, or one past it), with the dotted path of object keys that owns
+/// it as written in the file: `ftp_w`, `daily_caps_min.Tuesday`. An array element belongs to
+/// the key of its array. `None` if the text before `offset` does not scan as JSON or the number
+/// has no key (a bare top-level number).
+fn number_near(text: &str, offset: usize) -> Option<(String, &str)> {
+    let bytes = text.as_bytes();
+    let mut stack: Vec<Frame> = Vec::new();
+    let mut index = 0;
+    while index < bytes.len() && index <= offset {
+        match bytes[index] {
+            b' ' | b'\t' | b'\n' | b'\r' | b':' => index += 1,
+            b',' => {
+                if let Some(Frame::Object { expecting_key, .. }) = stack.last_mut() {
+                    *expecting_key = true;
+                }
+                index += 1;
+            }
+            b'{' => {
+                stack.push(Frame::Object {
+                    key: None,
+                    expecting_key: true,
+                });
+                index += 1;
+            }
+            b'[' => {
+                stack.push(Frame::Array);
+                index += 1;
+            }
+            b'}' | b']' => {
+                stack.pop()?;
+                index += 1;
+            }
+            b'"' => {
+                let end = string_end(bytes, index)?;
+                if let Some(Frame::Object { key, expecting_key }) = stack.last_mut() {
+                    if *expecting_key {
+                        // serde_json decodes the escapes (`\"`, `\u00e9`) exactly as it did.
+                        *key = Some(serde_json::from_str(&text[index..end]).ok()?);
+                        *expecting_key = false;
+                    }
+                }
+                index = end;
+            }
+            b'-' | b'0'..=b'9' => {
+                let end = index
+                    + bytes[index..]
+                        .iter()
+                        .take_while(|byte| {
+                            matches!(byte, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E')
+                        })
+                        .count();
+                if offset <= end + 1 {
+                    let mut keys = Vec::new();
+                    for frame in &stack {
+                        if let Frame::Object { key, .. } = frame {
+                            keys.push(key.as_deref()?);
+                        }
+                    }
+                    if keys.is_empty() {
+                        return None;
+                    }
+                    return Some((keys.join("."), &text[index..end]));
+                }
+                index = end;
+            }
+            b'a'..=b'z' => {
+                // true, false, null: serde_json already checked them if they come before the error.
+                index += bytes[index..]
+                    .iter()
+                    .take_while(|byte| byte.is_ascii_lowercase())
+                    .count();
+            }
+            _ => return None,
+        }
+    }
+    None
+}
+
+/// The index just past the closing quote of the string that opens at `start`.
+fn string_end(bytes: &[u8], start: usize) -> Option<usize> {
+    let mut index = start + 1;
+    while index < bytes.len() {
+        match bytes[index] {
+            // An escape is a backslash and the byte after it (`\uXXXX` continues as plain hex).
+            b'\\' => index += 2,
+            b'"' => return Some(index + 1),
+            _ => index += 1,
+        }
+    }
+    None
 }
 
 /// Reads a profile from a JSON value in either form; canonical keys win when both are present.
@@ -140,7 +300,14 @@ pub fn profile_from_value(value: &Value) -> Result<AthleteProfile, ProfileError>
 
     let name = match lookup("name", None, None) {
         None => "Athlete".to_string(),
-        Some((_, Value::String(name))) if !name.trim().is_empty() => name.trim().to_string(),
+        Some((key, Value::String(name))) if !name.trim().is_empty() => {
+            let name = name.trim();
+            let chars = name.chars().count();
+            if chars > NAME_MAX_CHARS {
+                return Err(too_long(key, chars, NAME_MAX_CHARS));
+            }
+            name.to_string()
+        }
         Some((key, other)) => return Err(invalid(key, other, "expected a non-empty string")),
     };
     let age = match lookup("age", None, None) {
@@ -212,6 +379,17 @@ pub fn profile_from_value(value: &Value) -> Result<AthleteProfile, ProfileError>
             if !(hours > 0.0 && hours <= WEEKLY_HOURS_MAX) {
                 return Err(invalid(key, value, "expected hours above 0 and at most 40"));
             }
+            // Below this the built-in coach (the fallback of every step) cannot plan a week
+            // that passes the rules, so the run would fail in phase 3a; refuse it up front.
+            if hours < MIN_WEEKLY_HOURS {
+                return Err(invalid(
+                    key,
+                    value,
+                    format!(
+                        "expected at least {MIN_WEEKLY_HOURS} h, the smallest weekly budget periodize plans"
+                    ),
+                ));
+            }
             hours
         }
     };
@@ -228,9 +406,10 @@ pub fn profile_from_value(value: &Value) -> Result<AthleteProfile, ProfileError>
         None => BTreeMap::new(),
         Some((key, value)) => parse_caps(key, value)?,
     };
-    let goals = match lookup("goals", None, None) {
-        None => String::new(),
-        Some((_, Value::String(goals))) => goals.trim().to_string(),
+    // Both forms spell it `goals`; the seed form may give a list, joined here.
+    let (goals_key, goals) = match lookup("goals", None, None) {
+        None => ("goals", String::new()),
+        Some((key, Value::String(goals))) => (key, goals.trim().to_string()),
         Some((key, Value::Array(items))) => {
             let mut parts = Vec::new();
             for item in items {
@@ -239,10 +418,14 @@ pub fn profile_from_value(value: &Value) -> Result<AthleteProfile, ProfileError>
                     other => return Err(invalid(key, other, "expected goals as text")),
                 }
             }
-            parts.join("; ")
+            (key, parts.join("; "))
         }
         Some((key, other)) => return Err(invalid(key, other, "expected goals as text")),
     };
+    let goals_chars = goals.chars().count();
+    if goals_chars > GOALS_MAX_CHARS {
+        return Err(too_long(goals_key, goals_chars, GOALS_MAX_CHARS));
+    }
     let plan_weeks = match lookup("plan_weeks", Some("training_plan_weeks"), None) {
         None => None,
         Some((key, value)) => Some(parse_plan_weeks(key, value)?),
@@ -539,5 +722,280 @@ mod tests {
         .unwrap_err();
         assert_eq!(err.field(), Some("daily_caps_min"));
         assert!(err.to_string().contains("150 min"), "{err}");
+    }
+
+    const BASE: &str =
+        r#""ftp_w": 250, "weekly_hours": 6, "available_days": ["Tuesday", "Saturday", "Sunday"]"#;
+
+    fn invalid_parts(err: &ProfileError) -> (&str, &str, &str) {
+        match err {
+            ProfileError::Invalid {
+                field,
+                value,
+                reason,
+            } => (field, value, reason),
+            other => panic!("expected an invalid field, got {other}"),
+        }
+    }
+
+    #[test]
+    fn a_utf8_byte_order_mark_is_ignored() {
+        let profile = parse_profile(&format!("\u{feff}{{{BASE}}}")).unwrap();
+        assert_eq!(profile.ftp_w, 250.0);
+        // Only at the start: anywhere else it is a JSON syntax error as before.
+        let err = parse_profile(&format!("{{\u{feff}{BASE}}}")).unwrap_err();
+        assert!(matches!(err, ProfileError::NotJson { .. }), "{err}");
+    }
+
+    #[test]
+    fn an_out_of_range_number_names_its_field() {
+        let err =
+            parse_profile(r#"{"ftp_w": 1e400, "weekly_hours": 6, "available_days": ["Sunday"]}"#)
+                .unwrap_err();
+        let (field, value, reason) = invalid_parts(&err);
+        assert_eq!((field, value), ("ftp_w", "1e400"));
+        assert!(reason.contains("out of range"), "{err}");
+        assert_eq!(
+            err.to_string(),
+            "athlete profile field `ftp_w` = 1e400 is invalid: out of range for a number (the largest is about 1.8e308)"
+        );
+
+        let err = parse_profile(&format!("{{{BASE},\n  \"age\": -1e400}}")).unwrap_err();
+        assert_eq!(invalid_parts(&err).0, "age");
+        assert_eq!(invalid_parts(&err).1, "-1e400");
+
+        // Integers too long for f64 overflow the same way.
+        let huge = format!("1{}", "0".repeat(400));
+        let err = parse_profile(&format!("{{{BASE}, \"plan_weeks\": {huge}}}")).unwrap_err();
+        let (field, value, _) = invalid_parts(&err);
+        assert_eq!(field, "plan_weeks");
+        assert!(
+            value.starts_with("1000") && value.ends_with("...") && value.chars().count() == 80,
+            "{value}"
+        );
+    }
+
+    #[test]
+    fn an_out_of_range_number_in_a_nested_key_names_the_dotted_path() {
+        let text = r#"{
+  "ftp_w": 250, "weekly_hours": 6, "available_days": ["Tuesday", "Sunday"],
+  "daily_caps_min": {"Monday": 60, "Tuesday": 1E+400}
+}"#;
+        let err = parse_profile(text).unwrap_err();
+        assert_eq!(invalid_parts(&err).0, "daily_caps_min.Tuesday");
+        assert_eq!(invalid_parts(&err).1, "1E+400");
+
+        // The seed form's nested key, a value inside an array, and keys with escapes and
+        // strings holding brackets, commas and quotes before the number.
+        let text = r#"{"FTP": "260W", "goals": ["a \"[b]\", {c}", "d"], "week_days": "Sunday",
+            "training_availability": {"week_days": ["Sunday"], "hours_per_week": -2e999}}"#;
+        let err = parse_profile(text).unwrap_err();
+        assert_eq!(
+            invalid_parts(&err).0,
+            "training_availability.hours_per_week"
+        );
+        assert_eq!(invalid_parts(&err).1, "-2e999");
+        let err = parse_profile(r#"{"goals": ["x", 1e400]}"#).unwrap_err();
+        assert_eq!(invalid_parts(&err).0, "goals");
+        let err = parse_profile(r#"{"na\u006de\\\"": {"x\\": [[1], {"y": 9e9999}]}}"#).unwrap_err();
+        assert_eq!(invalid_parts(&err).0, "name\\\".x\\.y");
+    }
+
+    #[test]
+    fn other_json_errors_keep_the_parser_message() {
+        for text in [
+            "1e400",
+            "[1e400]",
+            r#"{"ftp_w": 1.2.3}"#,
+            r#"{"ftp_w": 250,}"#,
+            "{\"ftp_w\": 2",
+            "",
+        ] {
+            let err = parse_profile(text).unwrap_err();
+            assert!(matches!(err, ProfileError::NotJson { .. }), "{text}: {err}");
+        }
+        let err = parse_profile("[1e400]").unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("number out of range at line 1 column"),
+            "{err}"
+        );
+        // A tiny number is no error: it rounds to 0 and the range check speaks.
+        let err =
+            parse_profile(r#"{"ftp_w": 1e-400, "weekly_hours": 6, "available_days": ["Sunday"]}"#)
+                .unwrap_err();
+        assert_eq!(invalid_parts(&err).0, "ftp_w");
+    }
+
+    #[test]
+    fn scanning_arbitrary_text_never_panics() {
+        for text in [
+            "{\"a",
+            "{\"a\\",
+            "{\"a\": [",
+            "}}}",
+            "{\"é\": -",
+            "{\"a\": 1e400",
+        ] {
+            for offset in 0..=text.len() + 2 {
+                let _ = number_near(text, offset);
+            }
+            let _ = parse_profile(text);
+        }
+        assert_eq!(byte_offset("ab\ncd", 2, 1), Some(4));
+        assert_eq!(byte_offset("ab", 3, 0), None);
+    }
+
+    #[test]
+    fn long_names_and_goals_are_refused_by_length() {
+        let long = "x".repeat(GOALS_MAX_CHARS + 1);
+        let err = parse_profile(&format!("{{{BASE}, \"goals\": \"{long}\"}}")).unwrap_err();
+        let (field, value, reason) = invalid_parts(&err);
+        assert_eq!(field, "goals");
+        assert_eq!(
+            value,
+            format!("a text of {} characters", GOALS_MAX_CHARS + 1)
+        );
+        assert!(reason.contains(&GOALS_MAX_CHARS.to_string()), "{reason}");
+        assert!(!err.to_string().contains("xxxxxxxxxx"), "{err}");
+        // The seed form's list is measured as joined, the limit counts characters, not bytes.
+        let part = "é".repeat(GOALS_MAX_CHARS / 2);
+        let err =
+            parse_profile(&format!("{{{BASE}, \"goals\": [\"{part}\", \"{part}\"]}}")).unwrap_err();
+        assert_eq!(invalid_parts(&err).0, "goals");
+        let exact = "é".repeat(GOALS_MAX_CHARS);
+        let profile = parse_profile(&format!("{{{BASE}, \"goals\": \"  {exact}  \"}}")).unwrap();
+        assert_eq!(profile.goals.chars().count(), GOALS_MAX_CHARS);
+
+        let name = "n".repeat(NAME_MAX_CHARS + 1);
+        let err = parse_profile(&format!("{{{BASE}, \"name\": \"{name}\"}}")).unwrap_err();
+        assert_eq!(invalid_parts(&err).0, "name");
+        assert_eq!(
+            invalid_parts(&err).1,
+            format!("a text of {} characters", NAME_MAX_CHARS + 1)
+        );
+        let name = "n".repeat(NAME_MAX_CHARS);
+        assert!(parse_profile(&format!("{{{BASE}, \"name\": \"{name}\"}}")).is_ok());
+    }
+
+    #[test]
+    fn weekly_hours_below_the_coach_minimum_are_refused() {
+        let at = |hours: f64| {
+            parse_profile(&format!(
+                r#"{{"ftp_w": 250, "weekly_hours": {hours}, "available_days": ["Sunday"]}}"#
+            ))
+        };
+        assert_eq!(at(MIN_WEEKLY_HOURS).unwrap().weekly_hours, MIN_WEEKLY_HOURS);
+        let below = MIN_WEEKLY_HOURS - 0.001;
+        let err = at(below).unwrap_err();
+        let (field, value, reason) = invalid_parts(&err);
+        assert_eq!((field, value), ("weekly_hours", below.to_string().as_str()));
+        assert!(
+            reason.contains(&format!("{MIN_WEEKLY_HOURS} h")),
+            "{reason}"
+        );
+        // The seed form names its own key.
+        let err = parse_profile(
+            r#"{"FTP": 250, "training_availability": {"hours_per_week": "0.001 h", "week_days": "Sunday"}}"#,
+        )
+        .unwrap_err();
+        assert_eq!(
+            invalid_parts(&err).0,
+            "training_availability.hours_per_week"
+        );
+        assert_eq!(invalid_parts(&err).1, "\"0.001 h\"");
+    }
+
+    /// Every leaf of `value` with the dotted object-key path that owns it (arrays add nothing).
+    fn leaves(
+        value: &Value,
+        path: &mut Vec<String>,
+        out: &mut Vec<(Vec<String>, Vec<usize>)>,
+        at: &mut Vec<usize>,
+    ) {
+        match value {
+            Value::Object(map) => {
+                for (index, (key, child)) in map.iter().enumerate() {
+                    path.push(key.clone());
+                    at.push(index);
+                    leaves(child, path, out, at);
+                    at.pop();
+                    path.pop();
+                }
+            }
+            Value::Array(items) => {
+                for (index, child) in items.iter().enumerate() {
+                    at.push(index);
+                    leaves(child, path, out, at);
+                    at.pop();
+                }
+            }
+            _ => out.push((path.clone(), at.clone())),
+        }
+    }
+
+    fn leaf_mut<'v>(value: &'v mut Value, at: &[usize]) -> &'v mut Value {
+        match at.split_first() {
+            None => value,
+            Some((&index, rest)) => match value {
+                Value::Object(map) => leaf_mut(map.values_mut().nth(index).unwrap(), rest),
+                Value::Array(items) => leaf_mut(&mut items[index], rest),
+                _ => unreachable!("a leaf has no children"),
+            },
+        }
+    }
+
+    fn json_strategy() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let text = "[a-z\"\\\\ é{}\\[\\],:0-9]{0,6}";
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i32>().prop_map(Value::from),
+            (-1e6f64..1e6).prop_map(Value::from),
+            text.prop_map(Value::from),
+        ];
+        let tree = leaf.prop_recursive(4, 24, 4, move |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::btree_map(text, inner, 0..4)
+                    .prop_map(|map| Value::Object(map.into_iter().collect())),
+            ]
+        });
+        prop::collection::btree_map(text, tree, 1..4)
+            .prop_map(|map| Value::Object(map.into_iter().collect()))
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn an_out_of_range_number_anywhere_names_its_key_path(
+            value in json_strategy(),
+            pick in proptest::prelude::any::<proptest::sample::Index>(),
+            pretty in proptest::prelude::any::<bool>(),
+            negative in proptest::prelude::any::<bool>(),
+        ) {
+            let mut all = Vec::new();
+            leaves(&value, &mut Vec::new(), &mut all, &mut Vec::new());
+            proptest::prop_assume!(!all.is_empty());
+            let (path, at) = pick.get(&all).clone();
+            let mut value = value;
+            // A string no generated text contains, swapped for the number in the JSON text.
+            *leaf_mut(&mut value, &at) = Value::from("\u{1}");
+            let text = if pretty {
+                serde_json::to_string_pretty(&value).unwrap()
+            } else {
+                serde_json::to_string(&value).unwrap()
+            };
+            let number = if negative { "-1.5e400" } else { "1e400" };
+            let text = text.replacen("\"\\u0001\"", number, 1);
+            let err = parse_profile(&text).unwrap_err();
+            match &err {
+                ProfileError::Invalid { field, value, .. } => {
+                    proptest::prop_assert_eq!(field, &path.join("."), "{}", text);
+                    proptest::prop_assert_eq!(value.as_str(), number);
+                }
+                other => proptest::prop_assert!(false, "{}: {}", text, other),
+            }
+        }
     }
 }

@@ -66,6 +66,18 @@ pub fn check_files(state: &DirState) -> Vec<Problem> {
             message: format!(
                 "unfinished snapshot ({len} bytes; a full disk leaves one): sled cannot open the \
                  store while it is there; `periodize resume` removes it, or delete {}",
+                state.data_dir.join(name).display()
+            ),
+        });
+    }
+    for name in &state.leftovers {
+        problems.push(Problem {
+            run_id: None,
+            key: name.clone(),
+            severity: Severity::Warning,
+            message: format!(
+                "a data directory the store no longer uses (left by an interrupted compaction); \
+                 the next `periodize resume` removes {}",
                 state.dir.join(name).display()
             ),
         });

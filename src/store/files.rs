@@ -17,8 +17,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::store::Error;
 
-/// The manifest's file name, beside sled's files.
+/// The manifest's file name, in the state directory.
 pub const MANIFEST: &str = "periodize-store.json";
+/// Where a new store keeps sled's files, under the state directory. Compaction writes the next
+/// one (`data-2`, …) beside it and switches the manifest over; a store of format 1 has sled's
+/// files in the state directory itself (`.`).
+pub const FIRST_DATA: &str = "data-1";
+/// The suffix of a data directory being written; one left behind is an unfinished compaction.
+pub const UNFINISHED_SUFFIX: &str = ".tmp";
 /// sled's log file and configuration, which every opened store has.
 const DB_FILE: &str = "db";
 const CONF_FILE: &str = "conf";
@@ -42,6 +48,13 @@ pub struct Manifest {
     /// opening it again writes nothing.
     pub clean: bool,
     pub updated_at_ms: u64,
+    /// The directory of sled's files, relative to the state directory.
+    #[serde(default = "legacy_data")]
+    pub data: String,
+}
+
+fn legacy_data() -> String {
+    ".".to_string()
 }
 
 pub const MANIFEST_VERSION: u16 = 1;
@@ -50,6 +63,12 @@ pub const MANIFEST_VERSION: u16 = 1;
 #[derive(Debug, Clone, PartialEq)]
 pub struct DirState {
     pub dir: PathBuf,
+    /// The data directory's name (as the manifest records it) and path.
+    pub data: String,
+    pub data_dir: PathBuf,
+    /// Data directories that are not the active one: an old one a compaction did not get to
+    /// remove, or an unfinished one.
+    pub leftovers: Vec<String>,
     /// No sled files: a new store.
     pub empty: bool,
     pub manifest: Option<Manifest>,
@@ -82,14 +101,37 @@ pub fn inspect(dir: &Path) -> Result<DirState, Error> {
         });
     }
     let manifest = read_manifest(dir)?;
+    let mut leftovers = Vec::new();
+    let mut top_level_sled = false;
+    let entries = fs::read_dir(dir).map_err(|source| io_error(dir, "the state directory", source))?;
+    for entry in entries {
+        let entry = entry.map_err(|source| io_error(dir, "the state directory", source))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name == DB_FILE || name == CONF_FILE {
+            top_level_sled = true;
+        } else if name.starts_with("data-") && entry.path().is_dir() {
+            leftovers.push(name);
+        }
+    }
+    let data = match &manifest {
+        Some(manifest) => manifest.data.clone(),
+        None if top_level_sled => legacy_data(),
+        None => FIRST_DATA.to_string(),
+    };
+    leftovers.retain(|name| *name != data);
+    leftovers.sort();
+    let data_dir = if data == "." { dir.to_path_buf() } else { dir.join(&data) };
     let mut snapshots = Vec::new();
     let mut stale_snapshots = Vec::new();
     let mut has_db = false;
     let mut has_conf = false;
-    let entries =
-        fs::read_dir(dir).map_err(|source| io_error(dir, "the state directory", source))?;
-    for entry in entries {
-        let entry = entry.map_err(|source| io_error(dir, "the state directory", source))?;
+    let listing = match fs::read_dir(&data_dir) {
+        Ok(listing) => Some(listing),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => None,
+        Err(source) => return Err(io_error(dir, &data, source)),
+    };
+    for entry in listing.into_iter().flatten() {
+        let entry = entry.map_err(|source| io_error(dir, &data, source))?;
         let name = entry.file_name().to_string_lossy().into_owned();
         match name.as_str() {
             DB_FILE => has_db = true,
@@ -112,9 +154,16 @@ pub fn inspect(dir: &Path) -> Result<DirState, Error> {
     snapshots.sort();
     stale_snapshots.sort();
     if let Some(manifest) = &manifest {
+        let in_data = |file: &str| {
+            if data == "." {
+                file.to_string()
+            } else {
+                format!("{data}/{file}")
+            }
+        };
         let lost = |file: &str, why: String| Error::Lost {
             dir: dir.to_path_buf(),
-            file: file.to_string(),
+            file: in_data(file),
             why,
         };
         if !has_db {
@@ -122,7 +171,8 @@ pub fn inspect(dir: &Path) -> Result<DirState, Error> {
                 DB_FILE,
                 format!(
                     "the store held {} run(s) and has no log file; restore {} from a backup",
-                    manifest.runs, DB_FILE
+                    manifest.runs,
+                    in_data(DB_FILE)
                 ),
             ));
         }
@@ -130,9 +180,10 @@ pub fn inspect(dir: &Path) -> Result<DirState, Error> {
             return Err(lost(
                 CONF_FILE,
                 format!(
-                    "sled's configuration file is gone; restore {CONF_FILE} from a backup (a store \
+                    "sled's configuration file is gone; restore {} from a backup (a store \
                      written by periodize holds `segment_size: 524288`, `use_compression: false`, \
-                     `version: 0.34`)"
+                     `version: 0.34`)",
+                    in_data(CONF_FILE)
                 ),
             ));
         }
@@ -141,14 +192,18 @@ pub fn inspect(dir: &Path) -> Result<DirState, Error> {
                 expected,
                 format!(
                     "the store's snapshot is gone; opening it now would find {} run(s) missing and \
-                     truncate the log for good, so it is not opened; restore {expected} from a backup",
-                    manifest.runs
+                     truncate the log for good, so it is not opened; restore {} from a backup",
+                    manifest.runs,
+                    in_data(expected)
                 ),
             ));
         }
     }
     Ok(DirState {
         dir: dir.to_path_buf(),
+        data,
+        data_dir,
+        leftovers,
         empty: !has_db && !has_conf && manifest.is_none(),
         manifest,
         snapshots,
@@ -178,7 +233,7 @@ fn snapshot_is_complete(path: &Path) -> bool {
 pub fn remove_stale_snapshots(state: &DirState) -> Result<Vec<String>, Error> {
     let mut notices = Vec::new();
     for (name, len) in &state.stale_snapshots {
-        let path = state.dir.join(name);
+        let path = state.data_dir.join(name);
         fs::remove_file(&path).map_err(|source| io_error(&state.dir, name, source))?;
         notices.push(format!(
             "removed {} ({len} bytes), an unfinished snapshot (a full disk leaves one); the store \
@@ -231,11 +286,60 @@ pub fn write_manifest(dir: &Path, manifest: &Manifest) -> Result<(), Error> {
     })
 }
 
-/// Newest complete snapshot in a directory (after sled opened it).
-pub fn newest_snapshot(dir: &Path) -> Option<String> {
-    inspect(dir)
-        .ok()
-        .and_then(|state| state.snapshots.last().cloned())
+/// Removes data directories that are not the active one (a compaction's old or unfinished
+/// copy); returns one notice per directory removed.
+pub fn remove_leftovers(state: &DirState) -> Result<Vec<String>, Error> {
+    let mut notices = Vec::new();
+    for name in &state.leftovers {
+        let path = state.dir.join(name);
+        fs::remove_dir_all(&path).map_err(|source| io_error(&state.dir, name, source))?;
+        let what = if name.ends_with(UNFINISHED_SUFFIX) {
+            "an unfinished compaction"
+        } else {
+            "the copy a compaction replaced"
+        };
+        notices.push(format!("removed {}, {what}", path.display()));
+    }
+    Ok(notices)
+}
+
+/// Newest complete snapshot in a data directory (after sled opened it).
+pub fn newest_snapshot(data_dir: &Path) -> Option<String> {
+    let mut snapshots: Vec<String> = fs::read_dir(data_dir)
+        .ok()?
+        .filter_map(|entry| entry.ok())
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with("snap.") && !name.ends_with(".generating"))
+        .collect();
+    snapshots.sort();
+    snapshots.pop()
+}
+
+/// Removes sled's files from a data directory (the state directory itself, for format 1).
+pub fn remove_sled_files(data_dir: &Path, whole_dir: bool) -> std::io::Result<()> {
+    if whole_dir {
+        return fs::remove_dir_all(data_dir);
+    }
+    for entry in fs::read_dir(data_dir)? {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name == DB_FILE || name == CONF_FILE || name.starts_with("snap.") {
+            fs::remove_file(entry.path())?;
+        } else if name == "blobs" {
+            fs::remove_dir_all(entry.path())?;
+        }
+    }
+    Ok(())
+}
+
+/// The size of sled's log file in a data directory.
+pub fn log_bytes(data_dir: &Path) -> u64 {
+    fs::metadata(data_dir.join(DB_FILE)).map_or(0, |metadata| metadata.len())
+}
+
+/// Makes a directory entry (a rename into `dir`) durable.
+pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    fs::File::open(dir)?.sync_all()
 }
 
 /// Bytes free for an unprivileged writer on the file system of `dir`.
@@ -324,12 +428,12 @@ impl View {
                 .map(str::to_string)
                 .chain(state.snapshots.iter().cloned())
             {
-                let from = state.dir.join(&name);
+                let from = state.data_dir.join(&name);
                 if from.exists() {
                     fs::copy(&from, view.dir.join(&name))?;
                 }
             }
-            let blobs = state.dir.join("blobs");
+            let blobs = state.data_dir.join("blobs");
             if blobs.is_dir() {
                 fs::create_dir(view.dir.join("blobs"))?;
                 for entry in fs::read_dir(&blobs)? {

@@ -32,6 +32,8 @@ pub enum Error {
     NoStore { dir: PathBuf },
     #[error("--state-dir {dir} is not a directory")]
     NotADirectory { dir: PathBuf },
+    #[error("state directory {dir} is read-only (a read-only mount, or no permission to write); this command writes every step there: use a writable --state-dir (read-only commands still work on this one)")]
+    ReadOnlyDir { dir: PathBuf },
     #[error("store {dir} lost {file}: {why}")]
     Lost {
         dir: PathBuf,

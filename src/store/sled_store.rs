@@ -36,6 +36,13 @@ const LEGACY_STEPS: &str = "steps";
 /// How long the catch-up reopen at close waits for sled's own threads to let go of the lock.
 const REOPEN_WAIT_MS: u64 = 5_000;
 const REOPEN_POLL_MS: u64 = 5;
+/// Closing looks at compacting only after this many record bytes were written.
+const COMPACT_AFTER_WRITTEN_BYTES: u64 = 1 << 20;
+/// A log larger than this many times the records it holds (and than the slack) is compacted.
+const COMPACT_RATIO: u64 = 2;
+const COMPACT_SLACK_BYTES: u64 = 4 << 20;
+/// Records per write while copying a store.
+const COMPACT_BATCH_RECORDS: usize = 1_024;
 
 /// Key layout of the `v2` tree.
 pub mod keys {
@@ -148,6 +155,10 @@ pub struct SledStore {
     flusher: Flusher,
     /// The directory the user named (not a private view's).
     dir: PathBuf,
+    /// The data directory's name under `dir` (`.` for a format 1 store).
+    data: String,
+    /// Record bytes this process wrote: whether closing should look at compacting.
+    written_bytes: AtomicU64,
     /// The private copy a read-only open reads. Declared last, so it is removed only after
     /// every sled handle above has been dropped.
     _view: Option<View>,
@@ -164,15 +175,26 @@ impl SledStore {
         let mut notices = Vec::new();
         let (sled_dir, view) = match access {
             Access::ReadWrite => {
+                if !files::is_writable(&state.dir) {
+                    return Err(Error::ReadOnlyDir {
+                        dir: state.dir.clone(),
+                    });
+                }
                 notices.extend(files::remove_stale_snapshots(state)?);
-                (state.dir.clone(), None)
+                notices.extend(files::remove_leftovers(state)?);
+                std::fs::create_dir_all(&state.data_dir).map_err(|source| Error::Files {
+                    dir: state.dir.clone(),
+                    what: state.data.clone(),
+                    source,
+                })?;
+                (state.data_dir.clone(), None)
             }
             Access::ReadOnly => {
                 let clean = state.manifest.as_ref().is_some_and(|m| m.clean);
-                if clean && state.stale_snapshots.is_empty() && files::is_writable(&state.dir) {
-                    (state.dir.clone(), None)
+                if clean && state.stale_snapshots.is_empty() && files::is_writable(&state.data_dir) {
+                    (state.data_dir.clone(), None)
                 } else {
-                    if files::is_locked(&state.dir) {
+                    if files::is_locked(&state.data_dir) {
                         return Err(Error::Locked {
                             dir: state.dir.clone(),
                         });
@@ -228,6 +250,8 @@ impl SledStore {
                 meta,
             }),
             dir: state.dir.clone(),
+            data: state.data.clone(),
+            written_bytes: AtomicU64::new(0),
             _view: view,
         };
         store.check_against_manifest(state)?;
@@ -241,9 +265,10 @@ impl SledStore {
                     manifest_version: files::MANIFEST_VERSION,
                     runs: meta.runs,
                     commits: meta.commits,
-                    snapshot: files::newest_snapshot(&state.dir),
+                    snapshot: files::newest_snapshot(&state.data_dir),
                     clean: false,
                     updated_at_ms: crate::store::wall_ms(),
+                    data: state.data.clone(),
                 },
             )?;
         }
@@ -441,8 +466,93 @@ impl SledStore {
             .transpose()
     }
 
-    /// Writes a clean manifest after leaving sled's snapshot caught up, so that the next
-    /// read-only open writes nothing. Called once a writer is done with the store.
+    /// Bytes of every key and value in the store: what a compacted copy holds.
+    fn live_bytes(&self) -> u64 {
+        self.raw_entries()
+            .into_iter()
+            .filter_map(|(_, entry)| entry.ok())
+            .map(|(key, value)| (key.len() + value.len()) as u64)
+            .sum()
+    }
+
+    /// Whether the log holds so much more than the records that a compacted copy is worth
+    /// writing. sled reuses the space of old versions only slowly and never shrinks its file, so
+    /// a store that saw many transitions is much larger than what it holds.
+    fn should_compact(&self) -> bool {
+        if self.written_bytes.load(Ordering::Relaxed) < COMPACT_AFTER_WRITTEN_BYTES {
+            return false;
+        }
+        let log = files::log_bytes(&self.data_dir());
+        log > COMPACT_SLACK_BYTES && log > COMPACT_RATIO * self.live_bytes()
+    }
+
+    fn data_dir(&self) -> PathBuf {
+        if self.data == "." {
+            self.dir.clone()
+        } else {
+            self.dir.join(&self.data)
+        }
+    }
+
+    /// Writes every record into a new data directory, `data-N+1.tmp`, flushed; returns its
+    /// final name. The manifest still names the old one until the caller switches it.
+    fn write_compacted_copy(&self) -> Result<String, Error> {
+        let generation = self
+            .data
+            .strip_prefix("data-")
+            .and_then(|number| number.parse::<u64>().ok())
+            .unwrap_or(0);
+        let name = format!("data-{}", generation + 1);
+        let unfinished = self.dir.join(format!("{name}{}", files::UNFINISHED_SUFFIX));
+        let files_error = |source: std::io::Error| Error::Files {
+            dir: self.dir.clone(),
+            what: unfinished.display().to_string(),
+            source,
+        };
+        if unfinished.exists() {
+            std::fs::remove_dir_all(&unfinished).map_err(files_error)?;
+        }
+        let copy = open_db(&unfinished, &self.dir)?;
+        let trees = self
+            .tree
+            .iter()
+            .map(|tree| (TREE, tree))
+            .chain(
+                self.legacy
+                    .iter()
+                    .flat_map(|(runs, steps)| [(LEGACY_RUNS, runs), (LEGACY_STEPS, steps)]),
+            );
+        for (name, tree) in trees {
+            let target = copy.open_tree(name).map_err(io(format!("tree {name} of the copy")))?;
+            let mut batch = sled::Batch::default();
+            let mut in_batch = 0;
+            for item in tree.iter() {
+                let (key, value) = item.map_err(io(format!("scan of tree {name}")))?;
+                batch.insert(key, value);
+                in_batch += 1;
+                if in_batch == COMPACT_BATCH_RECORDS {
+                    target
+                        .apply_batch(std::mem::take(&mut batch))
+                        .map_err(io("write of the compacted copy"))?;
+                    in_batch = 0;
+                }
+            }
+            target
+                .apply_batch(batch)
+                .map_err(io("write of the compacted copy"))?;
+        }
+        copy.flush().map_err(io("flush of the compacted copy"))?;
+        drop(copy);
+        let target = self.dir.join(&name);
+        std::fs::rename(&unfinished, &target).map_err(files_error)?;
+        files::sync_dir(&self.dir).map_err(files_error)?;
+        Ok(name)
+    }
+
+    /// Ends a writer's use of the store. Compacts it when the log is mostly old versions
+    /// (into a new data directory, switched to by the manifest, so a crash at any point leaves
+    /// one whole copy), and leaves sled's snapshot caught up so that the next read-only
+    /// command can read it in place; the manifest then says so.
     pub fn close(self) -> Result<(), Error> {
         if self.access == Access::ReadOnly {
             return Ok(());
@@ -450,12 +560,46 @@ impl SledStore {
         self.flush_blocking()?;
         let meta = self.meta();
         let dir = self.dir.clone();
+        let old_data = self.data.clone();
+        let old_data_dir = self.data_dir();
+        let compacted = if self.should_compact() {
+            match self.write_compacted_copy() {
+                Ok(name) => Some(name),
+                Err(err) => {
+                    tracing::warn!(error = %err, "the store could not be compacted; it stays as it is");
+                    None
+                }
+            }
+        } else {
+            None
+        };
         drop(self);
+        let manifest = |data: &str, clean: bool, data_dir: &Path| files::Manifest {
+            manifest_version: files::MANIFEST_VERSION,
+            runs: meta.runs,
+            commits: meta.commits,
+            snapshot: files::newest_snapshot(data_dir),
+            clean,
+            updated_at_ms: crate::store::wall_ms(),
+            data: data.to_string(),
+        };
+        let (data, data_dir) = match compacted {
+            Some(name) => {
+                let new_dir = dir.join(&name);
+                // The switch: from here on the store is the compacted copy.
+                files::write_manifest(&dir, &manifest(&name, false, &new_dir))?;
+                if let Err(err) = files::remove_sled_files(&old_data_dir, old_data != ".") {
+                    tracing::warn!(error = %err, "the copy compaction replaced could not be removed");
+                }
+                (name, new_dir)
+            }
+            None => (old_data, old_data_dir),
+        };
         // Reopening makes sled write the snapshot it would otherwise write on the next open.
         // sled's own threads release the directory lock a moment after the last handle drops.
         let deadline = std::time::Instant::now() + std::time::Duration::from_millis(REOPEN_WAIT_MS);
         loop {
-            match open_db(&dir, &dir) {
+            match open_db(&data_dir, &dir) {
                 Ok(db) => {
                     drop(db);
                     break;
@@ -467,26 +611,21 @@ impl SledStore {
                 Err(_) => return Ok(()),
             }
         }
-        files::write_manifest(
-            &dir,
-            &files::Manifest {
-                manifest_version: files::MANIFEST_VERSION,
-                runs: meta.runs,
-                commits: meta.commits,
-                snapshot: files::newest_snapshot(&dir),
-                clean: true,
-                updated_at_ms: crate::store::wall_ms(),
-            },
-        )
+        files::write_manifest(&dir, &manifest(&data, true, &data_dir))
     }
+}
+
+fn background_ms() -> u64 {
+    std::env::var("PERIODIZE_SLED_BG_MS").ok().and_then(|t| t.parse().ok()).unwrap_or(500)
 }
 
 fn open_db(sled_dir: &Path, named: &Path) -> Result<sled::Db, Error> {
     sled::Config::new()
         .path(sled_dir)
         .mode(sled::Mode::LowSpace)
-        // Durability comes from the engine's flushes only; no background flush thread.
-        .flush_every_ms(None)
+        // sled's background thread: durability never waits for it (the engine flushes), but it
+        // is what cleans the log's segments, without which the store only grows.
+        .flush_every_ms(Some(background_ms()))
         .open()
         .map_err(|source| match &source {
             sled::Error::Io(io) if io.to_string().contains("could not acquire lock") => {
@@ -578,6 +717,10 @@ impl RecordStore for SledStore {
         meta.runs += runs.len() as u64;
         writes.insert(keys::META, records::encode(&meta));
         tree.apply_batch(writes).map_err(io("creation of runs"))?;
+        self.written_bytes.fetch_add(
+            runs.iter().map(|run| 1_024 + run.spec.profile.goals.len() as u64).sum(),
+            Ordering::Relaxed,
+        );
         guarded.meta = meta;
         for run in runs {
             guarded.seqs.insert(RunId(run.spec.run_id.0), run.head.seq);
@@ -615,6 +758,9 @@ impl RecordStore for SledStore {
             .map(|step| (keys::step(run_id, step.step.into()), records::encode(step)))
             .collect();
         let meta_bytes = records::encode(&meta);
+        let written = head_bytes.len()
+            + step_bytes.iter().map(|(key, bytes)| key.len() + bytes.len()).sum::<usize>();
+        self.written_bytes.fetch_add(written as u64, Ordering::Relaxed);
         match (upgrade, &self.legacy) {
             (Some(spec), Some((legacy_runs, legacy_steps))) => {
                 let spec_bytes = records::encode(spec);

@@ -2,7 +2,7 @@
 //! real profile parser) and rules, its overview and every week pass every rule of SPEC §6,
 //! stay within the weekly budget and the daily caps, and the weeks match the overview exactly.
 
-use periodize::coach::{add_week_details, create_plan_overview};
+use periodize::coach::{add_week_details, create_plan_overview, MIN_WEEKLY_HOURS};
 use periodize::domain::plan::{PlanOverview, WeekDetails};
 use periodize::domain::profile::{profile_from_value, AthleteProfile};
 use periodize::domain::validate::{
@@ -30,8 +30,8 @@ struct Case {
     /// Bit i set: weekday i (Monday = 0) is available.
     day_mask: u8,
     caps_min: [u32; 7],
-    /// Weekly budget in tenths of an hour.
-    tenth_hours: u32,
+    /// Weekly budget in hundredths of an hour.
+    hundredth_hours: u32,
     ftp_w: u32,
     age: u32,
     include_caps: bool,
@@ -51,30 +51,37 @@ fn rules_strategy() -> impl Strategy<Value = Rules> {
 fn case_strategy() -> impl Strategy<Value = Case> {
     cases_with(
         prop::array::uniform7(20u32..=600).boxed(),
-        (20u32..=250).boxed(),
+        (200u32..=2500).boxed(),
     )
 }
 
-/// Edge profiles: caps from 0 (a day that is available but has no time) to a full day, and
-/// budgets from a quarter of an hour to the 40 h maximum.
+/// The smallest budget the parser accepts, in hundredths of an hour.
+fn min_hundredth_hours() -> u32 {
+    // MIN_WEEKLY_HOURS is a small positive number of hours, so the cast is exact.
+    (MIN_WEEKLY_HOURS * 100.0 - 1e-9).ceil() as u32
+}
+
+/// Edge profiles: caps from 1 minute to a full day, and budgets from the smallest the parser
+/// accepts (`MIN_WEEKLY_HOURS`) to the 40 h maximum.
 fn extreme_case_strategy() -> impl Strategy<Value = Case> {
     // An available day with a 0-minute cap is refused by the parser, so the smallest cap is 1.
     let cap = prop_oneof![Just(1u32), 1u32..=30, 1u32..=MINUTES_PER_DAY];
+    let min = min_hundredth_hours();
     cases_with(
         prop::array::uniform7(cap).boxed(),
-        prop_oneof![3u32..=20, 2u32..=400].boxed(),
+        prop_oneof![Just(min), min..=min + 40, min..=200, min..=4000].boxed(),
     )
 }
 
 fn cases_with(
     caps: BoxedStrategy<[u32; 7]>,
-    tenth_hours: BoxedStrategy<u32>,
+    hundredth_hours: BoxedStrategy<u32>,
 ) -> impl Strategy<Value = Case> {
     (
         1u32..=52,
         1u8..=127,
         caps,
-        tenth_hours,
+        hundredth_hours,
         50u32..=600,
         18u32..=80,
         any::<bool>(),
@@ -86,7 +93,7 @@ fn cases_with(
                 weeks,
                 day_mask,
                 caps_min,
-                tenth_hours,
+                hundredth_hours,
                 ftp_w,
                 age,
                 include_caps,
@@ -96,7 +103,7 @@ fn cases_with(
                 weeks,
                 day_mask,
                 caps_min,
-                tenth_hours,
+                hundredth_hours,
                 ftp_w,
                 age,
                 include_caps,
@@ -115,8 +122,8 @@ fn profile_json(case: &Case) -> Value {
         .collect();
     let day_count = u32::try_from(available.len()).expect("at most 7 days");
     // A single day cannot hold more than 24 h: clamp the budget to what the days can hold.
-    let tenth_hours = case.tenth_hours.min(day_count * 240);
-    let hours = f64::from(tenth_hours) / 10.0;
+    let hundredth_hours = case.hundredth_hours.min(day_count * 2400);
+    let hours = f64::from(hundredth_hours) / 100.0;
     // The parser compares whole minutes; the ceiling is always enough. At most 40 h × 60, so
     // the cast is exact.
     let need_min = (hours * 60.0).ceil() as u32;
@@ -274,6 +281,53 @@ proptest! {
         let profile = profile_from_value(&value)
             .map_err(|err| TestCaseError::fail(format!("the repaired profile must be valid: {err}\n{value}")))?;
         check_coach(&profile, case.weeks, &case.rules)?;
+    }
+}
+
+/// The smallest budget the parser accepts is one the coach can plan for every plan length: a
+/// week of one minute, on any set of days, for any loading pattern and training-day limit.
+#[test]
+fn a_profile_at_the_minimum_weekly_hours_passes_every_rule() {
+    let day_sets: [&[&str]; 4] = [
+        &["Sunday"],
+        &["Monday", "Tuesday"],
+        &["Tuesday", "Thursday", "Saturday", "Sunday"],
+        &[
+            "Monday",
+            "Tuesday",
+            "Wednesday",
+            "Thursday",
+            "Friday",
+            "Saturday",
+            "Sunday",
+        ],
+    ];
+    let rules = [
+        Rules::default(),
+        Rules {
+            max_training_days: 1,
+            tss_check: TssCheck::Error,
+        },
+        Rules {
+            max_training_days: 7,
+            tss_check: TssCheck::Warn,
+        },
+    ];
+    for days in day_sets {
+        // Default caps, and caps just holding the hour on either day.
+        for (age, caps) in [(30, json!(null)), (61, json!({"Sunday": 60, "Monday": 65}))] {
+            let profile = parse(json!({
+                "name": "Minimal", "age": age, "ftp_w": 250, "weekly_hours": MIN_WEEKLY_HOURS,
+                "available_days": days, "daily_caps_min": caps
+            }));
+            assert_eq!(profile.weekly_hours, MIN_WEEKLY_HOURS);
+            for rules in &rules {
+                for weeks in [1, 2, 3, 4, 5, 8, 11, 12, 13, 16, 26, 52] {
+                    check_coach(&profile, weeks, rules)
+                        .unwrap_or_else(|err| panic!("{days:?}, age {age}, {weeks} weeks: {err}"));
+                }
+            }
+        }
     }
 }
 

@@ -15,6 +15,7 @@ mod secrets;
 mod seed_plans;
 mod signals;
 mod store;
+mod store_files;
 mod store_upgrade;
 mod support;
 mod tidy;
