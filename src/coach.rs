@@ -1910,7 +1910,10 @@ mod tests {
     #[test]
     fn the_minimum_budget_holds_one_session_in_the_leanest_week() {
         let leanest_min = super::MIN_WEEKLY_HOURS * 60.0 * super::TAPER_FLOOR_FRACTION;
-        assert!(leanest_min >= super::MIN_SESSION_MIN as f64, "{leanest_min}");
+        assert!(
+            leanest_min >= super::MIN_SESSION_MIN as f64,
+            "{leanest_min}"
+        );
     }
 
     use expect_test::{expect, Expect};

@@ -19,6 +19,8 @@ struct ScriptState {
     per_step: BTreeMap<StepId, VecDeque<ModelOutcome>>,
     calls: BTreeMap<StepId, u32>,
     most_repair_turns: usize,
+    /// Steps whose next call panics (an internal error in a request's task).
+    panics: Vec<StepId>,
 }
 
 impl Scripted {
@@ -40,6 +42,15 @@ impl Scripted {
             .entry(step)
             .or_default()
             .extend(outcomes);
+    }
+
+    /// The next call for `step` panics instead of answering.
+    pub fn panic_next(&self, step: StepId) {
+        self.state
+            .lock()
+            .expect("the script lock is never poisoned")
+            .panics
+            .push(step);
     }
 
     /// The most repair turns any request carried.
@@ -67,6 +78,15 @@ impl Scripted {
                 .expect("the script lock is never poisoned");
             *state.calls.entry(request.brief.step).or_default() += 1;
             state.most_repair_turns = state.most_repair_turns.max(request.repair_turns.len());
+            if let Some(index) = state
+                .panics
+                .iter()
+                .position(|step| *step == request.brief.step)
+            {
+                state.panics.remove(index);
+                drop(state);
+                panic!("scripted panic for {}", request.brief.step);
+            }
             match state.next_failures.pop_front() {
                 Some(failure) => Some(ModelOutcome::Failed(failure)),
                 None => state

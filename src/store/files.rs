@@ -103,7 +103,8 @@ pub fn inspect(dir: &Path) -> Result<DirState, Error> {
     let manifest = read_manifest(dir)?;
     let mut leftovers = Vec::new();
     let mut top_level_sled = false;
-    let entries = fs::read_dir(dir).map_err(|source| io_error(dir, "the state directory", source))?;
+    let entries =
+        fs::read_dir(dir).map_err(|source| io_error(dir, "the state directory", source))?;
     for entry in entries {
         let entry = entry.map_err(|source| io_error(dir, "the state directory", source))?;
         let name = entry.file_name().to_string_lossy().into_owned();
@@ -120,7 +121,11 @@ pub fn inspect(dir: &Path) -> Result<DirState, Error> {
     };
     leftovers.retain(|name| *name != data);
     leftovers.sort();
-    let data_dir = if data == "." { dir.to_path_buf() } else { dir.join(&data) };
+    let data_dir = if data == "." {
+        dir.to_path_buf()
+    } else {
+        dir.join(&data)
+    };
     let mut snapshots = Vec::new();
     let mut stale_snapshots = Vec::new();
     let mut has_db = false;

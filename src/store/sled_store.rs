@@ -191,7 +191,8 @@ impl SledStore {
             }
             Access::ReadOnly => {
                 let clean = state.manifest.as_ref().is_some_and(|m| m.clean);
-                if clean && state.stale_snapshots.is_empty() && files::is_writable(&state.data_dir) {
+                if clean && state.stale_snapshots.is_empty() && files::is_writable(&state.data_dir)
+                {
                     (state.data_dir.clone(), None)
                 } else {
                     if files::is_locked(&state.data_dir) {
@@ -513,17 +514,15 @@ impl SledStore {
             std::fs::remove_dir_all(&unfinished).map_err(files_error)?;
         }
         let copy = open_db(&unfinished, &self.dir)?;
-        let trees = self
-            .tree
-            .iter()
-            .map(|tree| (TREE, tree))
-            .chain(
-                self.legacy
-                    .iter()
-                    .flat_map(|(runs, steps)| [(LEGACY_RUNS, runs), (LEGACY_STEPS, steps)]),
-            );
+        let trees = self.tree.iter().map(|tree| (TREE, tree)).chain(
+            self.legacy
+                .iter()
+                .flat_map(|(runs, steps)| [(LEGACY_RUNS, runs), (LEGACY_STEPS, steps)]),
+        );
         for (name, tree) in trees {
-            let target = copy.open_tree(name).map_err(io(format!("tree {name} of the copy")))?;
+            let target = copy
+                .open_tree(name)
+                .map_err(io(format!("tree {name} of the copy")))?;
             let mut batch = sled::Batch::default();
             let mut in_batch = 0;
             for item in tree.iter() {
@@ -616,7 +615,10 @@ impl SledStore {
 }
 
 fn background_ms() -> u64 {
-    std::env::var("PERIODIZE_SLED_BG_MS").ok().and_then(|t| t.parse().ok()).unwrap_or(500)
+    std::env::var("PERIODIZE_SLED_BG_MS")
+        .ok()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(500)
 }
 
 fn open_db(sled_dir: &Path, named: &Path) -> Result<sled::Db, Error> {
@@ -718,7 +720,9 @@ impl RecordStore for SledStore {
         writes.insert(keys::META, records::encode(&meta));
         tree.apply_batch(writes).map_err(io("creation of runs"))?;
         self.written_bytes.fetch_add(
-            runs.iter().map(|run| 1_024 + run.spec.profile.goals.len() as u64).sum(),
+            runs.iter()
+                .map(|run| 1_024 + run.spec.profile.goals.len() as u64)
+                .sum(),
             Ordering::Relaxed,
         );
         guarded.meta = meta;
@@ -759,8 +763,12 @@ impl RecordStore for SledStore {
             .collect();
         let meta_bytes = records::encode(&meta);
         let written = head_bytes.len()
-            + step_bytes.iter().map(|(key, bytes)| key.len() + bytes.len()).sum::<usize>();
-        self.written_bytes.fetch_add(written as u64, Ordering::Relaxed);
+            + step_bytes
+                .iter()
+                .map(|(key, bytes)| key.len() + bytes.len())
+                .sum::<usize>();
+        self.written_bytes
+            .fetch_add(written as u64, Ordering::Relaxed);
         match (upgrade, &self.legacy) {
             (Some(spec), Some((legacy_runs, legacy_steps))) => {
                 let spec_bytes = records::encode(spec);

@@ -186,6 +186,38 @@ fn bad_profiles_and_arguments_exit_2_naming_field_and_value() {
     );
     check_bad(Some(GOOD), &["--prompts", "no-such-dir"], &["no-such-dir"]);
     check_bad(
+        Some(&profile_with("weekly_hours", "0.01")),
+        &[],
+        &["weekly_hours", "0.01", "at least 1 h"],
+    );
+    check_bad(
+        Some(
+            r#"{"name":"T","ftp_w":1e400,"weekly_hours":8,"available_days":["Tuesday"],"plan_weeks":4}"#,
+        ),
+        &[],
+        &["ftp_w", "1e400", "out of range"],
+    );
+    check_bad(
+        Some(GOOD),
+        &["--start-date", "+262142-12-31"],
+        &["--start-date", "+262142-12-31"],
+    );
+    check_bad(
+        Some(GOOD),
+        &["--start-date", "2032-01-05"],
+        &["--start-date", "2032-01-05", "five years ahead"],
+    );
+    check_bad(
+        Some(GOOD),
+        &["--run-concurrency", "100000"],
+        &["--run-concurrency", "100000", "1 to 256"],
+    );
+    check_bad(
+        Some(&profile_with("goals", &format!("{:?}", "x".repeat(5000)))),
+        &[],
+        &["goals", "5000 characters"],
+    );
+    check_bad(
         Some(GOOD),
         &["--output-dir", "profile.json"],
         &[
@@ -194,6 +226,131 @@ fn bad_profiles_and_arguments_exit_2_naming_field_and_value() {
             "cannot write plan files",
         ],
     );
+}
+
+/// Files that are not regular files (a FIFO would block a reader forever) are refused at once,
+/// naming the file, for profiles and prompt templates; `resume` bounds its concurrency too.
+#[test]
+fn fifos_and_unbounded_resumes_are_refused_with_exit_2() {
+    let sandbox = Sandbox::new();
+    let fifo = sandbox.path("profile.fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let output = sandbox.run(&["generate", "--profile", &fifo.display().to_string()]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("profile.fifo") && stderr(&output).contains("FIFO"),
+        "{}",
+        stderr(&output)
+    );
+    let prompts = sandbox.path("prompts");
+    std::fs::create_dir(&prompts).unwrap();
+    for name in periodize::prompts::TEMPLATE_NAMES {
+        let text = periodize::prompts::PromptSet::embedded()
+            .template(name)
+            .unwrap()
+            .to_string();
+        std::fs::write(prompts.join(name), text).unwrap();
+    }
+    let template = prompts.join(periodize::prompts::TEMPLATE_NAMES[0]);
+    std::fs::remove_file(&template).unwrap();
+    let made = std::process::Command::new("mkfifo")
+        .arg(&template)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let profile = sandbox.write("profile.json", GOOD).display().to_string();
+    let output = sandbox.run(&[
+        "generate",
+        "--profile",
+        &profile,
+        "--prompts",
+        &prompts.display().to_string(),
+    ]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stderr(&output).contains("FIFO"), "{}", stderr(&output));
+    assert!(!sandbox.path("state").exists());
+
+    let made = sandbox.run(&["generate", "--profile", &profile]);
+    assert_eq!(made.status.code(), Some(0), "{}", stderr(&made));
+    let output = sandbox.run(&["resume", "--run-concurrency", "100000"]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("--run-concurrency"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+/// A profile with a byte-order mark is read; control characters in its text (and in model
+/// text) never reach the terminal raw, while JSON output keeps them exactly.
+#[test]
+fn a_bom_is_accepted_and_control_characters_are_escaped_on_the_terminal() {
+    let sandbox = Sandbox::new();
+    // JSON escapes: ESC ] 0 ; … BEL (a title change), CR LF, ESC [ 2 J (clear the screen).
+    let name = r"Eve\u001b]0;pwned\u0007\r\nEVIL \u001b[2J";
+    let text = format!(
+        "\u{feff}{{\"name\":\"{name}\",\"ftp_w\":250,\"weekly_hours\":5,\"available_days\":[\"Tuesday\",\"Saturday\"],\"plan_weeks\":2}}"
+    );
+    let profile = sandbox.write("profile.json", &text).display().to_string();
+    let output = sandbox.run(&["generate", "--profile", &profile, "--json"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let last: Value = serde_json::from_str(stdout(&output).lines().last().unwrap()).unwrap();
+    let run_id = last["run_id"].as_str().unwrap().to_string();
+    for args in [vec!["list"], vec!["status"], vec!["show", &run_id[..8]]] {
+        let shown = sandbox.run(&args);
+        assert_eq!(shown.status.code(), Some(0), "{args:?}: {}", stderr(&shown));
+        let text = stdout(&shown);
+        assert!(
+            !text.contains('\u{1b}') && !text.contains('\u{7}') && !text.contains('\r'),
+            "{args:?} printed control characters: {text:?}"
+        );
+        assert!(text.contains("Eve\\u{1b}]0;pwned"), "{args:?}: {text}");
+    }
+    let listed = sandbox.run(&["list", "--json"]);
+    let runs: Value = serde_json::from_str(&stdout(&listed)).unwrap();
+    assert_eq!(
+        runs[0]["athlete"],
+        "Eve\u{1b}]0;pwned\u{7}\r\nEVIL \u{1b}[2J"
+    );
+}
+
+/// A relative `--output-dir` is fixed when the run is created: a resume from elsewhere writes
+/// the plan where the run was made, once.
+#[test]
+fn a_relative_output_dir_is_fixed_when_the_run_is_created() {
+    let sandbox = Sandbox::new();
+    let profile = fixture("profiles/athlete.json").display().to_string();
+    let crashed = sandbox
+        .command()
+        .args([
+            "generate",
+            "--profile",
+            &profile,
+            "--weeks",
+            "2",
+            "--output-dir",
+            "plans",
+        ])
+        .env("PERIODIZE_CRASH_POINT", "after-flush:week-1")
+        .output()
+        .unwrap();
+    assert_eq!(crashed.status.code(), None, "aborted at the crash point");
+    let elsewhere = sandbox.path("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    let resumed = sandbox
+        .command()
+        .current_dir(&elsewhere)
+        .args(["resume", "--state-dir", "../state"])
+        .output()
+        .unwrap();
+    assert_eq!(resumed.status.code(), Some(0), "{}", stderr(&resumed));
+    let written = std::fs::read_dir(sandbox.path("plans")).unwrap().count();
+    assert_eq!(written, 1, "the plan is written where the run was made");
+    assert!(!elsewhere.join("plans").exists());
 }
 
 #[test]

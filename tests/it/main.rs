@@ -1,9 +1,11 @@
 //! The one integration-test binary: the CLI end to end, the store, the state machine property
 //! test, the built-in coach property test, prompts and tidy checks.
+mod batches;
 mod cli;
 mod coach;
 mod doctor;
 mod engine_model;
+mod engine_runs;
 mod failure_policy;
 mod http_providers;
 mod machine;

@@ -45,7 +45,9 @@ fn data_dir(sandbox: &Sandbox) -> PathBuf {
         &std::fs::read_to_string(sandbox.path("state/periodize-store.json")).unwrap(),
     )
     .unwrap();
-    sandbox.path("state").join(manifest["data"].as_str().unwrap())
+    sandbox
+        .path("state")
+        .join(manifest["data"].as_str().unwrap())
 }
 
 fn snapshots(data: &Path) -> Vec<PathBuf> {
@@ -83,14 +85,21 @@ fn an_unfinished_snapshot_is_skipped_by_readers_named_by_doctor_and_removed_by_r
             std::fs::write(target, bytes).unwrap();
         }
         let opened = sled::Config::new().path(copy.dir.path()).open();
-        assert!(opened.is_err(), "sled opens a store with a zero-byte snapshot");
+        assert!(
+            opened.is_err(),
+            "sled opens a store with a zero-byte snapshot"
+        );
     }
 
     let before = contents(&sandbox.path("state"));
     let listed = sandbox.run(&["list"]);
     assert_eq!(listed.status.code(), Some(0), "{}", stderr(&listed));
     assert!(stdout(&listed).contains(&run_id[..8]));
-    assert_eq!(contents(&sandbox.path("state")), before, "list wrote to the store");
+    assert_eq!(
+        contents(&sandbox.path("state")),
+        before,
+        "list wrote to the store"
+    );
 
     let checked = sandbox.run(&["doctor"]);
     assert_eq!(checked.status.code(), Some(1));
@@ -140,9 +149,19 @@ fn a_store_that_lost_its_snapshot_or_log_is_refused_by_name_and_left_untouched()
     }
     let before = contents(&sandbox.path("state"));
     let snap_name = snaps[0].file_name().unwrap().to_string_lossy().into_owned();
-    for args in [&["list"][..], &["status"][..], &["resume"][..], &["doctor"][..]] {
+    for args in [
+        &["list"][..],
+        &["status"][..],
+        &["resume"][..],
+        &["doctor"][..],
+    ] {
         let output = sandbox.run(args);
-        assert_eq!(output.status.code(), Some(1), "{args:?}: {}", stderr(&output));
+        assert_eq!(
+            output.status.code(),
+            Some(1),
+            "{args:?}: {}",
+            stderr(&output)
+        );
         let said = format!("{}{}", stdout(&output), stderr(&output));
         assert!(
             said.contains(&snap_name) && said.contains("lost") && said.contains("restore"),
@@ -246,8 +265,16 @@ fn a_full_disk_stops_a_batch_cleanly_and_resume_finishes_it() {
         args.push(path.display().to_string());
     }
     args.extend(
-        ["--weeks", "12", "--run-concurrency", "2", "--latency-ms", "5", "--json"]
-            .map(String::from),
+        [
+            "--weeks",
+            "12",
+            "--run-concurrency",
+            "2",
+            "--latency-ms",
+            "5",
+            "--json",
+        ]
+        .map(String::from),
     );
     let mut child = sandbox
         .command()
@@ -284,11 +311,7 @@ fn a_full_disk_stops_a_batch_cleanly_and_resume_finishes_it() {
     let runs: Vec<Value> = serde_json::from_str(&stdout(&listed)).unwrap();
     assert_eq!(runs.len(), 8, "every run was stored before the disk filled");
     let checked = sandbox.run(&["doctor"]);
-    assert!(
-        !stdout(&checked).contains("error:"),
-        "{}",
-        stdout(&checked)
-    );
+    assert!(!stdout(&checked).contains("error:"), "{}", stdout(&checked));
     assert_eq!(contents(&state), before, "readers wrote to a full store");
 
     std::fs::remove_file(filler).unwrap();
@@ -310,8 +333,10 @@ fn a_store_on_a_read_only_mount_can_be_read() {
     let sandbox = Sandbox::new();
     let run_id = generate(&sandbox, &[]);
     let read_only = sandbox.path("ro");
-    let Some(mount) = Mount::new(&read_only, &["--bind", &sandbox.path("state").display().to_string()])
-    else {
+    let Some(mount) = Mount::new(
+        &read_only,
+        &["--bind", &sandbox.path("state").display().to_string()],
+    ) else {
         return;
     };
     mount.remount("remount,bind,ro");
@@ -325,7 +350,12 @@ fn a_store_on_a_read_only_mount_can_be_read() {
         let mut full = args.clone();
         full.extend(["--state-dir", &dir]);
         let output = sandbox.run(&full);
-        assert_eq!(output.status.code(), Some(0), "{args:?}: {}", stderr(&output));
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            stderr(&output)
+        );
         assert!(
             stdout(&output).contains(&run_id[..8]) || args[0] == "doctor",
             "{args:?}: {}",
@@ -334,9 +364,5 @@ fn a_store_on_a_read_only_mount_can_be_read() {
     }
     let output = sandbox.run(&["resume", "--state-dir", &dir]);
     assert_ne!(output.status.code(), Some(0));
-    assert!(
-        stderr(&output).contains("read-only"),
-        "{}",
-        stderr(&output)
-    );
+    assert!(stderr(&output).contains("read-only"), "{}", stderr(&output));
 }
