@@ -506,15 +506,16 @@ pub fn resume(state_dir: &Path, args: &ResumeArgs, env: &Env) -> Result<ResumeJo
             }
             vec![summary]
         }
-        None => store
-            .summaries()?
-            .into_iter()
-            .filter(|summary| match summary.state {
-                State::Done {} => false,
-                State::Failed { .. } => args.retry,
-                _ => true,
-            })
-            .collect(),
+        None => {
+            let mut summaries = Vec::new();
+            for run_id in store.open_run_ids(args.retry)? {
+                if let Some(summary) = store.summary(run_id)? {
+                    summaries.push(summary);
+                }
+            }
+            summaries.sort_by_key(|summary| (summary.created_at_ms, summary.run_id));
+            summaries
+        }
     };
     let mut drives = Vec::with_capacity(summaries.len());
     let mut changed = Vec::new();

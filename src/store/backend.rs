@@ -65,6 +65,10 @@ pub trait RecordStore: Send + Sync {
     /// Every run's head (with its summary), in key order.
     fn heads(&self) -> Result<Vec<(RunId, HeadRecord)>, Error>;
 
+    /// The runs that are not done, each with whether it failed; read without touching the
+    /// runs that are done, however many there are.
+    fn open_runs(&self) -> Result<Vec<(RunId, bool)>, Error>;
+
     fn batch(&self, batch_id: u128) -> Result<Option<BatchRecord>, Error>;
 
     fn batches(&self) -> Result<Vec<BatchRecord>, Error>;

@@ -161,6 +161,8 @@ struct Doctor {
     meta: Option<MetaRecord>,
     /// Format 1 run records, decoded after the steps.
     legacy_runs: Vec<(RunId, Vec<u8>)>,
+    /// The open index: runs not done, and whether each failed.
+    open: BTreeMap<RunId, bool>,
 }
 
 impl Doctor {
@@ -205,6 +207,16 @@ impl Doctor {
                 Some(&keys::SPEC) => self.scan_spec(key, value),
                 Some(&keys::STEP) => self.scan_step(key, 1, value, false),
                 Some(&keys::BATCH) => self.scan_batch(key, value),
+                Some(&keys::OPEN) => {
+                    if let Some(run_id) = self.id_key("open", key, true) {
+                        match records::decode::<records::OpenRecord>(value) {
+                            Ok(open) => {
+                                self.open.insert(run_id, open.failed);
+                            }
+                            Err(err) => self.error(Some(run_id), "open", chain(&err)),
+                        }
+                    }
+                }
                 Some(&keys::DIGEST) => match records::decode::<Id>(value) {
                     Ok(id) => self
                         .digests
@@ -214,7 +226,7 @@ impl Doctor {
                 _ => self.error(
                     None,
                     format!("v2/{}", hex(key)),
-                    "key does not match the layout: M, or H, P, S, B or D and a 16-byte id",
+                    "key does not match the layout: M, or H, P, S, U, B or D and a 16-byte id",
                 ),
             },
         }
@@ -438,6 +450,44 @@ impl Doctor {
                     }
                 }
             }
+        }
+        let indexed = self.meta.is_some();
+        for (run_id, found) in &runs {
+            let Some(head) = &found.head else {
+                if self.open.contains_key(run_id) && !found.unreadable {
+                    self.error(Some(*run_id), "open", "lists a run the store does not hold");
+                }
+                continue;
+            };
+            let should = match head.state {
+                records::StateRecord::Done => None,
+                records::StateRecord::Failed { .. } => Some(true),
+                _ => Some(false),
+            };
+            let listed = self.open.get(run_id).copied();
+            if indexed && listed != should {
+                match should {
+                    None => self.warning(
+                        Some(*run_id),
+                        "open",
+                        "lists the run as unfinished, but it is done; `resume` reads it for nothing",
+                    ),
+                    Some(_) => self.error(
+                        Some(*run_id),
+                        "open",
+                        "the run is not done but the open index does not list it as it is; `resume` would not continue it",
+                    ),
+                }
+            }
+        }
+        let orphans: Vec<RunId> = self
+            .open
+            .keys()
+            .filter(|run_id| !runs.contains_key(run_id))
+            .copied()
+            .collect();
+        for run_id in orphans {
+            self.error(Some(run_id), "open", "lists a run the store does not hold");
         }
         if let Some(meta) = &self.meta {
             if meta.runs < stored_runs {

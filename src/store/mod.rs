@@ -268,6 +268,9 @@ impl RecordStore for EmptyStore {
     fn heads(&self) -> Result<Vec<(RunId, HeadRecord)>, Error> {
         Ok(Vec::new())
     }
+    fn open_runs(&self) -> Result<Vec<(RunId, bool)>, Error> {
+        Ok(Vec::new())
+    }
     fn batch(&self, _: u128) -> Result<Option<BatchRecord>, Error> {
         Ok(None)
     }
@@ -490,6 +493,18 @@ impl Store {
             .collect();
         summaries.sort_by_key(|summary| (summary.created_at_ms, summary.run_id));
         Ok(summaries)
+    }
+
+    /// The runs `resume` continues: every run that is not done, failed ones only with
+    /// `include_failed`. Costs the open runs only, not the store's size.
+    pub fn open_run_ids(&self, include_failed: bool) -> Result<Vec<RunId>, Error> {
+        Ok(self
+            .backend
+            .open_runs()?
+            .into_iter()
+            .filter(|(_, failed)| include_failed || !failed)
+            .map(|(run_id, _)| run_id)
+            .collect())
     }
 
     pub fn run_ids(&self) -> Result<Vec<RunId>, Error> {

@@ -25,7 +25,7 @@ use crate::llm::StepId;
 use crate::store::backend::{Commit, FlushFuture, NewRun, RecordStore, RunRecords};
 use crate::store::files::{self, DirState, View};
 use crate::store::records::{
-    self, BatchRecord, HeadRecord, Id, MetaRecord, SpecRecord, StepRecord,
+    self, BatchRecord, HeadRecord, Id, MetaRecord, OpenRecord, SpecRecord, StateRecord, StepRecord,
 };
 use crate::store::{Access, Durability, Error};
 use crate::workflow::RunId;
@@ -55,6 +55,7 @@ pub mod keys {
     pub const STEP: u8 = b'S';
     pub const BATCH: u8 = b'B';
     pub const DIGEST: u8 = b'D';
+    pub const OPEN: u8 = b'U';
 
     fn with_id(prefix: u8, id: u128) -> Vec<u8> {
         let mut key = Vec::with_capacity(22);
@@ -69,6 +70,10 @@ pub mod keys {
 
     pub fn spec(run_id: RunId) -> Vec<u8> {
         with_id(SPEC, run_id.0)
+    }
+
+    pub fn open(run_id: RunId) -> Vec<u8> {
+        with_id(OPEN, run_id.0)
     }
 
     pub fn steps_of(run_id: RunId) -> Vec<u8> {
@@ -143,6 +148,9 @@ pub type RawEntry = (Vec<u8>, Vec<u8>);
 struct Guarded {
     /// The last committed sequence of every run this process has seen.
     seqs: HashMap<RunId, u64>,
+    /// What the open index says of a run, as last written here: not listed (done), open, or
+    /// failed. Written again only when it changes.
+    listed: HashMap<RunId, Option<OpenRecord>>,
     meta: MetaRecord,
 }
 
@@ -248,6 +256,7 @@ impl SledStore {
             access,
             guarded: Mutex::new(Guarded {
                 seqs: HashMap::new(),
+                listed: HashMap::new(),
                 meta,
             }),
             dir: state.dir.clone(),
@@ -306,14 +315,31 @@ impl SledStore {
         Ok(())
     }
 
+    /// A store seen for the first time by this format gets its meta record, and its format 1
+    /// runs that are not done get their entries in the open index.
     fn write_meta_if_new(&self) -> Result<(), Error> {
         let tree = self.tree()?;
-        if tree.get(keys::META).map_err(io("meta record"))?.is_none() {
-            let meta = self.meta();
-            tree.insert(keys::META, records::encode(&meta))
-                .map_err(io("meta record"))?;
+        if tree.get(keys::META).map_err(io("meta record"))?.is_some() {
+            return Ok(());
         }
-        Ok(())
+        let mut writes = sled::Batch::default();
+        for run_id in self.legacy_ids()? {
+            let Some((runs, _)) = &self.legacy else { break };
+            let Some(bytes) = runs
+                .get(run_id.0.to_be_bytes())
+                .map_err(io("scan of runs"))?
+            else {
+                continue;
+            };
+            // A record that does not decode is reported when it is read, by its key.
+            if let Ok((_, head)) = records::decode_v1_run(&bytes, &[]) {
+                if let Some(open) = open_record(&head.state) {
+                    writes.insert(keys::open(run_id), records::encode(&open));
+                }
+            }
+        }
+        writes.insert(keys::META, records::encode(&self.meta()));
+        tree.apply_batch(writes).map_err(io("meta record"))
     }
 
     fn tree(&self) -> Result<&sled::Tree, Error> {
@@ -667,6 +693,15 @@ fn initial_meta(legacy: Option<&(sled::Tree, sled::Tree)>) -> Result<MetaRecord,
     Ok(meta)
 }
 
+/// What the open index holds for a run in this state: nothing once it is done.
+fn open_record(state: &StateRecord) -> Option<OpenRecord> {
+    match state {
+        StateRecord::Done => None,
+        StateRecord::Failed { .. } => Some(OpenRecord { failed: true }),
+        _ => Some(OpenRecord { failed: false }),
+    }
+}
+
 fn decode_step_at(run_id: RunId, suffix: &[u8], bytes: &[u8]) -> Result<StepRecord, Error> {
     let Some(step) = keys::parse_step_suffix(suffix) else {
         return Err(Error::BadKey {
@@ -715,6 +750,9 @@ impl RecordStore for SledStore {
             let run_id = RunId(run.spec.run_id.0);
             writes.insert(keys::spec(run_id), records::encode(&run.spec));
             writes.insert(keys::head(run_id), records::encode(&run.head));
+            if let Some(open) = open_record(&run.head.state) {
+                writes.insert(keys::open(run_id), records::encode(&open));
+            }
         }
         meta.runs += runs.len() as u64;
         writes.insert(keys::META, records::encode(&meta));
@@ -727,7 +765,9 @@ impl RecordStore for SledStore {
         );
         guarded.meta = meta;
         for run in runs {
-            guarded.seqs.insert(RunId(run.spec.run_id.0), run.head.seq);
+            let run_id = RunId(run.spec.run_id.0);
+            guarded.seqs.insert(run_id, run.head.seq);
+            guarded.listed.insert(run_id, open_record(&run.head.state));
         }
         self.flusher.committed();
         Ok(())
@@ -756,6 +796,13 @@ impl RecordStore for SledStore {
         }
         let mut meta = guarded.meta.clone();
         meta.commits += 1;
+        let open = open_record(&head.state);
+        // The open index changes with the state's kind only; unknown (a first commit in this
+        // process) is written.
+        let index_write = match guarded.listed.get(&run_id) {
+            Some(listed) if *listed == open => None,
+            _ => Some(open),
+        };
         let head_bytes = records::encode(head);
         let step_bytes: Vec<(Vec<u8>, Vec<u8>)> = steps
             .iter()
@@ -785,6 +832,14 @@ impl RecordStore for SledStore {
                             tree.insert(key.as_slice(), bytes.as_slice())?;
                         }
                         tree.insert(keys::META, meta_bytes.as_slice())?;
+                        match open {
+                            Some(open) => {
+                                tree.insert(keys::open(run_id), records::encode(&open))?;
+                            }
+                            None => {
+                                tree.remove(keys::open(run_id))?;
+                            }
+                        }
                         runs.remove(&run_id.0.to_be_bytes())?;
                         for key in &old_steps {
                             old.remove(key)?;
@@ -810,14 +865,56 @@ impl RecordStore for SledStore {
                     writes.insert(key, bytes);
                 }
                 writes.insert(keys::META, meta_bytes);
+                match index_write {
+                    Some(Some(open)) => writes.insert(keys::open(run_id), records::encode(&open)),
+                    Some(None) => writes.remove(keys::open(run_id)),
+                    None => {}
+                }
                 tree.apply_batch(writes)
                     .map_err(io(format!("commit of run {run_id}")))?;
             }
         }
         guarded.meta = meta;
         guarded.seqs.insert(run_id, head.seq);
+        guarded.listed.insert(run_id, open);
         self.flusher.committed();
         Ok(())
+    }
+
+    fn open_runs(&self) -> Result<Vec<(RunId, bool)>, Error> {
+        let indexed = match &self.tree {
+            Some(tree) => tree.contains_key(keys::META).map_err(io("meta record"))?,
+            None => false,
+        };
+        if !indexed {
+            // A format 1 store not yet opened by a writer of this format has no index.
+            return Ok(self
+                .heads()?
+                .into_iter()
+                .filter_map(|(run_id, head)| {
+                    open_record(&head.state).map(|open| (run_id, open.failed))
+                })
+                .collect());
+        }
+        let tree = self.tree()?;
+        let mut open = Vec::new();
+        for item in tree.scan_prefix([keys::OPEN]) {
+            let (key, bytes) = item.map_err(io("scan of open runs"))?;
+            let Some(id) = keys::id_of(&key).filter(|_| key.len() == 17) else {
+                return Err(Error::BadKey {
+                    tree: TREE,
+                    key: format!("{:02x?}", key.as_ref()),
+                    reason: "an open-index key is `U` and a 16-byte run id".into(),
+                });
+            };
+            let record: OpenRecord = records::decode(&bytes).map_err(|source| Error::Corrupt {
+                run_id: RunId(id).to_string(),
+                key: "open".into(),
+                source,
+            })?;
+            open.push((RunId(id), record.failed));
+        }
+        Ok(open)
     }
 
     fn flush(&self) -> FlushFuture<'_> {

@@ -18,9 +18,14 @@ use periodize::providers::Provider;
 use periodize::store::Store;
 use periodize::workflow::{RetryPolicy, RunId, RunSpec};
 
-fn spec(run_id: u128, dir: &std::path::Path, prompts: &PromptSet) -> RunSpec {
+/// Run `n` of a test: its id differs in the first digits, which name the plan file.
+fn id(n: u128) -> u128 {
+    n << 124
+}
+
+fn spec(n: u128, dir: &std::path::Path, prompts: &PromptSet) -> RunSpec {
     RunSpec {
-        run_id: RunId(run_id),
+        run_id: RunId(id(n)),
         batch: None,
         profile: parse_profile(r#"{"name":"Owner","ftp_w":250,"weekly_hours":6,"available_days":["Tuesday","Thursday","Saturday"]}"#).unwrap(),
         total_weeks: 3,
@@ -55,9 +60,9 @@ fn engine(dir: &std::path::Path, observer: Observer) -> Engine {
     }
 }
 
-fn drive(run_id: u128, script: &Scripted) -> Drive {
+fn drive(n: u128, script: &Scripted) -> Drive {
     Drive {
-        run_id: RunId(run_id),
+        run_id: RunId(id(n)),
         provider: Provider::Scripted(script.clone()),
         kind: DriveKind::Continue,
     }
@@ -97,7 +102,7 @@ async fn a_run_whose_driver_panics_fails_alone() {
     let dir = tempfile::tempdir().unwrap();
     // The observer runs inside each run's driver: make run 2's panic.
     let observer: Observer = Arc::new(|progress: &Progress| {
-        if progress.run_id() == RunId(2) {
+        if progress.run_id() == RunId(id(2)) {
             panic!("observer of run 2");
         }
     });
@@ -113,11 +118,11 @@ async fn a_run_whose_driver_panics_fails_alone() {
     assert_eq!(outcomes.len(), 3);
     for outcome in &outcomes {
         match (outcome.run_id, &outcome.result) {
-            (RunId(2), Err(Error::Panicked { run_id, message })) => {
-                assert_eq!(*run_id, RunId(2));
+            (run, Err(Error::Panicked { run_id, message })) if run == RunId(id(2)) => {
+                assert_eq!(*run_id, RunId(id(2)));
                 assert!(message.contains("observer of run 2"), "{message}");
             }
-            (RunId(2), other) => panic!("run 2: {other:?}"),
+            (run, other) if run == RunId(id(2)) => panic!("run 2: {other:?}"),
             (_, Ok(Outcome::Done { .. })) => {}
             (run_id, other) => panic!("{run_id}: {other:?}"),
         }
@@ -150,7 +155,7 @@ async fn retry_waits_run_on_the_engine_clock() {
         "five minutes of paused time passed in {:?}",
         wall.elapsed()
     );
-    let run = engine.store.load_view(RunId(9)).unwrap().unwrap().run;
+    let run = engine.store.load_view(RunId(id(9))).unwrap().unwrap().run;
     let attempts = &run.step(StepId::Overview).attempts;
     assert_eq!(attempts.len(), 2);
     let waited = attempts[1].requested_at_ms - attempts[0].finished_at_ms;

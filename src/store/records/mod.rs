@@ -9,8 +9,8 @@ pub mod v2;
 use serde::{de::DeserializeOwned, Serialize};
 
 pub use v2::{
-    BatchItemRecord, BatchRecord, BatchRefRecord, HeadRecord, Id, MetaRecord, SpecRecord,
-    StateRecord, StepRecord, StepRecordId, SummaryRecord, UsageRecord,
+    BatchItemRecord, BatchRecord, BatchRefRecord, HeadRecord, Id, MetaRecord, OpenRecord,
+    SpecRecord, StateRecord, StepRecord, StepRecordId, SummaryRecord, UsageRecord,
 };
 
 /// The version every record is written with.

@@ -442,6 +442,15 @@ pub enum SegmentKindRecord {
     Cooldown,
 }
 
+/// Marks a run that is not done (key `open/<run>`), so that `resume` finds the runs it has to
+/// continue without reading every run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpenRecord {
+    /// Failed runs are continued only by `resume --retry`.
+    pub failed: bool,
+}
+
 /// A durable batch (key `batch/<id>`): what was submitted, item by item.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
