@@ -1,8 +1,15 @@
 //! Benchmarks of the durable core: commit + flush of one transition, validation of one week,
-//! 3c finalize of 12- and 52-week plans, and a whole 12-week plan on the built-in coach.
+//! 3c finalize of 12- and 52-week plans, a whole 12-week plan on the built-in coach and over
+//! HTTP; and the per-step cost: CPU per step at 12 and 52 weeks (replayed coach answers, so a
+//! step is the engine, validation and the store), batch throughput at run concurrency 1, 4,
+//! 16 and 64 (plans and commits per second, flushes per plan: group commit), and the cost of
+//! `--durability power`.
+
+mod common;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 
@@ -260,9 +267,139 @@ fn plan_over_http(c: &mut Criterion) {
     group.finish();
 }
 
+/// `plans` plans of `weeks` weeks driven at `run_concurrency` on a fresh store; returns the
+/// wall time, the CPU time, the transitions committed and the flushes made.
+fn batch(
+    plans: usize,
+    weeks: u32,
+    run_concurrency: u32,
+    durability: periodize::store::Durability,
+) -> (Duration, Duration, u64, u64) {
+    use periodize::engine::batch::{Drive, DriveKind};
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let output = dir.path().join("output");
+    std::fs::create_dir_all(&output).expect("output");
+    let (store, _) = Store::open(
+        &dir.path().join("state"),
+        periodize::store::OpenOptions::creating(durability),
+    )
+    .expect("store");
+    let engine = common::engine(store);
+    let script = common::replay(plans, weeks);
+    let specs: Vec<RunSpec> = (0..plans)
+        .map(|_| common::spec(weeks, engine::new_id(), &output.display().to_string()))
+        .collect();
+    let flushes_before = engine.store.flush_count();
+    let cpu_before = common::cpu_time();
+    let started = Instant::now();
+    runtime.block_on(async {
+        engine.submit(None, &specs).await.expect("submit");
+        let drives = specs
+            .iter()
+            .map(|spec| Drive {
+                run_id: spec.run_id,
+                provider: Provider::Scripted(script.clone()),
+                kind: DriveKind::Continue,
+            })
+            .collect();
+        for outcome in engine.run_all(drives, run_concurrency, 4).await {
+            assert!(
+                matches!(outcome.result, Ok(engine::Outcome::Done { .. })),
+                "{outcome:?}"
+            );
+        }
+    });
+    let wall = started.elapsed();
+    let cpu = common::cpu_time() - cpu_before;
+    let commits: u64 = specs
+        .iter()
+        .map(|spec| {
+            engine
+                .store
+                .summary(spec.run_id)
+                .expect("summary")
+                .expect("run")
+                .seq
+        })
+        .sum();
+    (
+        wall,
+        cpu,
+        commits,
+        engine.store.flush_count() - flushes_before,
+    )
+}
+
+/// CPU per committed step, for plans of 12 and 52 weeks: flat in plan length.
+fn cpu_per_step(c: &mut Criterion) {
+    let mut group = c.benchmark_group("steps");
+    group.sample_size(10);
+    for weeks in [12u32, 52] {
+        let plans = if weeks == 12 { 16 } else { 4 };
+        let (user_before, system_before) = common::cpu_split();
+        let (_, cpu, commits, _) = batch(plans, weeks, 4, periodize::store::Durability::Process);
+        let (user_after, system_after) = common::cpu_split();
+        println!(
+            "steps/{weeks} weeks: {} transitions per plan, {:.3} ms CPU per transition ({:.3} user, {:.3} system)",
+            commits / plans as u64,
+            cpu.as_secs_f64() * 1e3 / commits as f64,
+            (user_after - user_before).as_secs_f64() * 1e3 / commits as f64,
+            (system_after - system_before).as_secs_f64() * 1e3 / commits as f64,
+        );
+        group.bench_function(format!("cpu_per_step_{weeks}_weeks"), |b| {
+            b.iter_custom(|iters| {
+                let (_, cpu, commits, _) =
+                    batch(plans, weeks, 4, periodize::store::Durability::Process);
+                // CPU per step, scaled to the iterations criterion asked for.
+                cpu.mul_f64(iters as f64 / commits as f64)
+            })
+        });
+    }
+    group.finish();
+}
+
+/// Throughput of a batch at run concurrency 1, 4, 16 and 64, and with power durability.
+fn batch_throughput(c: &mut Criterion) {
+    use periodize::store::Durability;
+    const PLANS: usize = 64;
+    let mut group = c.benchmark_group("batch");
+    group.sample_size(10);
+    group.throughput(criterion::Throughput::Elements(PLANS as u64));
+    let cases = [
+        (1, Durability::Process, "process"),
+        (4, Durability::Process, "process"),
+        (16, Durability::Process, "process"),
+        (64, Durability::Process, "process"),
+        (16, Durability::Power, "power"),
+    ];
+    for (run_concurrency, durability, name) in cases {
+        let (wall, _, commits, flushes) = batch(PLANS, 12, run_concurrency, durability);
+        println!(
+            "batch/{name} run concurrency {run_concurrency}: {:.0} plans/s, {:.0} commits/s, {:.1} flushes per plan ({:.2} commits per flush)",
+            PLANS as f64 / wall.as_secs_f64(),
+            commits as f64 / wall.as_secs_f64(),
+            flushes as f64 / PLANS as f64,
+            commits as f64 / flushes.max(1) as f64
+        );
+        group.bench_function(format!("{name}_run_concurrency_{run_concurrency}"), |b| {
+            b.iter_custom(|iters| {
+                (0..iters)
+                    .map(|_| batch(PLANS, 12, run_concurrency, durability).0)
+                    .sum()
+            })
+        });
+    }
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(30).measurement_time(std::time::Duration::from_secs(4));
-    targets = commit_and_flush, validate_week, finalize, whole_plan, plan_over_http
+    targets = commit_and_flush, validate_week, finalize, whole_plan, plan_over_http, cpu_per_step, batch_throughput
 }
 criterion_main!(benches);

@@ -13,7 +13,8 @@ use crate::domain::validate::Rules;
 pub struct ToolSpec {
     pub name: &'static str,
     pub description: &'static str,
-    pub parameters: serde_json::Value,
+    /// Shared: the same schema goes with every request for its tool.
+    pub parameters: std::sync::Arc<serde_json::Value>,
 }
 
 /// Which step of the plan a request is for.

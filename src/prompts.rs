@@ -270,11 +270,51 @@ impl PromptSet {
     /// (system, user) prompts for 3b; `brief.step` must be `StepId::Week(k)` with the accepted
     /// overview in `brief.overview`.
     pub fn week_messages(&self, brief: &StepBrief) -> Result<(String, String), Error> {
-        let vars = week_variables(brief)?;
+        self.week_messages_with(brief, None)
+    }
+
+    /// As `week_messages`, reusing the overview's parts computed once for the run.
+    pub fn week_messages_with(
+        &self,
+        brief: &StepBrief,
+        parts: Option<&OverviewParts>,
+    ) -> Result<(String, String), Error> {
+        let vars = week_variables_with(brief, parts)?;
         Ok((
             self.render(WEEKS_SYSTEM, &vars)?,
             self.render(WEEKS_USER, &vars)?,
         ))
+    }
+}
+
+/// The parts of every week's prompts that depend only on the run's accepted overview, computed
+/// once per run rather than once per week: a 52-week overview is tens of kilobytes of JSON.
+#[derive(Debug, Clone)]
+pub struct OverviewParts {
+    overview: std::sync::Arc<PlanOverview>,
+    /// The overview as compact JSON with sorted keys, as the brief carries it.
+    overview_json: String,
+    plan_summary: String,
+}
+
+impl OverviewParts {
+    pub fn new(
+        overview: std::sync::Arc<PlanOverview>,
+        profile: &AthleteProfile,
+    ) -> Result<OverviewParts, Error> {
+        let step = StepId::Week(1);
+        let overview_json = single_line_json(step, &to_json(step, "overview", overview.as_ref())?)?;
+        let plan_summary = plan_summary(&overview, profile);
+        Ok(OverviewParts {
+            overview,
+            overview_json,
+            plan_summary,
+        })
+    }
+
+    /// Whether these parts were made from this very overview.
+    pub fn is_for(&self, overview: &std::sync::Arc<PlanOverview>) -> bool {
+        std::sync::Arc::ptr_eq(&self.overview, overview)
     }
 }
 
@@ -704,6 +744,10 @@ fn minutes_window(total_hours: f64, tolerance: f64) -> (i64, i64) {
 
 /// The variables of the 3b templates (`WEEK_VARIABLES`), computed from the brief. Pure.
 pub fn week_variables(brief: &StepBrief) -> Result<Vars, Error> {
+    week_variables_with(brief, None)
+}
+
+fn week_variables_with(brief: &StepBrief, parts: Option<&OverviewParts>) -> Result<Vars, Error> {
     let step = brief.step;
     let StepId::Week(week) = step else {
         return Err(brief_error(step, "the week prompts need a week step"));
@@ -761,18 +805,27 @@ pub fn week_variables(brief: &StepBrief) -> Result<Vars, Error> {
         };
         format!("{} and {} TSS{note}", num(low), num(high))
     };
-    let brief_json = json!({
-        "step": "week",
-        "week_number": week,
-        "total_weeks": brief.total_weeks,
-        "profile": canonical_json(profile),
-        "rules": to_json(step, "rules", &brief.rules)?,
-        "overview": to_json(step, "overview", overview.as_ref())?,
-    });
+    let computed;
+    let parts = match parts.filter(|parts| parts.is_for(overview)) {
+        Some(parts) => parts,
+        None => {
+            computed = OverviewParts::new(overview.clone(), profile)?;
+            &computed
+        }
+    };
+    // The brief's keys in the order a JSON object of them prints (sorted), the overview's
+    // text reused from the parts.
+    let brief_json = format!(
+        r#"{{"overview":{},"profile":{},"rules":{},"step":"week","total_weeks":{},"week_number":{week}}}"#,
+        parts.overview_json,
+        single_line_json(step, &canonical_json(profile))?,
+        single_line_json(step, &to_json(step, "rules", &brief.rules)?)?,
+        brief.total_weeks,
+    );
 
     let mut vars = Vars::new();
     vars.insert("athlete_summary", athlete_summary(profile));
-    vars.insert("brief_json", single_line_json(step, &brief_json)?);
+    vars.insert("brief_json", brief_json);
     vars.insert("day_caps", caps_listing(profile, &days));
     vars.insert("easy_days", entry.easy_days.to_string());
     vars.insert("ftp_w", num(profile.ftp_w));
@@ -801,7 +854,7 @@ pub fn week_variables(brief: &StepBrief) -> Result<Vars, Error> {
         },
     );
     vars.insert("phase", entry.phase.to_string());
-    vars.insert("plan_summary", plan_summary(overview, profile));
+    vars.insert("plan_summary", parts.plan_summary.clone());
     vars.insert("power_zones", zones::zones_table(profile.ftp_w));
     vars.insert(
         "previous_week",

@@ -41,7 +41,7 @@ pub fn overview_tool(total_weeks: u32) -> ToolSpec {
     ToolSpec {
         name: CREATE_PLAN_OVERVIEW,
         description: "Record the week-by-week overview of the training plan: one entry per week with its phase, focus, training days, target TSS and hours.",
-        parameters: json!({
+        parameters: std::sync::Arc::new(json!({
             "type": "object",
             "properties": {
                 "total_weeks": {"type": "integer", "description": "number of weeks in the plan; must equal the requested length"},
@@ -52,12 +52,18 @@ pub fn overview_tool(total_weeks: u32) -> ToolSpec {
             },
             "required": ["total_weeks", "target_ftp", "coaching_notes", "monitoring_guidance", "weekly_overview"],
             "additionalProperties": false
-        }),
+        })),
     }
 }
 
 /// The `add_week_details` tool.
+/// The `add_week_details` tool. Built once: every week request of every run offers it.
 pub fn week_tool() -> ToolSpec {
+    static TOOL: std::sync::OnceLock<ToolSpec> = std::sync::OnceLock::new();
+    TOOL.get_or_init(build_week_tool).clone()
+}
+
+fn build_week_tool() -> ToolSpec {
     let weekdays = names(&Weekday::ALL, Weekday::name);
     let kinds = names(&SegmentKind::ALL, SegmentKind::name);
     let segment = json!({
@@ -87,7 +93,7 @@ pub fn week_tool() -> ToolSpec {
     ToolSpec {
         name: ADD_WEEK_DETAILS,
         description: "Record the workouts of one week: exactly one workout on each training day of that week, built from segments in % of FTP.",
-        parameters: json!({
+        parameters: std::sync::Arc::new(json!({
             "type": "object",
             "properties": {
                 "week_number": {"type": "integer", "minimum": 1, "description": "the week being detailed; must equal the requested week"},
@@ -95,7 +101,7 @@ pub fn week_tool() -> ToolSpec {
             },
             "required": ["week_number", "workouts"],
             "additionalProperties": false
-        }),
+        })),
     }
 }
 
@@ -189,8 +195,19 @@ pub fn overview_from_value(value: Value) -> Result<PlanOverview, Vec<Violation>>
     }
 }
 
-/// Parses `add_week_details` arguments. Structural problems come back as violations.
+/// Parses `add_week_details` arguments. Arguments already in the exact shape parse straight
+/// into the types: normalising could change nothing in them (it only rewrites numbers given as
+/// strings or as whole floats, which that parse refuses). Anything else takes the lenient
+/// path, which names every problem by its path. Structural problems come back as violations.
 pub fn parse_week(arguments: &str) -> Result<WeekDetails, Vec<Violation>> {
+    if let Ok(week) = serde_json::from_str::<WeekDetails>(arguments) {
+        return Ok(week);
+    }
+    parse_week_leniently(arguments)
+}
+
+/// The lenient path of `parse_week` alone (tests compare both on exact arguments).
+pub fn parse_week_leniently(arguments: &str) -> Result<WeekDetails, Vec<Violation>> {
     let mut value = parse_json(arguments)?;
     normalize_week(&mut value);
     week_from_value(value, "")
@@ -444,6 +461,36 @@ fn join_text_list(slot: Option<&mut Value>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The exact-shape fast path gives what the lenient path gives, on every week the coach
+    /// writes and on arguments with unusual but exact spellings.
+    #[test]
+    fn the_fast_path_agrees_with_the_lenient_one() {
+        let profile = crate::domain::profile::parse_profile(
+            r#"{"ftp_w":240,"weekly_hours":9,"available_days":["Monday","Wednesday","Saturday","Sunday"]}"#,
+        )
+        .unwrap();
+        let rules = crate::domain::validate::Rules::default();
+        for weeks in [1, 5, 12, 52] {
+            let overview = crate::coach::create_plan_overview(&profile, weeks, &rules);
+            for week in 1..=weeks {
+                let details = crate::coach::add_week_details(&profile, &overview, week, &rules);
+                let arguments = serde_json::to_string(&details).unwrap();
+                assert_eq!(parse_week(&arguments), parse_week_leniently(&arguments));
+                assert_eq!(parse_week(&arguments).unwrap(), details);
+            }
+        }
+        for arguments in [
+            r#"{"week_number": 1, "workouts": [{"weekday": "monday", "name": "a", "description": "b", "segments": [{"type": "STEADY", "duration_min": 5, "power_low_pct": 50, "description": "", "extra": 1}]}], "note": "x"}"#,
+            r#"{"week_number": 1, "workouts": []}"#,
+        ] {
+            assert_eq!(
+                parse_week(arguments),
+                parse_week_leniently(arguments),
+                "{arguments}"
+            );
+        }
+    }
 
     #[test]
     fn every_bad_element_is_reported_with_its_path() {

@@ -266,6 +266,7 @@ impl Engine {
         let span = tracing::info_span!("run", run_id = %run_id);
         async move {
             let mut owned: HashMap<tokio::task::Id, Task> = HashMap::new();
+            let mut parts = None;
             let mut ready = vec![first];
             let mut shutdown = self.shutdown.clone();
             let mut stopping = shutdown.is_requested();
@@ -304,7 +305,7 @@ impl Engine {
                         // Committed but never started: resume issues it (at most once more).
                         continue;
                     }
-                    let (task, future) = self.effect(&machine, effect, provider);
+                    let (task, future) = self.effect(&machine, effect, provider, &mut parts);
                     let handle = tasks.spawn(future);
                     owned.insert(handle.id(), task);
                 }
@@ -390,6 +391,7 @@ impl Engine {
         machine: &Machine,
         effect: Effect,
         provider: &Provider,
+        parts: &mut Option<crate::prompts::OverviewParts>,
     ) -> (Task, EffectFuture) {
         let run = machine.run();
         let run_id = run.spec.run_id;
@@ -407,7 +409,7 @@ impl Engine {
                         tracing::info_span!("step", phase = "weeks", week, attempt)
                     }
                 };
-                let request = self.build_request(run, step);
+                let request = build_request_with(&self.prompts, run, step, parts);
                 // The built-in coach answers a week the model gave up on (--fallback builtin).
                 let provider = if fallback {
                     Provider::Builtin(crate::providers::builtin::BuiltinCoach { latency_ms: 0 })
@@ -537,6 +539,16 @@ pub fn plan_path(run: &Run) -> PathBuf {
 
 /// Renders the request for a step from the run as committed. Pure.
 pub fn build_request(prompts: &PromptSet, run: &Run, step: StepId) -> Result<ToolRequest, String> {
+    build_request_with(prompts, run, step, &mut None)
+}
+
+/// As `build_request`, keeping the overview's prompt parts in `parts` across a run's weeks.
+fn build_request_with(
+    prompts: &PromptSet,
+    run: &Run,
+    step: StepId,
+    parts: &mut Option<crate::prompts::OverviewParts>,
+) -> Result<ToolRequest, String> {
     let spec = &run.spec;
     let brief = StepBrief {
         step,
@@ -554,7 +566,19 @@ pub fn build_request(prompts: &PromptSet, run: &Run, step: StepId) -> Result<Too
             tools::overview_tool(spec.total_weeks),
             2_000 + 400 * spec.total_weeks,
         ),
-        StepId::Week(_) => (prompts.week_messages(&brief), tools::week_tool(), 6_000),
+        StepId::Week(_) => {
+            if let Some(overview) = &brief.overview {
+                if !parts.as_ref().is_some_and(|parts| parts.is_for(overview)) {
+                    *parts =
+                        crate::prompts::OverviewParts::new(overview.clone(), &spec.profile).ok();
+                }
+            }
+            (
+                prompts.week_messages_with(&brief, parts.as_ref()),
+                tools::week_tool(),
+                6_000,
+            )
+        }
     };
     let (system, user) =
         messages.map_err(|err| format!("cannot render the prompts for {step}: {err}"))?;

@@ -422,7 +422,7 @@ mod tests {
             tool: ToolSpec {
                 name: TOOL,
                 description: "Record a week.",
-                parameters: json!({"type": "object"}),
+                parameters: json!({"type": "object"}).into(),
             },
             repair_turns,
             max_output_tokens: 4096,

@@ -1021,7 +1021,7 @@ mod tests {
         request.tool = ToolSpec {
             name: TOOL,
             description: "d",
-            parameters: json!({"type": "object"}),
+            parameters: json!({"type": "object"}).into(),
         };
         assert_eq!(
             encode(&request, "m")["tools"][0]["function"]["strict"],

@@ -250,7 +250,7 @@ impl SledStore {
             Durability::Process => None,
         };
         let store = SledStore {
-            flusher: Flusher::start(db, file),
+            flusher: Flusher::start(db, tree.clone(), file),
             tree,
             legacy,
             access,
@@ -357,6 +357,15 @@ impl SledStore {
         &self.dir
     }
 
+    /// Applies the queued transitions to sled (not yet durable), so that a read sees them.
+    fn settle(&self) -> Result<(), Error> {
+        self.flusher
+            .shared
+            .apply_pending()
+            .map(|_| ())
+            .map_err(|source| io("commit of queued transitions")(source))
+    }
+
     /// Flushes at once, outside the group (tests, benchmarks, shutdown).
     pub fn flush_blocking(&self) -> Result<(), Error> {
         self.flusher.flush_now()
@@ -370,6 +379,9 @@ impl SledStore {
     /// Every key and value of the v2 tree, then of the legacy trees (for `doctor`).
     pub fn raw_entries(&self) -> Vec<(&'static str, Result<RawEntry, Error>)> {
         let mut entries = Vec::new();
+        if let Err(err) = self.settle() {
+            entries.push((TREE, Err(err)));
+        }
         let trees = self.tree.iter().map(|tree| (TREE, tree)).chain(
             self.legacy
                 .iter()
@@ -394,6 +406,7 @@ impl SledStore {
     /// Writes raw bytes under a key of a tree (`v2`, `runs` or `steps`), bypassing the record
     /// format: only for tests that prove bad records are reported, never skipped.
     pub fn put_raw(&self, tree: &str, key: &[u8], bytes: &[u8]) -> Result<(), Error> {
+        self.settle()?;
         self.raw_tree(tree)?
             .insert(key, bytes)
             .map(|_| ())
@@ -401,6 +414,7 @@ impl SledStore {
     }
 
     pub fn get_raw(&self, tree: &str, key: &[u8]) -> Result<Option<Vec<u8>>, Error> {
+        self.settle()?;
         self.raw_tree(tree)?
             .get(key)
             .map(|value| value.map(|bytes| bytes.to_vec()))
@@ -408,6 +422,7 @@ impl SledStore {
     }
 
     pub fn delete_raw(&self, tree: &str, key: &[u8]) -> Result<(), Error> {
+        self.settle()?;
         self.raw_tree(tree)?
             .remove(key)
             .map(|_| ())
@@ -693,6 +708,20 @@ fn initial_meta(legacy: Option<&(sled::Tree, sled::Tree)>) -> Result<MetaRecord,
     Ok(meta)
 }
 
+/// One transition's writes, in order, before they join the queued batch.
+#[derive(Default)]
+struct WriteSet(Vec<(Vec<u8>, Option<Vec<u8>>)>);
+
+impl WriteSet {
+    fn insert(&mut self, key: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>) {
+        self.0.push((key.into(), Some(value.into())));
+    }
+
+    fn remove(&mut self, key: impl Into<Vec<u8>>) {
+        self.0.push((key.into(), None));
+    }
+}
+
 /// What the open index holds for a run in this state: nothing once it is done.
 fn open_record(state: &StateRecord) -> Option<OpenRecord> {
     match state {
@@ -728,7 +757,7 @@ fn decode_step_at(run_id: RunId, suffix: &[u8], bytes: &[u8]) -> Result<StepReco
 
 impl RecordStore for SledStore {
     fn create(&self, batch: Option<&BatchRecord>, runs: &[NewRun]) -> Result<(), Error> {
-        let tree = self.writable()?;
+        self.writable()?;
         let mut guarded = self.lock();
         for run in runs {
             let run_id = RunId(run.spec.run_id.0);
@@ -737,7 +766,7 @@ impl RecordStore for SledStore {
             }
         }
         let mut meta = guarded.meta.clone();
-        let mut writes = sled::Batch::default();
+        let mut writes = WriteSet::default();
         if let Some(batch) = batch {
             writes.insert(keys::batch(batch.batch_id.0), records::encode(batch));
             writes.insert(
@@ -755,8 +784,7 @@ impl RecordStore for SledStore {
             }
         }
         meta.runs += runs.len() as u64;
-        writes.insert(keys::META, records::encode(&meta));
-        tree.apply_batch(writes).map_err(io("creation of runs"))?;
+        self.flusher.shared.enqueue(writes, records::encode(&meta));
         self.written_bytes.fetch_add(
             runs.iter()
                 .map(|run| 1_024 + run.spec.profile.goals.len() as u64)
@@ -769,7 +797,6 @@ impl RecordStore for SledStore {
             guarded.seqs.insert(run_id, run.head.seq);
             guarded.listed.insert(run_id, open_record(&run.head.state));
         }
-        self.flusher.committed();
         Ok(())
     }
 
@@ -818,6 +845,9 @@ impl RecordStore for SledStore {
             .fetch_add(written as u64, Ordering::Relaxed);
         match (upgrade, &self.legacy) {
             (Some(spec), Some((legacy_runs, legacy_steps))) => {
+                // Rare (once per format 1 run): its own transaction across the trees, after
+                // everything queued before it.
+                self.settle()?;
                 let spec_bytes = records::encode(spec);
                 let old_steps: Vec<sled::IVec> = legacy_steps
                     .scan_prefix(run_id.0.to_be_bytes())
@@ -854,9 +884,10 @@ impl RecordStore for SledStore {
                             unreachable!("the upgrade closure never aborts")
                         }
                     })?;
+                self.flusher.shared.count_direct_commit();
             }
             (upgrade, _) => {
-                let mut writes = sled::Batch::default();
+                let mut writes = WriteSet::default();
                 if let Some(spec) = upgrade {
                     writes.insert(keys::spec(run_id), records::encode(spec));
                 }
@@ -864,24 +895,22 @@ impl RecordStore for SledStore {
                 for (key, bytes) in step_bytes {
                     writes.insert(key, bytes);
                 }
-                writes.insert(keys::META, meta_bytes);
                 match index_write {
                     Some(Some(open)) => writes.insert(keys::open(run_id), records::encode(&open)),
                     Some(None) => writes.remove(keys::open(run_id)),
                     None => {}
                 }
-                tree.apply_batch(writes)
-                    .map_err(io(format!("commit of run {run_id}")))?;
+                self.flusher.shared.enqueue(writes, meta_bytes);
             }
         }
         guarded.meta = meta;
         guarded.seqs.insert(run_id, head.seq);
         guarded.listed.insert(run_id, open);
-        self.flusher.committed();
         Ok(())
     }
 
     fn open_runs(&self) -> Result<Vec<(RunId, bool)>, Error> {
+        self.settle()?;
         let indexed = match &self.tree {
             Some(tree) => tree.contains_key(keys::META).map_err(io("meta record"))?,
             None => false,
@@ -922,6 +951,7 @@ impl RecordStore for SledStore {
     }
 
     fn run(&self, run_id: RunId) -> Result<Option<RunRecords>, Error> {
+        self.settle()?;
         let Some(head) = self.head_v2(run_id)? else {
             return self.legacy_run(run_id);
         };
@@ -960,6 +990,7 @@ impl RecordStore for SledStore {
     }
 
     fn head(&self, run_id: RunId) -> Result<Option<HeadRecord>, Error> {
+        self.settle()?;
         match self.head_v2(run_id)? {
             Some(head) => Ok(Some(head)),
             None => Ok(self.legacy_run(run_id)?.map(|run| run.head)),
@@ -967,6 +998,7 @@ impl RecordStore for SledStore {
     }
 
     fn heads(&self) -> Result<Vec<(RunId, HeadRecord)>, Error> {
+        self.settle()?;
         let mut heads = Vec::new();
         if let Some(tree) = &self.tree {
             for item in tree.scan_prefix([keys::HEAD]) {
@@ -1000,6 +1032,7 @@ impl RecordStore for SledStore {
     }
 
     fn batch(&self, batch_id: u128) -> Result<Option<BatchRecord>, Error> {
+        self.settle()?;
         let Some(tree) = &self.tree else {
             return Ok(None);
         };
@@ -1016,6 +1049,7 @@ impl RecordStore for SledStore {
     }
 
     fn batches(&self) -> Result<Vec<BatchRecord>, Error> {
+        self.settle()?;
         let Some(tree) = &self.tree else {
             return Ok(Vec::new());
         };
@@ -1034,6 +1068,7 @@ impl RecordStore for SledStore {
     }
 
     fn batch_by_digest(&self, digest: &str) -> Result<Option<BatchRecord>, Error> {
+        self.settle()?;
         let Some(tree) = &self.tree else {
             return Ok(None);
         };
@@ -1055,7 +1090,10 @@ impl RecordStore for SledStore {
 // ---------------------------------------------------------------------------------------------
 // Group commit
 
-/// The flusher thread and what it shares with committers.
+/// The flusher thread and what it shares with committers. A commit only queues its writes;
+/// the flusher applies every queued transition (of every run) as one sled batch, then flushes
+/// once. sled writes and syncs its log twice for every atomic batch, so one batch per group,
+/// not per transition, is what makes a step cheap.
 struct Flusher {
     shared: Arc<FlushShared>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -1063,14 +1101,28 @@ struct Flusher {
 
 struct FlushShared {
     db: sled::Db,
+    tree: Option<sled::Tree>,
     /// With `Durability::Power`, the log file to `fdatasync` after each flush.
     file: Option<std::fs::File>,
-    /// Commits made so far (a commit counts once it returned).
-    commits: AtomicU64,
+    pending: Mutex<Pending>,
+    /// Held while a queued batch is taken and applied, so batches reach sled in queue order.
+    applying: Mutex<()>,
     flushes: AtomicU64,
     requests: Mutex<FlushRequests>,
     wake: Condvar,
     status: tokio::sync::watch::Sender<FlushStatus>,
+}
+
+/// Transitions committed but not yet applied to sled.
+#[derive(Default)]
+struct Pending {
+    batch: sled::Batch,
+    /// Whether `batch` holds anything.
+    dirty: bool,
+    /// The newest meta record, written with the batch.
+    meta: Option<Vec<u8>>,
+    /// Transitions queued so far (including those applied directly).
+    queued: u64,
 }
 
 #[derive(Default)]
@@ -1089,12 +1141,14 @@ struct FlushStatus {
 }
 
 impl Flusher {
-    fn start(db: sled::Db, file: Option<std::fs::File>) -> Flusher {
+    fn start(db: sled::Db, tree: Option<sled::Tree>, file: Option<std::fs::File>) -> Flusher {
         let (status, _) = tokio::sync::watch::channel(FlushStatus::default());
         let shared = Arc::new(FlushShared {
             db,
+            tree,
             file,
-            commits: AtomicU64::new(0),
+            pending: Mutex::new(Pending::default()),
+            applying: Mutex::new(()),
             flushes: AtomicU64::new(0),
             requests: Mutex::new(FlushRequests::default()),
             wake: Condvar::new(),
@@ -1111,14 +1165,10 @@ impl Flusher {
         }
     }
 
-    fn committed(&self) {
-        self.shared.commits.fetch_add(1, Ordering::SeqCst);
-    }
-
     fn flush(&self) -> impl std::future::Future<Output = Result<(), Error>> + Send + 'static {
         let shared = self.shared.clone();
         async move {
-            let target = shared.commits.load(Ordering::SeqCst);
+            let target = shared.queued();
             let mut status = shared.status.subscribe();
             if status.borrow().covered >= target {
                 return Ok(());
@@ -1152,9 +1202,8 @@ impl Flusher {
     }
 
     fn flush_now(&self) -> Result<(), Error> {
-        let goal = self.shared.commits.load(Ordering::SeqCst);
         self.shared
-            .flush_once(goal)
+            .flush_once()
             .map_err(|reason| Error::Flush { reason })
     }
 }
@@ -1164,6 +1213,60 @@ impl FlushShared {
         self.requests
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn pending(&self) -> std::sync::MutexGuard<'_, Pending> {
+        self.pending
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn queued(&self) -> u64 {
+        self.pending().queued
+    }
+
+    /// Queues one transition's writes, with the meta record as it is after it.
+    fn enqueue(&self, writes: WriteSet, meta: Vec<u8>) {
+        let mut pending = self.pending();
+        for (key, value) in writes.0 {
+            match value {
+                Some(value) => pending.batch.insert(key, value),
+                None => pending.batch.remove(key),
+            }
+        }
+        pending.dirty = true;
+        pending.meta = Some(meta);
+        pending.queued += 1;
+    }
+
+    /// Counts a transition written to sled directly (its own transaction).
+    fn count_direct_commit(&self) {
+        self.pending().queued += 1;
+    }
+
+    /// Applies every queued transition as one batch; returns how many are applied so far.
+    fn apply_pending(&self) -> Result<u64, sled::Error> {
+        let _applying = self
+            .applying
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let (mut batch, dirty, meta, queued) = {
+            let mut pending = self.pending();
+            let dirty = std::mem::take(&mut pending.dirty);
+            (
+                std::mem::take(&mut pending.batch),
+                dirty,
+                pending.meta.take(),
+                pending.queued,
+            )
+        };
+        if let (true, Some(tree)) = (dirty, &self.tree) {
+            if let Some(meta) = meta {
+                batch.insert(keys::META, meta);
+            }
+            tree.apply_batch(batch)?;
+        }
+        Ok(queued)
     }
 
     fn run(&self) {
@@ -1182,11 +1285,9 @@ impl FlushShared {
                         .wait(requests)
                         .unwrap_or_else(|poisoned| poisoned.into_inner());
                 }
-                // Every commit that returned by now is covered by the flush that follows,
-                // including those whose owners have not asked yet.
-                self.commits.load(Ordering::SeqCst)
+                self.queued()
             };
-            if self.flush_once(goal).is_err() {
+            if self.flush_once().is_err() {
                 // Waiters up to `goal` were told; do not spin on a store that keeps failing
                 // unless someone asked for more since.
                 let mut requests = self.lock();
@@ -1197,12 +1298,14 @@ impl FlushShared {
         }
     }
 
-    fn flush_once(&self, goal: u64) -> Result<(), String> {
+    /// Applies what is queued, then flushes: every transition queued before is durable after.
+    fn flush_once(&self) -> Result<(), String> {
+        let mut goal = self.queued();
         self.flushes.fetch_add(1, Ordering::SeqCst);
         let result = self
-            .db
-            .flush()
-            .map(|_| ())
+            .apply_pending()
+            .map(|applied| goal = applied)
+            .and_then(|()| self.db.flush().map(|_| ()))
             .map_err(|err| err.to_string())
             .and_then(|()| match &self.file {
                 Some(file) => file

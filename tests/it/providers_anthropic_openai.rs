@@ -353,7 +353,7 @@ fn repaired_week_request(call_id: &str) -> ToolRequest {
 fn snapshot(mut body: Value, pointer: &str, request: &ToolRequest, expect: Expect) {
     let schema = body.pointer_mut(pointer).expect("the tool schema");
     assert_eq!(
-        *schema, request.tool.parameters,
+        *schema, *request.tool.parameters,
         "the schema is sent as it is"
     );
     *schema = json!(format!("<the {} schema>", request.tool.name));

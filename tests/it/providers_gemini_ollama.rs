@@ -619,7 +619,7 @@ fn gemini_first_request() {
     let body = gemini::encode(&overview_request(), gemini::DEFAULT_MODEL);
     assert_eq!(
         body["tools"][0]["functionDeclarations"][0]["parametersJsonSchema"],
-        overview_tool(4).parameters
+        *overview_tool(4).parameters
     );
     expect![[r#"
         {
@@ -788,7 +788,7 @@ fn gemini_first_request() {
 fn gemini_request_with_repair_turns() {
     let mut body = gemini::encode(&week_request_with_repairs("c2lnbmF0dXJl"), "gemini-2.5-pro");
     let schema = &mut body["tools"][0]["functionDeclarations"][0]["parametersJsonSchema"];
-    assert_eq!(*schema, week_tool().parameters);
+    assert_eq!(*schema, *week_tool().parameters);
     *schema = json!("(week_tool().parameters, as sent in full in the first request)");
     expect![[r#"
         {
@@ -916,7 +916,7 @@ fn ollama_first_request() {
     let body = ollama::encode(&overview_request(), ollama::DEFAULT_MODEL);
     assert_eq!(
         body["tools"][0]["function"]["parameters"],
-        overview_tool(4).parameters
+        *overview_tool(4).parameters
     );
     expect![[r#"
         {
@@ -1072,7 +1072,7 @@ fn ollama_first_request() {
 fn ollama_request_with_repair_turns() {
     let mut body = ollama::encode(&week_request_with_repairs("c2lnbmF0dXJl"), "qwen3:8b");
     let schema = &mut body["tools"][0]["function"]["parameters"];
-    assert_eq!(*schema, week_tool().parameters);
+    assert_eq!(*schema, *week_tool().parameters);
     *schema = json!("(week_tool().parameters, as sent in full in the first request)");
     expect![[r#"
         {
