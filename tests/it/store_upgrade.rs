@@ -1,5 +1,5 @@
 //! The upgrade path: a store written by the last format 1 release (`tests/fixtures/store_v1`,
-//! 13 runs in every state and every attempt outcome, with its plan files and what that release
+//! 14 runs in every state and every attempt outcome, with its plan files and what that release
 //! printed for `list` and `show`) reads the same with this build, read-only commands leave it
 //! untouched, and `resume` finishes every unfinished run, rewriting each in format 2.
 
@@ -87,7 +87,7 @@ fn a_format_1_store_lists_shows_and_checks_as_its_release_did_without_being_writ
     assert_eq!(listed.status.code(), Some(0), "{}", stderr(&listed));
     let ours: Vec<Value> = serde_json::from_str(&stdout(&listed)).unwrap();
     let theirs: Vec<Value> = serde_json::from_str(&expected("list.json")).unwrap();
-    assert_eq!(ours.len(), 13);
+    assert_eq!(ours.len(), 14);
     let by_id = |runs: &[Value]| -> BTreeMap<String, Value> {
         runs.iter()
             .map(|run| (run["run_id"].as_str().unwrap().to_string(), run.clone()))
@@ -256,4 +256,59 @@ fn a_format_1_store_resumes_to_the_end_and_is_rewritten_in_format_2() {
         "{}",
         stderr(&again)
     );
+}
+
+/// Inside the format 1 records: what `show` does not print is read too (repair turns of both
+/// kinds, the budget stop, a fallback week, checkpoints kept and dropped, an in-flight request
+/// and a retry wait), and every run rebuilds a machine.
+#[test]
+fn every_part_of_the_format_1_records_is_read() {
+    use periodize::llm::PriorReply;
+    use periodize::store::{OpenOptions, Store};
+    let sandbox = sandbox_with_v1_store();
+    let (store, _) = Store::open(&sandbox.path("state"), OpenOptions::read_only()).unwrap();
+    let mut seen = BTreeMap::<&str, usize>::new();
+    for run_id in store.run_ids().unwrap() {
+        let view = store.load_view(run_id).unwrap().unwrap();
+        assert_eq!(view.version, 1);
+        if view.run.budget_stop.is_some() {
+            *seen.entry("budget stop").or_default() += 1;
+        }
+        for step in view.run.steps.values() {
+            for turn in &step.repair_turns {
+                match turn.reply {
+                    PriorReply::Call(_) => *seen.entry("repair call").or_default() += 1,
+                    PriorReply::Text(_) => *seen.entry("repair text").or_default() += 1,
+                }
+            }
+            if step.fallback {
+                *seen.entry("fallback").or_default() += 1;
+            }
+            if step.accepted.is_some() {
+                *seen.entry("checkpoint").or_default() += 1;
+            }
+            if step.compacted {
+                *seen.entry("compacted").or_default() += 1;
+            }
+            if step.in_flight.is_some() {
+                *seen.entry("in flight").or_default() += 1;
+            }
+            if step.waiting_until_ms.is_some() {
+                *seen.entry("waiting").or_default() += 1;
+            }
+        }
+        assert!(store.load(run_id).unwrap().is_some(), "{run_id} rebuilds a machine");
+    }
+    for part in [
+        "budget stop",
+        "repair call",
+        "repair text",
+        "fallback",
+        "checkpoint",
+        "compacted",
+        "in flight",
+        "waiting",
+    ] {
+        assert!(seen.contains_key(part), "no {part} in the fixture: {seen:?}");
+    }
 }
