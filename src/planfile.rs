@@ -126,10 +126,37 @@ struct PhaseReport {
     wall_ms: Option<u64>,
 }
 
+/// The date of `day` in week `week_number` of a plan starting the week of `start`, or `None`
+/// past the calendar's end (year 262142): weeks are Monday-based.
+fn checked_date_of(start: NaiveDate, week_number: i64, day: Weekday) -> Option<NaiveDate> {
+    let start_monday = start.checked_sub_signed(Duration::days(i64::from(
+        start.weekday().num_days_from_monday(),
+    )))?;
+    let offset_days = (week_number - 1)
+        .checked_mul(7)?
+        .checked_add(day.index() as i64)?;
+    start_monday.checked_add_signed(Duration::try_days(offset_days)?)
+}
+
+/// The last day (a Sunday) of a plan of `total_weeks` starting the week of `start`, or `None`
+/// when it lies past the end of the calendar. Every date of the plan file is on or before it.
+pub fn plan_end_date(start: NaiveDate, total_weeks: u32) -> Option<NaiveDate> {
+    checked_date_of(start, i64::from(total_weeks), Weekday::Sunday)
+}
+
+/// A plan whose dates cannot all be written: its start plus its weeks overflow the calendar.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the plan starting {start_date} with {total_weeks} weeks ends past the last representable date"
+)]
+pub struct CalendarOverflow {
+    pub start_date: NaiveDate,
+    pub total_weeks: u32,
+}
+
 fn date_of(start: NaiveDate, week_number: i64, day: Weekday) -> NaiveDate {
-    // Weeks are Monday-based; the engine only accepts Monday start dates.
-    let start_monday = start - Duration::days(i64::from(start.weekday().num_days_from_monday()));
-    start_monday + Duration::days((week_number - 1) * 7 + day.index() as i64)
+    checked_date_of(start, week_number, day)
+        .expect("`render` checked the plan's last date, and every other date is earlier")
 }
 
 fn round_tenth(value: f64) -> f64 {
@@ -253,12 +280,21 @@ fn document(run: &Run) -> PlanDocument<'_> {
 /// The bytes of the plan file of a run whose weeks are all accepted: pretty JSON and a final
 /// newline. Deterministic: the same run state gives the same bytes, which is what makes a
 /// re-write after a crash identical.
-pub fn render(run: &Run) -> Vec<u8> {
+///
+/// A run whose start plus weeks overflow the calendar (only a store written before start dates
+/// were bounded at input can hold one) is refused rather than written with wrong dates.
+pub fn render(run: &Run) -> Result<Vec<u8>, CalendarOverflow> {
+    if plan_end_date(run.spec.start_date, run.spec.total_weeks).is_none() {
+        return Err(CalendarOverflow {
+            start_date: run.spec.start_date,
+            total_weeks: run.spec.total_weeks,
+        });
+    }
     let mut bytes = Vec::with_capacity(64 * 1024);
     serde_json::to_writer_pretty(&mut bytes, &document(run))
         .expect("plan documents always serialize");
     bytes.push(b'\n');
-    bytes
+    Ok(bytes)
 }
 
 /// A plan file read back for validation.

@@ -43,6 +43,13 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// Only a store written before start dates were bounded at input can hold such a run;
+    /// `doctor` names it.
+    #[error("run {run_id}: {overflow}; the run cannot be finished")]
+    Calendar {
+        run_id: RunId,
+        overflow: crate::planfile::CalendarOverflow,
+    },
     #[error("run {run_id} not found in {dir}")]
     NotFound { run_id: String, dir: PathBuf },
     #[error("run {run_id} is {state}, not failed; --retry only applies to failed runs")]
@@ -449,7 +456,13 @@ impl Engine {
                 (Task::Wait { step }, Box::pin(future))
             }
             Effect::WritePlan { file_name } => {
-                let bytes = crate::planfile::render(run);
+                let bytes = match crate::planfile::render(run) {
+                    Ok(bytes) => bytes,
+                    Err(overflow) => {
+                        let error = Error::Calendar { run_id, overflow };
+                        return (Task::WritePlan, Box::pin(async move { Err(error) }));
+                    }
+                };
                 let dir = PathBuf::from(&run.spec.output_dir);
                 let crash = self.crash;
                 let span = tracing::info_span!("step", phase = "finalize");

@@ -515,6 +515,18 @@ impl Doctor {
         let id = Some(run_id);
         let head_key = if found.legacy { "runs" } else { "head" };
         let total = spec.total_weeks;
+        // Start dates are bounded at input now; a store from before that can hold a run whose
+        // plan file could never be written, which `resume` would stop on every time.
+        if crate::planfile::plan_end_date(spec.start_date, total).is_none() {
+            self.error(
+                id,
+                if found.legacy { "runs" } else { "spec" },
+                format!(
+                    "start_date {} with {total} weeks ends past the last representable date; the plan file can never be written",
+                    spec.start_date
+                ),
+            );
+        }
         let state: State = head.state.clone().into();
         let finished = matches!(state, State::Done {} | State::Finalizing { .. });
         let keys_stored = &found.step_keys;

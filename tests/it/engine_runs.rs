@@ -5,6 +5,8 @@
 
 use std::sync::Arc;
 
+use chrono::Datelike;
+
 use periodize::domain::profile::parse_profile;
 use periodize::domain::validate::Rules;
 use periodize::engine::batch::{Drive, DriveKind};
@@ -160,4 +162,38 @@ async fn retry_waits_run_on_the_engine_clock() {
     assert_eq!(attempts.len(), 2);
     let waited = attempts[1].requested_at_ms - attempts[0].finished_at_ms;
     assert!(waited >= wait_ms, "the retry came {waited} ms later");
+}
+
+/// A run whose weeks run past the calendar's end (only a store from before start dates were
+/// bounded can hold one) stops at 3c with an error naming the run, never a panic, and stays
+/// Finalizing; `doctor` names its spec as the problem.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_past_the_calendar_end_stops_with_an_error_and_doctor_names_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine(dir.path(), Arc::new(|_| {}));
+    let mut spec = spec(5, dir.path(), &engine.prompts);
+    // The last Monday chrono can represent: week 1 fits, the week 3 Sunday does not.
+    let last = chrono::NaiveDate::MAX;
+    spec.start_date =
+        last - chrono::Duration::days(i64::from(last.weekday().num_days_from_monday()));
+    let result = engine
+        .start(spec, Provider::Scripted(Scripted::default()), 2)
+        .await;
+    match result {
+        Err(Error::Calendar { run_id, overflow }) => {
+            assert_eq!(run_id, RunId(id(5)));
+            assert_eq!(overflow.total_weeks, 3);
+        }
+        other => panic!("expected a calendar error: {other:?}"),
+    }
+    let view = engine.store.load_view(RunId(id(5))).unwrap().unwrap();
+    assert_eq!(periodize::workflow::state_name(&view.state), "finalizing");
+    let problems = periodize::store::doctor::check(&engine.store, |path| path.exists());
+    assert!(
+        problems.iter().any(|problem| problem.run_id.as_deref()
+            == Some(&RunId(id(5)).to_string()[..])
+            && problem.key == "spec"
+            && problem.message.contains("past the last representable date")),
+        "{problems:?}"
+    );
 }

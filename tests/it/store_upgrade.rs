@@ -297,7 +297,10 @@ fn every_part_of_the_format_1_records_is_read() {
                 *seen.entry("waiting").or_default() += 1;
             }
         }
-        assert!(store.load(run_id).unwrap().is_some(), "{run_id} rebuilds a machine");
+        assert!(
+            store.load(run_id).unwrap().is_some(),
+            "{run_id} rebuilds a machine"
+        );
     }
     for part in [
         "budget stop",
@@ -309,6 +312,9 @@ fn every_part_of_the_format_1_records_is_read() {
         "in flight",
         "waiting",
     ] {
-        assert!(seen.contains_key(part), "no {part} in the fixture: {seen:?}");
+        assert!(
+            seen.contains_key(part),
+            "no {part} in the fixture: {seen:?}"
+        );
     }
 }
