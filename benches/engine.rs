@@ -22,27 +22,17 @@ use periodize::prompts::PromptSet;
 use periodize::providers::{builtin::BuiltinCoach, Provider};
 use periodize::store::Store;
 use periodize::tools;
-use periodize::workflow::{Event, Machine, RetryPolicy, RunId, RunSpec};
+use periodize::workflow::{Event, Machine, RunSpec};
 
-const PROFILE: &str = r#"{"name":"Bench","ftp_w":260,"weekly_hours":9,"available_days":["Tuesday","Wednesday","Thursday","Saturday","Sunday"]}"#;
+use common::PROFILE;
 
+/// The shared bench spec, answered by the built-in coach and keeping its checkpoints.
 fn spec(total_weeks: u32, run_id: u128, output_dir: &str) -> RunSpec {
     RunSpec {
-        run_id: RunId(run_id),
-        batch: None,
-        profile: parse_profile(PROFILE).expect("valid profile"),
-        total_weeks,
-        start_date: chrono::NaiveDate::from_ymd_opt(2026, 11, 30).expect("a date"),
         provider: "builtin".into(),
         model: "periodize-coach-1".into(),
-        base_url: String::new(),
-        prompt_hash: PromptSet::embedded().hash(),
-        rules: Rules::default(),
-        retry: RetryPolicy::default(),
-        output_dir: output_dir.into(),
         keep_checkpoints: true,
-        created_at_ms: 0,
-        budget: Default::default(),
+        ..common::spec(total_weeks, run_id, output_dir)
     }
 }
 
@@ -150,7 +140,7 @@ fn finalize(c: &mut Criterion) {
                         &run.spec.rules,
                     );
                     assert!(!validate::has_errors(&violations));
-                    periodize::planfile::render(run)
+                    periodize::planfile::render(run).expect("the bench plan fits the calendar")
                 })
             },
         );
@@ -164,7 +154,8 @@ fn finalize(c: &mut Criterion) {
                     &run.spec.rules,
                 );
                 assert!(!validate::has_errors(&violations));
-                let bytes = periodize::planfile::render(run);
+                let bytes =
+                    periodize::planfile::render(run).expect("the bench plan fits the calendar");
                 engine::output::write_atomically(dir.path(), "bench_plan.json", &bytes)
                     .expect("write")
             })

@@ -87,16 +87,8 @@ pub fn engine(store: Store) -> Engine {
 
 /// User and system CPU time of this process so far (every thread).
 pub fn cpu_time() -> Duration {
-    let mut usage = std::mem::MaybeUninit::<libc::rusage>::uninit();
-    // SAFETY: getrusage writes a whole rusage into the pointer it is given.
-    let usage = unsafe {
-        libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr());
-        usage.assume_init()
-    };
-    let time = |t: libc::timeval| {
-        Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
-    };
-    time(usage.ru_utime) + time(usage.ru_stime)
+    let (user, system) = cpu_split();
+    user + system
 }
 
 /// User and system CPU time of this process so far, apart.
