@@ -266,7 +266,6 @@ fn batch(
     run_concurrency: u32,
     durability: periodize::store::Durability,
 ) -> (Duration, Duration, u64, u64) {
-    use periodize::engine::batch::{Drive, DriveKind};
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -289,21 +288,7 @@ fn batch(
     let cpu_before = common::cpu_time();
     let started = Instant::now();
     runtime.block_on(async {
-        engine.submit(None, &specs).await.expect("submit");
-        let drives = specs
-            .iter()
-            .map(|spec| Drive {
-                run_id: spec.run_id,
-                provider: Provider::Scripted(script.clone()),
-                kind: DriveKind::Continue,
-            })
-            .collect();
-        for outcome in engine.run_all(drives, run_concurrency, 4).await {
-            assert!(
-                matches!(outcome.result, Ok(engine::Outcome::Done { .. })),
-                "{outcome:?}"
-            );
-        }
+        common::submit_and_finish(&engine, None, &specs, &script, run_concurrency).await;
     });
     let wall = started.elapsed();
     let cpu = common::cpu_time() - cpu_before;

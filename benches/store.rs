@@ -13,8 +13,6 @@ use std::process::{Command, Stdio};
 
 use criterion::{criterion_group, Criterion};
 
-use periodize::engine::batch::{Drive, DriveKind};
-use periodize::providers::Provider;
 use periodize::store::{OpenOptions, Store};
 use periodize::workflow::{Batch, BatchItem, BatchRef, RunId};
 
@@ -59,18 +57,7 @@ fn build(dir: &Path, runs: usize) -> RunId {
     };
     let script = common::replay(runs, WEEKS);
     runtime.block_on(async {
-        engine.submit(Some(&batch), &specs).await.expect("submit");
-        let drives = specs
-            .iter()
-            .map(|spec| Drive {
-                run_id: spec.run_id,
-                provider: Provider::Scripted(script.clone()),
-                kind: DriveKind::Continue,
-            })
-            .collect();
-        for outcome in engine.run_all(drives, 64, 4).await {
-            assert!(outcome.result.is_ok(), "{outcome:?}");
-        }
+        common::submit_and_finish(&engine, Some(&batch), &specs, &script, 64).await;
     });
     let periodize::engine::Engine { store, .. } = engine;
     store.close().expect("close");

@@ -16,13 +16,16 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_periodize");
-const START: &str = "2026-11-30";
+#[path = "harness/mod.rs"]
+mod harness;
+
+use harness::{command, START};
+
 const DEFAULT_KILLS: u64 = 30;
 const DEFAULT_PROFILES: u64 = 50;
 const RUN_CONCURRENCY: &str = "4";
@@ -54,15 +57,6 @@ impl Rng {
 
 fn env_u64(name: &str) -> Option<u64> {
     std::env::var(name).ok().and_then(|text| text.parse().ok())
-}
-
-fn command(dir: &Path) -> Command {
-    let mut command = Command::new(BIN);
-    command
-        .current_dir(dir)
-        .env_remove("PERIODIZE_CRASH_POINT")
-        .env_remove("PERIODIZE_LOG");
-    command
 }
 
 /// Profiles that differ in every field the coach reads; each athlete's name is unique.

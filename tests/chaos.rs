@@ -17,16 +17,18 @@
 //! every process, the final plan files, and an uncrashed, fault-free run of the same profiles.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-const BIN: &str = env!("CARGO_BIN_EXE_periodize");
-const START: &str = "2026-11-30";
+#[path = "harness/mod.rs"]
+mod harness;
+
+use harness::{command, http_get_json, BIN, START};
+
 const DEFAULT_KILLS: u32 = 20;
 /// How a run may fail under injected faults (`--step-attempts`, `--max-transient-retries`, a
 /// refused answer repeated word for word); `resume --retry` continues it.
@@ -169,60 +171,6 @@ impl Drop for Mock {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// A minimal HTTP/1.1 GET over a fresh connection (`Connection: close`), JSON body.
-fn http_get_json(base_url: &str, path: &str) -> Value {
-    let authority = base_url
-        .strip_prefix("http://")
-        .expect("an http:// URL")
-        .trim_end_matches('/');
-    let mut stream = TcpStream::connect(authority).expect("connect to mock-llm");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .expect("set a read timeout");
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {authority}\r\nAccept: application/json\r\nConnection: close\r\n\r\n"
-    )
-    .expect("send the request");
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).expect("read the response");
-    let end = raw
-        .windows(4)
-        .position(|window| window == b"\r\n\r\n")
-        .expect("a complete response head");
-    let head = String::from_utf8_lossy(&raw[..end]).to_ascii_lowercase();
-    assert!(head.starts_with("http/1.1 200"), "GET {path}: {head}");
-    let mut body = &raw[end + 4..];
-    if !head.contains("transfer-encoding: chunked") {
-        return serde_json::from_slice(body).expect("the stats are JSON");
-    }
-    let mut joined = Vec::new();
-    loop {
-        let line_end = body
-            .windows(2)
-            .position(|window| window == b"\r\n")
-            .expect("a chunk size line");
-        let size_text = String::from_utf8_lossy(&body[..line_end]).to_string();
-        let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
-            .expect("a hex chunk size");
-        if size == 0 {
-            return serde_json::from_slice(&joined).expect("the stats are JSON");
-        }
-        let data = line_end + 2;
-        joined.extend_from_slice(&body[data..data + size]);
-        body = &body[data + size + 2..];
-    }
-}
-
-fn command(dir: &Path) -> Command {
-    let mut command = Command::new(BIN);
-    command
-        .current_dir(dir)
-        .env_remove("PERIODIZE_CRASH_POINT")
-        .env_remove("PERIODIZE_LOG");
-    command
 }
 
 fn json_output(dir: &Path, args: &[&str]) -> Value {

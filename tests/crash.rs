@@ -19,29 +19,21 @@
 //! `cargo test --test crash -- FILTER` runs the cases whose name contains FILTER.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::time::Duration;
 
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_periodize");
+#[path = "harness/mod.rs"]
+mod harness;
+
+use harness::{command, http_get_json, BIN, START};
+
 const WEEKS: &str = "12";
-const START: &str = "2026-11-30";
 
 fn profile() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/profiles/athlete.json")
-}
-
-fn command(dir: &Path) -> Command {
-    let mut command = Command::new(BIN);
-    command
-        .current_dir(dir)
-        .env_remove("PERIODIZE_CRASH_POINT")
-        .env_remove("PERIODIZE_LOG");
-    command
 }
 
 /// A running `periodize mock-llm`, stopped when dropped.
@@ -146,63 +138,6 @@ struct LogEntry {
     fault: Option<String>,
     /// 0 when the mock dropped the connection.
     status: u64,
-}
-
-/// A minimal HTTP/1.1 GET (the harness has no HTTP client of its own): one request on a fresh
-/// connection, `Connection: close`, read to the end, JSON body.
-fn http_get_json(base_url: &str, path: &str) -> Value {
-    let authority = base_url
-        .strip_prefix("http://")
-        .expect("an http:// URL")
-        .trim_end_matches('/');
-    let mut stream = TcpStream::connect(authority).expect("connect to mock-llm");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .expect("set a read timeout");
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {authority}\r\nAccept: application/json\r\nConnection: close\r\n\r\n"
-    )
-    .expect("send the request");
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).expect("read the response");
-    let end = raw
-        .windows(4)
-        .position(|window| window == b"\r\n\r\n")
-        .expect("a complete response head");
-    let head = String::from_utf8_lossy(&raw[..end]).to_ascii_lowercase();
-    let body = &raw[end + 4..];
-    assert!(
-        head.starts_with("http/1.1 200"),
-        "GET {path}: {}",
-        head.lines().next().unwrap_or_default()
-    );
-    let body = if head.contains("transfer-encoding: chunked") {
-        dechunk(body)
-    } else {
-        body.to_vec()
-    };
-    serde_json::from_slice(&body).expect("the stats are JSON")
-}
-
-/// Decodes a chunked body: hex size line, data, CRLF, until the zero-size chunk.
-fn dechunk(mut body: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    loop {
-        let line_end = body
-            .windows(2)
-            .position(|window| window == b"\r\n")
-            .expect("a chunk size line");
-        let size_text = String::from_utf8_lossy(&body[..line_end]);
-        let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
-            .expect("a hex chunk size");
-        if size == 0 {
-            return out;
-        }
-        let data = line_end + 2;
-        out.extend_from_slice(&body[data..data + size]);
-        body = &body[data + size + 2..];
-    }
 }
 
 /// The plan of an uncrashed run with the same inputs (and provider flags).

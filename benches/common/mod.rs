@@ -10,15 +10,17 @@ use std::time::Duration;
 use periodize::coach;
 use periodize::domain::profile::parse_profile;
 use periodize::domain::validate::Rules;
+use periodize::engine::batch::{Drive, DriveKind};
 use periodize::engine::clock::Clock;
 use periodize::engine::progress::Observer;
-use periodize::engine::{Engine, Shutdown};
+use periodize::engine::{Engine, Outcome, Shutdown};
 use periodize::llm::{ModelOutcome, StepId, ToolCall};
 use periodize::prompts::PromptSet;
 use periodize::providers::scripted::Scripted;
+use periodize::providers::Provider;
 use periodize::store::Store;
 use periodize::tools;
-use periodize::workflow::{RetryPolicy, RunId, RunSpec};
+use periodize::workflow::{Batch, RetryPolicy, RunId, RunSpec};
 
 pub const PROFILE: &str = r#"{"name":"Bench","ftp_w":260,"weekly_hours":9,"available_days":["Tuesday","Wednesday","Thursday","Saturday","Sunday"]}"#;
 
@@ -84,6 +86,37 @@ pub fn engine(store: Store) -> Engine {
         clock: Clock::system(),
     }
 }
+
+/// Stores `specs` (in `batch`, if any), then drives every run to Done on `script`.
+pub async fn submit_and_finish(
+    engine: &Engine,
+    batch: Option<&Batch>,
+    specs: &[RunSpec],
+    script: &Scripted,
+    run_concurrency: u32,
+) {
+    engine.submit(batch, specs).await.expect("submit");
+    let drives = specs
+        .iter()
+        .map(|spec| Drive {
+            run_id: spec.run_id,
+            provider: Provider::Scripted(script.clone()),
+            kind: DriveKind::Continue,
+        })
+        .collect();
+    for outcome in engine
+        .run_all(drives, run_concurrency, WEEK_CONCURRENCY)
+        .await
+    {
+        assert!(
+            matches!(outcome.result, Ok(Outcome::Done { .. })),
+            "{outcome:?}"
+        );
+    }
+}
+
+/// Week requests in flight per run in the benchmarks that drive whole plans.
+pub const WEEK_CONCURRENCY: u32 = 4;
 
 /// User and system CPU time of this process so far (every thread).
 pub fn cpu_time() -> Duration {

@@ -1,0 +1,88 @@
+//! What the process-killing harnesses (`crash`, `chaos`, `batch_crash`) share: the binary
+//! under test, a command for it with no inherited crash point or log filter, and a minimal
+//! HTTP GET for the mock server's statistics (the harnesses have no HTTP client of their own).
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use serde_json::Value;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_periodize");
+
+/// The Monday every harness plan starts on, so plans compare across processes.
+pub const START: &str = "2026-11-30";
+
+/// How long a harness waits for the mock server's statistics before calling it hung.
+const HTTP_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The binary, run in `dir`, without the crash point or log filter of the harness's own
+/// environment (each case sets its own).
+pub fn command(dir: &Path) -> Command {
+    let mut command = Command::new(BIN);
+    command
+        .current_dir(dir)
+        .env_remove("PERIODIZE_CRASH_POINT")
+        .env_remove("PERIODIZE_LOG");
+    command
+}
+
+/// One request on a fresh connection, `Connection: close`, read to the end; the body is JSON,
+/// plain or chunked. Panics on anything but a 200.
+pub fn http_get_json(base_url: &str, path: &str) -> Value {
+    let authority = base_url
+        .strip_prefix("http://")
+        .expect("an http:// URL")
+        .trim_end_matches('/');
+    let mut stream = TcpStream::connect(authority).expect("connect to mock-llm");
+    stream
+        .set_read_timeout(Some(HTTP_READ_TIMEOUT))
+        .expect("set a read timeout");
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {authority}\r\nAccept: application/json\r\nConnection: close\r\n\r\n"
+    )
+    .expect("send the request");
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).expect("read the response");
+    let end = raw
+        .windows(4)
+        .position(|window| window == b"\r\n\r\n")
+        .expect("a complete response head");
+    let head = String::from_utf8_lossy(&raw[..end]).to_ascii_lowercase();
+    let body = &raw[end + 4..];
+    assert!(
+        head.starts_with("http/1.1 200"),
+        "GET {path}: {}",
+        head.lines().next().unwrap_or_default()
+    );
+    let body = if head.contains("transfer-encoding: chunked") {
+        dechunk(body)
+    } else {
+        body.to_vec()
+    };
+    serde_json::from_slice(&body).expect("the stats are JSON")
+}
+
+/// Decodes a chunked body: hex size line, data, CRLF, until the zero-size chunk.
+fn dechunk(mut body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let line_end = body
+            .windows(2)
+            .position(|window| window == b"\r\n")
+            .expect("a chunk size line");
+        let size_text = String::from_utf8_lossy(&body[..line_end]);
+        let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
+            .expect("a hex chunk size");
+        if size == 0 {
+            return out;
+        }
+        let data = line_end + 2;
+        out.extend_from_slice(&body[data..data + size]);
+        body = &body[data + size + 2..];
+    }
+}
