@@ -274,7 +274,34 @@ fn format_2_records_match_their_golden_files() {
         at_ms: 1,
         week_concurrency: 2,
     });
+    // The head, batch and open-index records as the store writes them: a batch of one run,
+    // created at 5 ms, then its first transition committed at 7 ms.
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_simple(dir.path()).unwrap();
+    let batch = periodize::workflow::Batch {
+        id: 0xfeed,
+        name: "riders".into(),
+        digest: "d1g3st".into(),
+        created_at_ms: 5,
+        items: vec![periodize::workflow::BatchItem {
+            run_id: spec.run_id,
+            source: "riders.jsonl:8".into(),
+            content_hash: "c0ffee".into(),
+        }],
+    };
+    store
+        .create_runs(Some(&batch), std::slice::from_ref(&spec), 5)
+        .unwrap();
+    let raw = |key: Vec<u8>| store.get_raw_for_tests("v2", &key).unwrap().unwrap();
+    let head_created = raw(keys::head(spec.run_id));
+    store
+        .commit(&machine, &[StepId::Overview].into_iter().collect(), 0, 7)
+        .unwrap();
     let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("head_created", head_created),
+        ("head_drafting", raw(keys::head(spec.run_id))),
+        ("batch", raw(keys::batch(0xfeed))),
+        ("open", raw(keys::open(spec.run_id))),
         ("spec", records::encode(&records::SpecRecord::from(&spec))),
         (
             "step_week",
@@ -305,6 +332,18 @@ fn format_2_records_match_their_golden_files() {
         let mut golden_bytes = 2u16.to_le_bytes().to_vec();
         golden_bytes.extend_from_slice(golden.as_bytes());
         match name {
+            "head_created" | "head_drafting" => {
+                let decoded: records::HeadRecord = records::decode(&golden_bytes).unwrap();
+                assert_eq!(records::encode(&decoded), bytes, "{name} decodes whole");
+            }
+            "batch" => {
+                let decoded: records::BatchRecord = records::decode(&golden_bytes).unwrap();
+                assert_eq!(records::encode(&decoded), bytes, "{name} decodes whole");
+            }
+            "open" => {
+                let decoded: records::OpenRecord = records::decode(&golden_bytes).unwrap();
+                assert_eq!(records::encode(&decoded), bytes, "{name} decodes whole");
+            }
             "spec" => {
                 let decoded: records::SpecRecord = records::decode(&golden_bytes).unwrap();
                 assert_eq!(RunSpec::try_from(decoded).unwrap(), spec);
