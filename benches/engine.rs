@@ -227,6 +227,7 @@ fn plan_over_http(c: &mut Criterion) {
         base_url: format!("{}/v1", mock.url()),
         model: "mock".into(),
         key: None,
+        mock_brief: true,
     });
     let observer: Observer = Arc::new(|_| {});
     let engine = Engine {

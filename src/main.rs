@@ -34,6 +34,8 @@ fn main() -> ExitCode {
             ollama_host: std::env::var("OLLAMA_HOST")
                 .ok()
                 .filter(|host| !host.trim().is_empty()),
+            mock_brief: std::env::var(periodize::providers::MOCK_BRIEF_ENV)
+                .is_ok_and(|value| value == "1"),
         },
     };
     match runtime.block_on(periodize::cli::run(cli, env)) {

@@ -1,6 +1,7 @@
-//! What the mock model "thinks": the machine-readable brief read back from the end of a user
-//! prompt, the built-in coach's arguments for it, and the deliberately broken variants of those
-//! arguments that faults send. Pure: no IO.
+//! What the mock model "thinks": the brief read from the request's `x-periodize-brief` header
+//! (sent only when periodize runs with `PERIODIZE_MOCK_BRIEF=1`, so no real vendor sees it), the
+//! built-in coach's arguments for it, and the deliberately broken variants of those arguments
+//! that faults send. Pure: no IO.
 
 use serde_json::{Map, Value};
 
@@ -10,13 +11,14 @@ use crate::domain::profile::{profile_from_value, AthleteProfile};
 use crate::domain::validate::Rules;
 use crate::domain::Weekday;
 use crate::llm::StepId;
-use crate::prompts::BRIEF_MARKER;
+use crate::providers::{MOCK_BRIEF_ENV, MOCK_BRIEF_HEADER};
 use crate::tools::{ADD_WEEK_DETAILS, CREATE_PLAN_OVERVIEW};
 
 /// The most weeks a plan may have (SPEC §2.1); it also bounds the step keys the stats hold.
 const MAX_WEEKS: u32 = 52;
 
-/// The facts of one step, as the prompt's last line states them.
+/// The facts of one step, as the brief header states them; a week's overview is the coach's
+/// for the same profile, plan length and rules, which is what the mock answered 3a with.
 #[derive(Debug, Clone)]
 pub(crate) struct Brief {
     pub step: StepId,
@@ -44,29 +46,17 @@ impl Brief {
     }
 }
 
-/// Reads the brief after the last line that is exactly the marker. The athlete's free text
-/// comes earlier in the prompt and may contain a marker line of its own, so only the last one
-/// counts; the JSON is one line (serde escapes line breaks inside strings).
-pub(crate) fn find_brief(prompt: &str) -> Result<Brief, String> {
-    let lines: Vec<&str> = prompt
-        .split('\n')
-        .map(|line| line.strip_suffix('\r').unwrap_or(line))
-        .collect();
-    let marker = lines
-        .iter()
-        .rposition(|line| *line == BRIEF_MARKER)
-        .ok_or_else(|| {
-            format!(
-                "the mock model answers only periodize prompts: the first user message has no line `{BRIEF_MARKER}` followed by the brief JSON"
-            )
-        })?;
-    let json = lines
-        .get(marker + 1)
-        .map(|line| line.trim())
-        .filter(|line| !line.is_empty())
-        .ok_or_else(|| format!("the line `{BRIEF_MARKER}` is not followed by the brief JSON"))?;
-    let value: Value = serde_json::from_str(json)
-        .map_err(|err| format!("the brief after `{BRIEF_MARKER}` is not JSON: {err}"))?;
+/// Reads the brief from the value of the brief header, if the request has one.
+pub(crate) fn from_header(value: Option<&[u8]>) -> Result<Brief, String> {
+    let raw = value.ok_or_else(|| {
+        format!(
+            "the mock model needs each request's brief in the {MOCK_BRIEF_HEADER} header: run periodize with {MOCK_BRIEF_ENV}=1"
+        )
+    })?;
+    let text = std::str::from_utf8(raw)
+        .map_err(|_| format!("the {MOCK_BRIEF_HEADER} header is not ASCII JSON"))?;
+    let value: Value = serde_json::from_str(text)
+        .map_err(|err| format!("the {MOCK_BRIEF_HEADER} header is not JSON: {err}"))?;
     parse_brief(&value)
 }
 
@@ -102,16 +92,7 @@ fn parse_brief(value: &Value) -> Result<Brief, String> {
     };
     let overview = match step {
         StepId::Overview => None,
-        StepId::Week(_) => {
-            let raw = object
-                .get("overview")
-                .cloned()
-                .ok_or("brief.overview is missing from a week brief")?;
-            Some(
-                serde_json::from_value::<PlanOverview>(raw)
-                    .map_err(|err| format!("brief.overview: {err}"))?,
-            )
-        }
+        StepId::Week(_) => Some(coach::create_plan_overview(&profile, total_weeks, &rules)),
     };
     Ok(Brief {
         step,
@@ -232,7 +213,6 @@ mod tests {
     use crate::domain::profile::{canonical_json, parse_profile};
     use crate::domain::validate::{check_overview, check_week, has_errors};
     use crate::llm::StepBrief;
-    use crate::prompts::PromptSet;
     use crate::tools::{parse_overview, parse_week};
 
     fn profile(goals: &str) -> AthleteProfile {
@@ -256,26 +236,27 @@ mod tests {
         }
     }
 
-    #[test]
-    fn reads_the_last_marker_even_when_the_goals_contain_one() {
-        let goals = format!(
-            "Climb well\n{BRIEF_MARKER}\n{{\"step\":\"week\",\"week_number\":9}}\nand more"
-        );
-        let set = PromptSet::embedded();
-        let mut brief = step_brief(StepId::Overview, &goals);
-        brief.overview = None;
-        let (_, user) = set.overview_messages(&brief).unwrap();
-        assert!(user.matches(BRIEF_MARKER).count() >= 2, "{user}");
-        let read = find_brief(&user).unwrap();
-        assert_eq!(read.step, StepId::Overview);
-        assert_eq!(read.total_weeks, 5);
-        assert_eq!(read.profile, brief.profile);
+    fn read(brief: &StepBrief) -> Brief {
+        let header = crate::providers::mock_brief(brief);
+        assert!(header.is_ascii() && !header.contains('\n'), "{header}");
+        from_header(Some(header.as_bytes())).unwrap()
+    }
 
-        let week = step_brief(StepId::Week(3), &goals);
-        let (_, user) = set.week_messages(&week).unwrap();
-        let read = find_brief(&user).unwrap();
-        assert_eq!(read.step, StepId::Week(3));
-        assert_eq!(read.overview.as_ref(), week.overview.as_deref());
+    #[test]
+    fn the_brief_header_carries_any_profile_text_and_the_week_gets_the_coach_overview() {
+        let goals = "Climb \"well\"\nthen descend: Mont Ventoux, Ålpe d'Huez 🚴";
+        let mut brief = step_brief(StepId::Overview, goals);
+        brief.overview = None;
+        let got = read(&brief);
+        assert_eq!(got.step, StepId::Overview);
+        assert_eq!(got.total_weeks, 5);
+        assert_eq!(got.profile, brief.profile);
+        assert!(got.overview.is_none());
+
+        let week = step_brief(StepId::Week(3), goals);
+        let got = read(&week);
+        assert_eq!(got.step, StepId::Week(3));
+        assert_eq!(got.overview.as_ref(), week.overview.as_deref());
     }
 
     #[test]
@@ -291,28 +272,27 @@ mod tests {
     }
 
     #[test]
-    fn refuses_prompts_without_a_usable_brief() {
-        assert!(find_brief("hello").unwrap_err().contains(BRIEF_MARKER));
-        assert!(find_brief(&format!("x\n{BRIEF_MARKER}\n"))
-            .unwrap_err()
-            .contains("not followed"));
-        assert!(find_brief(&format!("{BRIEF_MARKER}\n{{nope"))
+    fn refuses_requests_without_a_usable_brief() {
+        let missing = from_header(None).unwrap_err();
+        assert!(
+            missing.contains(MOCK_BRIEF_HEADER) && missing.contains("PERIODIZE_MOCK_BRIEF=1"),
+            "{missing}"
+        );
+        assert!(from_header(Some(b"{nope"))
             .unwrap_err()
             .contains("not JSON"));
-        let err = find_brief(&format!(
-            "{BRIEF_MARKER}\n{{\"step\":\"overview\",\"total_weeks\":60}}"
-        ))
-        .unwrap_err();
+        assert!(from_header(Some(&[0xff, 0xfe]))
+            .unwrap_err()
+            .contains("not ASCII"));
+        let err = from_header(Some(br#"{"step":"overview","total_weeks":60}"#)).unwrap_err();
         assert!(err.contains("total_weeks is 60"), "{err}");
     }
 
     #[test]
     fn broken_arguments_parse_but_fail_validation() {
-        let set = PromptSet::embedded();
         let mut overview_brief = step_brief(StepId::Overview, "");
         overview_brief.overview = None;
-        let (_, user) = set.overview_messages(&overview_brief).unwrap();
-        let brief = find_brief(&user).unwrap();
+        let brief = read(&overview_brief);
         let valid = coach_arguments(&brief).unwrap();
         let parsed = parse_overview(&valid.to_string()).unwrap();
         assert!(!has_errors(&check_overview(
@@ -332,8 +312,7 @@ mod tests {
         assert!(parse_overview(&truncated_text(&valid.to_string())).is_err());
         assert!(parse_overview(&invalid_json_text(&brief)).is_err());
 
-        let (_, user) = set.week_messages(&step_brief(StepId::Week(2), "")).unwrap();
-        let brief = find_brief(&user).unwrap();
+        let brief = read(&step_brief(StepId::Week(2), ""));
         let overview = brief.overview.clone().unwrap();
         let entry = overview.week(2).unwrap();
         let valid = coach_arguments(&brief).unwrap();

@@ -395,6 +395,10 @@ async fn model_request(
             .map(str::to_string),
         path_model,
     };
+    let brief_header = request
+        .headers()
+        .get(crate::providers::MOCK_BRIEF_HEADER)
+        .map(|value| value.as_bytes().to_vec());
     let bytes = match read_body(request.into_body()).await {
         Ok(bytes) => bytes,
         Err(BodyError::TooLarge) => {
@@ -422,7 +426,7 @@ async fn model_request(
         Err(Rejection { kind, message }) => return Ok(refuse(shared, &seen, kind, &message)),
     };
     seen.repair_turns = incoming.repair_turns;
-    let brief = match brief::find_brief(&incoming.user_text) {
+    let brief = match brief::from_header(brief_header.as_deref()) {
         Ok(brief) => brief,
         Err(message) => return Ok(refuse(shared, &seen, ErrorKind::InvalidRequest, &message)),
     };

@@ -16,7 +16,7 @@ use chrono::NaiveDate;
 use sha2::{Digest, Sha256};
 
 use crate::domain::plan::{minutes_to_hours, PlanOverview, WeekOverview};
-use crate::domain::profile::{canonical_json, AthleteProfile};
+use crate::domain::profile::AthleteProfile;
 use crate::domain::validate::{
     TssCheck, BUDGET_TOLERANCE, MAX_HARD_DAYS, MAX_POWER_PCT, TARGET_FTP_RANGE,
 };
@@ -42,16 +42,9 @@ pub const OVERVIEW_USER: &str = TEMPLATE_NAMES[1];
 pub const WEEKS_SYSTEM: &str = TEMPLATE_NAMES[2];
 pub const WEEKS_USER: &str = TEMPLATE_NAMES[3];
 
-/// The line that introduces the machine-readable brief at the end of each user prompt; the next
-/// line, the prompt's last, is a single-line JSON object. A reader should take the last line that
-/// is exactly the marker: the athlete's free text comes earlier and could contain such a line,
-/// and the JSON's strings may contain the marker text but never a line break.
-pub const BRIEF_MARKER: &str = "PERIODIZE_BRIEF_JSON:";
-
 /// Every variable the 3a templates (system and user) may use.
 pub const OVERVIEW_VARIABLES: &[&str] = &[
     "athlete_summary",
-    "brief_json",
     "budget_margin_pct",
     "calendar",
     "day_caps",
@@ -73,7 +66,6 @@ pub const OVERVIEW_VARIABLES: &[&str] = &[
 /// Every variable the 3b templates (system and user) may use.
 pub const WEEK_VARIABLES: &[&str] = &[
     "athlete_summary",
-    "brief_json",
     "day_caps",
     "easy_days",
     "ftp_w",
@@ -296,8 +288,6 @@ impl PromptSet {
 #[derive(Debug, Clone)]
 pub struct OverviewParts {
     overview: std::sync::Arc<PlanOverview>,
-    /// The overview as compact JSON with sorted keys, as the brief carries it.
-    overview_json: String,
     plan_summary: String,
 }
 
@@ -306,12 +296,9 @@ impl OverviewParts {
         overview: std::sync::Arc<PlanOverview>,
         profile: &AthleteProfile,
     ) -> Result<OverviewParts, Error> {
-        let step = StepId::Week(1);
-        let overview_json = single_line_json(step, &to_json(step, "overview", overview.as_ref())?)?;
         let plan_summary = plan_summary(&overview, profile);
         Ok(OverviewParts {
             overview,
-            overview_json,
             plan_summary,
         })
     }
@@ -601,18 +588,11 @@ mod tests {
     }
 
     #[test]
-    fn embedded_templates_are_valid_and_end_with_the_brief() {
+    fn embedded_templates_are_valid() {
         let set = PromptSet::embedded();
         for name in TEMPLATE_NAMES {
             let text = set.template(name).unwrap();
             check_template(name, text).unwrap();
-        }
-        for name in [OVERVIEW_USER, WEEKS_USER] {
-            let text = set.template(name).unwrap();
-            assert!(
-                text.ends_with(&format!("{BRIEF_MARKER}\n{{{{brief_json}}}}\n")),
-                "{name}"
-            );
         }
     }
 

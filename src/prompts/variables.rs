@@ -3,7 +3,6 @@
 //! targets, windows), so a template can be reworded but its arithmetic cannot break. Pure.
 
 use chrono::NaiveDate;
-use serde_json::{json, Value};
 
 use super::*;
 
@@ -142,21 +141,6 @@ pub(super) fn calendar(
     lines.join("\n")
 }
 
-pub(super) fn to_json<T: serde::Serialize>(
-    step: StepId,
-    what: &str,
-    value: &T,
-) -> Result<Value, Error> {
-    serde_json::to_value(value)
-        .map_err(|err| brief_error(step, format!("cannot serialize the {what}: {err}")))
-}
-
-pub(super) fn single_line_json(step: StepId, value: &Value) -> Result<String, Error> {
-    // serde_json escapes control characters inside strings, so compact output is one line.
-    serde_json::to_string(value)
-        .map_err(|err| brief_error(step, format!("cannot serialize the brief: {err}")))
-}
-
 /// The variables of the 3a templates (`OVERVIEW_VARIABLES`), computed from the brief. Pure.
 pub fn overview_variables(brief: &StepBrief, start_date: Option<NaiveDate>) -> Result<Vars, Error> {
     let step = brief.step;
@@ -173,16 +157,8 @@ pub fn overview_variables(brief: &StepBrief, start_date: Option<NaiveDate>) -> R
         .filter(|day| !available.contains(day))
         .collect();
     let capacity_min: u32 = available.iter().map(|day| profile.cap_min(*day)).sum();
-    let brief_json = json!({
-        "step": "overview",
-        "total_weeks": brief.total_weeks,
-        "profile": canonical_json(profile),
-        "rules": to_json(step, "rules", &brief.rules)?,
-    });
-
     let mut vars = Vars::new();
     vars.insert("athlete_summary", athlete_summary(profile));
-    vars.insert("brief_json", single_line_json(step, &brief_json)?);
     vars.insert("budget_margin_pct", pct(BUDGET_TOLERANCE - 1.0));
     vars.insert("calendar", calendar(profile, brief.total_weeks, start_date));
     vars.insert(
@@ -387,19 +363,8 @@ pub(super) fn week_variables_with(
             &computed
         }
     };
-    // The brief's keys in the order a JSON object of them prints (sorted), the overview's
-    // text reused from the parts.
-    let brief_json = format!(
-        r#"{{"overview":{},"profile":{},"rules":{},"step":"week","total_weeks":{},"week_number":{week}}}"#,
-        parts.overview_json,
-        single_line_json(step, &canonical_json(profile))?,
-        single_line_json(step, &to_json(step, "rules", &brief.rules)?)?,
-        brief.total_weeks,
-    );
-
     let mut vars = Vars::new();
     vars.insert("athlete_summary", athlete_summary(profile));
-    vars.insert("brief_json", brief_json);
     vars.insert("day_caps", caps_listing(profile, &days));
     vars.insert("easy_days", entry.easy_days.to_string());
     vars.insert("ftp_w", num(profile.ftp_w));

@@ -13,9 +13,55 @@ pub mod resolve;
 pub mod scripted;
 pub mod secret;
 
-use crate::llm::{ModelFailure, ModelOutcome, ModelReply, PriorReply, ToolRequest, Usage};
+use crate::llm::{
+    ModelFailure, ModelOutcome, ModelReply, PriorReply, StepBrief, StepId, ToolRequest, Usage,
+};
 use crate::providers::http::{HeaderValue, HttpReply};
 use crate::providers::secret::Secret;
+
+/// The environment variable that makes HTTP providers send each request's brief in
+/// `MOCK_BRIEF_HEADER`, for `periodize mock-llm`. The test harnesses set it; nothing else does,
+/// so a real vendor never sees (or bills) the brief.
+pub const MOCK_BRIEF_ENV: &str = "PERIODIZE_MOCK_BRIEF";
+/// The request header carrying the brief: one line of ASCII JSON (`mock_brief`).
+pub const MOCK_BRIEF_HEADER: &str = "x-periodize-brief";
+
+/// What the mock model needs to answer a step, as one line of JSON with every non-ASCII
+/// character escaped (a header value must be visible ASCII): the step, the plan length, the
+/// canonical profile and the rules. The mock recomputes the overview from these with the
+/// built-in coach, so the brief stays small at any plan length.
+pub fn mock_brief(brief: &StepBrief) -> String {
+    let mut object = serde_json::json!({
+        "step": match brief.step {
+            StepId::Overview => "overview",
+            StepId::Week(_) => "week",
+        },
+        "total_weeks": brief.total_weeks,
+        "profile": crate::domain::profile::canonical_json(&brief.profile),
+        "rules": serde_json::to_value(&brief.rules).unwrap_or(serde_json::Value::Null),
+    });
+    if let StepId::Week(week) = brief.step {
+        object["week_number"] = serde_json::Value::from(week);
+    }
+    ascii_json(&object.to_string())
+}
+
+/// JSON text with every non-ASCII character written as `\uXXXX` escapes (UTF-16, as JSON
+/// spells characters outside the basic plane); non-ASCII only occurs inside strings.
+fn ascii_json(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for character in text.chars() {
+        if character.is_ascii() {
+            out.push(character);
+        } else {
+            let mut units = [0u16; 2];
+            for unit in character.encode_utf16(&mut units) {
+                out.push_str(&format!("\\u{unit:04x}"));
+            }
+        }
+    }
+    out
+}
 
 /// A short, single-line quote of a body that is not the JSON a provider promised, for error
 /// messages: whitespace collapsed, at most 200 characters.
@@ -146,6 +192,8 @@ pub struct HttpProvider {
     pub base_url: String,
     pub model: String,
     pub key: Option<Secret>,
+    /// Send each request's brief in `MOCK_BRIEF_HEADER` (only with `MOCK_BRIEF_ENV=1`).
+    pub mock_brief: bool,
 }
 
 impl std::fmt::Debug for HttpProvider {
@@ -155,6 +203,7 @@ impl std::fmt::Debug for HttpProvider {
             .field("base_url", &self.base_url)
             .field("model", &self.model)
             .field("key", &self.key)
+            .field("mock_brief", &self.mock_brief)
             .finish()
     }
 }
@@ -163,7 +212,13 @@ impl HttpProvider {
     /// One attempt: encode, one POST, decode. Transport failures are transient.
     pub async fn call(&self, request: &ToolRequest) -> ModelReply {
         let url = self.protocol.endpoint(&self.base_url, &self.model);
-        let headers = self.protocol.headers(self.key.as_ref());
+        let mut headers = self.protocol.headers(self.key.as_ref());
+        if self.mock_brief {
+            headers.push((
+                MOCK_BRIEF_HEADER,
+                HeaderValue::Plain(mock_brief(&request.brief)),
+            ));
+        }
         let body = self.protocol.encode(request, &self.model);
         match http::post_json(&self.client, &url, &headers, &body).await {
             Ok(reply) => self.protocol.decode(&reply, request.tool.name),

@@ -63,6 +63,8 @@ pub struct Credentials {
     pub keys: BTreeMap<&'static str, Secret>,
     /// `OLLAMA_HOST`, when set.
     pub ollama_host: Option<String>,
+    /// `PERIODIZE_MOCK_BRIEF=1`: send each request's brief for `periodize mock-llm`.
+    pub mock_brief: bool,
 }
 
 /// A choice that cannot make a provider: the flag (or variable), its value, and why.
@@ -178,6 +180,7 @@ pub fn resolve(
         base_url,
         model,
         key,
+        mock_brief: credentials.mock_brief,
     }))
 }
 

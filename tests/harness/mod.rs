@@ -1,5 +1,5 @@
 //! What the process-killing harnesses (`crash`, `chaos`, `batch_crash`) share: the binary
-//! under test, a command for it with no inherited crash point or log filter, and a minimal
+//! under test, a command for it (no inherited crash point or log filter; mock briefs on), and a minimal
 //! HTTP GET for the mock server's statistics (the harnesses have no HTTP client of their own).
 #![allow(dead_code)]
 
@@ -26,7 +26,9 @@ pub fn command(dir: &Path) -> Command {
     command
         .current_dir(dir)
         .env_remove("PERIODIZE_CRASH_POINT")
-        .env_remove("PERIODIZE_LOG");
+        .env_remove("PERIODIZE_LOG")
+        // Requests to the harness's mock-llm carry their brief; the built-in coach ignores it.
+        .env("PERIODIZE_MOCK_BRIEF", "1");
     command
 }
 

@@ -57,6 +57,7 @@ fn engine_for(protocol: Protocol, mock_url: &str, request_timeout_ms: u64) -> Se
         base_url: base_url(mock_url, protocol),
         model: "mock-model".into(),
         key: None,
+        mock_brief: true,
     });
     let observer: Observer = Arc::new(|_| {});
     Setup {
@@ -318,4 +319,51 @@ async fn refused_arguments_are_repaired_in_the_providers_own_format() {
         }
         mock.shutdown().await;
     }
+}
+
+/// What a whole plan costs, by the mock's count of the request bytes (4 characters a token):
+/// the fixture athlete's 12-week plan stays under 36 K input tokens at first-attempt success,
+/// and a 52-week plan under 4.6 times that, so cost grows with the weeks, not their square.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plan_costs_tokens_in_proportion_to_its_weeks() {
+    let athlete =
+        std::fs::read_to_string(crate::support::fixture("profiles/athlete.json")).unwrap();
+    let mut input_by_weeks = Vec::new();
+    for total_weeks in [12, 52] {
+        let mock = MockServer::start(quiet_config(), 0).await.unwrap();
+        let setup = engine_for(Protocol::OpenAi, &mock.url(), 10_000);
+        let spec = RunSpec {
+            profile: parse_profile(&athlete).unwrap(),
+            ..spec(&setup, 3, total_weeks, fast_retries(3, 3))
+        };
+        let outcome = setup
+            .engine
+            .start(spec, setup.provider.clone(), 4)
+            .await
+            .unwrap();
+        assert!(matches!(outcome, Outcome::Done { .. }), "{outcome:?}");
+        let stats = mock.stats();
+        assert_eq!(
+            stats.log.len() as u32,
+            total_weeks + 1,
+            "first-attempt success"
+        );
+        input_by_weeks.push(
+            stats
+                .log
+                .iter()
+                .map(|entry| entry.input_tokens)
+                .sum::<u64>(),
+        );
+    }
+    let (twelve, fifty_two) = (input_by_weeks[0], input_by_weeks[1]);
+    assert!(
+        twelve <= 36_000,
+        "a 12-week plan sends {twelve} input tokens"
+    );
+    assert!(
+        fifty_two * 10 <= twelve * 46,
+        "a 52-week plan sends {fifty_two} input tokens, {:.2} times the 12-week plan",
+        fifty_two as f64 / twelve as f64
+    );
 }

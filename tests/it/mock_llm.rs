@@ -96,7 +96,16 @@ fn request(proto: Proto, brief: &StepBrief) -> Value {
         StepId::Overview => overview_tool(brief.total_weeks),
         StepId::Week(_) => week_tool(),
     };
-    request_with(proto, &system, &user, &tool)
+    with_brief(request_with(proto, &system, &user, &tool), brief)
+}
+
+/// The body's field that `send` turns into the brief header (and removes): the brief travels
+/// beside the body as periodize sends it with `PERIODIZE_MOCK_BRIEF=1`.
+const BRIEF_FIELD: &str = "__test_brief";
+
+fn with_brief(mut body: Value, brief: &StepBrief) -> Value {
+    body[BRIEF_FIELD] = Value::from(periodize::providers::mock_brief(brief));
+    body
 }
 
 fn request_with(proto: Proto, system: &str, user: &str, tool: &ToolSpec) -> Value {
@@ -157,10 +166,21 @@ async fn send(
     proto: Proto,
     body: &[u8],
 ) -> Result<Reply, reqwest::Error> {
+    let mut body = body.to_vec();
+    let mut brief = None;
+    if let Ok(Value::Object(mut object)) = serde_json::from_slice::<Value>(&body) {
+        if let Some(Value::String(text)) = object.remove(BRIEF_FIELD) {
+            brief = Some(text);
+            body = Value::Object(object).to_string().into_bytes();
+        }
+    }
     let mut builder = http
         .post(url)
         .header("content-type", "application/json")
-        .body(body.to_vec());
+        .body(body);
+    if let Some(brief) = brief {
+        builder = builder.header(periodize::providers::MOCK_BRIEF_HEADER, brief);
+    }
     builder = match proto {
         Proto::Anthropic => builder
             .header("x-api-key", "sk-test-not-a-key")
@@ -372,9 +392,11 @@ async fn every_protocol_answers_the_overview_with_one_valid_forced_call() {
         assert_eq!(stop_reason(proto, &reply.body), normal_stop(proto));
 
         let (input, output) = usage(proto, &reply.body);
+        let mut sent = body.clone();
+        sent.as_object_mut().unwrap().remove(BRIEF_FIELD);
         assert_eq!(
             input,
-            body.to_string().chars().count().div_ceil(4) as u64,
+            sent.to_string().chars().count().div_ceil(4) as u64,
             "{proto:?}"
         );
         assert_eq!(output, text.chars().count().div_ceil(4) as u64, "{proto:?}");
@@ -721,13 +743,16 @@ async fn client_bugs_are_refused_in_the_protocols_error_shape() {
     // The wrong tool for the prompt's step.
     let set = PromptSet::embedded();
     let (system, user) = set.overview_messages(&brief).unwrap();
-    let body = request_with(Proto::OpenAi, &system, &user, &week_tool());
+    let body = with_brief(
+        request_with(Proto::OpenAi, &system, &user, &week_tool()),
+        &brief,
+    );
     let reply = post(&server, Proto::OpenAi, &body).await;
     assert_eq!(reply.status, 400);
     let message = error_message(Proto::OpenAi, 400, &reply.body);
     assert!(message.contains("overview step"), "{message}");
 
-    // A prompt without the brief.
+    // A request without the brief header: the error names the variable that sends it.
     let body = request_with(
         Proto::Anthropic,
         &system,
@@ -736,7 +761,7 @@ async fn client_bugs_are_refused_in_the_protocols_error_shape() {
     );
     let reply = post(&server, Proto::Anthropic, &body).await;
     assert_eq!(reply.status, 400);
-    assert!(error_message(Proto::Anthropic, 400, &reply.body).contains("PERIODIZE_BRIEF_JSON"));
+    assert!(error_message(Proto::Anthropic, 400, &reply.body).contains("PERIODIZE_MOCK_BRIEF=1"));
 
     // Unknown paths: 404 in the style the path resembles.
     for (proto, path) in [

@@ -1,14 +1,15 @@
 //! Prompt rendering end to end: snapshots of the rendered user prompts for a fixed athlete and a
-//! hand-written 4-week overview, and the machine-readable brief a mock server answers from.
+//! hand-written 4-week overview; prompts carry only what the model needs, a week request does
+//! not grow with the plan, and every week of a run shares one cacheable prefix.
 
 use chrono::NaiveDate;
 use expect_test::expect_file;
 use periodize::domain::plan::{PlanOverview, Segment, WeekDetails, Workout};
-use periodize::domain::profile::{parse_profile, profile_from_value, AthleteProfile};
+use periodize::domain::profile::{parse_profile, AthleteProfile};
 use periodize::domain::validate::{check_overview, check_week, has_errors, Rules};
 use periodize::domain::SegmentKind;
 use periodize::llm::{StepBrief, StepId};
-use periodize::prompts::{self, PromptSet, BRIEF_MARKER};
+use periodize::prompts::{self, PromptSet};
 use serde_json::{json, Value};
 
 const PROFILE: &str = r#"{
@@ -75,23 +76,6 @@ fn week_brief(week: u32) -> StepBrief {
     }
 }
 
-/// The JSON object on the line after the last line that is exactly the marker; it must be the
-/// prompt's last line. (A plain search for the marker text could land inside the JSON, whose
-/// strings may contain it; they cannot contain a line break.)
-fn brief_json(user: &str) -> Value {
-    let lines: Vec<&str> = user.lines().collect();
-    let at = lines
-        .iter()
-        .rposition(|line| *line == BRIEF_MARKER)
-        .expect("the prompt carries the brief marker");
-    assert_eq!(
-        at + 2,
-        lines.len(),
-        "the brief JSON is a single line and the prompt's last"
-    );
-    serde_json::from_str(lines[at + 1]).expect("the brief line is JSON")
-}
-
 #[test]
 fn test_overview_is_valid() {
     let violations = check_overview(&overview(), &profile(), 4, &Rules::default());
@@ -140,54 +124,84 @@ fn first_and_last_weeks_have_no_neighbour_on_one_side() {
     );
 }
 
-#[test]
-fn overview_brief_json_round_trips() {
-    let (_, user) = PromptSet::embedded()
-        .overview_messages(&overview_brief())
-        .unwrap();
-    let brief = brief_json(&user);
-    assert_eq!(brief["step"], "overview");
-    assert_eq!(brief["total_weeks"], 4);
-    assert_eq!(profile_from_value(&brief["profile"]).unwrap(), profile());
-    assert_eq!(
-        serde_json::from_value::<Rules>(brief["rules"].clone()).unwrap(),
-        Rules::default()
-    );
-    assert!(brief.get("overview").is_none());
+/// A week request as a provider sees it: system prompt, user prompt and the tool's schema.
+fn week_request_bytes(set: &PromptSet, brief: &StepBrief) -> usize {
+    let (system, user) = set.week_messages(brief).unwrap();
+    let tool = periodize::tools::week_tool();
+    system.len() + user.len() + tool.parameters.to_string().len() + tool.description.len()
 }
 
-#[test]
-fn week_brief_json_round_trips() {
-    for week in 1..=4 {
-        let (_, user) = PromptSet::embedded()
-            .week_messages(&week_brief(week))
-            .unwrap();
-        let brief = brief_json(&user);
-        assert_eq!(brief["step"], "week");
-        assert_eq!(brief["week_number"], week);
-        assert_eq!(brief["total_weeks"], 4);
-        assert_eq!(profile_from_value(&brief["profile"]).unwrap(), profile());
-        assert_eq!(
-            serde_json::from_value::<Rules>(brief["rules"].clone()).unwrap(),
-            Rules::default()
-        );
-        assert_eq!(
-            serde_json::from_value::<PlanOverview>(brief["overview"].clone()).unwrap(),
-            overview()
-        );
+fn coach_week_brief(total_weeks: u32, week: u32) -> StepBrief {
+    let profile = profile();
+    let rules = Rules::default();
+    let overview = periodize::coach::create_plan_overview(&profile, total_weeks, &rules);
+    StepBrief {
+        step: StepId::Week(week),
+        profile,
+        total_weeks,
+        rules,
+        overview: Some(std::sync::Arc::new(overview)),
     }
 }
 
+/// The prompts carry nothing for tooling: no brief, no overview as JSON.
 #[test]
-fn goals_that_mimic_the_marker_do_not_hide_the_real_brief() {
-    let mut brief = overview_brief();
-    brief.profile.goals = format!("{BRIEF_MARKER}\n{{\"step\":\"week\"}} and {{{{total_weeks}}}}");
-    let (_, user) = PromptSet::embedded().overview_messages(&brief).unwrap();
+fn prompts_carry_only_what_the_model_needs() {
+    let set = PromptSet::embedded();
+    let (system, user) = set.overview_messages(&overview_brief()).unwrap();
+    let (week_system, week_user) = set.week_messages(&week_brief(2)).unwrap();
+    for text in [&system, &user, &week_system, &week_user] {
+        assert!(!text.contains("PERIODIZE_BRIEF"), "{text}");
+        assert!(!text.contains("\"weekly_overview\""), "{text}");
+        assert!(!text.contains("\"phase_rationale\""), "{text}");
+    }
+}
+
+/// A week request costs the same whatever the plan's length: only the one-line phase map grows
+/// (a few characters a week), never the overview.
+#[test]
+fn a_week_request_does_not_grow_with_the_plan_length() {
+    let set = PromptSet::embedded();
+    let short = week_request_bytes(&set, &coach_week_brief(12, 6));
+    let long = week_request_bytes(&set, &coach_week_brief(52, 6));
+    // "13 Build, " per added week at most.
+    let phase_map_bytes = 40 * "52 Foundation, ".len();
     assert!(
-        user.contains("{{total_weeks}}"),
-        "values are not rendered again"
+        long <= short + phase_map_bytes,
+        "week 6 of 52 weeks is {long} bytes, of 12 weeks {short}"
     );
-    assert_eq!(brief_json(&user)["step"], "overview");
+}
+
+/// Every week of a run starts with the same bytes: the system prompt, and the user prompt up to
+/// the request for this week, so a provider's prefix cache serves all but the first.
+#[test]
+fn every_week_of_a_run_shares_one_prefix() {
+    let set = PromptSet::embedded();
+    let briefs: Vec<StepBrief> = (1..=12).map(|week| coach_week_brief(12, week)).collect();
+    let rendered: Vec<(String, String)> = briefs
+        .iter()
+        .map(|brief| set.week_messages(brief).unwrap())
+        .collect();
+    let marker = "# The request";
+    let prefix = |user: &str| user[..user.find(marker).expect("the request section")].to_string();
+    for (system, user) in &rendered[1..] {
+        assert_eq!(system, &rendered[0].0);
+        assert_eq!(prefix(user), prefix(&rendered[0].1));
+    }
+    let shared = rendered[0].0.len() + prefix(&rendered[0].1).len();
+    let whole = rendered[0].0.len() + rendered[0].1.len();
+    assert!(
+        shared * 10 >= whole * 7,
+        "only {shared} of {whole} bytes are shared between weeks"
+    );
+}
+
+#[test]
+fn values_are_not_rendered_again() {
+    let mut brief = overview_brief();
+    brief.profile.goals = "PERIODIZE {\"step\":\"week\"} and {{total_weeks}}".into();
+    let (_, user) = PromptSet::embedded().overview_messages(&brief).unwrap();
+    assert!(user.contains("{{total_weeks}}"), "{user}");
 }
 
 #[test]

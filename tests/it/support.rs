@@ -38,7 +38,9 @@ impl Sandbox {
         command
             .current_dir(self.dir.path())
             .env_remove("PERIODIZE_CRASH_POINT")
-            .env_remove("PERIODIZE_LOG");
+            .env_remove("PERIODIZE_LOG")
+            // Requests to the test's mock-llm carry their brief; the built-in coach ignores it.
+            .env(periodize::providers::MOCK_BRIEF_ENV, "1");
         command
     }
 
