@@ -55,6 +55,10 @@ pub struct ToolRequest {
     pub repair_turns: Vec<RepairTurn>,
     pub max_output_tokens: u32,
     pub brief: StepBrief,
+    /// How many leading bytes of `user` are the same in every request of this step kind in the
+    /// run (a line-break boundary; 0 for none): where a provider that is told where its prompt
+    /// cache ends (Anthropic's `cache_control`) should put the mark.
+    pub shared_prefix_bytes: usize,
 }
 
 /// An earlier answer that was refused, and the error the engine answered it with.

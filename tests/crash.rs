@@ -225,6 +225,15 @@ fn comparable(plan_path: &Path) -> Value {
             .expect("plan JSON");
     let run = plan["run"].as_object_mut().expect("run section");
     run.remove("id");
+    // Which prompt tokens a provider's cache served depends on what it saw before, and a
+    // request re-issued after a crash finds its own prefix there: the split is not the plan's.
+    let uncached = |tokens: Option<&mut Value>| {
+        if let Some(tokens) = tokens.and_then(Value::as_object_mut) {
+            tokens.remove("cache_read_tokens");
+            tokens.remove("cache_write_tokens");
+        }
+    };
+    uncached(run.get_mut("tokens"));
     for phase in ["overview", "weeks", "finalize"] {
         if let Some(phase) = run
             .get_mut("phases")
@@ -232,6 +241,7 @@ fn comparable(plan_path: &Path) -> Value {
             .and_then(Value::as_object_mut)
         {
             phase.remove("wall_ms");
+            uncached(phase.get_mut("tokens"));
         }
     }
     plan["plan_metadata"]

@@ -595,6 +595,15 @@ fn build_request_with(
     };
     let (system, user) =
         messages.map_err(|err| format!("cannot render the prompts for {step}: {err}"))?;
+    // A prompt cache mark is an optimisation: a failure to find the shared part costs tokens,
+    // never the request.
+    let shared_prefix_bytes = match (step, parts.as_mut()) {
+        (StepId::Week(_), Some(parts)) => prompts
+            .week_shared_prefix_bytes(&brief, parts)
+            .unwrap_or(0)
+            .min(user.len()),
+        _ => 0,
+    };
     Ok(ToolRequest {
         system,
         user,
@@ -602,6 +611,7 @@ fn build_request_with(
         repair_turns: run.step(step).repair_turns.clone(),
         max_output_tokens,
         brief,
+        shared_prefix_bytes,
     })
 }
 

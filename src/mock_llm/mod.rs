@@ -6,13 +6,14 @@
 //!
 //! How a request is answered: the route picks the protocol (`protocols.rs`), which checks the
 //! request like the real API would (one tool, forced; call/result pairing; …) and extracts the
-//! first user prompt. The prompt ends with the machine-readable brief (`brief.rs`), from which
-//! the coach computes the arguments. `faults.rs` decides, from (seed, step, n), whether this
+//! first user prompt; the brief header (`brief.rs`) gives what the coach computes the arguments
+//! from; `cache.rs` reports which part of the prompt a vendor's cache would serve. `faults.rs` decides, from (seed, step, n), whether this
 //! request misbehaves and how. `server.rs` is the hyper plumbing, the stats and the waits.
 //!
 //! Counters and the request log are exposed as `MockServer::stats` and at `GET /__mock/stats`.
 
 mod brief;
+mod cache;
 mod faults;
 mod protocols;
 mod server;
@@ -90,8 +91,12 @@ pub struct RequestLogEntry {
     pub fault: Option<String>,
     /// The HTTP status sent; 0 when the connection was dropped without a response.
     pub status: u16,
+    /// Every prompt token, cached or not.
     pub input_tokens: u64,
     pub output_tokens: u64,
+    /// Of `input_tokens`, those read from the prompt cache, and those written to it.
+    pub cache_read_tokens: u64,
+    pub cache_write_tokens: u64,
 }
 
 /// A running mock server. Dropping it stops the server as well; `shutdown` also waits.

@@ -20,6 +20,7 @@ use tokio::sync::oneshot;
 use tokio::task::{JoinHandle, JoinSet};
 
 use super::brief::{self, Brief};
+use super::cache::{CacheUse, PromptCache, CHARS_PER_TOKEN};
 use super::faults::{self, FaultKind};
 use super::protocols::{
     self, Answer, Args, Call, Envelope, ErrorContext, ErrorKind, Incoming, Protocol, Rejection,
@@ -52,6 +53,7 @@ const OTHER_PATHS: &str = "(other)";
 pub(crate) struct Shared {
     config: MockConfig,
     recorder: Mutex<Recorder>,
+    cache: PromptCache,
 }
 
 #[derive(Default)]
@@ -151,6 +153,7 @@ pub(crate) async fn start(
     let shared = Arc::new(Shared {
         config,
         recorder: Mutex::new(Recorder::default()),
+        cache: PromptCache::default(),
     });
     let (stop, stopped) = oneshot::channel();
     let task = tokio::spawn(accept_loop(listener, shared.clone(), stopped));
@@ -309,6 +312,8 @@ fn refuse(shared: &Shared, seen: &Seen<'_>, kind: ErrorKind, message: &str) -> R
         status: reply.status,
         input_tokens: 0,
         output_tokens: 0,
+        cache_read_tokens: 0,
+        cache_write_tokens: 0,
     });
     json_response(reply.status, &reply.headers, &reply.body)
 }
@@ -357,7 +362,7 @@ async fn read_body(mut body: hyper::body::Incoming) -> Result<Bytes, BodyError> 
 }
 
 fn tokens(chars: usize) -> u64 {
-    u64::try_from(chars.div_ceil(4)).unwrap_or(u64::MAX)
+    u64::try_from(chars.div_ceil(CHARS_PER_TOKEN)).unwrap_or(u64::MAX)
 }
 
 async fn model_request(
@@ -464,9 +469,16 @@ async fn model_request(
             protocols::fault_message(protocol, kind),
             &error_context(shared, seq),
         );
-        (reply.status, Some((reply, 0)))
+        (reply.status, Some((reply, 0, CacheUse::default())))
     } else {
         let answer = answer(protocol, fault, &brief, &incoming, valid);
+        let cached = match body.as_object() {
+            Some(object) => shared.cache.lookup(protocol, &incoming.model, object),
+            None => CacheUse::default(),
+        };
+        // The cache serves part of this very prompt, never more than it.
+        let cache_read_tokens = cached.read_tokens.min(input_tokens);
+        let cache_write_tokens = cached.write_tokens.min(input_tokens - cache_read_tokens);
         let output_tokens = match &answer {
             // Cut by the limit: the whole output budget was spent.
             Answer::Calls {
@@ -481,6 +493,8 @@ async fn model_request(
             seed: config.fault_seed,
             seq,
             input_tokens,
+            cache_read_tokens,
+            cache_write_tokens,
             output_tokens,
             unix_time: unix_now(),
             rfc3339: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
@@ -490,6 +504,10 @@ async fn model_request(
             Some((
                 protocols::success(protocol, &envelope, &answer),
                 output_tokens,
+                CacheUse {
+                    read_tokens: cache_read_tokens,
+                    write_tokens: cache_write_tokens,
+                },
             )),
         )
     };
@@ -504,10 +522,16 @@ async fn model_request(
         fault: fault.map(|kind| kind.name().to_string()),
         status,
         input_tokens: if answered { input_tokens } else { 0 },
-        output_tokens: response.as_ref().map_or(0, |(_, output)| *output),
+        output_tokens: response.as_ref().map_or(0, |(_, output, _)| *output),
+        cache_read_tokens: response
+            .as_ref()
+            .map_or(0, |(_, _, cached)| cached.read_tokens),
+        cache_write_tokens: response
+            .as_ref()
+            .map_or(0, |(_, _, cached)| cached.write_tokens),
     });
 
-    let Some((reply, _)) = response else {
+    let Some((reply, _, _)) = response else {
         return Err(DropConnection);
     };
     let wait_ms = match fault {

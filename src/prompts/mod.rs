@@ -281,6 +281,40 @@ impl PromptSet {
             self.render(WEEKS_USER, &vars)?,
         ))
     }
+
+    /// How many leading bytes of a week's user prompt are the same for every week of the run,
+    /// ending at a line break: the part a provider's prompt cache can serve (0 when the
+    /// template starts with per-week text). Found by rendering two weeks, once per run.
+    pub fn week_shared_prefix_bytes(
+        &self,
+        brief: &StepBrief,
+        parts: &mut OverviewParts,
+    ) -> Result<usize, Error> {
+        if let Some(bytes) = parts.shared_prefix_bytes {
+            return Ok(bytes);
+        }
+        let bytes = if brief.total_weeks < 2 {
+            0
+        } else {
+            let user_of = |week: u32| -> Result<String, Error> {
+                let brief = StepBrief {
+                    step: StepId::Week(week),
+                    ..brief.clone()
+                };
+                Ok(self.week_messages_with(&brief, Some(parts))?.1)
+            };
+            let (first, second) = (user_of(1)?, user_of(2)?);
+            let common = first
+                .bytes()
+                .zip(second.bytes())
+                .take_while(|(a, b)| a == b)
+                .count();
+            // Back to the last line break inside the common part (always a char boundary).
+            first[..common].rfind('\n').map_or(0, |at| at + 1)
+        };
+        parts.shared_prefix_bytes = Some(bytes);
+        Ok(bytes)
+    }
 }
 
 /// The parts of every week's prompts that depend only on the run's accepted overview, computed
@@ -289,6 +323,8 @@ impl PromptSet {
 pub struct OverviewParts {
     overview: std::sync::Arc<PlanOverview>,
     plan_summary: String,
+    /// `PromptSet::week_shared_prefix_bytes`, once found.
+    shared_prefix_bytes: Option<usize>,
 }
 
 impl OverviewParts {
@@ -300,6 +336,7 @@ impl OverviewParts {
         Ok(OverviewParts {
             overview,
             plan_summary,
+            shared_prefix_bytes: None,
         })
     }
 

@@ -46,8 +46,7 @@ pub fn headers(key: Option<&Secret>) -> Vec<(&'static str, HeaderValue)> {
 /// reply is exactly one `tool_use` block. `thinking` is never sent: the API rejects it together
 /// with a forced tool.
 pub fn encode(request: &ToolRequest, model: &str) -> Value {
-    let mut messages =
-        vec![json!({"role": "user", "content": non_empty(&request.user, "(empty prompt)")})];
+    let mut messages = vec![json!({"role": "user", "content": user_content(request)})];
     let mut used_ids: Vec<String> = Vec::new();
     for (index, turn) in request.repair_turns.iter().enumerate() {
         let feedback = non_empty(&turn.feedback, "(no details)");
@@ -99,9 +98,29 @@ pub fn encode(request: &ToolRequest, model: &str) -> Value {
     });
     if !request.system.trim().is_empty() {
         // `body` is the object literal above, so indexing inserts the key (it cannot panic).
-        body["system"] = Value::String(request.system.clone());
+        // The mark caches the tools and the system prompt: the same for every week of a run,
+        // and for every run of a batch at the same step.
+        body["system"] = json!([{
+            "type": "text",
+            "text": request.system,
+            "cache_control": {"type": "ephemeral"},
+        }]);
     }
     body
+}
+
+/// The first user message: with a part shared by every week of the run, that part is its own
+/// block with a cache mark, so the weeks after the first read it from the cache.
+fn user_content(request: &ToolRequest) -> Value {
+    let user = non_empty(&request.user, "(empty prompt)");
+    let shared = request.shared_prefix_bytes;
+    if shared == 0 || shared >= user.len() || !user.is_char_boundary(shared) {
+        return Value::String(user.to_string());
+    }
+    json!([
+        {"type": "text", "text": &user[..shared], "cache_control": {"type": "ephemeral"}},
+        {"type": "text", "text": &user[shared..]},
+    ])
 }
 
 /// Classifies one reply. Calls are found by their presence, not by `stop_reason`; a reply cut by
@@ -401,6 +420,26 @@ mod tests {
         })
     }
 
+    #[test]
+    fn the_shared_part_of_the_prompt_and_the_system_prompt_carry_cache_marks() {
+        let mut week = request(Vec::new());
+        week.user = "# Athlete\nA, FTP 250 W\n# The request\nWeek 3.".into();
+        week.shared_prefix_bytes = "# Athlete\nA, FTP 250 W\n".len();
+        let body = encode(&week, "m");
+        let mark = json!({"type": "ephemeral"});
+        assert_eq!(body["system"][0]["cache_control"], mark);
+        let content = &body["messages"][0]["content"];
+        assert_eq!(content[0]["text"], "# Athlete\nA, FTP 250 W\n");
+        assert_eq!(content[0]["cache_control"], mark);
+        assert_eq!(content[1]["text"], "# The request\nWeek 3.");
+        assert!(content[1].get("cache_control").is_none());
+        // Nothing shared, or everything: one plain text.
+        for shared in [0, week.user.len()] {
+            week.shared_prefix_bytes = shared;
+            assert!(encode(&week, "m")["messages"][0]["content"].is_string());
+        }
+    }
+
     fn tool_use(id: &str, name: &str) -> Value {
         json!({"type": "tool_use", "id": id, "name": name, "input": {"week_number": 1, "workouts": []}})
     }
@@ -433,6 +472,7 @@ mod tests {
                 rules: Rules::default(),
                 overview: None,
             },
+            shared_prefix_bytes: 0,
         }
     }
 

@@ -837,6 +837,7 @@ mod tests {
                 rules: crate::domain::validate::Rules::default(),
                 overview: None,
             },
+            shared_prefix_bytes: 0,
         }
     }
 

@@ -412,6 +412,7 @@ mod tests {
                 rules: Rules::default(),
                 overview: None,
             },
+            shared_prefix_bytes: 0,
         }
     }
 

@@ -367,3 +367,45 @@ async fn a_plan_costs_tokens_in_proportion_to_its_weeks() {
         fifty_two as f64 / twelve as f64
     );
 }
+
+/// Prompt caching: every week request of a run starts with the same tools, system prompt and
+/// athlete part, so the mock (modelled on each vendor's prefix cache) serves at least 40 % of a
+/// 12-week plan's input tokens from its cache; on Anthropic that takes the `cache_control` marks,
+/// and the first request pays the cache write. Ollama reports no cache.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn most_of_a_plans_input_is_served_from_the_prompt_cache() {
+    let athlete =
+        std::fs::read_to_string(crate::support::fixture("profiles/athlete.json")).unwrap();
+    for protocol in [Protocol::Anthropic, Protocol::OpenAi, Protocol::Gemini] {
+        let mock = MockServer::start(quiet_config(), 0).await.unwrap();
+        let setup = engine_for(protocol, &mock.url(), 10_000);
+        let spec = RunSpec {
+            profile: parse_profile(&athlete).unwrap(),
+            ..spec(&setup, 4, 12, fast_retries(3, 3))
+        };
+        let outcome = setup
+            .engine
+            .start(spec, setup.provider.clone(), 1)
+            .await
+            .unwrap();
+        assert!(matches!(outcome, Outcome::Done { .. }), "{outcome:?}");
+        let run = setup.engine.store.load_view(RunId(4)).unwrap().unwrap().run;
+        let usage = run.total_usage();
+        let stats = mock.stats();
+        let read: u64 = stats.log.iter().map(|entry| entry.cache_read_tokens).sum();
+        let written: u64 = stats.log.iter().map(|entry| entry.cache_write_tokens).sum();
+        assert_eq!(
+            usage.cache_read_tokens, read,
+            "{protocol:?}: the run records the reads"
+        );
+        assert_eq!(usage.cache_write_tokens, written, "{protocol:?}");
+        assert!(
+            read * 10 >= usage.input_tokens * 4,
+            "{protocol:?}: {read} of {} input tokens read from the cache",
+            usage.input_tokens
+        );
+        if protocol == Protocol::Anthropic {
+            assert!(written > 0, "the first week writes the cache");
+        }
+    }
+}

@@ -313,6 +313,7 @@ fn overview_request() -> ToolRequest {
         repair_turns: Vec::new(),
         max_output_tokens: 16000,
         brief: brief(StepId::Overview),
+        shared_prefix_bytes: 0,
     }
 }
 
@@ -325,6 +326,7 @@ fn week_request(repair_turns: Vec<RepairTurn>) -> ToolRequest {
         repair_turns,
         max_output_tokens: 8000,
         brief: brief(StepId::Week(1)),
+        shared_prefix_bytes: 0,
     }
 }
 
@@ -378,7 +380,15 @@ fn anthropic_first_request_snapshot() {
                 }
               ],
               "model": "claude-sonnet-4-5",
-              "system": "You are an experienced cycling coach. Answer only by calling the tool.",
+              "system": [
+                {
+                  "cache_control": {
+                    "type": "ephemeral"
+                  },
+                  "text": "You are an experienced cycling coach. Answer only by calling the tool.",
+                  "type": "text"
+                }
+              ],
               "tool_choice": {
                 "disable_parallel_tool_use": true,
                 "name": "create_plan_overview",
@@ -445,7 +455,15 @@ fn anthropic_repair_request_snapshot() {
                 }
               ],
               "model": "claude-sonnet-4-5",
-              "system": "You are an experienced cycling coach. Answer only by calling the tool.",
+              "system": [
+                {
+                  "cache_control": {
+                    "type": "ephemeral"
+                  },
+                  "text": "You are an experienced cycling coach. Answer only by calling the tool.",
+                  "type": "text"
+                }
+              ],
               "tool_choice": {
                 "disable_parallel_tool_use": true,
                 "name": "add_week_details",

@@ -581,6 +581,7 @@ fn overview_request() -> ToolRequest {
         repair_turns: Vec::new(),
         max_output_tokens: 3_600,
         brief: brief(StepId::Overview),
+        shared_prefix_bytes: 0,
     }
 }
 
@@ -607,6 +608,7 @@ fn week_request_with_repairs(signature: &str) -> ToolRequest {
         ],
         max_output_tokens: 6_000,
         brief: brief(StepId::Week(1)),
+        shared_prefix_bytes: 0,
     }
 }
 

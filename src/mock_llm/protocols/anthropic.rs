@@ -186,10 +186,11 @@ pub(super) fn anthropic_success(envelope: &Envelope, answer: &Answer) -> Reply {
             "stop_reason": stop_reason,
             "stop_sequence": null,
             "usage": {
-                "input_tokens": envelope.input_tokens,
-                "cache_creation_input_tokens": 0,
-                "cache_read_input_tokens": 0,
-                "cache_creation": {"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 0},
+                // Anthropic counts the uncached part alone in `input_tokens`.
+                "input_tokens": envelope.input_tokens - envelope.cache_read_tokens - envelope.cache_write_tokens,
+                "cache_creation_input_tokens": envelope.cache_write_tokens,
+                "cache_read_input_tokens": envelope.cache_read_tokens,
+                "cache_creation": {"ephemeral_5m_input_tokens": envelope.cache_write_tokens, "ephemeral_1h_input_tokens": 0},
                 "output_tokens": envelope.output_tokens,
                 "service_tier": "standard",
             },

@@ -36,6 +36,8 @@ pub(crate) fn error(
         seed: context.seed,
         seq: context.seq,
         input_tokens: 0,
+        cache_read_tokens: 0,
+        cache_write_tokens: 0,
         output_tokens: 0,
         unix_time: 0,
         rfc3339: String::new(),

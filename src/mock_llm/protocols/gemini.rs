@@ -321,6 +321,7 @@ pub(super) fn gemini_success(envelope: &Envelope, answer: &Answer) -> Reply {
                 "candidatesTokenCount": envelope.output_tokens,
                 "totalTokenCount": envelope.input_tokens + envelope.output_tokens,
                 "promptTokensDetails": [{"modality": "TEXT", "tokenCount": envelope.input_tokens}],
+                "cachedContentTokenCount": envelope.cache_read_tokens,
             },
             "modelVersion": envelope.model,
             "responseId": envelope.id("response", IdAlphabet::Base62, 22),

@@ -335,7 +335,10 @@ pub(crate) struct Envelope {
     pub model: String,
     pub seed: u64,
     pub seq: u64,
+    /// Every prompt token, cached or not, and of those the cached and newly cached ones.
     pub input_tokens: u64,
+    pub cache_read_tokens: u64,
+    pub cache_write_tokens: u64,
     pub output_tokens: u64,
     /// Unix seconds and an RFC 3339 time, from the server's clock.
     pub unix_time: u64,

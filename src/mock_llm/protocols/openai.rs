@@ -169,7 +169,7 @@ pub(super) fn openai_success(envelope: &Envelope, answer: &Answer) -> Reply {
                 "prompt_tokens": envelope.input_tokens,
                 "completion_tokens": envelope.output_tokens,
                 "total_tokens": envelope.input_tokens + envelope.output_tokens,
-                "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+                "prompt_tokens_details": {"cached_tokens": envelope.cache_read_tokens, "audio_tokens": 0},
                 "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0, "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0},
             },
             "service_tier": "default",
