@@ -228,6 +228,9 @@ fn plan_over_http(c: &mut Criterion) {
         model: "mock".into(),
         key: None,
         mock_brief: true,
+        limiter: std::sync::Arc::new(periodize::providers::limiter::Limiter::new(
+            Default::default(),
+        )),
     });
     let observer: Observer = Arc::new(|_| {});
     let engine = Engine {

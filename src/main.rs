@@ -36,6 +36,7 @@ fn main() -> ExitCode {
                 .filter(|host| !host.trim().is_empty()),
             mock_brief: std::env::var(periodize::providers::MOCK_BRIEF_ENV)
                 .is_ok_and(|value| value == "1"),
+            limiters: Default::default(),
         },
     };
     match runtime.block_on(periodize::cli::run(cli, env)) {

@@ -106,6 +106,13 @@ pub struct ModelArgs {
     /// Simulated latency of the built-in coach per request, to rehearse crashes offline.
     #[arg(long, default_value_t = 0, value_name = "MS")]
     pub latency_ms: u64,
+    /// Requests per minute to the provider, shared by every run of this process (default: the
+    /// vendor's lowest paid tier on its own API, none for other base URLs; 0: no limit).
+    #[arg(long, value_name = "N")]
+    pub max_rpm: Option<u32>,
+    /// Input tokens per minute to the provider, shared like --max-rpm (0: no limit).
+    #[arg(long, value_name = "N")]
+    pub max_tpm: Option<u64>,
     /// Prompt templates directory (default: the built-in copies of prompts/).
     #[arg(long, value_name = "DIR")]
     pub prompts: Option<PathBuf>,

@@ -168,6 +168,8 @@ fn choice(args: &ModelArgs) -> Choice {
             request_ms: args.request_timeout_ms,
         },
         latency_ms: args.latency_ms,
+        max_rpm: args.max_rpm,
+        max_tpm: args.max_tpm,
     }
 }
 

@@ -7,6 +7,7 @@ pub mod anthropic;
 pub mod builtin;
 pub mod gemini;
 pub mod http;
+pub mod limiter;
 pub mod ollama;
 pub mod openai;
 pub mod resolve;
@@ -62,6 +63,10 @@ fn ascii_json(text: &str) -> String {
     }
     out
 }
+
+/// Bytes of request JSON per input token, for estimates before a request is sent (a little
+/// pessimistic for English prose, about right for JSON).
+pub const ESTIMATED_BYTES_PER_TOKEN: usize = 4;
 
 /// A short, single-line quote of a body that is not the JSON a provider promised, for error
 /// messages: whitespace collapsed, at most 200 characters.
@@ -137,6 +142,22 @@ impl Protocol {
         }
     }
 
+    /// The rate limits of the vendor's lowest paid tier for its default model, as published
+    /// in 2026-11 (Anthropic tier 1: 50 requests and 30,000 input tokens a minute; OpenAI tier
+    /// 1: 500 and 30,000; Gemini tier 1: 1,000 and 1,000,000); Ollama has none.
+    pub fn default_limits(self) -> limiter::Limits {
+        let (max_rpm, max_tpm) = match self {
+            Protocol::Anthropic => (50, 30_000),
+            Protocol::OpenAi => (500, 30_000),
+            Protocol::Gemini => (1_000, 1_000_000),
+            Protocol::Ollama => return limiter::Limits::default(),
+        };
+        limiter::Limits {
+            max_rpm: Some(max_rpm),
+            max_tpm: Some(max_tpm),
+        }
+    }
+
     /// The environment variable holding the key; Ollama needs none.
     pub fn key_variable(self) -> Option<&'static str> {
         match self {
@@ -194,6 +215,8 @@ pub struct HttpProvider {
     pub key: Option<Secret>,
     /// Send each request's brief in `MOCK_BRIEF_HEADER` (only with `MOCK_BRIEF_ENV=1`).
     pub mock_brief: bool,
+    /// The endpoint's limiter, shared with every other run of the process that uses it.
+    pub limiter: std::sync::Arc<limiter::Limiter>,
 }
 
 impl std::fmt::Debug for HttpProvider {
@@ -204,6 +227,7 @@ impl std::fmt::Debug for HttpProvider {
             .field("model", &self.model)
             .field("key", &self.key)
             .field("mock_brief", &self.mock_brief)
+            .field("limits", &self.limiter.limits())
             .finish()
     }
 }
@@ -220,8 +244,20 @@ impl HttpProvider {
             ));
         }
         let body = self.protocol.encode(request, &self.model);
+        // Its turn comes after the request is committed as in flight, so a wait here is a
+        // wait of the request, never of the store.
+        let estimated_tokens = (body.to_string().len() / ESTIMATED_BYTES_PER_TOKEN) as u64;
+        let turn = self.limiter.acquire(estimated_tokens).await;
         match http::post_json(&self.client, &url, &headers, &body).await {
-            Ok(reply) => self.protocol.decode(&reply, request.tool.name),
+            Ok(reply) => {
+                let now_wall_ms = u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap_or(0);
+                self.limiter.observe(&reply, now_wall_ms);
+                let decoded = self.protocol.decode(&reply, request.tool.name);
+                if decoded.usage.input_tokens > 0 {
+                    self.limiter.settle(turn, decoded.usage.input_tokens);
+                }
+                decoded
+            }
             Err(failure) => ModelReply {
                 outcome: ModelOutcome::Failed(ModelFailure::Transient {
                     message: format!("{}: {failure}", self.protocol.name()),

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::providers::limiter::{self, Limits};
 use crate::providers::secret::Secret;
 use crate::providers::{builtin, http, HttpProvider, Protocol, Provider};
 
@@ -46,6 +47,9 @@ pub struct Choice {
     pub timeouts: http::Timeouts,
     /// Simulated latency of the built-in coach.
     pub latency_ms: u64,
+    /// `--max-rpm` and `--max-tpm`; 0 means no limit, `None` the vendor's default.
+    pub max_rpm: Option<u32>,
+    pub max_tpm: Option<u64>,
 }
 
 /// What a run recorded about its provider (resume).
@@ -65,6 +69,8 @@ pub struct Credentials {
     pub ollama_host: Option<String>,
     /// `PERIODIZE_MOCK_BRIEF=1`: send each request's brief for `periodize mock-llm`.
     pub mock_brief: bool,
+    /// The process's rate limiters, one per endpoint, shared by every provider resolved here.
+    pub limiters: limiter::Registry,
 }
 
 /// A choice that cannot make a provider: the flag (or variable), its value, and why.
@@ -174,6 +180,23 @@ pub fn resolve(
             reason,
         )
     })?;
+    // The vendor's own API gets its lowest paid tier's limits unless told otherwise; another
+    // base URL (a local server, a proxy) has no limit it could be assumed to have.
+    let defaults = if base_url == protocol.default_base_url() {
+        protocol.default_limits()
+    } else {
+        Limits::default()
+    };
+    let limits = Limits {
+        max_rpm: choice
+            .max_rpm
+            .map_or(defaults.max_rpm, |rpm| Some(rpm).filter(|rpm| *rpm > 0)),
+        max_tpm: choice
+            .max_tpm
+            .map_or(defaults.max_tpm, |tpm| Some(tpm).filter(|tpm| *tpm > 0)),
+    };
+    let endpoint = format!("{} {base_url} {model}", protocol.name());
+    let limiter = credentials.limiters.limiter(&endpoint, limits);
     Ok(Provider::Http(HttpProvider {
         protocol,
         client,
@@ -181,6 +204,7 @@ pub fn resolve(
         model,
         key,
         mock_brief: credentials.mock_brief,
+        limiter,
     }))
 }
 

@@ -58,6 +58,9 @@ fn engine_for(protocol: Protocol, mock_url: &str, request_timeout_ms: u64) -> Se
         model: "mock-model".into(),
         key: None,
         mock_brief: true,
+        limiter: std::sync::Arc::new(periodize::providers::limiter::Limiter::new(
+            Default::default(),
+        )),
     });
     let observer: Observer = Arc::new(|_| {});
     Setup {

@@ -8,6 +8,7 @@ mod engine_model;
 mod engine_runs;
 mod failure_policy;
 mod http_providers;
+mod limiter;
 mod machine;
 mod mock_llm;
 mod prompts;
