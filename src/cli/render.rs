@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use crate::cli::{state_label, Error};
 use crate::domain::plan::{PlanOverview, WeekDetails};
 use crate::domain::validate::{Severity, Violation};
-use crate::llm::{StepId, Usage};
+use crate::llm::{PriorReply, StepId, Usage};
 use crate::store::{RunSummary, RunView};
 use crate::workflow::{AttemptOutcome, Batch, Run, State};
 
@@ -294,6 +294,15 @@ pub fn show(view: &RunView, summary: &RunSummary, json_output: bool) -> Result<(
                     "fallback": step.fallback,
                     "tokens": usage_json(&step.usage()),
                     "warnings": step.warnings.iter().map(|v| v.to_string()).collect::<Vec<_>>(),
+                    // What the model was told about its refused answers, in order: why a step
+                    // failed is in these (kept until the run is done and compacted).
+                    "repair_turns": step.repair_turns.iter().map(|turn| json!({
+                        "reply": match &turn.reply {
+                            PriorReply::Call(call) => json!({"call": {"name": call.name, "arguments": call.arguments}}),
+                            PriorReply::Text(text) => json!({"text": text}),
+                        },
+                        "feedback": turn.feedback,
+                    })).collect::<Vec<_>>(),
                     "attempts": step.attempts.iter().map(|attempt| json!({
                         "attempt": attempt.attempt,
                         "outcome": outcome_json(&attempt.outcome),

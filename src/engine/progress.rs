@@ -101,7 +101,11 @@ impl Progress {
                 ..
             } => format!("Run {run_id} resumed"),
             Progress::OverviewCreated { .. } => "Overview created".to_string(),
-            Progress::WeekComplete { done, total, .. } => format!("Week {done}/{total} complete"),
+            // Weeks are detailed several at once, so the week just finished (k of N) and how
+            // many are done can differ; both are said.
+            Progress::WeekComplete {
+                week, done, total, ..
+            } => format!("Week {week}/{total} complete ({done} of {total} weeks done)"),
             Progress::AttemptFailed {
                 step,
                 attempt,
@@ -135,7 +139,9 @@ impl Progress {
             } => (
                 "week_complete",
                 run_id,
-                json!({"week": week, "done": done, "total": total}),
+                // `week` and `done` are the names earlier releases printed; the named pair
+                // says which is which.
+                json!({"week_number": week, "weeks_done": done, "total_weeks": total, "week": week, "done": done, "total": total}),
             ),
             Progress::AttemptFailed {
                 run_id,

@@ -442,7 +442,22 @@ fn generate_validate_show_and_list_on_the_builtin_coach() {
         .map(|event| event["message"].as_str().unwrap_or(""))
         .collect();
     assert!(messages.contains(&"Overview created"));
-    assert!(messages.contains(&"Week 12/12 complete"));
+    assert!(
+        messages.contains(&"Week 12/12 complete (12 of 12 weeks done)"),
+        "{messages:?}"
+    );
+    // Each event names the week it finished and how many are done, apart.
+    let mut weeks: Vec<u64> = events
+        .iter()
+        .filter(|event| event["event"] == "week_complete")
+        .map(|event| {
+            assert_eq!(event["total_weeks"], 12);
+            assert!(event["weeks_done"].as_u64().unwrap() >= 1);
+            event["week_number"].as_u64().unwrap()
+        })
+        .collect();
+    weeks.sort_unstable();
+    assert_eq!(weeks, (1..=12).collect::<Vec<u64>>());
     let finished = events.last().unwrap();
     let path = finished["path"].as_str().unwrap();
     // The output directory is fixed, absolute, when the run is created.

@@ -54,9 +54,21 @@ fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     files
 }
 
+/// What `show --json` prints now and the v1 release did not: each step's repair turns.
+fn without_later_fields(value: &Value) -> Value {
+    let mut value = value.clone();
+    if let Some(steps) = value.get_mut("steps").and_then(Value::as_array_mut) {
+        for step in steps.iter_mut().filter_map(Value::as_object_mut) {
+            step.remove("repair_turns");
+        }
+    }
+    value
+}
+
 /// The output file path of a v1 listing (relative to the directory it ran in) is absolute
-/// now; everything else must be what the v1 release printed.
+/// now; fields added since are left out; everything else must be what the v1 release printed.
 fn same_apart_from_paths(sandbox: &Sandbox, ours: &Value, theirs: &Value, context: &str) {
+    let ours = &without_later_fields(ours);
     let (Value::Object(ours), Value::Object(theirs)) = (ours, theirs) else {
         panic!("{context}: not objects");
     };
@@ -105,6 +117,7 @@ fn a_format_1_store_lists_shows_and_checks_as_its_release_did_without_being_writ
     for state in ["overview", "weeks", "finalizing", "done", "failed"] {
         assert!(states.contains(&state), "the fixture has a run in {state}");
     }
+    let mut repair_kinds = std::collections::BTreeSet::new();
     for (run_id, run) in &theirs {
         same_apart_from_paths(&sandbox, &ours[run_id], run, &format!("list {run_id}"));
         let short = &run_id[..8];
@@ -121,6 +134,17 @@ fn a_format_1_store_lists_shows_and_checks_as_its_release_did_without_being_writ
             &json(&expected(&format!("show_{short}.json"))),
             &format!("show --json {run_id}"),
         );
+        for step in shown["steps"].as_array().unwrap() {
+            for turn in step["repair_turns"].as_array().unwrap() {
+                assert!(turn["feedback"].is_string(), "{turn}");
+                let kind = if turn["reply"]["call"].is_object() {
+                    "call"
+                } else {
+                    "text"
+                };
+                repair_kinds.insert(kind);
+            }
+        }
         let text = sandbox.run(&["show", short]);
         assert_eq!(text.status.code(), Some(0), "{}", stderr(&text));
         let root = std::fs::canonicalize(sandbox.dir.path()).unwrap();
@@ -130,6 +154,12 @@ fn a_format_1_store_lists_shows_and_checks_as_its_release_did_without_being_writ
         );
         assert_eq!(stdout(&text), want, "show {run_id}");
     }
+    // The repair conversations the model saw are shown, both kinds.
+    assert_eq!(
+        repair_kinds.into_iter().collect::<Vec<_>>(),
+        ["call", "text"],
+        "show --json lists the repair turns"
+    );
     let outcomes: Vec<String> = theirs
         .values()
         .flat_map(|run| {
