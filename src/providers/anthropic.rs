@@ -7,9 +7,9 @@ use serde_json::{json, Value};
 use crate::llm::{
     ModelFailure, ModelOutcome, ModelReply, PriorReply, ToolCall, ToolRequest, Usage,
 };
-use crate::providers::excerpt;
 use crate::providers::http::{HeaderValue, HttpReply};
 use crate::providers::secret::Secret;
+use crate::providers::{cut_off_message, excerpt};
 
 pub const DEFAULT_BASE_URL: &str = "https://api.anthropic.com";
 pub const DEFAULT_MODEL: &str = "claude-sonnet-4-5";
@@ -224,8 +224,10 @@ fn success(reply: &HttpReply, body: Option<&Value>, tool_name: &str) -> ModelOut
     if matches!(stop_reason, "max_tokens" | "model_context_window_exceeded") {
         // A cut call may carry an empty or partial input that happens to parse.
         return malformed(
-            format!(
-                "the reply was cut off by the token limit (stop_reason {stop_reason}) before the call of {tool_name} was complete; give shorter text fields"
+            cut_off_message(
+                tool_name,
+                &format!("stop_reason {stop_reason}"),
+                !calls.is_empty(),
             ),
             prior(),
         );

@@ -84,6 +84,20 @@ pub(crate) fn excerpt(raw: &[u8]) -> String {
     }
 }
 
+/// Why a reply cut by the output token limit is refused, in words the model can act on: a cut
+/// call needs shorter text; a reply with no call at all spent the budget on prose.
+pub(crate) fn cut_off_message(tool_name: &str, detail: &str, had_call: bool) -> String {
+    if had_call {
+        format!(
+            "the reply was cut off by the token limit ({detail}) before the call of {tool_name} was complete; give shorter text fields"
+        )
+    } else {
+        format!(
+            "the reply was cut off by the token limit ({detail}) and no call of {tool_name} was made; call {tool_name} at once, with no text before the call"
+        )
+    }
+}
+
 /// A transient failure with the server's wait hint, if any.
 pub(crate) fn transient(message: String, retry_after_ms: Option<u64>) -> ModelFailure {
     ModelFailure::Transient {

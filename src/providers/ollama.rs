@@ -9,7 +9,7 @@ use crate::llm::{
 };
 use crate::providers::http::{HeaderValue, HttpReply};
 use crate::providers::secret::Secret;
-use crate::providers::{excerpt, failed, malformed, transient};
+use crate::providers::{cut_off_message, excerpt, failed, malformed, transient};
 
 pub const DEFAULT_BASE_URL: &str = "http://localhost:11434";
 pub const DEFAULT_MODEL: &str = "llama3.1:8b";
@@ -243,7 +243,7 @@ pub fn decode(reply: &HttpReply, tool_name: &str) -> ModelReply {
     };
     if body.get("done_reason").and_then(Value::as_str) == Some("length") {
         return malformed(
-            "the answer was cut off at the output token limit (done_reason length)".to_string(),
+            cut_off_message(tool_name, "done_reason length", !calls.is_empty()),
             prior,
             usage,
         );
@@ -680,7 +680,7 @@ mod tests {
         );
         assert!(
             matches!(decoded.outcome, ModelOutcome::Failed(ModelFailure::Malformed { ref message, reply: PriorReply::Call(_) })
-            if message == "the answer was cut off at the output token limit (done_reason length)")
+            if message.contains("(done_reason length) before the call of add_week_details was complete"))
         );
     }
 }

@@ -8,9 +8,9 @@ use serde_json::{json, Map, Value};
 use crate::llm::{
     ModelFailure, ModelOutcome, ModelReply, PriorReply, ToolCall, ToolRequest, Usage,
 };
-use crate::providers::excerpt;
 use crate::providers::http::{HeaderValue, HttpReply};
 use crate::providers::secret::Secret;
+use crate::providers::{cut_off_message, excerpt};
 
 /// Includes `/v1`, so a compatible server is addressed as `--base-url http://host:port/v1`.
 pub const DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
@@ -360,9 +360,7 @@ fn success(reply: &HttpReply, body: Option<&Value>, tool_name: &str) -> ModelOut
     match finish_reason {
         "length" => {
             return malformed(
-                format!(
-                    "the reply was cut off by the token limit (finish_reason length) before the call of {tool_name} was complete; give shorter text fields"
-                ),
+                cut_off_message(tool_name, "finish_reason length", !calls.is_empty()),
                 prior(),
             )
         }

@@ -524,7 +524,7 @@ impl Run {
                 };
                 let tool = tool_name(step);
                 let turn = RepairTurn {
-                    reply,
+                    reply: replayable(reply),
                     feedback: format!("{message}. Call the tool {tool} exactly once, with complete JSON arguments for {step}."),
                 };
                 refuse(state, turn, policy.max_attempts, "were malformed", &message)
@@ -719,6 +719,22 @@ pub(crate) fn tool_name(step: StepId) -> &'static str {
 
 /// Repair turns a request carries at most (the newest).
 pub const MAX_REPAIR_TURNS: usize = 2;
+/// Characters of a refused answer without a call that its repair turn replays: enough for the
+/// model to see what it did, too few for a long essay to fill a small server's context.
+pub const MAX_REPLAYED_TEXT_CHARS: usize = 500;
+
+/// A refused answer as its repair turn replays it: a call whole (its arguments are what the
+/// feedback is about), text cut to `MAX_REPLAYED_TEXT_CHARS`.
+fn replayable(reply: PriorReply) -> PriorReply {
+    match reply {
+        PriorReply::Text(text) if text.chars().count() > MAX_REPLAYED_TEXT_CHARS => {
+            let kept: String = text.chars().take(MAX_REPLAYED_TEXT_CHARS).collect();
+            let left = text.chars().count() - MAX_REPLAYED_TEXT_CHARS;
+            PriorReply::Text(format!("{kept}… [{left} more characters not repeated]"))
+        }
+        other => other,
+    }
+}
 /// Violations listed in one repair message at most; the rest are counted.
 pub const MAX_LISTED_VIOLATIONS: usize = 40;
 

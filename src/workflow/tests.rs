@@ -494,3 +494,35 @@ fn wrong_tool_is_malformed_and_never_executed() {
         "{feedback}"
     );
 }
+
+#[test]
+fn a_long_answer_without_a_call_is_replayed_as_an_excerpt() {
+    let mut machine = Machine::new(spec(1));
+    machine.handle(&Event::Start {
+        at_ms: 0,
+        week_concurrency: 1,
+    });
+    let essay = "I would start with base miles. ".repeat(400);
+    machine.handle(&failure(
+        StepId::Overview,
+        1,
+        ModelFailure::Malformed {
+            message: "the reply has no tool call".into(),
+            reply: PriorReply::Text(essay.clone()),
+        },
+        1,
+    ));
+    let turns = &machine.run().step(StepId::Overview).repair_turns;
+    let PriorReply::Text(replayed) = &turns[0].reply else {
+        panic!("{turns:?}")
+    };
+    assert!(essay.starts_with(replayed.split('…').next().unwrap()));
+    assert!(
+        replayed.chars().count() < super::machine::MAX_REPLAYED_TEXT_CHARS + 60,
+        "{replayed}"
+    );
+    assert!(
+        replayed.ends_with("more characters not repeated]"),
+        "{replayed}"
+    );
+}

@@ -277,6 +277,24 @@ fn openai_vendor_example_response_is_the_call_with_its_usage() {
             ..
         })
     ));
+    // Cut with no call at all: the feedback says no call was made.
+    let mut prose = body.clone();
+    prose["choices"][0]["finish_reason"] = json!("length");
+    prose["choices"][0]["message"]["tool_calls"] = json!(null);
+    prose["choices"][0]["message"]["content"] =
+        json!("Let me think about the weather in detail...");
+    let ModelOutcome::Failed(ModelFailure::Malformed {
+        message,
+        reply: prior,
+    }) = openai::decode(&reply(&prose), "get_current_weather").outcome
+    else {
+        panic!("a cut reply is malformed")
+    };
+    assert!(
+        message.contains("no call of get_current_weather was made"),
+        "{message}"
+    );
+    assert!(matches!(prior, PriorReply::Text(_)));
     // Another tool name than the one offered.
     assert!(matches!(
         openai::decode(&reply(&body), "create_plan_overview").outcome,

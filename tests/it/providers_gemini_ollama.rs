@@ -552,7 +552,7 @@ fn ollama_decodes_every_documented_reply() {
                   replay call id="" name=get_temperature args={"city":"New York"}
                   usage in=169 out=18 cache_read=0
             synthetic/length-with-call.response.json [add_week_details]
-                malformed "the answer was cut off at the output token limit (done_reason length)"
+                malformed "the reply was cut off by the token limit (done_reason length) before the call of add_week_details was complete; give shorter text fields"
                   replay call id="call_7" name=add_week_details args={"week_number":1}
                   usage in=3000 out=6000 cache_read=0
             synthetic/string-arguments.response.json [get_weather]
