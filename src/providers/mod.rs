@@ -9,6 +9,7 @@ pub mod gemini;
 pub mod http;
 pub mod ollama;
 pub mod openai;
+pub mod redact;
 pub mod resolve;
 pub mod scripted;
 pub mod secret;
@@ -160,12 +161,13 @@ impl std::fmt::Debug for HttpProvider {
 }
 
 impl HttpProvider {
-    /// One attempt: encode, one POST, decode. Transport failures are transient.
+    /// One attempt: encode, one POST, decode. Transport failures are transient. Every reply
+    /// is redacted here, the one exit of the HTTP providers, before anything keeps or shows it.
     pub async fn call(&self, request: &ToolRequest) -> ModelReply {
         let url = self.protocol.endpoint(&self.base_url, &self.model);
         let headers = self.protocol.headers(self.key.as_ref());
         let body = self.protocol.encode(request, &self.model);
-        match http::post_json(&self.client, &url, &headers, &body).await {
+        let reply = match http::post_json(&self.client, &url, &headers, &body).await {
             Ok(reply) => self.protocol.decode(&reply, request.tool.name),
             Err(failure) => ModelReply {
                 outcome: ModelOutcome::Failed(ModelFailure::Transient {
@@ -174,7 +176,8 @@ impl HttpProvider {
                 }),
                 usage: Usage::default(),
             },
-        }
+        };
+        redact::reply(reply, self.key.as_ref())
     }
 }
 

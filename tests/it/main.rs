@@ -7,6 +7,7 @@ mod doctor;
 mod engine_model;
 mod engine_runs;
 mod failure_policy;
+mod hostile;
 mod http_providers;
 mod machine;
 mod mock_llm;
