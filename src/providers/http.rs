@@ -1,6 +1,6 @@
 //! The one place that sends HTTP: a shared reqwest client with connect and whole-request
-//! timeouts, one POST per call (retries are workflow decisions), and the raw reply handed to a
-//! protocol's pure `decode`.
+//! timeouts that never follows a redirect, one POST per call (retries are workflow decisions),
+//! and the raw reply handed to a protocol's pure `decode`.
 
 use std::sync::Once;
 use std::time::Duration;
@@ -43,12 +43,25 @@ pub enum HeaderValue {
     Secret(Secret),
 }
 
-/// Why a request got no HTTP reply at all.
+/// Why a request got no usable HTTP reply.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TransportError {
     Timeout(String),
     Connect(String),
     Other(String),
+    /// A 3xx. Redirects are never followed: reqwest strips only `authorization` when one
+    /// leaves the host, so `x-api-key` and `x-goog-api-key` would go wherever it points.
+    Redirect {
+        status: u16,
+        location: String,
+    },
+}
+
+impl TransportError {
+    /// Whether another attempt cannot help: a redirect points the same way every time.
+    pub fn is_fatal(&self) -> bool {
+        matches!(self, TransportError::Redirect { .. })
+    }
 }
 
 impl std::fmt::Display for TransportError {
@@ -57,6 +70,10 @@ impl std::fmt::Display for TransportError {
             TransportError::Timeout(message) => write!(f, "request timed out: {message}"),
             TransportError::Connect(message) => write!(f, "cannot connect: {message}"),
             TransportError::Other(message) => write!(f, "request failed: {message}"),
+            TransportError::Redirect { status, location } => write!(
+                f,
+                "the server answered {status} with a redirect to {location}; periodize does not follow redirects (they would carry the API key to another address): fix --base-url"
+            ),
         }
     }
 }
@@ -89,6 +106,7 @@ pub fn client(timeouts: Timeouts) -> Result<reqwest::Client, String> {
         .connect_timeout(Duration::from_millis(timeouts.connect_ms))
         .timeout(Duration::from_millis(timeouts.request_ms))
         .user_agent(concat!("periodize/", env!("CARGO_PKG_VERSION")))
+        .redirect(reqwest::redirect::Policy::none())
         .build()
         .map_err(|err| format!("cannot build the HTTP client: {err}"))
 }
@@ -118,6 +136,15 @@ pub async fn post_json(
     let bytes = serde_json::to_vec(body).expect("a JSON value always serializes");
     let response = request.body(bytes).send().await.map_err(classify)?;
     let status = response.status().as_u16();
+    if response.status().is_redirection() {
+        let location = response
+            .headers()
+            .get("location")
+            .map_or("nowhere (no location header)".to_string(), |value| {
+                format!("{:?}", crate::providers::excerpt(value.as_bytes()))
+            });
+        return Err(TransportError::Redirect { status, location });
+    }
     let headers = response
         .headers()
         .iter()

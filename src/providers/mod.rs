@@ -161,7 +161,8 @@ impl std::fmt::Debug for HttpProvider {
 }
 
 impl HttpProvider {
-    /// One attempt: encode, one POST, decode. Transport failures are transient. Every reply
+    /// One attempt: encode, one POST, decode. Transport failures are transient, except a
+    /// redirect, which is fatal. Every reply
     /// is redacted here, the one exit of the HTTP providers, before anything keeps or shows it.
     pub async fn call(&self, request: &ToolRequest) -> ModelReply {
         let url = self.protocol.endpoint(&self.base_url, &self.model);
@@ -169,13 +170,15 @@ impl HttpProvider {
         let body = self.protocol.encode(request, &self.model);
         let reply = match http::post_json(&self.client, &url, &headers, &body).await {
             Ok(reply) => self.protocol.decode(&reply, request.tool.name),
-            Err(failure) => ModelReply {
-                outcome: ModelOutcome::Failed(ModelFailure::Transient {
-                    message: format!("{}: {failure}", self.protocol.name()),
-                    retry_after_ms: None,
-                }),
-                usage: Usage::default(),
-            },
+            Err(failure) => {
+                let message = format!("{}: {failure}", self.protocol.name());
+                let failure = if failure.is_fatal() {
+                    ModelFailure::Fatal { message }
+                } else {
+                    transient(message, None)
+                };
+                failed(failure, Usage::default())
+            }
         };
         redact::reply(reply, self.key.as_ref())
     }

@@ -50,6 +50,12 @@ impl Reply {
             body: body.to_string().into_bytes(),
         }
     }
+
+    pub fn header(mut self, name: &str, value: &str) -> Reply {
+        let Reply::Full { headers, .. } = &mut self;
+        headers.push((name.into(), value.into()));
+        self
+    }
 }
 
 type Handler = Arc<dyn Fn(Request) -> Pin<Box<dyn Future<Output = Reply> + Send>> + Send + Sync>;

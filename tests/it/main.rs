@@ -12,6 +12,7 @@ mod http_providers;
 mod machine;
 mod mock_llm;
 mod prompts;
+mod provider_defences;
 mod providers_anthropic_openai;
 mod providers_gemini_ollama;
 mod secrets;

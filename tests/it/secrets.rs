@@ -20,7 +20,7 @@ use crate::hostile::{Hostile, Reply, Request};
 use crate::http_providers::{base_url, PROTOCOLS};
 use crate::support::{fixture, stderr, stdout, Sandbox};
 
-const CANARY: &str = "sk-canary-3f9c2a7e-never-print-me";
+pub const CANARY: &str = "sk-canary-3f9c2a7e-never-print-me";
 
 fn files_containing(dir: &Path, needle: &[u8], found: &mut Vec<String>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
@@ -168,7 +168,7 @@ fn variable(protocol: Protocol) -> Option<&'static str> {
 }
 
 /// An error body in the protocol's own shape, quoting `message`.
-fn error_reply(protocol: Protocol, message: &str) -> Value {
+pub fn error_reply(protocol: Protocol, message: &str) -> Value {
     match protocol {
         Protocol::Ollama => json!({"error": message}),
         _ => json!({"type": "error", "error": {
@@ -179,7 +179,7 @@ fn error_reply(protocol: Protocol, message: &str) -> Value {
 }
 
 /// A 200 answer that is text, not a call.
-fn text_reply(protocol: Protocol, text: &str) -> Value {
+pub fn text_reply(protocol: Protocol, text: &str) -> Value {
     match protocol {
         Protocol::Anthropic => json!({
             "id": "msg_1", "type": "message", "role": "assistant", "model": "m",
@@ -360,7 +360,7 @@ async fn forward_with_echo(mock_url: String, protocol: Protocol, request: Reques
 }
 
 /// Runs `generate` against `url` off the async threads, which keep serving the servers.
-async fn generate(sandbox: &Sandbox, protocol: Protocol, url: &str) -> Output {
+pub async fn generate(sandbox: &Sandbox, protocol: Protocol, url: &str) -> Output {
     let profile = fixture("profiles/athlete.json").display().to_string();
     let url = base_url(url, protocol);
     let mut command = sandbox.command();
