@@ -503,3 +503,51 @@ async fn a_key_quoted_by_the_provider_appears_nowhere() {
     }
     mock.shutdown().await;
 }
+
+/// A base URL with credentials (`user:password@`) would be stored with the run: it is refused
+/// before anything is written, exit 2, naming the flag (or `OLLAMA_HOST`) and where the key
+/// goes instead, and the error never repeats the credentials.
+#[test]
+fn credentials_in_a_base_url_are_refused_without_echoing_them() {
+    let profile = fixture("profiles/athlete.json").display().to_string();
+    for protocol in PROTOCOLS {
+        for url in [
+            "http://rider:pw-7c1e9b2d@127.0.0.1:9/v1",
+            "https://pw-7c1e9b2d@127.0.0.1:9",
+        ] {
+            let sandbox = Sandbox::new();
+            let output = sandbox
+                .command()
+                .args(["generate", "--profile", &profile, "--provider"])
+                .args([protocol.name(), "--base-url", url])
+                .output()
+                .unwrap();
+            let text = stderr(&output);
+            assert_eq!(output.status.code(), Some(2), "{protocol:?} {url}: {text}");
+            assert!(text.contains("--base-url"), "{protocol:?}: {text}");
+            if let Some(variable) = variable(protocol) {
+                assert!(text.contains(variable), "{protocol:?}: {text}");
+            }
+            assert!(
+                !text.contains("pw-7c1e9b2d") && !text.contains("rider"),
+                "{protocol:?}: the credentials were echoed: {text}"
+            );
+            assert!(text.contains("127.0.0.1:9"), "{protocol:?}: {text}");
+            assert!(!sandbox.path("state").exists());
+        }
+    }
+    let sandbox = Sandbox::new();
+    let output = sandbox
+        .command()
+        .args(["generate", "--profile", &profile, "--provider", "ollama"])
+        .env("OLLAMA_HOST", "rider:pw-7c1e9b2d@127.0.0.1:11434")
+        .output()
+        .unwrap();
+    let text = stderr(&output);
+    assert_eq!(output.status.code(), Some(2), "{text}");
+    assert!(
+        text.contains("OLLAMA_HOST") && !text.contains("pw-7c1e9b2d"),
+        "{text}"
+    );
+    assert!(!sandbox.path("state").exists());
+}
