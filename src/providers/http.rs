@@ -7,6 +7,11 @@ use std::time::Duration;
 
 use crate::providers::secret::Secret;
 
+/// The largest reply body read. A reply holds one tool call of at most the request's output
+/// tokens (a few hundred KB of text at most); 8 MiB leaves room for any of them and for
+/// verbose error pages.
+pub const MAX_REPLY_BODY_BYTES: usize = 8 * 1024 * 1024;
+
 /// A raw HTTP reply: status, headers (names lowercased) and body.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HttpReply {
@@ -55,12 +60,22 @@ pub enum TransportError {
         status: u16,
         location: String,
     },
+    /// The body grew past `MAX_REPLY_BODY_BYTES`; reading stopped there.
+    BodyTooLarge {
+        status: u16,
+        limit_bytes: usize,
+    },
 }
 
 impl TransportError {
-    /// Whether another attempt cannot help: a redirect points the same way every time.
+    /// Whether another attempt cannot help: a redirect points the same way every time, and a
+    /// server that sends more than any model reply could be is broken, not busy (retrying
+    /// would read another `MAX_REPLY_BODY_BYTES` per attempt for nothing).
     pub fn is_fatal(&self) -> bool {
-        matches!(self, TransportError::Redirect { .. })
+        matches!(
+            self,
+            TransportError::Redirect { .. } | TransportError::BodyTooLarge { .. }
+        )
     }
 }
 
@@ -73,6 +88,13 @@ impl std::fmt::Display for TransportError {
             TransportError::Redirect { status, location } => write!(
                 f,
                 "the server answered {status} with a redirect to {location}; periodize does not follow redirects (they would carry the API key to another address): fix --base-url"
+            ),
+            TransportError::BodyTooLarge {
+                status,
+                limit_bytes,
+            } => write!(
+                f,
+                "the {status} reply body exceeds {limit_bytes} bytes, more than any model reply; reading stopped there"
             ),
         }
     }
@@ -155,12 +177,39 @@ pub async fn post_json(
             )
         })
         .collect();
-    let body = response.bytes().await.map_err(classify)?.to_vec();
+    let body = bounded_body(response, status).await?;
     Ok(HttpReply {
         status,
         headers,
         body,
     })
+}
+
+/// The body, read chunk by chunk so that a body that never ends (or claims to be huge) stops
+/// at `MAX_REPLY_BODY_BYTES` instead of growing the process until the request timeout.
+async fn bounded_body(
+    mut response: reqwest::Response,
+    status: u16,
+) -> Result<Vec<u8>, TransportError> {
+    let too_large = TransportError::BodyTooLarge {
+        status,
+        limit_bytes: MAX_REPLY_BODY_BYTES,
+    };
+    let declared = response
+        .content_length()
+        .map_or(Ok(0), usize::try_from)
+        .unwrap_or(usize::MAX);
+    if declared > MAX_REPLY_BODY_BYTES {
+        return Err(too_large);
+    }
+    let mut body = Vec::with_capacity(declared);
+    while let Some(chunk) = response.chunk().await.map_err(classify)? {
+        if body.len() + chunk.len() > MAX_REPLY_BODY_BYTES {
+            return Err(too_large);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 fn classify(err: reqwest::Error) -> TransportError {

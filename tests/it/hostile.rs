@@ -12,6 +12,8 @@ use tokio::net::{TcpListener, TcpStream};
 
 /// The most request head the server reads; ours are far smaller.
 const MAX_HEAD_BYTES: usize = 64 * 1024;
+/// One chunk of an endless body.
+const ENDLESS_CHUNK_BYTES: usize = 64 * 1024;
 
 #[derive(Debug, Clone)]
 pub struct Request {
@@ -40,6 +42,8 @@ pub enum Reply {
         headers: Vec<(String, String)>,
         body: Vec<u8>,
     },
+    /// A chunked body that never ends: chunks until the client hangs up.
+    Endless { status: u16 },
 }
 
 impl Reply {
@@ -52,8 +56,9 @@ impl Reply {
     }
 
     pub fn header(mut self, name: &str, value: &str) -> Reply {
-        let Reply::Full { headers, .. } = &mut self;
-        headers.push((name.into(), value.into()));
+        if let Reply::Full { headers, .. } = &mut self {
+            headers.push((name.into(), value.into()));
+        }
         self
     }
 }
@@ -189,6 +194,22 @@ async fn serve(
             ));
             stream.write_all(out.as_bytes()).await?;
             stream.write_all(&body).await?;
+        }
+        Reply::Endless { status } => {
+            let head = format!(
+                "HTTP/1.1 {status} {}\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n",
+                reason(status)
+            );
+            stream.write_all(head.as_bytes()).await?;
+            stream.write_all(b"6\r\n{\"a\":[\r\n").await?;
+            let chunk = format!(
+                "{ENDLESS_CHUNK_BYTES:x}\r\n{}\r\n",
+                " ".repeat(ENDLESS_CHUNK_BYTES)
+            );
+            // Until the client hangs up: the write then fails and ends the loop.
+            loop {
+                stream.write_all(chunk.as_bytes()).await?;
+            }
         }
     }
     stream.shutdown().await

@@ -1,12 +1,14 @@
-//! The provider layer against hostile servers, end to end through the binary: a redirect is
-//! never followed (it would carry the key elsewhere) and fails the run naming where it
-//! pointed.
+//! The provider layer against hostile servers: a redirect is never followed (it would carry
+//! the key elsewhere) and fails the run naming where it pointed; a reply body that never ends
+//! stops at the cap with a fatal error.
 
+use periodize::llm::{ModelFailure, ModelOutcome};
+use periodize::providers::http::MAX_REPLY_BODY_BYTES;
 use serde_json::json;
 
 use crate::hostile::{Hostile, Reply};
 use crate::http_providers::PROTOCOLS;
-use crate::secrets::{generate, text_reply, CANARY};
+use crate::secrets::{generate, overview_request, provider, text_reply, CANARY};
 use crate::support::{stderr, stdout, Sandbox};
 
 /// A server that answers 302 or 307 to another server on another port: the second server
@@ -54,5 +56,27 @@ async fn a_redirect_is_not_followed_and_fails_naming_its_location() {
             }
             assert!(!reason.contains(CANARY));
         }
+    }
+}
+
+/// A server that streams a chunked body forever: the call ends by itself once the body passes
+/// `MAX_REPLY_BODY_BYTES` (the request timeout is far away), with a fatal failure saying so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endless_reply_body_stops_at_the_cap() {
+    for protocol in PROTOCOLS {
+        let server = Hostile::start(|_| async { Reply::Endless { status: 200 } }).await;
+        let reply = provider(protocol, &server.url(), None)
+            .call(&overview_request())
+            .await;
+        assert_eq!(
+            reply.outcome,
+            ModelOutcome::Failed(ModelFailure::Fatal {
+                message: format!(
+                    "{}: the 200 reply body exceeds {MAX_REPLY_BODY_BYTES} bytes, more than any model reply; reading stopped there",
+                    protocol.name()
+                )
+            }),
+            "{protocol:?}"
+        );
     }
 }
