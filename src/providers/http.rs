@@ -1,11 +1,16 @@
 //! The one place that sends HTTP: a shared reqwest client with connect and whole-request
-//! timeouts, one POST per call (retries are workflow decisions), and the raw reply handed to a
-//! protocol's pure `decode`.
+//! timeouts that never follows a redirect, one POST per call (retries are workflow decisions),
+//! and the raw reply handed to a protocol's pure `decode`.
 
 use std::sync::Once;
 use std::time::Duration;
 
 use crate::providers::secret::Secret;
+
+/// The largest reply body read. A reply holds one tool call of at most the request's output
+/// tokens (a few hundred KB of text at most); 8 MiB leaves room for any of them and for
+/// verbose error pages.
+pub const MAX_REPLY_BODY_BYTES: usize = 8 * 1024 * 1024;
 
 /// A raw HTTP reply: status, headers (names lowercased) and body.
 #[derive(Debug, Clone, PartialEq)]
@@ -43,12 +48,35 @@ pub enum HeaderValue {
     Secret(Secret),
 }
 
-/// Why a request got no HTTP reply at all.
+/// Why a request got no usable HTTP reply.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TransportError {
     Timeout(String),
     Connect(String),
     Other(String),
+    /// A 3xx. Redirects are never followed: reqwest strips only `authorization` when one
+    /// leaves the host, so `x-api-key` and `x-goog-api-key` would go wherever it points.
+    Redirect {
+        status: u16,
+        location: String,
+    },
+    /// The body grew past `MAX_REPLY_BODY_BYTES`; reading stopped there.
+    BodyTooLarge {
+        status: u16,
+        limit_bytes: usize,
+    },
+}
+
+impl TransportError {
+    /// Whether another attempt cannot help: a redirect points the same way every time, and a
+    /// server that sends more than any model reply could be is broken, not busy (retrying
+    /// would read another `MAX_REPLY_BODY_BYTES` per attempt for nothing).
+    pub fn is_fatal(&self) -> bool {
+        matches!(
+            self,
+            TransportError::Redirect { .. } | TransportError::BodyTooLarge { .. }
+        )
+    }
 }
 
 impl std::fmt::Display for TransportError {
@@ -57,6 +85,17 @@ impl std::fmt::Display for TransportError {
             TransportError::Timeout(message) => write!(f, "request timed out: {message}"),
             TransportError::Connect(message) => write!(f, "cannot connect: {message}"),
             TransportError::Other(message) => write!(f, "request failed: {message}"),
+            TransportError::Redirect { status, location } => write!(
+                f,
+                "the server answered {status} with a redirect to {location}; periodize does not follow redirects (they would carry the API key to another address): fix --base-url"
+            ),
+            TransportError::BodyTooLarge {
+                status,
+                limit_bytes,
+            } => write!(
+                f,
+                "the {status} reply body exceeds {limit_bytes} bytes, more than any model reply; reading stopped there"
+            ),
         }
     }
 }
@@ -89,6 +128,7 @@ pub fn client(timeouts: Timeouts) -> Result<reqwest::Client, String> {
         .connect_timeout(Duration::from_millis(timeouts.connect_ms))
         .timeout(Duration::from_millis(timeouts.request_ms))
         .user_agent(concat!("periodize/", env!("CARGO_PKG_VERSION")))
+        .redirect(reqwest::redirect::Policy::none())
         .build()
         .map_err(|err| format!("cannot build the HTTP client: {err}"))
 }
@@ -118,6 +158,15 @@ pub async fn post_json(
     let bytes = serde_json::to_vec(body).expect("a JSON value always serializes");
     let response = request.body(bytes).send().await.map_err(classify)?;
     let status = response.status().as_u16();
+    if response.status().is_redirection() {
+        let location = response
+            .headers()
+            .get("location")
+            .map_or("nowhere (no location header)".to_string(), |value| {
+                format!("{:?}", crate::providers::excerpt(value.as_bytes()))
+            });
+        return Err(TransportError::Redirect { status, location });
+    }
     let headers = response
         .headers()
         .iter()
@@ -128,12 +177,39 @@ pub async fn post_json(
             )
         })
         .collect();
-    let body = response.bytes().await.map_err(classify)?.to_vec();
+    let body = bounded_body(response, status).await?;
     Ok(HttpReply {
         status,
         headers,
         body,
     })
+}
+
+/// The body, read chunk by chunk so that a body that never ends (or claims to be huge) stops
+/// at `MAX_REPLY_BODY_BYTES` instead of growing the process until the request timeout.
+async fn bounded_body(
+    mut response: reqwest::Response,
+    status: u16,
+) -> Result<Vec<u8>, TransportError> {
+    let too_large = TransportError::BodyTooLarge {
+        status,
+        limit_bytes: MAX_REPLY_BODY_BYTES,
+    };
+    let declared = response
+        .content_length()
+        .map_or(Ok(0), usize::try_from)
+        .unwrap_or(usize::MAX);
+    if declared > MAX_REPLY_BODY_BYTES {
+        return Err(too_large);
+    }
+    let mut body = Vec::with_capacity(declared);
+    while let Some(chunk) = response.chunk().await.map_err(classify)? {
+        if body.len() + chunk.len() > MAX_REPLY_BODY_BYTES {
+            return Err(too_large);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 fn classify(err: reqwest::Error) -> TransportError {

@@ -10,6 +10,7 @@ pub mod http;
 pub mod limiter;
 pub mod ollama;
 pub mod openai;
+pub mod redact;
 pub mod resolve;
 pub mod scripted;
 pub mod secret;
@@ -247,7 +248,9 @@ impl std::fmt::Debug for HttpProvider {
 }
 
 impl HttpProvider {
-    /// One attempt: encode, one POST, decode. Transport failures are transient.
+    /// One attempt: encode, one POST, decode. Transport failures are transient, except a
+    /// redirect, which is fatal. Every reply
+    /// is redacted here, the one exit of the HTTP providers, before anything keeps or shows it.
     pub async fn call(&self, request: &ToolRequest) -> ModelReply {
         let url = self.protocol.endpoint(&self.base_url, &self.model);
         let mut headers = self.protocol.headers(self.key.as_ref());
@@ -262,7 +265,7 @@ impl HttpProvider {
         // wait of the request, never of the store.
         let estimated_tokens = (body.to_string().len() / ESTIMATED_BYTES_PER_TOKEN) as u64;
         let turn = self.limiter.acquire(estimated_tokens).await;
-        match http::post_json(&self.client, &url, &headers, &body).await {
+        let reply = match http::post_json(&self.client, &url, &headers, &body).await {
             Ok(reply) => {
                 let now_wall_ms = u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap_or(0);
                 self.limiter.observe(&reply, now_wall_ms);
@@ -272,14 +275,17 @@ impl HttpProvider {
                 }
                 decoded
             }
-            Err(failure) => ModelReply {
-                outcome: ModelOutcome::Failed(ModelFailure::Transient {
-                    message: format!("{}: {failure}", self.protocol.name()),
-                    retry_after_ms: None,
-                }),
-                usage: Usage::default(),
-            },
-        }
+            Err(failure) => {
+                let message = format!("{}: {failure}", self.protocol.name());
+                let failure = if failure.is_fatal() {
+                    ModelFailure::Fatal { message }
+                } else {
+                    transient(message, None)
+                };
+                failed(failure, Usage::default())
+            }
+        };
+        redact::reply(reply, self.key.as_ref())
     }
 }
 

@@ -135,17 +135,33 @@ pub fn resolve(
     if model.trim().is_empty() {
         return Err(refuse("--model", model, "expected a model name"));
     }
-    let base_url = match (&choice.base_url, &recorded) {
-        (Some(url), _) => url.clone(),
+    let (base_url, url_source) = match (&choice.base_url, &recorded) {
+        (Some(url), _) => (url.clone(), "--base-url"),
         (None, Some(recorded)) if same_as_recorded && !recorded.base_url.is_empty() => {
-            recorded.base_url.to_string()
+            (recorded.base_url.to_string(), "--base-url")
         }
-        _ if protocol == Protocol::Ollama => credentials
-            .ollama_host
-            .clone()
-            .unwrap_or_else(|| protocol.default_base_url().to_string()),
-        _ => protocol.default_base_url().to_string(),
+        _ if protocol == Protocol::Ollama => match &credentials.ollama_host {
+            Some(host) => (host.clone(), "OLLAMA_HOST"),
+            None => (protocol.default_base_url().to_string(), "--base-url"),
+        },
+        _ => (protocol.default_base_url().to_string(), "--base-url"),
     };
+    if let Some(shown) = without_userinfo(&base_url) {
+        // The run records its base URL, and reqwest would send these as Basic credentials:
+        // refuse them, and never echo them (the user part may be a key too).
+        let instead = match protocol.key_variable() {
+            Some(variable) => format!("put the API key in {variable}"),
+            None => format!(
+                "remove them; periodize sends {} no credentials",
+                protocol.name()
+            ),
+        };
+        return Err(refuse(
+            url_source,
+            shown,
+            format!("a base URL must not carry credentials (user:password@), they would be stored with the run; {instead}"),
+        ));
+    }
     let url_ok = base_url.starts_with("http://")
         || base_url.starts_with("https://")
         || protocol == Protocol::Ollama;
@@ -206,6 +222,21 @@ pub fn resolve(
         mock_brief: credentials.mock_brief,
         limiter,
     }))
+}
+
+/// Marks where the user part of a URL with credentials was: what an error may show of it.
+const CREDENTIALS_SHOWN_AS: &str = "***";
+
+/// `url` with its userinfo (`user:password@`) replaced by `***`, when it has one. The scheme
+/// is optional, as in a raw `OLLAMA_HOST`.
+fn without_userinfo(url: &str) -> Option<String> {
+    let (scheme, rest) = match url.find("://") {
+        Some(at) => url.split_at(at + "://".len()),
+        None => ("", url),
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let at = rest[..authority_end].rfind('@')?;
+    Some(format!("{scheme}{CREDENTIALS_SHOWN_AS}{}", &rest[at..]))
 }
 
 /// Where a provider is reached, as a run records it ("" for the built-in coach).

@@ -442,8 +442,10 @@ fn generate_validate_show_and_list_on_the_builtin_coach() {
         .map(|event| event["message"].as_str().unwrap_or(""))
         .collect();
     assert!(messages.contains(&"Overview created"));
+    // Weeks finish in any order at week concurrency 4; the last says all are done.
     assert!(
-        messages.contains(&"Week 12/12 complete (12 of 12 weeks done)"),
+        messages.iter().any(|message| message.starts_with("Week ")
+            && message.ends_with("/12 complete (12 of 12 weeks done)")),
         "{messages:?}"
     );
     // Each event names the week it finished and how many are done, apart.
