@@ -58,15 +58,7 @@ impl PromptCache {
                     .map(|n| n * block)
                     .filter(|end| *end >= MIN_CACHED_TOKENS * CHARS_PER_TOKEN)
                     .collect();
-                let hashes = prefix_hashes(&text, &ends, salt);
-                let read = ends
-                    .iter()
-                    .zip(&hashes)
-                    .filter(|(_, hash)| seen.contains(hash))
-                    .map(|(end, _)| *end)
-                    .max()
-                    .unwrap_or(0);
-                seen.extend(hashes);
+                let read = longest_seen(&mut seen, &text, &ends, salt);
                 CacheUse {
                     read_tokens: (read / CHARS_PER_TOKEN) as u64,
                     write_tokens: 0,
@@ -81,16 +73,8 @@ impl PromptCache {
                         ends.push(at);
                     }
                 }
-                let hashes = prefix_hashes(&text, &ends, salt);
-                let read = ends
-                    .iter()
-                    .zip(&hashes)
-                    .filter(|(_, hash)| seen.contains(hash))
-                    .map(|(end, _)| *end)
-                    .max()
-                    .unwrap_or(0);
+                let read = longest_seen(&mut seen, &text, &ends, salt);
                 let last = ends.last().copied().unwrap_or(0);
-                seen.extend(hashes);
                 CacheUse {
                     read_tokens: (read / CHARS_PER_TOKEN) as u64,
                     write_tokens: (last.saturating_sub(read) / CHARS_PER_TOKEN) as u64,
@@ -98,6 +82,21 @@ impl PromptCache {
             }
         }
     }
+}
+
+/// The longest prefix `text[..end]` (of `ends`) seen before, in bytes (0 for none); every one
+/// of them counts as seen from now on.
+fn longest_seen(seen: &mut HashSet<u64>, text: &str, ends: &[usize], salt: (&str, &str)) -> usize {
+    let hashes = prefix_hashes(text, ends, salt);
+    let read = ends
+        .iter()
+        .zip(&hashes)
+        .filter(|(_, hash)| seen.contains(hash))
+        .map(|(end, _)| *end)
+        .max()
+        .unwrap_or(0);
+    seen.extend(hashes);
+    read
 }
 
 /// The hash of each prefix `text[..end]`, computed in one pass.
