@@ -124,6 +124,9 @@ struct PhaseReport {
     tokens: TokenReport,
     #[serde(skip_serializing_if = "Option::is_none")]
     wall_ms: Option<u64>,
+    /// Present when the built-in coach answered the phase instead of the model.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    generated_by: Option<&'static str>,
 }
 
 /// The date of `day` in week `week_number` of a plan starting the week of `start`, or `None`
@@ -261,16 +264,20 @@ fn document(run: &Run) -> PlanDocument<'_> {
                     attempts: overview_step.attempts.len(),
                     tokens: tokens(&overview_step.usage()),
                     wall_ms: Some(overview_done_ms.saturating_sub(spec.created_at_ms)),
+                    generated_by: overview_step.fallback.then_some("builtin (fallback)"),
                 },
                 weeks: PhaseReport {
                     attempts: weeks_attempts,
                     tokens: tokens(&weeks_usage),
                     wall_ms: Some(weeks_done_ms.saturating_sub(overview_done_ms)),
+                    // Per week, in `weekly_plan[].generated_by`.
+                    generated_by: None,
                 },
                 finalize: PhaseReport {
                     attempts: 0,
                     tokens: tokens(&Usage::default()),
                     wall_ms: None,
+                    generated_by: None,
                 },
             },
         },

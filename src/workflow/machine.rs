@@ -569,12 +569,9 @@ impl Run {
         };
         let gave_up = matches!(outcome, StepOutcome::Exhausted)
             && !matches!(record.outcome, AttemptOutcome::Fatal { .. });
-        let outcome = if gave_up
-            && policy.fallback_builtin
-            && matches!(step, StepId::Week(_))
-            && !state.fallback
-        {
-            // --fallback builtin: the built-in coach details this week instead.
+        let outcome = if gave_up && policy.fallback_builtin && !state.fallback {
+            // --fallback builtin: the built-in coach answers the step instead (the overview
+            // too, so a run asked to fall back never ends with nothing).
             state.exhausted = None;
             state.fallback = true;
             state.repair_turns.clear();

@@ -281,6 +281,36 @@ async fn fallback_builtin_details_a_week_the_model_gave_up_on() {
     );
 }
 
+/// The overview falls back too: a model that never answers 3a validly still gives a plan when
+/// `--fallback builtin` was asked for, marked as the coach's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fallback_builtin_also_answers_an_overview_the_model_gave_up_on() {
+    let setup = setup();
+    let no_call = || {
+        ModelOutcome::Failed(periodize::llm::ModelFailure::Malformed {
+            message: "the reply has no tool call".into(),
+            reply: periodize::llm::PriorReply::Text("Here is my plan in prose.".into()),
+        })
+    };
+    setup
+        .script
+        .script_step(StepId::Overview, vec![no_call(), no_call()]);
+    let outcome = setup
+        .start(spec(&setup, 3, 2, true, Budget::default()), 1)
+        .await
+        .unwrap();
+    let Outcome::Done { path, .. } = outcome else {
+        panic!("{outcome:?}")
+    };
+    let plan: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    assert_eq!(
+        plan["run"]["phases"]["overview"]["generated_by"],
+        "builtin (fallback)"
+    );
+    assert_eq!(setup.script.calls()[&StepId::Overview], 2);
+}
+
 fn setup_again() -> Setup {
     setup()
 }
