@@ -69,6 +69,11 @@ impl Run {
                 StepOutcome::Pending => Handled,
                 StepOutcome::Accepted => {
                     self.schedule_weeks(*at_ms, context);
+                    // A budget the overview alone used up stops the run here: in the weeks
+                    // state with no week in flight, nothing would ever move it again.
+                    if self.budget_stop.is_some() && self.in_flight_weeks() == 0 {
+                        return Transition(self.failure_state());
+                    }
                     Transition(State::detailing_weeks())
                 }
                 StepOutcome::Exhausted => Transition(self.failed_state(StepId::Overview)),
@@ -275,7 +280,7 @@ impl Run {
                 .map(|attempt| attempt.usage.total())
                 .max()
                 .unwrap_or(0);
-            if used + next > max {
+            if used.saturating_add(next) > max {
                 return Some(format!(
                     "token budget reached: {used} tokens used, the next request needs about {next}, --max-tokens {max}; `periodize resume <run> --retry --max-tokens N` continues with a larger budget"
                 ));

@@ -494,3 +494,25 @@ fn wrong_tool_is_malformed_and_never_executed() {
         "{feedback}"
     );
 }
+
+#[test]
+fn a_budget_the_overview_used_up_fails_the_run_before_any_week() {
+    let mut spec = spec(2);
+    spec.budget = crate::workflow::Budget {
+        max_tokens: Some(200),
+        max_attempts: None,
+    };
+    let mut machine = Machine::new(spec);
+    let events = [
+        Event::Start {
+            at_ms: 1_000,
+            week_concurrency: 4,
+        },
+        good_overview(1, 2_000),
+    ];
+    expect![[r#"
+        Start(c=4)                                       -> overview   [Call overview#1] dirty[overview]
+        Replied(overview#1: call create_plan_overview)   -> failed     [] dirty[overview]
+    "#]]
+    .assert_eq(&transcript(&mut machine, &events));
+}
