@@ -12,12 +12,14 @@ use crate::providers::secret::Secret;
 /// verbose error pages.
 pub const MAX_REPLY_BODY_BYTES: usize = 8 * 1024 * 1024;
 
-/// A raw HTTP reply: status, headers (names lowercased) and body.
+/// A raw HTTP reply: status, headers (names lowercased) and body, with the size of the request
+/// body it answers, from which a decoder estimates the usage a server misreports.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HttpReply {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    pub request_bytes: usize,
 }
 
 impl HttpReply {
@@ -156,6 +158,7 @@ pub async fn post_json(
         request = request.header(*name, value);
     }
     let bytes = serde_json::to_vec(body).expect("a JSON value always serializes");
+    let request_bytes = bytes.len();
     let response = request.body(bytes).send().await.map_err(classify)?;
     let status = response.status().as_u16();
     if response.status().is_redirection() {
@@ -182,6 +185,7 @@ pub async fn post_json(
         status,
         headers,
         body,
+        request_bytes,
     })
 }
 
