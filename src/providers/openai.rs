@@ -696,6 +696,25 @@ mod tests {
     }
 
     #[test]
+    fn a_retry_after_date_is_the_wait_until_it() {
+        let reply = http(
+            429,
+            &[
+                ("retry-after", "Wed, 21 Oct 2015 07:28:00 GMT"),
+                ("date", "Wed, 21 Oct 2015 07:27:15 GMT"),
+            ],
+            error_body("Rate limit reached", "tokens", Some("rate_limit_exceeded")),
+        );
+        assert!(matches!(
+            outcome(&reply),
+            ModelOutcome::Failed(ModelFailure::Transient {
+                retry_after_ms: Some(45_000),
+                ..
+            })
+        ));
+    }
+
+    #[test]
     fn server_errors_are_transient_and_client_errors_fatal() {
         for status in [408, 409, 500, 502, 503, 504, 529] {
             let reply = http(
