@@ -484,6 +484,7 @@ impl Run {
                 StepOutcome::Accepted
             }
             Judged::Refused { call, violations } => {
+                let call = kept_call(call);
                 let errors = violations
                     .iter()
                     .filter(|v| v.severity == Severity::Error)
@@ -529,7 +530,10 @@ impl Run {
                 };
                 let tool = tool_name(step);
                 let turn = RepairTurn {
-                    reply,
+                    reply: match reply {
+                        PriorReply::Call(call) => PriorReply::Call(kept_call(call)),
+                        PriorReply::Text(text) => PriorReply::Text(kept_text(text)),
+                    },
                     feedback: format!("{message}. Call the tool {tool} exactly once, with complete JSON arguments for {step}."),
                 };
                 refuse(state, turn, policy.max_attempts, "were malformed", &message)
@@ -672,6 +676,25 @@ impl Run {
             state.compacted = true;
         }
     }
+}
+
+/// A refused call as the conversation keeps it: arguments beyond `tools::MAX_ARGUMENTS_BYTES`
+/// are cut there. Such arguments were refused for their size, unread; the store and every later
+/// request of the step need not carry them whole (cut, they are replayed as `{}`).
+fn kept_call(mut call: ToolCall) -> ToolCall {
+    call.arguments = kept_text(call.arguments);
+    call
+}
+
+fn kept_text(mut text: String) -> String {
+    if text.len() > tools::MAX_ARGUMENTS_BYTES {
+        let mut end = tools::MAX_ARGUMENTS_BYTES;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+    }
+    text
 }
 
 /// Counts a refused answer and carries it into the conversation; the step gives up once the

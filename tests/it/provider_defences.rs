@@ -1,8 +1,12 @@
 //! The provider layer against hostile servers: a redirect is never followed (it would carry
 //! the key elsewhere) and fails the run naming where it pointed; a reply body that never ends
 //! stops at the cap with a fatal error; impossible token counts are replaced by estimates, so
-//! `--max-tokens` still stops a run.
+//! `--max-tokens` still stops a run; an overlong text field is refused and repaired.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use periodize::domain::validate::MAX_TEXT_CHARS;
 use periodize::llm::{ModelFailure, ModelOutcome};
 use periodize::mock_llm::{MockConfig, MockServer};
 use periodize::providers::http::MAX_REPLY_BODY_BYTES;
@@ -170,6 +174,81 @@ async fn impossible_token_counts_are_estimated_and_the_budget_still_holds() {
                 "{protocol:?} {count}: the count is reported"
             );
         }
+    }
+    mock.shutdown().await;
+}
+
+/// Sets every string named `field` in an answer (inside arguments sent as JSON text too).
+fn set_text(value: &mut Value, field: &str, text: &str) {
+    match value {
+        Value::Object(map) => {
+            for (name, child) in map.iter_mut() {
+                match child {
+                    Value::String(current) if name == field => *current = text.to_string(),
+                    Value::String(current) if current.trim_start().starts_with('{') => {
+                        if let Ok(mut inner) = serde_json::from_str::<Value>(current) {
+                            set_text(&mut inner, field, text);
+                            *current = inner.to_string();
+                        }
+                    }
+                    _ => set_text(child, field, text),
+                }
+            }
+        }
+        Value::Array(items) => items
+            .iter_mut()
+            .for_each(|item| set_text(item, field, text)),
+        _ => {}
+    }
+}
+
+/// A first overview whose weekly focus is 12,000 characters: refused with the field's path
+/// and the limit (a repairable violation, not a fatal error), repaired in the same
+/// conversation, and the plan completes without it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_overlong_text_field_is_refused_and_repaired() {
+    let mock = MockServer::start(MockConfig::default(), 0).await.unwrap();
+    for protocol in PROTOCOLS {
+        let answered = Arc::new(AtomicUsize::new(0));
+        let server = Hostile::start({
+            let mock_url = mock.url();
+            move |request| {
+                let first = answered.fetch_add(1, Ordering::SeqCst) == 0;
+                let mock_url = mock_url.clone();
+                async move {
+                    forward(mock_url, protocol, request, |body| {
+                        if first {
+                            set_text(body, "weekly_focus", &"x".repeat(12_000));
+                        }
+                    })
+                    .await
+                }
+            }
+        })
+        .await;
+        let sandbox = Sandbox::new();
+        let output = generate(&sandbox, protocol, &server.url(), &[]).await;
+        assert!(output.status.success(), "{protocol:?}: {}", stderr(&output));
+        let run_id = serde_json::from_str::<Value>(stdout(&output).lines().last().unwrap())
+            .unwrap()["run_id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let show = stdout(&sandbox.run(&["show", "--json", &run_id]));
+        let refusal = format!(
+            "weekly_overview[0].weekly_focus: is 12000 characters; at most {MAX_TEXT_CHARS}"
+        );
+        assert!(show.contains(&refusal), "{protocol:?}: {show}");
+        assert_eq!(
+            server.requests().len(),
+            4,
+            "{protocol:?}: the overview twice, then two weeks"
+        );
+        let plans: Vec<_> = std::fs::read_dir(sandbox.path("output"))
+            .unwrap()
+            .map(|entry| std::fs::read_to_string(entry.unwrap().path()).unwrap())
+            .collect();
+        assert!(!plans[0].contains(&"x".repeat(100)), "{protocol:?}");
     }
     mock.shutdown().await;
 }
