@@ -11,6 +11,9 @@ use crate::llm::ToolSpec;
 
 pub const CREATE_PLAN_OVERVIEW: &str = "create_plan_overview";
 pub const ADD_WEEK_DETAILS: &str = "add_week_details";
+/// The longest arguments parsed. A 52-week overview written generously is about 60 KB; past
+/// this, the answer is refused unread (a repairable violation), before any parse.
+pub const MAX_ARGUMENTS_BYTES: usize = 256 * 1024;
 
 fn names<T: Copy>(all: &[T], name: fn(T) -> &'static str) -> Vec<&'static str> {
     all.iter().map(|item| name(*item)).collect()
@@ -113,7 +116,22 @@ fn structural(path: &str, message: impl Into<String>) -> Violation {
     }
 }
 
+/// Arguments longer than `MAX_ARGUMENTS_BYTES` as the one violation to repair.
+fn check_size(arguments: &str) -> Result<(), Vec<Violation>> {
+    if arguments.len() > MAX_ARGUMENTS_BYTES {
+        return Err(vec![structural(
+            "arguments",
+            format!(
+                "are {} bytes; at most {MAX_ARGUMENTS_BYTES}: write shorter text fields",
+                arguments.len()
+            ),
+        )]);
+    }
+    Ok(())
+}
+
 fn parse_json(arguments: &str) -> Result<Value, Vec<Violation>> {
+    check_size(arguments)?;
     serde_json::from_str(arguments).map_err(|err| {
         vec![structural(
             "arguments",
@@ -200,6 +218,7 @@ pub fn overview_from_value(value: Value) -> Result<PlanOverview, Vec<Violation>>
 /// strings or as whole floats, which that parse refuses). Anything else takes the lenient
 /// path, which names every problem by its path. Structural problems come back as violations.
 pub fn parse_week(arguments: &str) -> Result<WeekDetails, Vec<Violation>> {
+    check_size(arguments)?;
     if let Ok(week) = serde_json::from_str::<WeekDetails>(arguments) {
         return Ok(week);
     }
@@ -550,6 +569,28 @@ mod tests {
             ),
             (&json!(["Friday"]), &json!(2), &json!(1))
         );
+    }
+
+    #[test]
+    fn oversized_arguments_are_one_violation_before_any_parse() {
+        let arguments = format!(
+            r#"{{"total_weeks": 4, "coaching_notes": "{}"}}"#,
+            "x".repeat(MAX_ARGUMENTS_BYTES)
+        );
+        for problems in [
+            parse_overview(&arguments).unwrap_err(),
+            parse_week(&arguments).unwrap_err(),
+        ] {
+            assert_eq!(problems.len(), 1);
+            assert_eq!(problems[0].path, "arguments");
+            assert_eq!(
+                problems[0].message,
+                format!(
+                    "are {} bytes; at most 262144: write shorter text fields",
+                    arguments.len()
+                )
+            );
+        }
     }
 
     #[test]

@@ -73,6 +73,20 @@ pub const HOURS_RISE_WARN: f64 = 1.10;
 /// A run of this many weeks without Recovery or Taper earns a warning.
 pub const WEEKS_WITHOUT_RECOVERY_WARN: usize = 5;
 
+// Longest free text, in characters, per kind of field: far above what a coach writes (the
+// longest notes seen are about 1,000 characters), low enough that an overview, which every
+// week request quotes, stays a small part of each request.
+
+/// `coaching_notes`, `monitoring_guidance`, a workout's `detailed_description`.
+pub const MAX_NOTES_CHARS: usize = 8_000;
+/// An overview entry's `phase_rationale`, `weekly_focus`, `weekly_watch_points`, and a
+/// workout's `description`.
+pub const MAX_TEXT_CHARS: usize = 2_000;
+/// A segment's `description`.
+pub const MAX_SEGMENT_TEXT_CHARS: usize = 1_000;
+/// A workout's `name`.
+pub const MAX_NAME_CHARS: usize = 200;
+
 /// Deviation thresholds (warn, fail) as fractions, by kind of week.
 fn hours_thresholds(phase: Phase) -> (f64, f64) {
     if phase.is_unloading() {
@@ -121,6 +135,19 @@ impl Report {
             path: path.into(),
             message: message.into(),
         });
+    }
+
+    /// A free-text field longer than `max` characters is an error the model can repair.
+    /// `path` is only built for a field that is too long.
+    fn text(&mut self, path: impl FnOnce() -> String, text: &str, max: usize) {
+        // A text of at most `max` bytes has at most `max` characters: most texts need no count.
+        if text.len() <= max {
+            return;
+        }
+        let chars = text.chars().count();
+        if chars > max {
+            self.error(path(), format!("is {chars} characters; at most {max}"));
+        }
     }
 
     fn push(&mut self, severity: Severity, path: impl Into<String>, message: impl Into<String>) {
@@ -185,6 +212,16 @@ fn overview_rules(
             ),
         );
     }
+    report.text(
+        || "coaching_notes".to_string(),
+        &overview.coaching_notes,
+        MAX_NOTES_CHARS,
+    );
+    report.text(
+        || "monitoring_guidance".to_string(),
+        &overview.monitoring_guidance,
+        MAX_NOTES_CHARS,
+    );
     let entries = &overview.weekly_overview;
     if entries.len() != total_weeks as usize {
         report.error(
@@ -237,6 +274,13 @@ fn entry_rules(
     profile: &AthleteProfile,
     rules: &Rules,
 ) {
+    for (name, text) in [
+        ("phase_rationale", &entry.phase_rationale),
+        ("weekly_focus", &entry.weekly_focus),
+        ("weekly_watch_points", &entry.weekly_watch_points),
+    ] {
+        report.text(|| format!("{path}.{name}"), text, MAX_TEXT_CHARS);
+    }
     let week = entry.week_number;
     let days = &entry.training_days;
     let unique: BTreeSet<Weekday> = days.iter().copied().collect();
@@ -400,6 +444,19 @@ fn week_rules(
     for (index, workout) in week.workouts.iter().enumerate() {
         per_day.entry(workout.weekday).or_default().push(index);
         let path = format!("{prefix}workouts[{index}]");
+        report.text(|| format!("{path}.name"), &workout.name, MAX_NAME_CHARS);
+        report.text(
+            || format!("{path}.description"),
+            &workout.description,
+            MAX_TEXT_CHARS,
+        );
+        if let Some(detailed) = &workout.detailed_description {
+            report.text(
+                || format!("{path}.detailed_description"),
+                detailed,
+                MAX_NOTES_CHARS,
+            );
+        }
         if !training.contains(&workout.weekday) {
             report.error(
                 format!("{path}.weekday"),
@@ -421,6 +478,11 @@ fn week_rules(
         }
         for (segment_index, segment) in workout.segments.iter().enumerate() {
             let segment_path = format!("{path}.segments[{segment_index}]");
+            report.text(
+                || format!("{segment_path}.description"),
+                &segment.description,
+                MAX_SEGMENT_TEXT_CHARS,
+            );
             if segment.duration_min < 1 {
                 report.error(
                     format!("{segment_path}.duration_min"),
@@ -658,5 +720,64 @@ fn cross_week_rules(report: &mut Report, overview: &PlanOverview, weeks: &[WeekD
                 ),
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::coach;
+    use crate::domain::profile::parse_profile;
+
+    fn profile() -> AthleteProfile {
+        parse_profile(
+            r#"{"ftp_w":240,"weekly_hours":8,"available_days":["Tuesday","Thursday","Saturday","Sunday"]}"#,
+        )
+        .expect("the test profile is valid")
+    }
+
+    fn errors(violations: &[Violation]) -> Vec<String> {
+        violations
+            .iter()
+            .filter(|violation| violation.severity == Severity::Error)
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn overlong_overview_text_is_an_error_naming_the_field_and_the_limit() {
+        let (profile, rules) = (profile(), Rules::default());
+        let mut overview = coach::create_plan_overview(&profile, 6, &rules);
+        assert!(errors(&check_overview(&overview, &profile, 6, &rules)).is_empty());
+        overview.weekly_overview[3].weekly_focus = "é".repeat(12_000);
+        overview.coaching_notes = "x".repeat(MAX_NOTES_CHARS + 1);
+        // Characters, not bytes: exactly the limit in two-byte characters passes.
+        overview.weekly_overview[0].phase_rationale = "é".repeat(MAX_TEXT_CHARS);
+        assert_eq!(
+            errors(&check_overview(&overview, &profile, 6, &rules)),
+            [
+                "error: coaching_notes: is 8001 characters; at most 8000",
+                "error: weekly_overview[3].weekly_focus: is 12000 characters; at most 2000",
+            ]
+        );
+    }
+
+    #[test]
+    fn overlong_workout_text_is_an_error_naming_the_field_and_the_limit() {
+        let (profile, rules) = (profile(), Rules::default());
+        let overview = coach::create_plan_overview(&profile, 4, &rules);
+        let mut week = coach::add_week_details(&profile, &overview, 2, &rules);
+        let entry = overview.week(2).expect("week 2");
+        week.workouts[1].name = "n".repeat(MAX_NAME_CHARS + 5);
+        week.workouts[0].detailed_description = Some("d".repeat(MAX_NOTES_CHARS + 1));
+        week.workouts[0].segments[0].description = "s".repeat(MAX_SEGMENT_TEXT_CHARS + 1);
+        assert_eq!(
+            errors(&check_week(&week, 2, entry, &profile, &rules)),
+            [
+                "error: workouts[0].detailed_description: is 8001 characters; at most 8000",
+                "error: workouts[0].segments[0].description: is 1001 characters; at most 1000",
+                "error: workouts[1].name: is 205 characters; at most 200",
+            ]
+        );
     }
 }

@@ -9,7 +9,7 @@ use crate::llm::{
 };
 use crate::providers::http::{HeaderValue, HttpReply};
 use crate::providers::secret::Secret;
-use crate::providers::{cut_off_message, excerpt};
+use crate::providers::{cut_off_message, excerpt, token_count, usage_estimates};
 
 pub const DEFAULT_BASE_URL: &str = "https://api.anthropic.com";
 pub const DEFAULT_MODEL: &str = "claude-sonnet-4-5";
@@ -127,7 +127,10 @@ fn user_content(request: &ToolRequest) -> Value {
 /// the token limit is never executed, even when it holds a call.
 pub fn decode(reply: &HttpReply, tool_name: &str) -> ModelReply {
     let body: Option<Value> = serde_json::from_slice(&reply.body).ok();
-    let usage = body.as_ref().map(usage).unwrap_or_default();
+    let usage = body
+        .as_ref()
+        .map(|body| usage(body, usage_estimates(reply)))
+        .unwrap_or_default();
     let outcome = if (200..300).contains(&reply.status) {
         success(reply, body.as_ref(), tool_name)
     } else {
@@ -140,20 +143,21 @@ pub fn decode(reply: &HttpReply, tool_name: &str) -> ModelReply {
 /// the uncached part alone), so that it means the same as OpenAI's `prompt_tokens` and Gemini's
 /// `promptTokenCount`; the cache fields say how many of them were read from or written to the
 /// cache.
-fn usage(body: &Value) -> Usage {
+fn usage(body: &Value, (input, output): (u64, u64)) -> Usage {
     let usage = &body["usage"];
-    let read = count(&usage["cache_read_input_tokens"]);
-    let write = count(&usage["cache_creation_input_tokens"]);
+    let count = |name: &str, estimate: u64| token_count(usage.get(name), name, estimate);
+    // An impossible cache count is estimated as 0, not as the whole request: it is added to
+    // the uncached part, which already stands for the request.
+    let read = count("cache_read_input_tokens", 0);
+    let write = count("cache_creation_input_tokens", 0);
     Usage {
-        input_tokens: count(&usage["input_tokens"]) + read + write,
-        output_tokens: count(&usage["output_tokens"]),
+        input_tokens: count("input_tokens", input)
+            .saturating_add(read)
+            .saturating_add(write),
+        output_tokens: count("output_tokens", output),
         cache_read_tokens: read,
         cache_write_tokens: write,
     }
-}
-
-fn count(value: &Value) -> u64 {
-    value.as_u64().unwrap_or(0)
 }
 
 fn success(reply: &HttpReply, body: Option<&Value>, tool_name: &str) -> ModelOutcome {
@@ -407,6 +411,7 @@ mod tests {
                 .map(|(name, value)| (name.to_string(), value.to_string()))
                 .collect(),
             body: body.to_string().into_bytes(),
+            request_bytes: 0,
         }
     }
 
@@ -659,6 +664,7 @@ mod tests {
             status: 502,
             headers: vec![("x-api-key".into(), "sk-ant-canary".into())],
             body: b"<html>\n  <body>Bad gateway</body>\n</html>".to_vec(),
+            request_bytes: 0,
         };
         let ModelOutcome::Failed(ModelFailure::Transient { message, .. }) = outcome(&reply) else {
             panic!("a 502 is transient");
@@ -672,6 +678,7 @@ mod tests {
             status: 500,
             headers: vec![],
             body: vec![],
+            request_bytes: 0,
         };
         assert!(
             matches!(outcome(&empty), ModelOutcome::Failed(ModelFailure::Transient { message, .. }) if message == "anthropic 500: an empty body")
@@ -785,6 +792,7 @@ mod tests {
             status: 200,
             headers: vec![],
             body: b"upstream hiccup".to_vec(),
+            request_bytes: 0,
         };
         assert!(
             matches!(outcome(&not_json), ModelOutcome::Failed(ModelFailure::Transient { message, .. }) if message == "anthropic 200 reply is not JSON: upstream hiccup")

@@ -9,7 +9,7 @@ use crate::llm::{
 };
 use crate::providers::http::{HeaderValue, HttpReply};
 use crate::providers::secret::Secret;
-use crate::providers::{excerpt, failed, malformed, transient};
+use crate::providers::{excerpt, failed, malformed, token_count, transient, usage_estimates};
 
 pub const DEFAULT_BASE_URL: &str = "https://generativelanguage.googleapis.com/v1beta";
 pub const DEFAULT_MODEL: &str = "gemini-2.5-flash";
@@ -143,7 +143,13 @@ pub fn decode(reply: &HttpReply, tool_name: &str) -> ModelReply {
         return failed(error_failure(status, error, reply), Usage::default());
     }
     match body {
-        Some(body) => decode_response(&body, &reply.body, tool_name, reply.status),
+        Some(body) => decode_response(
+            &body,
+            &reply.body,
+            tool_name,
+            reply.status,
+            usage_estimates(reply),
+        ),
         None => failed(
             transient(
                 format!(
@@ -158,7 +164,13 @@ pub fn decode(reply: &HttpReply, tool_name: &str) -> ModelReply {
     }
 }
 
-fn decode_response(body: &Value, raw: &[u8], tool_name: &str, status: u16) -> ModelReply {
+fn decode_response(
+    body: &Value,
+    raw: &[u8],
+    tool_name: &str,
+    status: u16,
+    estimates: (u64, u64),
+) -> ModelReply {
     let is_response = ["candidates", "promptFeedback", "usageMetadata"]
         .iter()
         .any(|field| body.get(field).is_some());
@@ -174,7 +186,7 @@ fn decode_response(body: &Value, raw: &[u8], tool_name: &str, status: u16) -> Mo
             Usage::default(),
         );
     }
-    let usage = usage(body.get("usageMetadata"));
+    let usage = usage(body.get("usageMetadata"), estimates);
     let Some(candidate) = body
         .get("candidates")
         .and_then(Value::as_array)
@@ -322,21 +334,18 @@ fn no_candidate_message(feedback: Option<&Value>) -> String {
 /// Gemini's `promptTokenCount` already includes `cachedContentTokenCount`: input counts every
 /// prompt token and cache_read says how many of them were cached. Thoughts are billed as output
 /// but are not in `candidatesTokenCount`.
-fn usage(meta: Option<&Value>) -> Usage {
-    let count = |name: &str| {
-        meta.and_then(|meta| meta.get(name))
-            .and_then(|value| {
-                // int32 counts are JSON numbers; accept the string form of 64-bit counts too.
-                value
-                    .as_u64()
-                    .or_else(|| value.as_str().and_then(|text| text.parse().ok()))
-            })
-            .unwrap_or(0)
+fn usage(meta: Option<&Value>, (input, output): (u64, u64)) -> Usage {
+    let count = |name: &str, estimate: u64| {
+        token_count(meta.and_then(|meta| meta.get(name)), name, estimate)
     };
+    // The parts added to the main counts are estimated as 0 when impossible: the main count
+    // already stands for the request.
     Usage {
-        input_tokens: count("promptTokenCount") + count("toolUsePromptTokenCount"),
-        output_tokens: count("candidatesTokenCount") + count("thoughtsTokenCount"),
-        cache_read_tokens: count("cachedContentTokenCount"),
+        input_tokens: count("promptTokenCount", input)
+            .saturating_add(count("toolUsePromptTokenCount", 0)),
+        output_tokens: count("candidatesTokenCount", output)
+            .saturating_add(count("thoughtsTokenCount", 0)),
+        cache_read_tokens: count("cachedContentTokenCount", 0),
         cache_write_tokens: 0,
     }
 }
@@ -495,6 +504,7 @@ mod tests {
             status,
             headers: Vec::new(),
             body: body.to_string().into_bytes(),
+            request_bytes: 0,
         }
     }
 
@@ -693,6 +703,7 @@ mod tests {
             status: 502,
             headers: vec![("x-goog-api-key".into(), "AIza-canary".into())],
             body: b"<html>bad gateway</html>".to_vec(),
+            request_bytes: 0,
         };
         assert_eq!(
             class(&html),
@@ -706,6 +717,7 @@ mod tests {
             status: 200,
             headers: Vec::new(),
             body: b"{\"candidates\": [".to_vec(),
+            request_bytes: 0,
         };
         assert_eq!(
             class(&garbage),

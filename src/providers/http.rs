@@ -12,12 +12,14 @@ use crate::providers::secret::Secret;
 /// verbose error pages.
 pub const MAX_REPLY_BODY_BYTES: usize = 8 * 1024 * 1024;
 
-/// A raw HTTP reply: status, headers (names lowercased) and body.
+/// A raw HTTP reply: status, headers (names lowercased) and body, with the size of the request
+/// body it answers, from which a decoder estimates the usage a server misreports.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HttpReply {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    pub request_bytes: usize,
 }
 
 impl HttpReply {
@@ -28,17 +30,47 @@ impl HttpReply {
             .map(|(_, value)| value.as_str())
     }
 
-    /// The server's wait hint: `retry-after-ms`, or `retry-after` in seconds.
+    /// The server's wait hint, from now on the wall clock (see `retry_after_ms_at`).
     pub fn retry_after_ms(&self) -> Option<u64> {
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |since| {
+                u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+            });
+        self.retry_after_ms_at(now_ms)
+    }
+
+    /// The server's wait hint: `retry-after-ms`, or `retry-after` in seconds or as an HTTP
+    /// date (`Wed, 21 Oct 2015 07:28:00 GMT`). A date counts from the reply's own `date`
+    /// header when it has one (both then come from the server's clock, so a skewed local
+    /// clock does not matter), else from `now_ms` (Unix milliseconds); a date already past
+    /// means no wait. Callers cap the wait (`workflow::retry::RETRY_AFTER_MAX_MS`).
+    pub fn retry_after_ms_at(&self, now_ms: u64) -> Option<u64> {
         if let Some(ms) = self
             .header("retry-after-ms")
             .and_then(|value| value.trim().parse::<f64>().ok())
         {
+            // `as` saturates: a negative or NaN hint is 0, an infinite one the cap.
             return Some(ms.max(0.0).round() as u64);
         }
-        let seconds = self.header("retry-after")?.trim().parse::<f64>().ok()?;
-        Some((seconds.max(0.0) * 1000.0).round() as u64)
+        let value = self.header("retry-after")?.trim();
+        if let Ok(seconds) = value.parse::<f64>() {
+            return Some((seconds.max(0.0) * 1000.0).round() as u64);
+        }
+        let at_ms = http_date_ms(value)?;
+        let now_ms = self
+            .header("date")
+            .and_then(|date| http_date_ms(date.trim()))
+            .unwrap_or_else(|| i64::try_from(now_ms).unwrap_or(i64::MAX));
+        Some(u64::try_from(at_ms.saturating_sub(now_ms)).unwrap_or(0))
     }
+}
+
+/// An HTTP date (IMF-fixdate, which is RFC 2822's form with `GMT`) as Unix milliseconds.
+fn http_date_ms(text: &str) -> Option<i64> {
+    chrono::DateTime::parse_from_rfc2822(text)
+        .ok()
+        .map(|date| date.timestamp_millis())
 }
 
 /// A header value, and whether it is a secret (marked sensitive, never logged).
@@ -156,6 +188,7 @@ pub async fn post_json(
         request = request.header(*name, value);
     }
     let bytes = serde_json::to_vec(body).expect("a JSON value always serializes");
+    let request_bytes = bytes.len();
     let response = request.body(bytes).send().await.map_err(classify)?;
     let status = response.status().as_u16();
     if response.status().is_redirection() {
@@ -182,6 +215,7 @@ pub async fn post_json(
         status,
         headers,
         body,
+        request_bytes,
     })
 }
 
@@ -221,5 +255,64 @@ fn classify(err: reqwest::Error) -> TransportError {
         TransportError::Connect(message)
     } else {
         TransportError::Other(message)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reply(headers: &[(&str, &str)]) -> HttpReply {
+        HttpReply {
+            status: 429,
+            headers: headers
+                .iter()
+                .map(|(name, value)| (name.to_string(), value.to_string()))
+                .collect(),
+            body: Vec::new(),
+            request_bytes: 0,
+        }
+    }
+
+    /// `Wed, 21 Oct 2015 07:28:00 GMT` in Unix milliseconds.
+    const DATE_MS: u64 = 1_445_412_480_000;
+
+    #[test]
+    fn retry_after_in_seconds_and_milliseconds() {
+        assert_eq!(
+            reply(&[("retry-after", "7")]).retry_after_ms_at(0),
+            Some(7_000)
+        );
+        assert_eq!(
+            reply(&[("retry-after", "1.5"), ("retry-after-ms", "250")]).retry_after_ms_at(0),
+            Some(250)
+        );
+        assert_eq!(
+            reply(&[("retry-after", "-3")]).retry_after_ms_at(0),
+            Some(0)
+        );
+        assert_eq!(reply(&[]).retry_after_ms_at(0), None);
+        assert_eq!(reply(&[("retry-after", "soon")]).retry_after_ms_at(0), None);
+    }
+
+    #[test]
+    fn an_http_date_counts_from_the_replys_date_header() {
+        let hinted = reply(&[
+            ("retry-after", "Wed, 21 Oct 2015 07:28:00 GMT"),
+            ("date", "Wed, 21 Oct 2015 07:26:30 GMT"),
+        ]);
+        // The local clock is a day off; the server's own date decides.
+        assert_eq!(hinted.retry_after_ms_at(DATE_MS + 86_400_000), Some(90_000));
+    }
+
+    #[test]
+    fn an_http_date_without_a_date_header_counts_from_now() {
+        let hinted = reply(&[("retry-after", "Wed, 21 Oct 2015 07:28:00 GMT")]);
+        assert_eq!(hinted.retry_after_ms_at(DATE_MS - 12_000), Some(12_000));
+        assert_eq!(
+            hinted.retry_after_ms_at(DATE_MS + 5_000),
+            Some(0),
+            "a date already past means no wait"
+        );
     }
 }

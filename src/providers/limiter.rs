@@ -310,6 +310,7 @@ mod tests {
                 .map(|(name, value)| (name.to_string(), value.to_string()))
                 .collect(),
             body: Vec::new(),
+            request_bytes: 0,
         }
     }
 

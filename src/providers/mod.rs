@@ -65,10 +65,6 @@ fn ascii_json(text: &str) -> String {
     out
 }
 
-/// Bytes of request JSON per input token, for estimates before a request is sent (a little
-/// pessimistic for English prose, about right for JSON).
-pub const ESTIMATED_BYTES_PER_TOKEN: usize = 4;
-
 /// A short, single-line quote of a body that is not the JSON a provider promised, for error
 /// messages: whitespace collapsed, at most 200 characters.
 pub(crate) fn excerpt(raw: &[u8]) -> String {
@@ -96,6 +92,63 @@ pub(crate) fn cut_off_message(tool_name: &str, detail: &str, had_call: bool) -> 
         format!(
             "the reply was cut off by the token limit ({detail}) and no call of {tool_name} was made; call {tool_name} at once, with no text before the call"
         )
+    }
+}
+
+/// The most tokens one count of one request may believably say: ten times the largest
+/// context window offered today. A count beyond it is a broken server, and believing it would
+/// overflow a run total or spend a whole `--max-tokens` budget at once.
+pub const MAX_TOKENS_PER_REQUEST: u64 = 10_000_000;
+/// Bytes per token of the estimate that replaces a count that cannot be true: about four for
+/// English text and JSON with every tokenizer in use.
+pub const BYTES_PER_TOKEN_ESTIMATE: u64 = 4;
+
+/// The tokens `bytes` of text are estimated to be: never 0 for a nonzero text.
+pub(crate) fn estimated_tokens(bytes: usize) -> u64 {
+    u64::try_from(bytes)
+        .unwrap_or(u64::MAX)
+        .div_ceil(BYTES_PER_TOKEN_ESTIMATE)
+}
+
+/// The estimates of the input side (the request body) and the output side (the reply body)
+/// of `reply`, for the counts it reports wrongly.
+pub(crate) fn usage_estimates(reply: &HttpReply) -> (u64, u64) {
+    (
+        estimated_tokens(reply.request_bytes),
+        estimated_tokens(reply.body.len()),
+    )
+}
+
+/// One token count a provider reported, checked: absent (or null) is 0, as every provider
+/// omits counts that are zero; a whole number up to `MAX_TOKENS_PER_REQUEST`, written as an
+/// integer, a float with no fraction or a numeric string (proto3 JSON writes int64 so), is
+/// the count. Anything else (negative, fractional, not a number, absurd) is reported and
+/// replaced by `estimate`, so a count never wraps a total and never makes a request free.
+pub(crate) fn token_count(value: Option<&serde_json::Value>, field: &str, estimate: u64) -> u64 {
+    use serde_json::Value;
+    let count = match value {
+        None | Some(Value::Null) => return 0,
+        Some(Value::Number(number)) => number.as_u64().or_else(|| {
+            number
+                .as_f64()
+                .filter(|count| count.fract() == 0.0 && (0.0..=1e15).contains(count))
+                // Whole and far below 2^53: exact.
+                .map(|count| count as u64)
+        }),
+        Some(Value::String(text)) => text.trim().parse::<u64>().ok(),
+        Some(_) => None,
+    };
+    match count {
+        Some(count) if count <= MAX_TOKENS_PER_REQUEST => count,
+        _ => {
+            tracing::warn!(
+                field,
+                reported = %excerpt(value.map(ToString::to_string).unwrap_or_default().as_bytes()),
+                estimate,
+                "the provider reported an impossible token count; using an estimate"
+            );
+            estimate
+        }
     }
 }
 
@@ -263,7 +316,7 @@ impl HttpProvider {
         let body = self.protocol.encode(request, &self.model);
         // Its turn comes after the request is committed as in flight, so a wait here is a
         // wait of the request, never of the store.
-        let estimated_tokens = (body.to_string().len() / ESTIMATED_BYTES_PER_TOKEN) as u64;
+        let estimated_tokens = estimated_tokens(body.to_string().len());
         let turn = self.limiter.acquire(estimated_tokens).await;
         let reply = match http::post_json(&self.client, &url, &headers, &body).await {
             Ok(reply) => {
@@ -323,5 +376,58 @@ impl Provider {
             Provider::Http(http) => http.call(request).await,
             Provider::Scripted(script) => script.call(request).await,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn believable_counts_are_kept_and_absent_ones_are_zero() {
+        for (value, count) in [
+            (json!(120), 120),
+            (json!(0), 0),
+            (json!(64.0), 64),
+            (json!("2048"), 2048),
+            (json!(MAX_TOKENS_PER_REQUEST), MAX_TOKENS_PER_REQUEST),
+            (json!(null), 0),
+        ] {
+            assert_eq!(token_count(Some(&value), "f", 7), count, "{value}");
+        }
+        assert_eq!(token_count(None, "f", 7), 0);
+    }
+
+    #[test]
+    fn impossible_counts_become_the_estimate() {
+        for value in [
+            json!(u64::MAX),
+            json!(MAX_TOKENS_PER_REQUEST + 1),
+            json!(-5),
+            json!(1.5),
+            json!(1e300),
+            json!("lots"),
+            json!("-3"),
+            json!(true),
+            json!({"n": 1}),
+        ] {
+            assert_eq!(token_count(Some(&value), "f", 7), 7, "{value}");
+        }
+    }
+
+    #[test]
+    fn estimates_are_a_quarter_of_the_bytes_and_never_zero_for_text() {
+        assert_eq!(estimated_tokens(0), 0);
+        assert_eq!(estimated_tokens(1), 1);
+        assert_eq!(estimated_tokens(4_000), 1_000);
+        let reply = HttpReply {
+            status: 200,
+            headers: Vec::new(),
+            body: vec![b' '; 41],
+            request_bytes: 8_002,
+        };
+        assert_eq!(usage_estimates(&reply), (2_001, 11));
     }
 }

@@ -9,7 +9,9 @@ use crate::llm::{
 };
 use crate::providers::http::{HeaderValue, HttpReply};
 use crate::providers::secret::Secret;
-use crate::providers::{cut_off_message, excerpt, failed, malformed, transient};
+use crate::providers::{
+    cut_off_message, excerpt, failed, malformed, token_count, transient, usage_estimates,
+};
 
 pub const DEFAULT_BASE_URL: &str = "http://localhost:11434";
 pub const DEFAULT_MODEL: &str = "llama3.1:8b";
@@ -227,7 +229,7 @@ pub fn decode(reply: &HttpReply, tool_name: &str) -> ModelReply {
             Usage::default(),
         );
     };
-    let usage = usage(&body);
+    let usage = usage(&body, usage_estimates(reply));
     let content = message
         .get("content")
         .and_then(Value::as_str)
@@ -312,11 +314,11 @@ fn is_json_object(text: &str) -> bool {
 }
 
 /// `prompt_eval_count` and `eval_count` are omitted when zero or when the prompt was cached.
-fn usage(body: &Value) -> Usage {
-    let count = |name: &str| body.get(name).and_then(Value::as_u64).unwrap_or(0);
+fn usage(body: &Value, (input, output): (u64, u64)) -> Usage {
+    let count = |name: &str, estimate: u64| token_count(body.get(name), name, estimate);
     Usage {
-        input_tokens: count("prompt_eval_count"),
-        output_tokens: count("eval_count"),
+        input_tokens: count("prompt_eval_count", input),
+        output_tokens: count("eval_count", output),
         cache_read_tokens: 0,
         cache_write_tokens: 0,
     }
@@ -376,6 +378,7 @@ mod tests {
             status,
             headers: Vec::new(),
             body: body.to_string().into_bytes(),
+            request_bytes: 0,
         }
     }
 
@@ -569,6 +572,7 @@ mod tests {
             status: 404,
             headers: Vec::new(),
             body: b"404 page not found".to_vec(),
+            request_bytes: 0,
         };
         assert_eq!(
             class(&wrong_path),
@@ -596,6 +600,7 @@ mod tests {
             status: 502,
             headers: vec![("authorization".into(), "Bearer canary".into())],
             body: b"<html>bad gateway</html>".to_vec(),
+            request_bytes: 0,
         };
         assert_eq!(
             class(&html),
@@ -609,6 +614,7 @@ mod tests {
             status: 200,
             headers: Vec::new(),
             body: b"{\"message\":".to_vec(),
+            request_bytes: 0,
         };
         assert_eq!(
             class(&garbage),

@@ -10,7 +10,7 @@ use crate::llm::{
 };
 use crate::providers::http::{HeaderValue, HttpReply};
 use crate::providers::secret::Secret;
-use crate::providers::{cut_off_message, excerpt};
+use crate::providers::{cut_off_message, excerpt, token_count, usage_estimates};
 
 /// Includes `/v1`, so a compatible server is addressed as `--base-url http://host:port/v1`.
 pub const DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
@@ -269,7 +269,10 @@ fn types(node: &Map<String, Value>) -> Vec<&str> {
 /// executed, even when it holds a call.
 pub fn decode(reply: &HttpReply, tool_name: &str) -> ModelReply {
     let body: Option<Value> = serde_json::from_slice(&reply.body).ok();
-    let usage = body.as_ref().map(usage).unwrap_or_default();
+    let usage = body
+        .as_ref()
+        .map(|body| usage(body, usage_estimates(reply)))
+        .unwrap_or_default();
     let outcome = if (200..300).contains(&reply.status) {
         success(reply, body.as_ref(), tool_name)
     } else {
@@ -279,18 +282,17 @@ pub fn decode(reply: &HttpReply, tool_name: &str) -> ModelReply {
 }
 
 /// `prompt_tokens` already includes the cached part (`prompt_tokens_details.cached_tokens`).
-fn usage(body: &Value) -> Usage {
+fn usage(body: &Value, (input, output): (u64, u64)) -> Usage {
     let usage = &body["usage"];
+    let details = &usage["prompt_tokens_details"];
     Usage {
-        input_tokens: count(&usage["prompt_tokens"]),
-        output_tokens: count(&usage["completion_tokens"]),
-        cache_read_tokens: count(&usage["prompt_tokens_details"]["cached_tokens"]),
-        cache_write_tokens: count(&usage["prompt_tokens_details"]["cache_write_tokens"]),
+        input_tokens: token_count(usage.get("prompt_tokens"), "prompt_tokens", input),
+        output_tokens: token_count(usage.get("completion_tokens"), "completion_tokens", output),
+        // An impossible cache count is estimated as 0: it is a part of prompt_tokens, which
+        // already stands for the request.
+        cache_read_tokens: token_count(details.get("cached_tokens"), "cached_tokens", 0),
+        cache_write_tokens: token_count(details.get("cache_write_tokens"), "cache_write_tokens", 0),
     }
-}
-
-fn count(value: &Value) -> u64 {
-    value.as_u64().unwrap_or(0)
 }
 
 fn success(reply: &HttpReply, body: Option<&Value>, tool_name: &str) -> ModelOutcome {
@@ -546,6 +548,7 @@ mod tests {
                 .map(|(name, value)| (name.to_string(), value.to_string()))
                 .collect(),
             body: body.to_string().into_bytes(),
+            request_bytes: 0,
         }
     }
 
@@ -692,6 +695,25 @@ mod tests {
     }
 
     #[test]
+    fn a_retry_after_date_is_the_wait_until_it() {
+        let reply = http(
+            429,
+            &[
+                ("retry-after", "Wed, 21 Oct 2015 07:28:00 GMT"),
+                ("date", "Wed, 21 Oct 2015 07:27:15 GMT"),
+            ],
+            error_body("Rate limit reached", "tokens", Some("rate_limit_exceeded")),
+        );
+        assert!(matches!(
+            outcome(&reply),
+            ModelOutcome::Failed(ModelFailure::Transient {
+                retry_after_ms: Some(45_000),
+                ..
+            })
+        ));
+    }
+
+    #[test]
     fn server_errors_are_transient_and_client_errors_fatal() {
         for status in [408, 409, 500, 502, 503, 504, 529] {
             let reply = http(
@@ -744,6 +766,7 @@ mod tests {
             status: 404,
             headers: vec![],
             body: b"<h1>Not Found</h1>".to_vec(),
+            request_bytes: 0,
         };
         assert!(
             matches!(outcome(&html), ModelOutcome::Failed(ModelFailure::Fatal { message }) if message == "openai 404: <h1>Not Found</h1>")
@@ -885,6 +908,7 @@ mod tests {
             status: 200,
             headers: vec![],
             body: b"upstream hiccup".to_vec(),
+            request_bytes: 0,
         };
         assert!(
             matches!(outcome(&not_json), ModelOutcome::Failed(ModelFailure::Transient { message, .. }) if message == "openai 200 reply is not JSON: upstream hiccup")

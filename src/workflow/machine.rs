@@ -69,6 +69,11 @@ impl Run {
                 StepOutcome::Pending => Handled,
                 StepOutcome::Accepted => {
                     self.schedule_weeks(*at_ms, context);
+                    // A budget the overview alone used up stops the run here: in the weeks
+                    // state with no week in flight, nothing would ever move it again.
+                    if self.budget_stop.is_some() && self.in_flight_weeks() == 0 {
+                        return Transition(self.failure_state());
+                    }
                     Transition(State::detailing_weeks())
                 }
                 StepOutcome::Exhausted => Transition(self.failed_state(StepId::Overview)),
@@ -275,7 +280,7 @@ impl Run {
                 .map(|attempt| attempt.usage.total())
                 .max()
                 .unwrap_or(0);
-            if used + next > max {
+            if used.saturating_add(next) > max {
                 return Some(format!(
                     "token budget reached: {used} tokens used, the next request needs about {next}, --max-tokens {max}; `periodize resume <run> --retry --max-tokens N` continues with a larger budget"
                 ));
@@ -479,6 +484,7 @@ impl Run {
                 StepOutcome::Accepted
             }
             Judged::Refused { call, violations } => {
+                let call = kept_call(call);
                 let errors = violations
                     .iter()
                     .filter(|v| v.severity == Severity::Error)
@@ -524,7 +530,12 @@ impl Run {
                 };
                 let tool = tool_name(step);
                 let turn = RepairTurn {
-                    reply: replayable(reply),
+                    // A call is kept (cut to the arguments' limit): the feedback is about it;
+                    // text is replayed as an excerpt.
+                    reply: match reply {
+                        PriorReply::Call(call) => PriorReply::Call(kept_call(call)),
+                        text => replayable(text),
+                    },
                     feedback: format!("{message}. Call the tool {tool} exactly once, with complete JSON arguments for {step}."),
                 };
                 refuse(state, turn, policy.max_attempts, "were malformed", &message)
@@ -664,6 +675,25 @@ impl Run {
             state.compacted = true;
         }
     }
+}
+
+/// A refused call as the conversation keeps it: arguments beyond `tools::MAX_ARGUMENTS_BYTES`
+/// are cut there. Such arguments were refused for their size, unread; the store and every later
+/// request of the step need not carry them whole (cut, they are replayed as `{}`).
+fn kept_call(mut call: ToolCall) -> ToolCall {
+    call.arguments = kept_text(call.arguments);
+    call
+}
+
+fn kept_text(mut text: String) -> String {
+    if text.len() > tools::MAX_ARGUMENTS_BYTES {
+        let mut end = tools::MAX_ARGUMENTS_BYTES;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+    }
+    text
 }
 
 /// Counts a refused answer and carries it into the conversation; the step gives up once the

@@ -526,3 +526,67 @@ fn a_long_answer_without_a_call_is_replayed_as_an_excerpt() {
         "{replayed}"
     );
 }
+
+#[test]
+fn a_budget_the_overview_used_up_fails_the_run_before_any_week() {
+    let mut spec = spec(2);
+    spec.budget = crate::workflow::Budget {
+        max_tokens: Some(200),
+        max_attempts: None,
+    };
+    let mut machine = Machine::new(spec);
+    let events = [
+        Event::Start {
+            at_ms: 1_000,
+            week_concurrency: 4,
+        },
+        good_overview(1, 2_000),
+    ];
+    expect![[r#"
+        Start(c=4)                                       -> overview   [Call overview#1] dirty[overview]
+        Replied(overview#1: call create_plan_overview)   -> failed     [] dirty[overview]
+    "#]]
+    .assert_eq(&transcript(&mut machine, &events));
+}
+
+#[test]
+fn oversized_arguments_are_refused_and_kept_cut_for_the_repair() {
+    let spec = spec(2);
+    let mut overview = coach::create_plan_overview(&spec.profile, 2, &spec.rules);
+    overview.coaching_notes = "é".repeat(tools::MAX_ARGUMENTS_BYTES);
+    let arguments = serde_json::to_string(&overview).expect("serializes");
+    let mut machine = Machine::new(spec);
+    let events = [
+        Event::Start {
+            at_ms: 1_000,
+            week_concurrency: 4,
+        },
+        reply(
+            StepId::Overview,
+            1,
+            tools::CREATE_PLAN_OVERVIEW,
+            arguments.clone(),
+            2_000,
+        ),
+    ];
+    expect![[r#"
+        Start(c=4)                                       -> overview   [Call overview#1] dirty[overview]
+        Replied(overview#1: call create_plan_overview)   -> overview   [Call overview#2] dirty[overview]
+    "#]]
+    .assert_eq(&transcript(&mut machine, &events));
+    let turns = &machine.run().steps[&StepId::Overview].repair_turns;
+    let PriorReply::Call(kept) = &turns[0].reply else {
+        panic!("the refused call is kept");
+    };
+    assert!(arguments.starts_with(&kept.arguments));
+    assert!(kept.arguments.len() <= tools::MAX_ARGUMENTS_BYTES);
+    assert!(
+        turns[0].feedback.contains(&format!(
+            "arguments: are {} bytes; at most {}",
+            arguments.len(),
+            tools::MAX_ARGUMENTS_BYTES
+        )),
+        "{}",
+        turns[0].feedback
+    );
+}

@@ -70,6 +70,7 @@ impl Proxy {
                     status: 429,
                     headers: vec![header("retry-after-ms", wait.as_millis().to_string())],
                     body: Vec::new(),
+                    request_bytes: 0,
                 }
             }
             None => {
@@ -89,6 +90,7 @@ impl Proxy {
                         ),
                     ],
                     body: Vec::new(),
+                    request_bytes: 0,
                 }
             }
         }

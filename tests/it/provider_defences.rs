@@ -1,14 +1,21 @@
 //! The provider layer against hostile servers: a redirect is never followed (it would carry
 //! the key elsewhere) and fails the run naming where it pointed; a reply body that never ends
-//! stops at the cap with a fatal error.
+//! stops at the cap with a fatal error; impossible token counts are replaced by estimates, so
+//! `--max-tokens` still stops a run; an overlong text field is refused and repaired.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use periodize::domain::validate::MAX_TEXT_CHARS;
 use periodize::llm::{ModelFailure, ModelOutcome};
+use periodize::mock_llm::{MockConfig, MockServer};
 use periodize::providers::http::MAX_REPLY_BODY_BYTES;
-use serde_json::json;
+use periodize::providers::{Protocol, MAX_TOKENS_PER_REQUEST};
+use serde_json::{json, Value};
 
 use crate::hostile::{Hostile, Reply};
 use crate::http_providers::PROTOCOLS;
-use crate::secrets::{generate, overview_request, provider, text_reply, CANARY};
+use crate::secrets::{forward, generate, overview_request, provider, text_reply, CANARY};
 use crate::support::{stderr, stdout, Sandbox};
 
 /// A server that answers 302 or 307 to another server on another port: the second server
@@ -31,7 +38,7 @@ async fn a_redirect_is_not_followed_and_fails_naming_its_location() {
             })
             .await;
             let sandbox = Sandbox::new();
-            let output = generate(&sandbox, protocol, &front.url()).await;
+            let output = generate(&sandbox, protocol, &front.url(), &[]).await;
             assert_eq!(
                 output.status.code(),
                 Some(1),
@@ -79,4 +86,169 @@ async fn an_endless_reply_body_stops_at_the_cap() {
             "{protocol:?}"
         );
     }
+}
+
+/// The usage fields of each protocol's answer, input then output.
+fn usage_fields(protocol: Protocol) -> [&'static str; 2] {
+    match protocol {
+        Protocol::Anthropic => ["input_tokens", "output_tokens"],
+        Protocol::OpenAi => ["prompt_tokens", "completion_tokens"],
+        Protocol::Gemini => ["promptTokenCount", "candidatesTokenCount"],
+        Protocol::Ollama => ["prompt_eval_count", "eval_count"],
+    }
+}
+
+fn set_counts(value: &mut Value, fields: [&str; 2], count: &Value) {
+    match value {
+        Value::Object(map) => {
+            for (name, child) in map.iter_mut() {
+                if fields.contains(&name.as_str()) {
+                    *child = count.clone();
+                } else {
+                    set_counts(child, fields, count);
+                }
+            }
+        }
+        Value::Array(items) => items
+            .iter_mut()
+            .for_each(|item| set_counts(item, fields, count)),
+        _ => {}
+    }
+}
+
+/// A server whose usage says u64::MAX, a negative, a fractional, a non-numeric or an absurd
+/// count: each is replaced by an estimate of the request (never 0, never wrapped), so a small
+/// `--max-tokens` stops the run after the overview, saying how many tokens it used.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn impossible_token_counts_are_estimated_and_the_budget_still_holds() {
+    let mock = MockServer::start(MockConfig::default(), 0).await.unwrap();
+    for protocol in PROTOCOLS {
+        for count in [
+            json!(u64::MAX),
+            json!(-5),
+            json!(1.5),
+            json!("lots"),
+            json!(MAX_TOKENS_PER_REQUEST + 1),
+        ] {
+            let server = Hostile::start({
+                let (mock_url, count) = (mock.url(), count.clone());
+                move |request| {
+                    let (mock_url, count) = (mock_url.clone(), count.clone());
+                    async move {
+                        forward(mock_url, protocol, request, |body| {
+                            set_counts(body, usage_fields(protocol), &count)
+                        })
+                        .await
+                    }
+                }
+            })
+            .await;
+            let sandbox = Sandbox::new();
+            let output =
+                generate(&sandbox, protocol, &server.url(), &["--max-tokens", "100"]).await;
+            let last: Value =
+                serde_json::from_str(stdout(&output).lines().last().unwrap_or("null")).unwrap();
+            let reason = last["reason"].as_str().unwrap_or_default();
+            assert!(
+                last["state"] == "failed" && reason.contains("token budget reached"),
+                "{protocol:?} {count}: the budget stops the run: {}{}",
+                stdout(&output),
+                stderr(&output)
+            );
+            let used: u64 = reason
+                .split("token budget reached: ")
+                .nth(1)
+                .and_then(|rest| rest.split(' ').next())
+                .and_then(|number| number.parse().ok())
+                .unwrap();
+            let sent = server.requests();
+            assert_eq!(sent.len(), 1, "{protocol:?} {count}: only the overview");
+            let request_tokens = u64::try_from(sent[0].body.len() / 4).unwrap();
+            assert!(
+                (request_tokens..MAX_TOKENS_PER_REQUEST).contains(&used),
+                "{protocol:?} {count}: {used} tokens, estimated from a {}-byte request",
+                sent[0].body.len()
+            );
+            assert!(
+                stderr(&output).contains("impossible token count"),
+                "{protocol:?} {count}: the count is reported"
+            );
+        }
+    }
+    mock.shutdown().await;
+}
+
+/// Sets every string named `field` in an answer (inside arguments sent as JSON text too).
+fn set_text(value: &mut Value, field: &str, text: &str) {
+    match value {
+        Value::Object(map) => {
+            for (name, child) in map.iter_mut() {
+                match child {
+                    Value::String(current) if name == field => *current = text.to_string(),
+                    Value::String(current) if current.trim_start().starts_with('{') => {
+                        if let Ok(mut inner) = serde_json::from_str::<Value>(current) {
+                            set_text(&mut inner, field, text);
+                            *current = inner.to_string();
+                        }
+                    }
+                    _ => set_text(child, field, text),
+                }
+            }
+        }
+        Value::Array(items) => items
+            .iter_mut()
+            .for_each(|item| set_text(item, field, text)),
+        _ => {}
+    }
+}
+
+/// A first overview whose weekly focus is 12,000 characters: refused with the field's path
+/// and the limit (a repairable violation, not a fatal error), repaired in the same
+/// conversation, and the plan completes without it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_overlong_text_field_is_refused_and_repaired() {
+    let mock = MockServer::start(MockConfig::default(), 0).await.unwrap();
+    for protocol in PROTOCOLS {
+        let answered = Arc::new(AtomicUsize::new(0));
+        let server = Hostile::start({
+            let mock_url = mock.url();
+            move |request| {
+                let first = answered.fetch_add(1, Ordering::SeqCst) == 0;
+                let mock_url = mock_url.clone();
+                async move {
+                    forward(mock_url, protocol, request, |body| {
+                        if first {
+                            set_text(body, "weekly_focus", &"x".repeat(12_000));
+                        }
+                    })
+                    .await
+                }
+            }
+        })
+        .await;
+        let sandbox = Sandbox::new();
+        let output = generate(&sandbox, protocol, &server.url(), &[]).await;
+        assert!(output.status.success(), "{protocol:?}: {}", stderr(&output));
+        let run_id = serde_json::from_str::<Value>(stdout(&output).lines().last().unwrap())
+            .unwrap()["run_id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let show = stdout(&sandbox.run(&["show", "--json", &run_id]));
+        let refusal = format!(
+            "weekly_overview[0].weekly_focus: is 12000 characters; at most {MAX_TEXT_CHARS}"
+        );
+        assert!(show.contains(&refusal), "{protocol:?}: {show}");
+        assert_eq!(
+            server.requests().len(),
+            4,
+            "{protocol:?}: the overview twice, then two weeks"
+        );
+        let plans: Vec<_> = std::fs::read_dir(sandbox.path("output"))
+            .unwrap()
+            .map(|entry| std::fs::read_to_string(entry.unwrap().path()).unwrap())
+            .collect();
+        assert!(!plans[0].contains(&"x".repeat(100)), "{protocol:?}");
+    }
+    mock.shutdown().await;
 }

@@ -46,6 +46,7 @@ fn recorded(file: &str, index: usize) -> (Value, HttpReply) {
         status: response["status_code"].as_u64().expect("a status") as u16,
         headers,
         body: serde_json::to_vec(&response["body"]).expect("a JSON body"),
+        request_bytes: 0,
     };
     (exchange["request"]["body"].clone(), reply)
 }
@@ -250,6 +251,7 @@ fn openai_vendor_example_response_is_the_call_with_its_usage() {
         status: 200,
         headers: vec![("content-type".into(), "application/json".into())],
         body: serde_json::to_vec(body).expect("a JSON body"),
+        request_bytes: 0,
     };
     let expected = ModelOutcome::Call(ToolCall {
         id: "call_abc123".into(),

@@ -48,6 +48,7 @@ fn gemini_reply(path: &str) -> HttpReply {
         status,
         headers: vec![("content-type".into(), "application/json".into())],
         body,
+        request_bytes: 0,
     }
 }
 
@@ -56,6 +57,7 @@ fn ollama_reply(path: &str, status: u16) -> HttpReply {
         status,
         headers: vec![("content-type".into(), "application/json".into())],
         body: fixture_bytes(&format!("ollama/{path}")),
+        request_bytes: 0,
     }
 }
 

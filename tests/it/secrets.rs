@@ -351,8 +351,13 @@ fn inject(value: &mut Value, echo: &str) {
     }
 }
 
-/// Forwards a request to mock-llm and appends the echo to the text fields of its answer.
-async fn forward_with_echo(mock_url: String, protocol: Protocol, request: Request) -> Reply {
+/// Forwards a request to mock-llm and hands its answer to `rewrite` before sending it back.
+pub async fn forward(
+    mock_url: String,
+    protocol: Protocol,
+    request: Request,
+    rewrite: impl FnOnce(&mut Value),
+) -> Reply {
     let client = http::client(http::Timeouts::default()).unwrap();
     let mut headers = protocol.headers(Some(&Secret::new(CANARY)));
     if let Some(brief) = request.header(periodize::providers::MOCK_BRIEF_HEADER) {
@@ -366,12 +371,12 @@ async fn forward_with_echo(mock_url: String, protocol: Protocol, request: Reques
         .await
         .unwrap();
     let mut body: Value = serde_json::from_slice(&reply.body).unwrap();
-    inject(&mut body, &echo(protocol.key_variable().is_some()));
+    rewrite(&mut body);
     Reply::json(reply.status, &body)
 }
 
 /// Runs `generate` against `url` off the async threads, which keep serving the servers.
-pub async fn generate(sandbox: &Sandbox, protocol: Protocol, url: &str) -> Output {
+pub async fn generate(sandbox: &Sandbox, protocol: Protocol, url: &str, extra: &[&str]) -> Output {
     let profile = fixture("profiles/athlete.json").display().to_string();
     let url = base_url(url, protocol);
     let mut command = sandbox.command();
@@ -390,6 +395,7 @@ pub async fn generate(sandbox: &Sandbox, protocol: Protocol, url: &str) -> Outpu
             "1",
             "--json",
         ])
+        .args(extra)
         .env("PERIODIZE_LOG", "trace");
     if let Some(variable) = variable(protocol) {
         command.env(variable, CANARY);
@@ -459,7 +465,7 @@ async fn a_key_quoted_by_the_provider_appears_nowhere() {
             })
             .await;
             let sandbox = Sandbox::new();
-            let output = generate(&sandbox, protocol, &server.url()).await;
+            let output = generate(&sandbox, protocol, &server.url(), &[]).await;
             assert_eq!(
                 output.status.code(),
                 Some(1),
@@ -484,14 +490,17 @@ async fn a_key_quoted_by_the_provider_appears_nowhere() {
                     if first {
                         Reply::json(200, &text_reply(protocol, &echo(with_key)))
                     } else {
-                        forward_with_echo(mock_url, protocol, request).await
+                        forward(mock_url, protocol, request, |body| {
+                            inject(body, &echo(with_key))
+                        })
+                        .await
                     }
                 }
             }
         })
         .await;
         let sandbox = Sandbox::new();
-        let output = generate(&sandbox, protocol, &server.url()).await;
+        let output = generate(&sandbox, protocol, &server.url(), &[]).await;
         assert!(
             output.status.success(),
             "{protocol:?} answers: {}",
