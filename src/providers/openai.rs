@@ -93,7 +93,10 @@ pub fn encode(request: &ToolRequest, model: &str) -> Value {
                 "strict": strict_compatible(&tool.parameters),
             },
         }],
-        "tool_choice": {"type": "function", "function": {"name": tool.name}},
+        // With exactly one tool offered, "required" forces that tool on OpenAI, and it is the
+        // form OpenAI-compatible servers understand: llama.cpp reads only a string here and
+        // silently makes the object form optional; vLLM and LM Studio accept it too.
+        "tool_choice": "required",
         "parallel_tool_calls": false,
         "max_completion_tokens": request.max_output_tokens,
     })

@@ -522,12 +522,7 @@ fn openai_first_request_snapshot() {
               ],
               "model": "gpt-4.1",
               "parallel_tool_calls": false,
-              "tool_choice": {
-                "function": {
-                  "name": "create_plan_overview"
-                },
-                "type": "function"
-              },
+              "tool_choice": "required",
               "tools": [
                 {
                   "function": {
@@ -592,12 +587,7 @@ fn openai_repair_request_snapshot() {
               ],
               "model": "gpt-4.1",
               "parallel_tool_calls": false,
-              "tool_choice": {
-                "function": {
-                  "name": "add_week_details"
-                },
-                "type": "function"
-              },
+              "tool_choice": "required",
               "tools": [
                 {
                   "function": {
@@ -883,7 +873,11 @@ fn the_request_checker_rejects_what_the_api_would() {
         misspelt,
         ["request.max_completion_token is not a property the schema declares"]
     );
-    assert!(!broken(&|body| body["tool_choice"]["function"] = json!({})).is_empty());
+    assert!(!broken(&|body| body["tool_choice"] = json!("always")).is_empty());
+    assert!(
+        !broken(&|body| body["tool_choice"] = json!({"type": "function", "function": {}}))
+            .is_empty()
+    );
     assert!(!broken(&|body| body["parallel_tool_calls"] = json!("no")).is_empty());
     assert!(!broken(&|body| body["messages"][1]["role"] = json!("bot")).is_empty());
     assert!(!broken(&|body| {

@@ -26,15 +26,17 @@ pub(super) fn parse_openai(object: &Map<String, Value>) -> Result<Incoming, Reje
         .filter(|name| !name.is_empty())
         .ok_or_else(|| bad("Missing required parameter: 'tools[0].function.name'."))?;
     let choice = object.get("tool_choice");
-    let forced = choice.and_then(|c| c.get("type")).and_then(Value::as_str) == Some("function")
-        && choice
-            .and_then(|c| c.get("function"))
-            .and_then(|f| f.get("name"))
-            .and_then(Value::as_str)
-            == Some(name);
+    // `exactly_one_tool` checked the offer, so "required" forces this tool too.
+    let forced = choice.and_then(Value::as_str) == Some("required")
+        || choice.and_then(|c| c.get("type")).and_then(Value::as_str) == Some("function")
+            && choice
+                .and_then(|c| c.get("function"))
+                .and_then(|f| f.get("name"))
+                .and_then(Value::as_str)
+                == Some(name);
     if !forced {
         return Err(bad(format!(
-            "tool_choice must force the offered tool: {{\"type\": \"function\", \"function\": {{\"name\": \"{name}\"}}}}, found {}",
+            "tool_choice must force the offered tool: \"required\" or {{\"type\": \"function\", \"function\": {{\"name\": \"{name}\"}}}}, found {}",
             found(choice)
         )));
     }
