@@ -165,12 +165,13 @@ pub fn client(timeouts: Timeouts) -> Result<reqwest::Client, String> {
         .map_err(|err| format!("cannot build the HTTP client: {err}"))
 }
 
-/// One POST of a JSON body. Never retries.
+/// One POST of a JSON body, already serialized (the caller sized it for the rate limiter). Never
+/// retries.
 pub async fn post_json(
     client: &reqwest::Client,
     url: &str,
     headers: &[(&'static str, HeaderValue)],
-    body: &serde_json::Value,
+    bytes: Vec<u8>,
 ) -> Result<HttpReply, TransportError> {
     let mut request = client.post(url).header("content-type", "application/json");
     for (name, value) in headers {
@@ -187,7 +188,6 @@ pub async fn post_json(
         })?;
         request = request.header(*name, value);
     }
-    let bytes = serde_json::to_vec(body).expect("a JSON value always serializes");
     let request_bytes = bytes.len();
     let response = request.body(bytes).send().await.map_err(classify)?;
     let status = response.status().as_u16();

@@ -316,9 +316,9 @@ impl HttpProvider {
         let body = self.protocol.encode(request, &self.model);
         // Its turn comes after the request is committed as in flight, so a wait here is a
         // wait of the request, never of the store.
-        let estimated_tokens = estimated_tokens(body.to_string().len());
-        let turn = self.limiter.acquire(estimated_tokens).await;
-        let reply = match http::post_json(&self.client, &url, &headers, &body).await {
+        let bytes = serde_json::to_vec(&body).expect("a JSON value always serializes");
+        let turn = self.limiter.acquire(estimated_tokens(bytes.len())).await;
+        let reply = match http::post_json(&self.client, &url, &headers, bytes).await {
             Ok(reply) => {
                 let now_wall_ms = u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap_or(0);
                 self.limiter.observe(&reply, now_wall_ms);

@@ -367,9 +367,14 @@ pub async fn forward(
         ));
     }
     let url = format!("{mock_url}{}", request.path);
-    let reply = http::post_json(&client, &url, &headers, &request.json())
-        .await
-        .unwrap();
+    let reply = http::post_json(
+        &client,
+        &url,
+        &headers,
+        request.json().to_string().into_bytes(),
+    )
+    .await
+    .unwrap();
     let mut body: Value = serde_json::from_slice(&reply.body).unwrap();
     rewrite(&mut body);
     Reply::json(reply.status, &body)
