@@ -49,6 +49,7 @@ fn call(step: StepId, name: &str, arguments: String) -> Event {
             }),
             usage: Usage::default(),
         },
+        cost_micro_usd: None,
         at_ms: 1,
     }
 }
@@ -231,6 +232,7 @@ fn plan_over_http(c: &mut Criterion) {
         limiter: std::sync::Arc::new(periodize::providers::limiter::Limiter::new(
             Default::default(),
         )),
+        price: None,
     });
     let observer: Observer = Arc::new(|_| {});
     let engine = Engine {

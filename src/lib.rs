@@ -10,6 +10,7 @@ pub mod files;
 pub mod llm;
 pub mod mock_llm;
 pub mod planfile;
+pub mod pricing;
 pub mod prompts;
 pub mod providers;
 pub mod store;

@@ -11,6 +11,7 @@ use crate::domain::profile::{self, AthleteProfile};
 use crate::domain::validate::{self, Rules, Severity, Violation};
 use crate::domain::{Phase, Weekday};
 use crate::llm::{StepId, Usage};
+use crate::pricing::Cost;
 use crate::tools;
 use crate::workflow::Run;
 
@@ -21,6 +22,21 @@ pub struct TokenReport {
     cache_read_tokens: u64,
     cache_write_tokens: u64,
     total_tokens: u64,
+}
+
+/// The estimated cost of some requests, from list prices (or `--prices`): a floor when some
+/// requests had no price.
+#[derive(Serialize)]
+pub struct CostReport {
+    estimated_usd: f64,
+    unpriced_requests: u32,
+}
+
+pub fn cost(cost: &Cost) -> CostReport {
+    CostReport {
+        estimated_usd: cost.usd(),
+        unpriced_requests: cost.unpriced_requests,
+    }
 }
 
 /// The largest plan file `validate`, `show` and `export` read (a 52-week plan is far smaller).
@@ -108,6 +124,9 @@ struct RunReport<'a> {
     prompt_hash: &'a str,
     attempts: usize,
     tokens: TokenReport,
+    /// Left out when no request of the run had a price (a run of an older release).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cost: Option<CostReport>,
     phases: PhaseReports,
 }
 
@@ -122,6 +141,8 @@ struct PhaseReports {
 struct PhaseReport {
     attempts: usize,
     tokens: TokenReport,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cost: Option<CostReport>,
     #[serde(skip_serializing_if = "Option::is_none")]
     wall_ms: Option<u64>,
     /// Present when the built-in coach answered the phase instead of the model.
@@ -220,6 +241,7 @@ fn document(run: &Run) -> PlanDocument<'_> {
     }
 
     let overview_step = run.step(StepId::Overview);
+    let priced = run.is_priced();
     let (weeks_usage, weeks_attempts) = run.weeks_usage();
     let overview_done_ms = overview_step.accepted_at_ms.unwrap_or(spec.created_at_ms);
     let weeks_done_ms = run.finalizing_at_ms.unwrap_or(overview_done_ms);
@@ -259,16 +281,19 @@ fn document(run: &Run) -> PlanDocument<'_> {
             prompt_hash: &spec.prompt_hash,
             attempts: run.total_attempts(),
             tokens: tokens(&run.total_usage()),
+            cost: priced.then(|| cost(&run.total_cost())),
             phases: PhaseReports {
                 overview: PhaseReport {
                     attempts: overview_step.attempts.len(),
                     tokens: tokens(&overview_step.usage()),
+                    cost: priced.then(|| cost(&overview_step.cost())),
                     wall_ms: Some(overview_done_ms.saturating_sub(spec.created_at_ms)),
                     generated_by: overview_step.fallback.then_some("builtin (fallback)"),
                 },
                 weeks: PhaseReport {
                     attempts: weeks_attempts,
                     tokens: tokens(&weeks_usage),
+                    cost: priced.then(|| cost(&run.weeks_cost())),
                     wall_ms: Some(weeks_done_ms.saturating_sub(overview_done_ms)),
                     // Per week, in `weekly_plan[].generated_by`.
                     generated_by: None,
@@ -276,6 +301,7 @@ fn document(run: &Run) -> PlanDocument<'_> {
                 finalize: PhaseReport {
                     attempts: 0,
                     tokens: tokens(&Usage::default()),
+                    cost: priced.then(|| cost(&Cost::default())),
                     wall_ms: None,
                     generated_by: None,
                 },

@@ -521,12 +521,12 @@ fn announced(events: &[Value]) -> Vec<(String, String)> {
 fn plan_content(plan: &Value) -> Value {
     let mut plan = plan.clone();
     if let Some(run) = plan.get_mut("run").and_then(Value::as_object_mut) {
-        for key in ["id", "attempts", "tokens"] {
+        for key in ["id", "attempts", "tokens", "cost"] {
             run.remove(key);
         }
         if let Some(phases) = run.get_mut("phases").and_then(Value::as_object_mut) {
             for phase in phases.values_mut().filter_map(Value::as_object_mut) {
-                for key in ["attempts", "tokens", "wall_ms"] {
+                for key in ["attempts", "tokens", "cost", "wall_ms"] {
                     phase.remove(key);
                 }
             }
@@ -984,7 +984,9 @@ fn verify(
             )
         });
         check(
-            plan["run"]["attempts"] == run["attempts"] && plan["run"]["tokens"] == run["tokens"],
+            plan["run"]["attempts"] == run["attempts"]
+                && plan["run"]["tokens"] == run["tokens"]
+                && plan["run"]["cost"] == run["cost"],
             || {
                 format!(
                     "{}: the request accounting differs from the run's",

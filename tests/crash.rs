@@ -226,7 +226,9 @@ fn comparable(plan_path: &Path) -> Value {
     let run = plan["run"].as_object_mut().expect("run section");
     run.remove("id");
     // Which prompt tokens a provider's cache served depends on what it saw before, and a
-    // request re-issued after a crash finds its own prefix there: the split is not the plan's.
+    // request re-issued after a crash finds its own prefix there: the split is not the plan's,
+    // and neither is the cost, which prices cached tokens apart.
+    run.remove("cost");
     let uncached = |tokens: Option<&mut Value>| {
         if let Some(tokens) = tokens.and_then(Value::as_object_mut) {
             tokens.remove("cache_read_tokens");
@@ -241,6 +243,7 @@ fn comparable(plan_path: &Path) -> Value {
             .and_then(Value::as_object_mut)
         {
             phase.remove("wall_ms");
+            phase.remove("cost");
             uncached(phase.get_mut("tokens"));
         }
     }

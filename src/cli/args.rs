@@ -68,6 +68,9 @@ pub struct BudgetArgs {
     /// Model requests a run may make.
     #[arg(long, value_name = "N")]
     pub max_attempts: Option<u32>,
+    /// Estimated spend in US dollars a run may reach, from the model's price (see --prices).
+    #[arg(long, value_name = "USD")]
+    pub max_cost: Option<f64>,
 }
 
 /// What a flush must survive.
@@ -113,6 +116,12 @@ pub struct ModelArgs {
     /// Input tokens per minute to the provider, shared like --max-rpm (0: no limit).
     #[arg(long, value_name = "N")]
     pub max_tpm: Option<u64>,
+    /// Model prices, JSON: {"as_of": DATE, "prices": [{"provider", "model" (a trailing `*`
+    /// matches a prefix), "input_usd_per_mtok", "cache_read_usd_per_mtok",
+    /// "cache_write_usd_per_mtok", "output_usd_per_mtok"}]}; its entries come before the
+    /// built-in list prices (dated in `periodize --version`'s notes and README).
+    #[arg(long, value_name = "FILE")]
+    pub prices: Option<PathBuf>,
     /// Prompt templates directory (default: the built-in copies of prompts/).
     #[arg(long, value_name = "DIR")]
     pub prompts: Option<PathBuf>,

@@ -12,6 +12,7 @@ use crate::cli::{state_label, Error};
 use crate::domain::plan::{PlanOverview, WeekDetails};
 use crate::domain::validate::{Severity, Violation};
 use crate::llm::{PriorReply, StepId, Usage};
+use crate::pricing::Cost;
 use crate::store::{RunSummary, RunView};
 use crate::workflow::{AttemptOutcome, Batch, Run, State};
 
@@ -51,6 +52,21 @@ fn usage_json(usage: &Usage) -> Value {
     serde_json::to_value(crate::planfile::tokens(usage)).expect("token reports serialize")
 }
 
+/// The estimated cost in the same shape as the plan file's.
+fn cost_json(cost: &Cost) -> Value {
+    serde_json::to_value(crate::planfile::cost(cost)).expect("cost reports serialize")
+}
+
+/// A cost in a table: `$0.0123`, with `+` when some requests had no price.
+fn cost_cell(cost: &Cost) -> String {
+    let amount = crate::pricing::format_usd(cost.micro_usd);
+    if cost.unpriced_requests > 0 {
+        format!("{amount}+")
+    } else {
+        amount
+    }
+}
+
 fn reason(state: &State) -> Option<&str> {
     match state {
         State::Failed { reason } => Some(reason),
@@ -68,6 +84,7 @@ fn summary_json(summary: &RunSummary) -> Value {
         "total_weeks": summary.total_weeks,
         "attempts": summary.attempts,
         "tokens": usage_json(&summary.tokens),
+        "cost": cost_json(&summary.cost),
         "provider": summary.provider,
         "model": summary.model,
         "created_at_ms": summary.created_at_ms,
@@ -84,19 +101,20 @@ fn summary_json(summary: &RunSummary) -> Value {
 
 fn status_header() -> String {
     format!(
-        "{:<8}  {:<10}  {:>7}  {:>8}  {:>8}  {:>9}  {}\n",
-        "RUN", "STATE", "WEEKS", "ATTEMPTS", "TOKENS", "ELAPSED", "ATHLETE"
+        "{:<8}  {:<10}  {:>7}  {:>8}  {:>8}  {:>9}  {:>9}  {}\n",
+        "RUN", "STATE", "WEEKS", "ATTEMPTS", "TOKENS", "COST", "ELAPSED", "ATHLETE"
     )
 }
 
 fn status_row(summary: &RunSummary) -> String {
     let mut text = format!(
-        "{:<8}  {:<10}  {:>7}  {:>8}  {:>8}  {:>8.1}s  {}\n",
+        "{:<8}  {:<10}  {:>7}  {:>8}  {:>8}  {:>9}  {:>8.1}s  {}\n",
         summary.run_id.short(),
         state_label(&summary.state),
         format!("{}/{}", summary.weeks_done, summary.total_weeks),
         summary.attempts,
         summary.tokens.total(),
+        cost_cell(&summary.cost),
         summary.elapsed_ms() as f64 / 1000.0,
         printable(&summary.athlete)
     );
@@ -127,6 +145,7 @@ struct BatchCounts {
     failed: usize,
     waiting: usize,
     tokens: Usage,
+    cost: Cost,
     elapsed_ms: u64,
 }
 
@@ -140,6 +159,7 @@ fn counts(batch: &Batch, summaries: &[RunSummary]) -> BatchCounts {
             _ => counts.waiting += 1,
         }
         counts.tokens.add(&summary.tokens);
+        counts.cost.add(&summary.cost);
         last_ms = last_ms.max(summary.finished_at_ms.unwrap_or(summary.updated_at_ms));
     }
     counts.elapsed_ms = last_ms.saturating_sub(batch.created_at_ms);
@@ -156,6 +176,7 @@ fn batch_json(batch: &Batch, summaries: &[RunSummary]) -> Value {
         "failed": counts.failed,
         "waiting": counts.waiting,
         "tokens": usage_json(&counts.tokens),
+        "cost": cost_json(&counts.cost),
         "created_at_ms": batch.created_at_ms,
         "elapsed_ms": counts.elapsed_ms,
     })
@@ -164,7 +185,7 @@ fn batch_json(batch: &Batch, summaries: &[RunSummary]) -> Value {
 fn batch_line(batch: &Batch, summaries: &[RunSummary]) -> String {
     let counts = counts(batch, summaries);
     format!(
-        "Batch {} ({}): {} runs: {} done, {} failed, {} waiting; {} tokens; {:.1}s\n",
+        "Batch {} ({}): {} runs: {} done, {} failed, {} waiting; {} tokens, about {}; {:.1}s\n",
         batch.id_text(),
         printable(&batch.name),
         batch.items.len(),
@@ -172,6 +193,7 @@ fn batch_line(batch: &Batch, summaries: &[RunSummary]) -> String {
         counts.failed,
         counts.waiting,
         counts.tokens.total(),
+        counts.cost,
         counts.elapsed_ms as f64 / 1000.0
     )
 }
@@ -221,6 +243,7 @@ pub fn batch_report(
                     "total_weeks": summary.total_weeks,
                     "attempts": summary.attempts,
                     "tokens": usage_json(&summary.tokens),
+                    "cost": cost_json(&summary.cost),
                     "failure": reason(&summary.state),
                 }),
                 None => json!({"item": index, "source": source, "state": "missing"}),
@@ -234,8 +257,16 @@ pub fn batch_report(
     }
     let mut text = batch_line(batch, &summaries);
     text.push_str(&format!(
-        "{:>5}  {:<8}  {:<10}  {:>7}  {:>8}  {:>8}  {:<24}  {}\n",
-        "ITEM", "RUN", "STATE", "WEEKS", "ATTEMPTS", "TOKENS", "ATHLETE", "PLAN FILE / FAILURE"
+        "{:>5}  {:<8}  {:<10}  {:>7}  {:>8}  {:>8}  {:>9}  {:<24}  {}\n",
+        "ITEM",
+        "RUN",
+        "STATE",
+        "WEEKS",
+        "ATTEMPTS",
+        "TOKENS",
+        "COST",
+        "ATHLETE",
+        "PLAN FILE / FAILURE"
     ));
     for (index, source, summary) in rows {
         match summary {
@@ -249,13 +280,14 @@ pub fn batch_report(
                     _ => String::new(),
                 };
                 text.push_str(&format!(
-                    "{:>5}  {:<8}  {:<10}  {:>7}  {:>8}  {:>8}  {:<24}  {}\n",
+                    "{:>5}  {:<8}  {:<10}  {:>7}  {:>8}  {:>8}  {:>9}  {:<24}  {}\n",
                     index,
                     summary.run_id.short(),
                     state_label(&summary.state),
                     format!("{}/{}", summary.weeks_done, summary.total_weeks),
                     summary.attempts,
                     summary.tokens.total(),
+                    cost_cell(&summary.cost),
                     printable(&summary.athlete),
                     printable(&detail)
                 ));
@@ -293,6 +325,7 @@ pub fn show(view: &RunView, summary: &RunSummary, json_output: bool) -> Result<(
                     "compacted": step.compacted,
                     "fallback": step.fallback,
                     "tokens": usage_json(&step.usage()),
+                    "cost": cost_json(&step.cost()),
                     "warnings": step.warnings.iter().map(|v| v.to_string()).collect::<Vec<_>>(),
                     // What the model was told about its refused answers, in order: why a step
                     // failed is in these (kept until the run is done and compacted).
@@ -307,6 +340,7 @@ pub fn show(view: &RunView, summary: &RunSummary, json_output: bool) -> Result<(
                         "attempt": attempt.attempt,
                         "outcome": outcome_json(&attempt.outcome),
                         "tokens": usage_json(&attempt.usage),
+                        "cost_usd": attempt.cost_micro_usd.map(crate::pricing::usd),
                         "requested_at_ms": attempt.requested_at_ms,
                         "finished_at_ms": attempt.finished_at_ms,
                         "duration_ms": attempt.finished_at_ms.saturating_sub(attempt.requested_at_ms),
@@ -329,7 +363,7 @@ pub fn show(view: &RunView, summary: &RunSummary, json_output: bool) -> Result<(
 
     let spec = &run.spec;
     let mut text = format!(
-        "Run {} — {} ({:.0} W FTP, {} h/week), {} weeks from {}\nState: {}, {}/{} weeks, {} attempts, {} tokens, provider {} ({})\n",
+        "Run {} — {} ({:.0} W FTP, {} h/week), {} weeks from {}\nState: {}, {}/{} weeks, {} attempts, {} tokens{}, provider {} ({})\n",
         spec.run_id,
         printable(&spec.profile.name),
         spec.profile.ftp_w,
@@ -341,6 +375,11 @@ pub fn show(view: &RunView, summary: &RunSummary, json_output: bool) -> Result<(
         spec.total_weeks,
         run.total_attempts(),
         run.total_usage().total(),
+        if run.is_priced() {
+            format!(" (about {})", run.total_cost())
+        } else {
+            String::new()
+        },
         printable(&spec.provider),
         printable(&spec.model)
     );
@@ -441,9 +480,9 @@ fn phases_json(run: &Run) -> Value {
     let overview = run.step(StepId::Overview);
     let (weeks_usage, weeks_attempts) = run.weeks_usage();
     json!({
-        "overview": {"attempts": overview.attempts.len(), "requests": overview.requests, "tokens": usage_json(&overview.usage())},
-        "weeks": {"attempts": weeks_attempts, "tokens": usage_json(&weeks_usage)},
-        "finalize": {"attempts": 0, "tokens": usage_json(&Usage::default())},
+        "overview": {"attempts": overview.attempts.len(), "requests": overview.requests, "tokens": usage_json(&overview.usage()), "cost": cost_json(&overview.cost())},
+        "weeks": {"attempts": weeks_attempts, "tokens": usage_json(&weeks_usage), "cost": cost_json(&run.weeks_cost())},
+        "finalize": {"attempts": 0, "tokens": usage_json(&Usage::default()), "cost": cost_json(&Cost::default())},
     })
 }
 

@@ -16,6 +16,7 @@ use crate::cli::{Env, Error};
 use crate::domain::validate::{Rules, TssCheck};
 use crate::engine::batch::{Drive, DriveKind, MAX_RUN_CONCURRENCY, MAX_WEEK_CONCURRENCY};
 use crate::engine::{self};
+use crate::pricing::{self, PriceTable};
 use crate::prompts::PromptSet;
 use crate::providers::resolve::{self as provider_resolve, Choice, ProviderKind, Recorded};
 use crate::providers::{http, Protocol, Provider};
@@ -104,12 +105,35 @@ fn budget(args: &BudgetArgs) -> Result<Option<Budget>, Error> {
     if args.max_attempts == Some(0) {
         return Err(arg("--max-attempts", 0, "expected at least 1"));
     }
-    Ok(
-        (args.max_tokens.is_some() || args.max_attempts.is_some()).then_some(Budget {
-            max_tokens: args.max_tokens,
-            max_attempts: args.max_attempts,
-        }),
-    )
+    let max_cost_micro_usd = match args.max_cost {
+        None => None,
+        Some(usd) => Some(
+            pricing::micro_usd_from_usd(usd)
+                .ok_or_else(|| arg("--max-cost", usd, "expected US dollars above 0"))?,
+        ),
+    };
+    let given = args.max_tokens.is_some() || args.max_attempts.is_some() || args.max_cost.is_some();
+    Ok(given.then_some(Budget {
+        max_tokens: args.max_tokens,
+        max_attempts: args.max_attempts,
+        max_cost_micro_usd,
+    }))
+}
+
+/// A money budget needs a price: refuse it for a model the price table does not name.
+fn priced(provider: &Provider, budget: &Budget, args: &BudgetArgs) -> Result<(), Error> {
+    match (budget.max_cost_micro_usd, provider.price()) {
+        (Some(_), None) => Err(arg(
+            "--max-cost",
+            args.max_cost.unwrap_or_default(),
+            format!(
+                "no price is known for model {} of provider {}; give it in a --prices FILE",
+                provider.model(),
+                provider.name()
+            ),
+        )),
+        _ => Ok(()),
+    }
 }
 
 fn limits(args: &ModelArgs) -> Result<DriveLimits, Error> {
@@ -158,8 +182,16 @@ fn provider_kind(name: ProviderName) -> ProviderKind {
     }
 }
 
-fn choice(args: &ModelArgs) -> Choice {
-    Choice {
+fn choice(args: &ModelArgs) -> Result<Choice, Error> {
+    let prices = match &args.prices {
+        None => PriceTable::builtin(),
+        Some(path) => PriceTable::with_file(path).map_err(|error| Error::Arg {
+            flag: "--prices",
+            value: error.path.clone(),
+            reason: error.detail(),
+        })?,
+    };
+    Ok(Choice {
         kind: args.provider.map(provider_kind),
         model: args.model.clone(),
         base_url: args.base_url.clone(),
@@ -170,7 +202,8 @@ fn choice(args: &ModelArgs) -> Choice {
         latency_ms: args.latency_ms,
         max_rpm: args.max_rpm,
         max_tpm: args.max_tpm,
-    }
+        prices,
+    })
 }
 
 fn provider(
@@ -178,10 +211,12 @@ fn provider(
     recorded: Option<Recorded<'_>>,
     env: &Env,
 ) -> Result<Provider, Error> {
-    provider_resolve::resolve(&choice(args), recorded, &env.credentials).map_err(|err| Error::Arg {
-        flag: err.flag,
-        value: err.value,
-        reason: err.reason,
+    provider_resolve::resolve(&choice(args)?, recorded, &env.credentials).map_err(|err| {
+        Error::Arg {
+            flag: err.flag,
+            value: err.value,
+            reason: err.reason,
+        }
     })
 }
 
@@ -298,6 +333,7 @@ pub fn generate(
     let limits = limits(&args.model)?;
     let prompts = Arc::new(prompts(&args.model)?);
     let provider = provider(&args.model, None, env)?;
+    priced(&provider, &budget, &args.budget)?;
     if args.retry_base_ms == 0 || args.retry_max_ms < args.retry_base_ms {
         return Err(arg(
             "--retry-base-ms",
@@ -480,7 +516,7 @@ pub fn resume(state_dir: &Path, args: &ResumeArgs, env: &Env) -> Result<ResumeJo
     let budget = budget(&args.budget)?;
     if budget.is_some() && !args.retry {
         return Err(arg(
-            "--max-tokens/--max-attempts",
+            "--max-tokens/--max-attempts/--max-cost",
             "",
             "new run limits apply with --retry",
         ));
@@ -536,6 +572,9 @@ pub fn resume(state_dir: &Path, args: &ResumeArgs, env: &Env) -> Result<ResumeJo
             }),
             env,
         )?;
+        if let Some(budget) = &budget {
+            priced(&provider, budget, &args.budget)?;
+        }
         if !args.accept_changes {
             let what = engine::changed_inputs(spec, &prompts, &provider);
             if !what.is_empty() {

@@ -435,10 +435,14 @@ impl Engine {
                         },
                     };
                     tracing::debug!(outcome = outcome_name(&reply.outcome), "reply received");
+                    let cost_micro_usd = provider
+                        .price()
+                        .map(|price| price.cost_micro_usd(&reply.usage));
                     Ok(Event::Replied {
                         step,
                         attempt,
                         reply,
+                        cost_micro_usd,
                         at_ms: clock.now_ms(),
                     })
                 }
@@ -538,6 +542,8 @@ fn panicked(
                 outcome: ModelOutcome::Failed(ModelFailure::Fatal { message }),
                 usage: Usage::default(),
             },
+            // No reply came back, so nothing is known to have been billed.
+            cost_micro_usd: Some(0),
             at_ms,
         }),
         Some(Task::Wait { step }) => Ok(Event::RetryDue { step, at_ms }),

@@ -285,6 +285,8 @@ pub struct HttpProvider {
     pub mock_brief: bool,
     /// The endpoint's limiter, shared with every other run of the process that uses it.
     pub limiter: std::sync::Arc<limiter::Limiter>,
+    /// The model's price, when the price table names it.
+    pub price: Option<crate::pricing::Price>,
 }
 
 impl std::fmt::Debug for HttpProvider {
@@ -366,6 +368,15 @@ impl Provider {
             Provider::Builtin(_) => builtin::MODEL.to_string(),
             Provider::Http(http) => http.model.clone(),
             Provider::Scripted(_) => "script".to_string(),
+        }
+    }
+
+    /// What the model's tokens cost: free for the built-in coach, `None` when unknown.
+    pub fn price(&self) -> Option<crate::pricing::Price> {
+        match self {
+            Provider::Builtin(_) => Some(crate::pricing::Price::FREE),
+            Provider::Http(http) => http.price,
+            Provider::Scripted(_) => None,
         }
     }
 

@@ -50,6 +50,8 @@ pub struct Choice {
     /// `--max-rpm` and `--max-tpm`; 0 means no limit, `None` the vendor's default.
     pub max_rpm: Option<u32>,
     pub max_tpm: Option<u64>,
+    /// The prices the model is looked up in (`--prices`, then the built-in list).
+    pub prices: crate::pricing::PriceTable,
 }
 
 /// What a run recorded about its provider (resume).
@@ -213,6 +215,7 @@ pub fn resolve(
     };
     let endpoint = format!("{} {base_url} {model}", protocol.name());
     let limiter = credentials.limiters.limiter(&endpoint, limits);
+    let price = choice.prices.lookup(protocol.name(), &model);
     Ok(Provider::Http(HttpProvider {
         protocol,
         client,
@@ -221,6 +224,7 @@ pub fn resolve(
         key,
         mock_brief: credentials.mock_brief,
         limiter,
+        price,
     }))
 }
 

@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use crate::llm::{StepId, Usage};
+use crate::pricing::Cost;
 use crate::store::backend::{Commit, NewRun, RecordStore, RunRecords};
 use crate::store::records::{
     BatchItemRecord, BatchRecord, BatchRefRecord, CodecError, HeadRecord, Id, SpecRecord,
@@ -200,6 +201,7 @@ pub struct RunSummary {
     pub attempts: u32,
     pub requests: u32,
     pub tokens: Usage,
+    pub cost: Cost,
     pub provider: String,
     pub model: String,
     pub created_at_ms: u64,
@@ -605,6 +607,7 @@ fn summary_record<'a>(spec: &RunSpec, steps: impl Iterator<Item = &'a StepState>
     let mut attempts = 0;
     let mut requests = 0;
     let mut tokens = Usage::default();
+    let mut cost = Cost::default();
     for step in steps {
         if matches!(step.step, StepId::Week(week) if week <= spec.total_weeks) && step.is_accepted()
         {
@@ -613,6 +616,7 @@ fn summary_record<'a>(spec: &RunSpec, steps: impl Iterator<Item = &'a StepState>
         attempts += step.attempts.len() as u32;
         requests += step.requests;
         tokens.add(&step.usage());
+        cost.add(&step.cost());
     }
     SummaryRecord {
         athlete: spec.profile.name.clone(),
@@ -621,6 +625,8 @@ fn summary_record<'a>(spec: &RunSpec, steps: impl Iterator<Item = &'a StepState>
         attempts,
         requests,
         tokens: UsageRecord::from(&tokens),
+        cost_micro_usd: cost.micro_usd,
+        unpriced_requests: cost.unpriced_requests,
         provider: spec.provider.clone(),
         model: spec.model.clone(),
         created_at_ms: spec.created_at_ms,
@@ -716,6 +722,8 @@ fn summary_from(run_id: RunId, head: HeadRecord) -> RunSummary {
         attempts,
         requests,
         tokens,
+        cost_micro_usd,
+        unpriced_requests,
         provider,
         model,
         created_at_ms,
@@ -734,6 +742,10 @@ fn summary_from(run_id: RunId, head: HeadRecord) -> RunSummary {
         attempts,
         requests,
         tokens: tokens.into(),
+        cost: Cost {
+            micro_usd: cost_micro_usd,
+            unpriced_requests,
+        },
         provider,
         model,
         created_at_ms,

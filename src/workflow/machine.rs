@@ -8,6 +8,7 @@ use crate::domain::validate::{self, Severity, Violation};
 use crate::llm::{
     ModelFailure, ModelOutcome, ModelReply, PriorReply, RepairTurn, StepId, ToolCall,
 };
+use crate::pricing::format_usd;
 use crate::tools;
 use crate::workflow::{
     retry, Accepted, AttemptOutcome, AttemptRecord, Ctx, Effect, Event, InFlight, Run,
@@ -61,8 +62,15 @@ impl Run {
                 step: StepId::Overview,
                 attempt,
                 reply,
+                cost_micro_usd,
                 at_ms,
-            } => match self.on_reply(StepId::Overview, *attempt, reply, *at_ms, context) {
+            } => match self.on_reply(
+                StepId::Overview,
+                *attempt,
+                (reply, *cost_micro_usd),
+                *at_ms,
+                context,
+            ) {
                 StepOutcome::Pending if self.budget_stop.is_some() => {
                     Transition(self.failure_state())
                 }
@@ -108,9 +116,10 @@ impl Run {
                 step: step @ StepId::Week(_),
                 attempt,
                 reply,
+                cost_micro_usd,
                 at_ms,
             } => {
-                self.on_reply(*step, *attempt, reply, *at_ms, context);
+                self.on_reply(*step, *attempt, (reply, *cost_micro_usd), *at_ms, context);
                 *at_ms
             }
             Event::RetryDue {
@@ -255,9 +264,15 @@ impl Run {
         true
     }
 
-    /// Why the next model request would cross a run budget, if it would. The next request is
-    /// estimated at the largest one made so far.
+    /// Why the next model request would cross a run budget, if it would. Each request is
+    /// estimated at the largest one made so far, and the requests still in flight are counted
+    /// with the next one: a run passes a budget by at most how much one estimate was short.
     fn budget_blocks(&self) -> Option<String> {
+        let pending = 1 + self
+            .steps
+            .values()
+            .filter(|state| state.in_flight.is_some())
+            .count() as u64;
         if let Some(max) = self.budget.max_attempts {
             let issued: u32 = self
                 .steps
@@ -280,9 +295,27 @@ impl Run {
                 .map(|attempt| attempt.usage.total())
                 .max()
                 .unwrap_or(0);
-            if used.saturating_add(next) > max {
+            if used.saturating_add(next.saturating_mul(pending)) > max {
                 return Some(format!(
                     "token budget reached: {used} tokens used, the next request needs about {next}, --max-tokens {max}; `periodize resume <run> --retry --max-tokens N` continues with a larger budget"
+                ));
+            }
+        }
+        if let Some(max) = self.budget.max_cost_micro_usd {
+            let spent = self.total_cost().micro_usd;
+            let next = self
+                .steps
+                .values()
+                .flat_map(|state| state.attempts.iter())
+                .filter_map(|attempt| attempt.cost_micro_usd)
+                .max()
+                .unwrap_or(0);
+            if spent.saturating_add(next.saturating_mul(pending)) > max {
+                return Some(format!(
+                    "cost budget reached: about {} spent, the next request costs about {}, --max-cost {}; `periodize resume <run> --retry --max-cost USD` continues with a larger budget",
+                    format_usd(spent),
+                    format_usd(next),
+                    format_usd(max),
                 ));
             }
         }
@@ -444,7 +477,7 @@ impl Run {
         &mut self,
         step: StepId,
         attempt: u32,
-        reply: &ModelReply,
+        (reply, cost_micro_usd): (&ModelReply, Option<u64>),
         at_ms: u64,
         context: &mut Ctx,
     ) -> StepOutcome {
@@ -469,6 +502,7 @@ impl Run {
             attempt,
             outcome: AttemptOutcome::Accepted { warnings: 0 },
             usage: reply.usage,
+            cost_micro_usd,
             requested_at_ms: flight.requested_at_ms,
             finished_at_ms: at_ms,
         };

@@ -16,6 +16,7 @@ use crate::domain::plan::{PlanOverview, WeekDetails};
 use crate::domain::profile::AthleteProfile;
 use crate::domain::validate::{Rules, Violation};
 use crate::llm::{ModelReply, RepairTurn, StepId, Usage};
+use crate::pricing::Cost;
 
 pub use batch::{Batch, BatchItem, BatchRef};
 pub use machine::{State, MAX_LISTED_VIOLATIONS, MAX_REPAIR_TURNS};
@@ -79,6 +80,8 @@ pub struct Budget {
     pub max_tokens: Option<u64>,
     /// Model requests the run may make (built-in fallbacks are free).
     pub max_attempts: Option<u32>,
+    /// Estimated spend in micro-dollars the run may reach (only with a price for its model).
+    pub max_cost_micro_usd: Option<u64>,
 }
 
 /// Everything fixed when a run is created. Resuming never changes it.
@@ -138,6 +141,8 @@ pub struct AttemptRecord {
     pub attempt: u32,
     pub outcome: AttemptOutcome,
     pub usage: Usage,
+    /// Estimated from the price of the model that answered; `None` when it had no price.
+    pub cost_micro_usd: Option<u64>,
     pub requested_at_ms: u64,
     pub finished_at_ms: u64,
 }
@@ -206,6 +211,14 @@ impl StepState {
         }
         usage
     }
+
+    pub fn cost(&self) -> Cost {
+        let mut cost = Cost::default();
+        for attempt in &self.attempts {
+            cost.add_request(attempt.cost_micro_usd);
+        }
+        cost
+    }
 }
 
 /// The statig shared storage: the whole run.
@@ -246,6 +259,8 @@ pub enum Event {
         step: StepId,
         attempt: u32,
         reply: ModelReply,
+        /// The reply's estimated cost, priced by the engine (`None`: the model has no price).
+        cost_micro_usd: Option<u64>,
         at_ms: u64,
     },
     /// A scheduled retry wait is over.
@@ -378,6 +393,30 @@ impl Run {
             usage.add(&step.usage());
         }
         usage
+    }
+
+    pub fn total_cost(&self) -> Cost {
+        let mut cost = Cost::default();
+        for step in self.steps.values() {
+            cost.add(&step.cost());
+        }
+        cost
+    }
+
+    /// True when at least one request of the run had a price: a run made before prices were
+    /// recorded has none, and its cost is unknown rather than zero.
+    pub fn is_priced(&self) -> bool {
+        let attempts = self.total_attempts() as u64;
+        u64::from(self.total_cost().unpriced_requests) < attempts
+    }
+
+    /// The estimated cost of phase 3b, all weeks together.
+    pub fn weeks_cost(&self) -> Cost {
+        let mut cost = Cost::default();
+        for week in 1..=self.spec.total_weeks {
+            cost.add(&self.step(StepId::Week(week)).cost());
+        }
+        cost
     }
 
     /// Token usage and attempts of phase 3b, all weeks together.

@@ -40,6 +40,9 @@ fn spec(total_weeks: u32) -> RunSpec {
     }
 }
 
+/// What the helper's replies cost: a tenth of a cent.
+const REPLY_COST_MICRO_USD: u64 = 1_000;
+
 fn reply(step: StepId, attempt: u32, name: &str, arguments: String, at_ms: u64) -> Event {
     let call = ToolCall {
         id: format!("call-{attempt}"),
@@ -58,6 +61,7 @@ fn reply(step: StepId, attempt: u32, name: &str, arguments: String, at_ms: u64) 
                 ..Usage::default()
             },
         },
+        cost_micro_usd: Some(REPLY_COST_MICRO_USD),
         at_ms,
     }
 }
@@ -95,6 +99,7 @@ fn failure(step: StepId, attempt: u32, failure: ModelFailure, at_ms: u64) -> Eve
             outcome: ModelOutcome::Failed(failure),
             usage: Usage::default(),
         },
+        cost_micro_usd: None,
         at_ms,
     }
 }
@@ -288,10 +293,16 @@ fn attempts_run_out_then_retry_continues() {
         )
     };
     let with_attempt = |attempt: u32, at_ms: u64| match bad() {
-        Event::Replied { step, reply, .. } => Event::Replied {
+        Event::Replied {
+            step,
+            reply,
+            cost_micro_usd,
+            ..
+        } => Event::Replied {
             step,
             attempt,
             reply,
+            cost_micro_usd,
             at_ms,
         },
         other => other,
@@ -533,6 +544,7 @@ fn a_budget_the_overview_used_up_fails_the_run_before_any_week() {
     spec.budget = crate::workflow::Budget {
         max_tokens: Some(200),
         max_attempts: None,
+        max_cost_micro_usd: None,
     };
     let mut machine = Machine::new(spec);
     let events = [
@@ -547,6 +559,40 @@ fn a_budget_the_overview_used_up_fails_the_run_before_any_week() {
         Replied(overview#1: call create_plan_overview)   -> failed     [] dirty[overview]
     "#]]
     .assert_eq(&transcript(&mut machine, &events));
+}
+
+#[test]
+fn a_money_budget_stops_before_the_request_that_would_cross_it() {
+    let mut spec = spec(2);
+    // Room for two replies and a half: the third request would cross it.
+    spec.budget = crate::workflow::Budget {
+        max_cost_micro_usd: Some(REPLY_COST_MICRO_USD * 5 / 2),
+        ..crate::workflow::Budget::default()
+    };
+    let mut machine = Machine::new(spec);
+    let events = [
+        Event::Start {
+            at_ms: 1_000,
+            week_concurrency: 1,
+        },
+        good_overview(1, 2_000),
+        good_week(1, 1, 3_000),
+    ];
+    expect![[r#"
+        Start(c=1)                                       -> overview   [Call overview#1] dirty[overview]
+        Replied(overview#1: call create_plan_overview)   -> weeks      [Call week 1#1] dirty[overview, week 1]
+        Replied(week 1#1: call add_week_details)         -> failed     [] dirty[week 1]
+    "#]]
+    .assert_eq(&transcript(&mut machine, &events));
+    let run = machine.run();
+    assert_eq!(run.total_cost().micro_usd, 2 * REPLY_COST_MICRO_USD);
+    let crate::workflow::State::Failed { reason } = machine.state() else {
+        panic!("the run stops on its budget");
+    };
+    assert!(
+        reason.contains("cost budget reached: about $0.0020 spent, the next request costs about $0.0010, --max-cost $0.0025"),
+        "{reason}"
+    );
 }
 
 #[test]

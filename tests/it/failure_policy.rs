@@ -131,6 +131,7 @@ async fn a_token_budget_stops_before_the_crossing_request_and_retry_continues() 
                 Budget {
                     max_tokens: Some(500),
                     max_attempts: None,
+                    max_cost_micro_usd: None,
                 },
             ),
             1,
@@ -166,6 +167,7 @@ async fn a_token_budget_stops_before_the_crossing_request_and_retry_continues() 
             Some(Budget {
                 max_tokens: Some(5_000),
                 max_attempts: None,
+                max_cost_micro_usd: None,
             }),
         )
         .await
@@ -191,6 +193,7 @@ async fn an_attempt_budget_stops_cleanly_and_retry_continues() {
                 Budget {
                     max_tokens: None,
                     max_attempts: Some(2),
+                    max_cost_micro_usd: None,
                 },
             ),
             2,
@@ -217,6 +220,7 @@ async fn an_attempt_budget_stops_cleanly_and_retry_continues() {
             Some(Budget {
                 max_tokens: None,
                 max_attempts: Some(20),
+                max_cost_micro_usd: None,
             }),
         )
         .await

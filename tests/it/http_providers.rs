@@ -61,6 +61,7 @@ fn engine_for(protocol: Protocol, mock_url: &str, request_timeout_ms: u64) -> Se
         limiter: std::sync::Arc::new(periodize::providers::limiter::Limiter::new(
             Default::default(),
         )),
+        price: None,
     });
     let observer: Observer = Arc::new(|_| {});
     Setup {

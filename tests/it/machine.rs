@@ -234,6 +234,7 @@ impl Harness {
                             ..Usage::default()
                         },
                     },
+                    cost_micro_usd: Some(1),
                     at_ms,
                 });
             }

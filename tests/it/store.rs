@@ -178,6 +178,7 @@ fn format_2_records_match_their_golden_files() {
     spec.budget = Budget {
         max_tokens: Some(9_000),
         max_attempts: Some(12),
+        max_cost_micro_usd: Some(2_500_000),
     };
     spec.profile.event_date = chrono::NaiveDate::from_ymd_opt(2027, 5, 1);
     spec.profile.goals = "A \"quoted\" goal\nwith a newline".into();
@@ -194,6 +195,7 @@ fn format_2_records_match_their_golden_files() {
                 message: "429".into(),
             },
             usage: Usage::default(),
+            cost_micro_usd: None,
             requested_at_ms: 100,
             finished_at_ms: 150,
         },
@@ -210,6 +212,7 @@ fn format_2_records_match_their_golden_files() {
                 cache_read_tokens: 50,
                 cache_write_tokens: 5,
             },
+            cost_micro_usd: Some(4_219),
             requested_at_ms: 200,
             finished_at_ms: 260,
         },
@@ -219,6 +222,7 @@ fn format_2_records_match_their_golden_files() {
                 message: "no tool call".into(),
             },
             usage: Usage::default(),
+            cost_micro_usd: None,
             requested_at_ms: 300,
             finished_at_ms: 310,
         },
@@ -231,6 +235,7 @@ fn format_2_records_match_their_golden_files() {
                 cache_read_tokens: 0,
                 cache_write_tokens: 0,
             },
+            cost_micro_usd: Some(6_900),
             requested_at_ms: 400,
             finished_at_ms: 480,
         },
@@ -358,6 +363,24 @@ fn format_2_records_match_their_golden_files() {
             }
         }
     }
+    // Records written before costs were recorded still read: no cost, no money budget.
+    let read = |name: &str| {
+        let text =
+            std::fs::read_to_string(crate::support::fixture(&format!("records/v2/{name}.json")))
+                .unwrap();
+        let mut bytes = 2u16.to_le_bytes().to_vec();
+        bytes.extend_from_slice(text.as_bytes());
+        bytes
+    };
+    let old_step = StepState::from(records::decode_step(&read("step_week_before_costs")).unwrap());
+    let mut unpriced = step.clone();
+    for attempt in &mut unpriced.attempts {
+        attempt.cost_micro_usd = None;
+    }
+    assert_eq!(old_step, unpriced);
+    let old_head: records::HeadRecord = records::decode(&read("head_before_costs")).unwrap();
+    assert_eq!(old_head.budget.max_cost_micro_usd, None);
+    assert_eq!(old_head.budget.max_tokens, Some(9_000));
 }
 
 /// After Done the per-step checkpoints are dropped (attempt statistics stay), unless

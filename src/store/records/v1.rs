@@ -408,6 +408,8 @@ fn budget(record: Budget) -> v2::BudgetRecord {
     v2::BudgetRecord {
         max_tokens,
         max_attempts,
+        // Version 1 had no prices: its runs have no money budget and unpriced attempts.
+        max_cost_micro_usd: None,
     }
 }
 
@@ -566,6 +568,8 @@ pub fn upgrade_run(
             attempts: 0,
             requests: 0,
             tokens: v2::UsageRecord::default(),
+            cost_micro_usd: 0,
+            unpriced_requests: 0,
             provider,
             model,
             created_at_ms,
@@ -633,6 +637,7 @@ pub fn upgrade_step(record: StepRecord) -> Result<v2::StepRecord, Invalid> {
                         AttemptOutcome::Fatal { message } => v2::OutcomeRecord::Fatal { message },
                     },
                     usage: usage(used),
+                    cost_micro_usd: None,
                     requested_at_ms,
                     finished_at_ms,
                 }

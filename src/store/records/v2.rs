@@ -173,6 +173,8 @@ pub struct BudgetRecord {
     pub max_tokens: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_attempts: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_cost_micro_usd: Option<u64>,
 }
 
 /// What changes with every transition (key `head/<run>`), with the summary that `list`,
@@ -210,6 +212,11 @@ pub struct SummaryRecord {
     pub attempts: u32,
     pub requests: u32,
     pub tokens: UsageRecord,
+    /// Added after the first v2 release, like the attempts' costs it sums.
+    #[serde(default, skip_serializing_if = "is_zero_u64")]
+    pub cost_micro_usd: u64,
+    #[serde(default, skip_serializing_if = "is_zero_u32")]
+    pub unpriced_requests: u32,
     pub provider: String,
     pub model: String,
     pub created_at_ms: u64,
@@ -274,6 +281,9 @@ pub struct AttemptRecordV2 {
     pub attempt: u32,
     pub outcome: OutcomeRecord,
     pub usage: UsageRecord,
+    /// Added after the first v2 release; absent means the request had no price.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_micro_usd: Option<u64>,
     pub requested_at_ms: u64,
     pub finished_at_ms: u64,
 }
@@ -312,6 +322,10 @@ pub struct UsageRecord {
 }
 
 fn is_zero_u64(value: &u64) -> bool {
+    *value == 0
+}
+
+fn is_zero_u32(value: &u32) -> bool {
     *value == 0
 }
 
@@ -664,10 +678,12 @@ impl From<&Budget> for BudgetRecord {
         let Budget {
             max_tokens,
             max_attempts,
+            max_cost_micro_usd,
         } = *budget;
         BudgetRecord {
             max_tokens,
             max_attempts,
+            max_cost_micro_usd,
         }
     }
 }
@@ -677,10 +693,12 @@ impl From<BudgetRecord> for Budget {
         let BudgetRecord {
             max_tokens,
             max_attempts,
+            max_cost_micro_usd,
         } = record;
         Budget {
             max_tokens,
             max_attempts,
+            max_cost_micro_usd,
         }
     }
 }
@@ -1003,6 +1021,7 @@ impl From<&AttemptRecord> for AttemptRecordV2 {
             attempt,
             outcome,
             usage,
+            cost_micro_usd,
             requested_at_ms,
             finished_at_ms,
         } = attempt;
@@ -1010,6 +1029,7 @@ impl From<&AttemptRecord> for AttemptRecordV2 {
             attempt: *attempt,
             outcome: outcome.into(),
             usage: usage.into(),
+            cost_micro_usd: *cost_micro_usd,
             requested_at_ms: *requested_at_ms,
             finished_at_ms: *finished_at_ms,
         }
@@ -1022,6 +1042,7 @@ impl From<AttemptRecordV2> for AttemptRecord {
             attempt,
             outcome,
             usage,
+            cost_micro_usd,
             requested_at_ms,
             finished_at_ms,
         } = record;
@@ -1029,6 +1050,7 @@ impl From<AttemptRecordV2> for AttemptRecord {
             attempt,
             outcome: outcome.into(),
             usage: usage.into(),
+            cost_micro_usd,
             requested_at_ms,
             finished_at_ms,
         }
