@@ -8,6 +8,7 @@ pub mod domain;
 pub mod engine;
 pub mod files;
 pub mod llm;
+#[cfg(feature = "mock-llm")]
 pub mod mock_llm;
 pub mod planfile;
 pub mod pricing;

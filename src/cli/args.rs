@@ -39,7 +39,9 @@ pub enum Command {
     Show(ShowArgs),
     /// Validate a plan file (ours or the seed's format) against every rule.
     Validate(ValidateArgs),
-    /// Serve a local mock LLM speaking the Anthropic, OpenAI, Gemini and Ollama protocols.
+    /// Serve a local mock LLM speaking the Anthropic, OpenAI, Gemini and Ollama protocols
+    /// (in builds with the `mock-llm` feature only).
+    #[cfg(feature = "mock-llm")]
     MockLlm(MockLlmArgs),
     /// Check a state directory and report every problem.
     Doctor,

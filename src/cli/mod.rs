@@ -6,6 +6,7 @@
 
 pub mod args;
 mod inputs;
+#[cfg(feature = "mock-llm")]
 mod mock;
 pub(crate) mod render;
 mod report;
@@ -149,6 +150,7 @@ pub async fn run(cli: Cli, env: Env) -> Result<u8, Error> {
     let state_dir = cli.state_dir.as_path();
     let json_output = cli.json;
     match cli.command {
+        #[cfg(feature = "mock-llm")]
         Command::MockLlm(args) => mock::run(args, json_output).await,
         Command::Generate(args) => {
             let job = resolve::generate_args(state_dir, &args, &env)?;

@@ -97,6 +97,46 @@ fn outside_dependencies_have_one_owner() {
     }
 }
 
+/// A plain build links no HTTP server: hyper's server comes only with the `mock-llm` feature,
+/// which no default turns on, and the code that uses it is compiled only with the feature.
+#[test]
+fn the_product_build_has_no_mock_server() {
+    let manifest =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
+            .expect("read Cargo.toml");
+    for dependency in ["hyper", "hyper-util", "http-body-util"] {
+        let line = manifest
+            .lines()
+            .find(|line| line.starts_with(&format!("{dependency} = ")))
+            .unwrap_or_else(|| panic!("{dependency} is a dependency"));
+        assert!(
+            line.contains("optional = true"),
+            "{dependency} must be optional: {line}"
+        );
+    }
+    assert!(
+        !manifest
+            .lines()
+            .any(|line| line.trim_start().starts_with("default =")),
+        "no default features: the mock stays out of plain builds"
+    );
+    for (path, text) in sources("src") {
+        if path.starts_with("src/mock_llm/") {
+            continue;
+        }
+        let lines: Vec<&str> = text.lines().collect();
+        for (index, line) in lines.iter().enumerate() {
+            let declares = line.trim() == "pub mod mock_llm;" || line.trim() == "mod mock;";
+            let gated = index > 0 && lines[index - 1].contains("#[cfg(feature = \"mock-llm\")]");
+            assert!(
+                !declares || gated,
+                "{path}:{}: `{line}` needs the mock-llm feature",
+                index + 1
+            );
+        }
+    }
+}
+
 #[test]
 fn the_pure_core_does_no_io() {
     let forbidden = [
