@@ -296,6 +296,10 @@ pub struct MockLlmArgs {
     /// How long a `timeout` fault holds a request.
     #[arg(long, default_value_t = 120_000, value_name = "MS")]
     pub timeout_hold_ms: u64,
+    /// At most N model requests in any window of WINDOW_MS (e.g. `120/60000`), answering the
+    /// rest 429 with `retry-after`, like a vendor's or a proxy's rate limit.
+    #[arg(long, value_name = "N/WINDOW_MS")]
+    pub rate_limit: Option<String>,
     /// Only the first N requests of each step may fault (0: any).
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub fault_only_first_n: u64,

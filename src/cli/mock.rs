@@ -7,7 +7,7 @@ use serde_json::json;
 
 use crate::cli::args::MockLlmArgs;
 use crate::cli::Error;
-use crate::mock_llm::{FaultKind, MockConfig, MockServer};
+use crate::mock_llm::{FaultKind, MockConfig, MockServer, RateLimitConfig};
 
 pub async fn run(args: MockLlmArgs, json_output: bool) -> Result<u8, Error> {
     if !(0.0..=1.0).contains(&args.fault_rate) {
@@ -33,6 +33,14 @@ pub async fn run(args: MockLlmArgs, json_output: bool) -> Result<u8, Error> {
         })?;
         faults.push(kind);
     }
+    let rate_limit = match &args.rate_limit {
+        None => None,
+        Some(text) => Some(RateLimitConfig::parse(text).ok_or_else(|| Error::Arg {
+            flag: "--rate-limit",
+            value: text.clone(),
+            reason: "expected N/WINDOW_MS with both above 0, e.g. 120/60000".into(),
+        })?),
+    };
     let config = MockConfig {
         latency_ms: args.latency_ms,
         latency_jitter_ms: args.latency_jitter_ms,
@@ -42,6 +50,7 @@ pub async fn run(args: MockLlmArgs, json_output: bool) -> Result<u8, Error> {
         retry_after_s: args.retry_after_s,
         timeout_hold_ms: args.timeout_hold_ms,
         fault_only_first_n: args.fault_only_first_n,
+        rate_limit,
     };
     let server = MockServer::start(config, args.port)
         .await

@@ -16,6 +16,7 @@ mod brief;
 mod cache;
 mod faults;
 mod protocols;
+mod rate_limit;
 mod server;
 
 use std::collections::BTreeMap;
@@ -23,6 +24,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 pub use faults::FaultKind;
+pub use rate_limit::RateLimitConfig;
 
 /// How the mock behaves. `Default` answers at once and never faults.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,6 +46,9 @@ pub struct MockConfig {
     /// rate 1.0 and 1, every step fails once and then succeeds: the repair and retry paths,
     /// exactly once each.
     pub fault_only_first_n: u64,
+    /// At most this many model requests in a sliding window, like a vendor's or a proxy's
+    /// limit (`None`: no limit).
+    pub rate_limit: Option<RateLimitConfig>,
 }
 
 impl Default for MockConfig {
@@ -57,6 +62,7 @@ impl Default for MockConfig {
             retry_after_s: 1,
             timeout_hold_ms: 120_000,
             fault_only_first_n: 0,
+            rate_limit: None,
         }
     }
 }

@@ -26,6 +26,7 @@ use super::protocols::{
     self, Answer, Args, Call, Envelope, ErrorContext, ErrorKind, Incoming, Protocol, Rejection,
     RequestMeta, Route,
 };
+use super::rate_limit::{Admission, RateLimit};
 use super::{MockConfig, MockStats, RequestLogEntry};
 
 /// Largest request body read; bigger ones get 413. Real prompts here are tens of KiB.
@@ -54,6 +55,7 @@ pub(crate) struct Shared {
     config: MockConfig,
     recorder: Mutex<Recorder>,
     cache: PromptCache,
+    rate_limit: Option<RateLimit>,
 }
 
 #[derive(Default)]
@@ -151,6 +153,7 @@ pub(crate) async fn start(
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, port)).await?;
     let addr = listener.local_addr()?;
     let shared = Arc::new(Shared {
+        rate_limit: config.rate_limit.map(RateLimit::new),
         config,
         recorder: Mutex::new(Recorder::default()),
         cache: PromptCache::default(),
@@ -255,7 +258,43 @@ async fn handle(
         Route::Model {
             protocol,
             path_model,
-        } => model_request(request, shared, protocol, path_model, path).await,
+        } => {
+            let Some(limit) = &shared.rate_limit else {
+                return model_request(request, shared, protocol, path_model, path).await;
+            };
+            match limit.admit() {
+                Admission::Refused { retry_after_ms } => {
+                    let seen = Seen::new(Some(protocol), protocol, &path);
+                    let message = "rate limit of the mock's --rate-limit reached";
+                    let retry_after_s = retry_after_ms.div_ceil(1000);
+                    let mut reply =
+                        refusal(shared, &seen, ErrorKind::RateLimit, message, retry_after_s);
+                    reply.headers.retain(|(name, _)| *name != "retry-after");
+                    reply
+                        .headers
+                        .push(("retry-after", retry_after_s.to_string()));
+                    reply
+                        .headers
+                        .push(("retry-after-ms", retry_after_ms.to_string()));
+                    Ok(json_response(reply.status, &reply.headers, &reply.body))
+                }
+                Admission::Admitted {
+                    remaining,
+                    reset_ms,
+                } => {
+                    let mut response =
+                        model_request(request, shared, protocol, path_model, path).await?;
+                    for (name, value) in limit.headers(remaining, reset_ms) {
+                        if let Ok(value) = HeaderValue::from_str(&value) {
+                            response
+                                .headers_mut()
+                                .insert(HeaderName::from_static(name), value);
+                        }
+                    }
+                    Ok(response)
+                }
+            }
+        }
     }
 }
 
@@ -299,8 +338,23 @@ impl<'a> Seen<'a> {
 /// Answers a request refused before the model would run: counted and logged, never faulted,
 /// and not counted against its step (so refusals do not shift the step's fault schedule).
 fn refuse(shared: &Shared, seen: &Seen<'_>, kind: ErrorKind, message: &str) -> Response<Body> {
+    let reply = refusal(shared, seen, kind, message, shared.config.retry_after_s);
+    json_response(reply.status, &reply.headers, &reply.body)
+}
+
+/// The logged error reply of a refused request, waiting `retry_after_s` where it says to.
+fn refusal(
+    shared: &Shared,
+    seen: &Seen<'_>,
+    kind: ErrorKind,
+    message: &str,
+    retry_after_s: u64,
+) -> protocols::Reply {
     let (seq, _) = shared.arrive(seen.path, None);
-    let reply = protocols::error(seen.style, kind, message, &error_context(shared, seq));
+    let mut context = error_context(shared, seq);
+    context.retry_after_s = retry_after_s;
+    context.reset_rfc3339 = rfc3339_in(retry_after_s);
+    let reply = protocols::error(seen.style, kind, message, &context);
     shared.log(RequestLogEntry {
         seq,
         protocol: seen.served.map_or("none", Protocol::name).to_string(),
@@ -315,7 +369,7 @@ fn refuse(shared: &Shared, seen: &Seen<'_>, kind: ErrorKind, message: &str) -> R
         cache_read_tokens: 0,
         cache_write_tokens: 0,
     });
-    json_response(reply.status, &reply.headers, &reply.body)
+    reply
 }
 
 fn error_context(shared: &Shared, seq: u64) -> ErrorContext {

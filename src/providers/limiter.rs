@@ -5,12 +5,17 @@
 //! rate-limit headers pause it before the limit is hit. A request takes its turn just before it
 //! is sent, after it was committed as in flight, so pacing never touches durability.
 //!
+//! An endpoint with no configured limit starts with one request: until its first reply tells
+//! what the server allows (or that it says nothing), a batch does not fire every request at a
+//! limit it knows nothing about.
+//!
 //! Time is tokio's, so a test with paused time sees minutes of pacing pass at once.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use crate::providers::http::HttpReply;
@@ -37,16 +42,41 @@ impl Limits {
     }
 }
 
-/// A request's place in the token window, to correct once its usage is known.
+/// A request's place in the token window, to correct once its usage is known. The first
+/// request to an endpoint that has not answered yet holds the probe until it is dropped.
 #[derive(Debug)]
 pub struct Turn {
     id: u64,
+    probe: Option<Arc<Shared>>,
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        if let Some(shared) = self.probe.take() {
+            shared.lock().probe_in_flight = false;
+            shared.changed.notify_waiters();
+        }
+    }
 }
 
 #[derive(Debug)]
 pub struct Limiter {
     limits: Limits,
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug, Default)]
+struct Shared {
     state: Mutex<State>,
+    /// Wakes the requests waiting for the endpoint's first reply.
+    changed: Notify,
+}
+
+impl Shared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // A panic while holding the lock leaves the state usable: at worst one turn is off.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 #[derive(Debug, Default)]
@@ -62,13 +92,17 @@ struct State {
     /// sent since: at zero, requests wait for the reset instead of hitting the limit.
     budget: Option<(u64, Instant)>,
     next_id: u64,
+    /// The endpoint has answered once: its headers (or their absence) are known.
+    answered: bool,
+    /// A request to an endpoint that has not answered yet is out.
+    probe_in_flight: bool,
 }
 
 impl Limiter {
     pub fn new(limits: Limits) -> Limiter {
         Limiter {
             limits,
-            state: Mutex::new(State::default()),
+            shared: Arc::new(Shared::default()),
         }
     }
 
@@ -77,70 +111,92 @@ impl Limiter {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+        self.shared.lock()
     }
 
     /// Waits until a request of about `estimated_tokens` input tokens may be sent, and takes
     /// its place.
     pub async fn acquire(&self, estimated_tokens: u64) -> Turn {
         loop {
+            // Registered before the state is read, so a reply arriving in between still wakes it.
+            let answered = self.shared.changed.notified();
+            tokio::pin!(answered);
+            answered.as_mut().enable();
             let wake = {
                 let mut state = self.lock();
-                let now = Instant::now();
-                while state
-                    .sent
-                    .front()
-                    .is_some_and(|(at, _, _)| now.duration_since(*at) >= WINDOW)
-                {
-                    state.sent.pop_front();
-                }
-                let mut wake = now;
-                if let Some(until) = state.paused_until {
-                    wake = wake.max(until);
-                }
-                if let Some(next) = state.next_send {
-                    wake = wake.max(next);
-                }
-                match state.budget {
-                    Some((_, reset)) if reset <= now => state.budget = None,
-                    Some((0, reset)) => wake = wake.max(reset),
-                    _ => {}
-                }
-                if let Some(max_tpm) = self.limits.max_tpm {
-                    let in_window: u64 = state.sent.iter().map(|(_, tokens, _)| tokens).sum();
-                    // A request larger than the whole budget goes alone, once the window is
-                    // empty: waiting longer could not make it fit.
-                    if in_window > 0 && in_window.saturating_add(estimated_tokens) > max_tpm {
-                        let mut freed = 0;
-                        for (at, tokens, _) in &state.sent {
-                            freed += tokens;
-                            if in_window - freed + estimated_tokens <= max_tpm {
-                                wake = wake.max(*at + WINDOW);
-                                break;
-                            }
+                let probing = self.limits.is_unlimited() && !state.answered;
+                if probing && state.probe_in_flight {
+                    None
+                } else {
+                    let now = Instant::now();
+                    let wake = self.earliest_send(&mut state, now, estimated_tokens);
+                    if wake <= now {
+                        if let Some(max_rpm) = self.limits.max_rpm.filter(|rpm| *rpm > 0) {
+                            state.next_send = Some(now + WINDOW / max_rpm);
                         }
-                        if in_window - freed + estimated_tokens > max_tpm {
-                            wake =
-                                wake.max(state.sent.back().map_or(now, |(at, _, _)| *at + WINDOW));
+                        if let Some((left, _)) = state.budget.as_mut() {
+                            *left -= 1;
                         }
+                        let id = state.next_id;
+                        state.next_id += 1;
+                        state.sent.push_back((now, estimated_tokens, id));
+                        state.probe_in_flight |= probing;
+                        return Turn {
+                            id,
+                            probe: probing.then(|| self.shared.clone()),
+                        };
                     }
+                    Some(wake)
                 }
-                if wake <= now {
-                    if let Some(max_rpm) = self.limits.max_rpm.filter(|rpm| *rpm > 0) {
-                        state.next_send = Some(now + WINDOW / max_rpm);
-                    }
-                    if let Some((left, _)) = state.budget.as_mut() {
-                        *left -= 1;
-                    }
-                    let id = state.next_id;
-                    state.next_id += 1;
-                    state.sent.push_back((now, estimated_tokens, id));
-                    return Turn { id };
-                }
-                wake
             };
-            tokio::time::sleep_until(wake).await;
+            match wake {
+                Some(wake) => tokio::time::sleep_until(wake).await,
+                None => answered.await,
+            }
         }
+    }
+
+    /// The earliest moment a request of `estimated_tokens` may go: after any pause, the rpm
+    /// spacing, the reset of an exhausted header budget, and room in the token window.
+    fn earliest_send(&self, state: &mut State, now: Instant, estimated_tokens: u64) -> Instant {
+        while state
+            .sent
+            .front()
+            .is_some_and(|(at, _, _)| now.duration_since(*at) >= WINDOW)
+        {
+            state.sent.pop_front();
+        }
+        let mut wake = now;
+        if let Some(until) = state.paused_until {
+            wake = wake.max(until);
+        }
+        if let Some(next) = state.next_send {
+            wake = wake.max(next);
+        }
+        match state.budget {
+            Some((_, reset)) if reset <= now => state.budget = None,
+            Some((0, reset)) => wake = wake.max(reset),
+            _ => {}
+        }
+        if let Some(max_tpm) = self.limits.max_tpm {
+            let in_window: u64 = state.sent.iter().map(|(_, tokens, _)| tokens).sum();
+            // A request larger than the whole budget goes alone, once the window is empty:
+            // waiting longer could not make it fit.
+            if in_window > 0 && in_window.saturating_add(estimated_tokens) > max_tpm {
+                let mut freed = 0;
+                for (at, tokens, _) in &state.sent {
+                    freed += tokens;
+                    if in_window - freed + estimated_tokens <= max_tpm {
+                        wake = wake.max(*at + WINDOW);
+                        break;
+                    }
+                }
+                if in_window - freed + estimated_tokens > max_tpm {
+                    wake = wake.max(state.sent.back().map_or(now, |(at, _, _)| *at + WINDOW));
+                }
+            }
+        }
+        wake
     }
 
     /// Corrects a request's estimate with the input tokens its reply reports.
@@ -148,6 +204,15 @@ impl Limiter {
         let mut state = self.lock();
         if let Some(entry) = state.sent.iter_mut().find(|(_, _, id)| *id == turn.id) {
             entry.1 = input_tokens;
+        }
+    }
+
+    /// The endpoint answered: requests waiting for its first reply may go, paced by what the
+    /// reply said.
+    fn learned_from_a_reply(&self) {
+        let first = !std::mem::replace(&mut self.lock().answered, true);
+        if first {
+            self.shared.changed.notify_waiters();
         }
     }
 
@@ -166,6 +231,7 @@ impl Limiter {
     /// doubling with each 429 in a row); rate-limit headers saying nothing is left pause it
     /// until their reset. `now_wall_ms` reads the headers' absolute reset times.
     pub fn observe(&self, reply: &HttpReply, now_wall_ms: u64) {
+        self.learned_from_a_reply();
         if reply.status == 429 {
             let refusals = {
                 let mut state = self.lock();
@@ -345,6 +411,32 @@ mod tests {
         // 1,000 are in the window: the next waits for the first to leave it.
         limiter.acquire(100).await;
         assert_eq!(start.elapsed(), WINDOW);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_endpoint_with_no_known_limit_gets_one_request_until_it_answers() {
+        let limiter = Arc::new(Limiter::new(Limits::default()));
+        let probe = limiter.acquire(1).await;
+        let second = tokio::spawn({
+            let limiter = limiter.clone();
+            async move { limiter.acquire(1).await }
+        });
+        tokio::time::sleep(Duration::from_secs(3_600)).await;
+        assert!(!second.is_finished(), "waits for the first reply");
+        // A probe that ends with no reply (a connection error) lets the next one probe.
+        drop(probe);
+        let probe = second.await.unwrap();
+        let third = tokio::spawn({
+            let limiter = limiter.clone();
+            async move { limiter.acquire(1).await }
+        });
+        tokio::task::yield_now().await;
+        assert!(!third.is_finished());
+        limiter.observe(&reply(200, &[]), 0);
+        third.await.unwrap();
+        drop(probe);
+        // Answered once: requests go at once, together.
+        let (_a, _b) = tokio::join!(limiter.acquire(1), limiter.acquire(1));
     }
 
     #[tokio::test(start_paused = true)]

@@ -179,3 +179,72 @@ async fn without_max_rpm_the_shared_backoff_keeps_429s_rare() {
         answered + refused
     );
 }
+
+/// The same, end to end: the CLI's batch of 10 runs × 4 weeks against mock-llm behind a
+/// sliding-window limit (scaled to 20 requests per 2 s, 600 a minute, so the test takes
+/// seconds): with `--max-rpm` at the limit the batch is paced under it; without, the
+/// headers and the shared pause keep 429s to a tenth of the requests. Only counts are
+/// asserted; the wall time against the floor is measured at full scale in the closing notes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cli_batch_behind_a_rate_limit_is_paced_by_the_shared_limiter() {
+    use periodize::mock_llm::{MockConfig, MockServer, RateLimitConfig};
+
+    use crate::support::{fixture, stderr, Sandbox};
+
+    for max_rpm in [Some("600"), None] {
+        let mock = MockServer::start(
+            MockConfig {
+                rate_limit: Some(RateLimitConfig {
+                    max_requests: 20,
+                    window_ms: 2_000,
+                }),
+                ..MockConfig::default()
+            },
+            0,
+        )
+        .await
+        .unwrap();
+        let sandbox = Sandbox::new();
+        let profile = fixture("profiles/athlete.json").display().to_string();
+        let url = format!("{}/v1", mock.url());
+        let mut command = sandbox.command();
+        command.arg("generate");
+        for _ in 0..10 {
+            command.args(["--profile", &profile]);
+        }
+        command.args([
+            "--weeks",
+            "4",
+            "--provider",
+            "openai",
+            "--base-url",
+            &url,
+            "--retry-base-ms",
+            "1",
+            "--max-transient-retries",
+            "20",
+        ]);
+        if let Some(rpm) = max_rpm {
+            command.args(["--max-rpm", rpm]);
+        }
+        let output = tokio::task::spawn_blocking(move || command.output().unwrap())
+            .await
+            .unwrap();
+        assert!(output.status.success(), "{max_rpm:?}: {}", stderr(&output));
+        let log = mock.stats().log;
+        let refused = log.iter().filter(|entry| entry.status == 429).count();
+        let answered = log.iter().filter(|entry| entry.status == 200).count();
+        eprintln!("--max-rpm {max_rpm:?}: {refused} of {} refused", log.len());
+        assert_eq!(answered, 50, "{max_rpm:?}: one answer per step");
+        if max_rpm.is_some() {
+            assert!(refused <= 2, "{refused} responses were 429 at --max-rpm");
+        } else {
+            assert!(
+                refused * 10 <= log.len(),
+                "{refused} of {} were 429",
+                log.len()
+            );
+        }
+        mock.shutdown().await;
+    }
+}
