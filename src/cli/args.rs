@@ -288,4 +288,10 @@ pub struct MockLlmArgs {
     /// Only the first N requests of each step may fault (0: any).
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub fault_only_first_n: u64,
+    /// Behave like a local OpenAI-compatible server on every request, comma-separated:
+    /// max-tokens-only (ignore max_completion_tokens), string-tool-choice (an object
+    /// tool_choice leaves the tool optional), tools-dropped (no tool support in the chat
+    /// template), tool-call-in-content (the call written as <tool_call> in the text).
+    #[arg(long, value_delimiter = ',', value_name = "QUIRKS")]
+    pub quirks: Vec<String>,
 }

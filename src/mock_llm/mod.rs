@@ -22,7 +22,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-pub use faults::FaultKind;
+pub use faults::{FaultKind, Quirk};
 
 /// How the mock behaves. `Default` answers at once and never faults.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,6 +44,8 @@ pub struct MockConfig {
     /// rate 1.0 and 1, every step fails once and then succeeds: the repair and retry paths,
     /// exactly once each.
     pub fault_only_first_n: u64,
+    /// Ways of real servers to model on every request (see `Quirk`).
+    pub quirks: Vec<Quirk>,
 }
 
 impl Default for MockConfig {
@@ -57,6 +59,7 @@ impl Default for MockConfig {
             retry_after_s: 1,
             timeout_hold_ms: 120_000,
             fault_only_first_n: 0,
+            quirks: Vec::new(),
         }
     }
 }
@@ -86,6 +89,9 @@ pub struct RequestLogEntry {
     /// "overview", "week 3", or "" when the request was refused before its brief was read.
     pub step: String,
     pub repair_turns: usize,
+    /// The output cap the mock read from the request; `None` when it found none it reads (a
+    /// real server would then generate until its context ends).
+    pub max_output_tokens: Option<u64>,
     /// Whether the request carried a key header; the value is never read or kept.
     pub credentials: bool,
     pub fault: Option<String>,

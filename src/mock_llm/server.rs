@@ -21,7 +21,7 @@ use tokio::task::{JoinHandle, JoinSet};
 
 use super::brief::{self, Brief};
 use super::cache::{CacheUse, PromptCache, CHARS_PER_TOKEN};
-use super::faults::{self, FaultKind};
+use super::faults::{self, FaultKind, Quirk};
 use super::protocols::{
     self, Answer, Args, Call, Envelope, ErrorContext, ErrorKind, Incoming, Protocol, Rejection,
     RequestMeta, Route,
@@ -307,6 +307,7 @@ fn refuse(shared: &Shared, seen: &Seen<'_>, kind: ErrorKind, message: &str) -> R
         path: seen.path.to_string(),
         step: seen.step.clone(),
         repair_turns: seen.repair_turns,
+        max_output_tokens: None,
         credentials: seen.credentials,
         fault: None,
         status: reply.status,
@@ -426,7 +427,7 @@ async fn model_request(
             return Ok(refuse(shared, &seen, ErrorKind::InvalidRequest, &message));
         }
     };
-    let incoming = match protocols::parse(protocol, &body, &meta) {
+    let incoming = match protocols::parse(protocol, &body, &meta, &shared.config.quirks) {
         Ok(incoming) => incoming,
         Err(Rejection { kind, message }) => return Ok(refuse(shared, &seen, kind, &message)),
     };
@@ -471,7 +472,7 @@ async fn model_request(
         );
         (reply.status, Some((reply, 0, CacheUse::default())))
     } else {
-        let answer = answer(protocol, fault, &brief, &incoming, valid);
+        let answer = answer(protocol, fault, &config.quirks, &brief, &incoming, valid);
         let cached = match body.as_object() {
             Some(object) => shared.cache.lookup(protocol, &incoming.model, object),
             None => CacheUse::default(),
@@ -518,6 +519,7 @@ async fn model_request(
         path: path.clone(),
         step: step.clone(),
         repair_turns: incoming.repair_turns,
+        max_output_tokens: incoming.max_output_tokens,
         credentials: seen.credentials,
         fault: fault.map(|kind| kind.name().to_string()),
         status,
@@ -547,10 +549,12 @@ async fn model_request(
     Ok(json_response(reply.status, &reply.headers, &reply.body))
 }
 
-/// The model's answer for the step, as bent by a model-level fault.
+/// The model's answer for the step, as bent by a model-level fault, else by the server's
+/// quirks.
 fn answer(
     protocol: Protocol,
     fault: Option<FaultKind>,
+    quirks: &[Quirk],
     brief: &Brief,
     incoming: &Incoming,
     valid: Value,
@@ -599,6 +603,16 @@ fn answer(
             | FaultKind::ServerError
             | FaultKind::Overloaded
             | FaultKind::Drop,
-        ) => one(Args::Object(valid)),
+        ) => {
+            let quirk = |quirk| faults::has(quirks, quirk, protocol);
+            if !incoming.tool_required || quirk(Quirk::ToolsDropped) {
+                // Free to answer as it likes, or never told of the tool: the model talks.
+                Answer::Text(brief::chatty_text(brief))
+            } else if quirk(Quirk::ToolCallInContent) {
+                Answer::Text(brief::call_in_text(brief, tool, &valid))
+            } else {
+                one(Args::Object(valid))
+            }
+        }
     }
 }

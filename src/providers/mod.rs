@@ -254,10 +254,12 @@ impl Protocol {
         }
     }
 
-    pub fn encode(self, request: &ToolRequest, model: &str) -> serde_json::Value {
+    /// The body of `request` for `model` at `base_url` (which tells OpenAI's own API from a
+    /// compatible server).
+    pub fn encode(self, request: &ToolRequest, model: &str, base_url: &str) -> serde_json::Value {
         match self {
             Protocol::Anthropic => anthropic::encode(request, model),
-            Protocol::OpenAi => openai::encode(request, model),
+            Protocol::OpenAi => openai::encode(request, model, base_url),
             Protocol::Gemini => gemini::encode(request, model),
             Protocol::Ollama => ollama::encode(request, model),
         }
@@ -313,7 +315,7 @@ impl HttpProvider {
                 HeaderValue::Plain(mock_brief(&request.brief)),
             ));
         }
-        let body = self.protocol.encode(request, &self.model);
+        let body = self.protocol.encode(request, &self.model, &self.base_url);
         // Its turn comes after the request is committed as in flight, so a wait here is a
         // wait of the request, never of the store.
         let bytes = serde_json::to_vec(&body).expect("a JSON value always serializes");

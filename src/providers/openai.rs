@@ -41,10 +41,27 @@ pub fn headers(key: Option<&Secret>) -> Vec<(&'static str, HeaderValue)> {
     }
 }
 
-/// The request body. The tool is forced by name and parallel calls are off, so a well-behaved
-/// reply is exactly one call. `max_completion_tokens`, not the deprecated `max_tokens`, which
-/// reasoning models reject.
-pub fn encode(request: &ToolRequest, model: &str) -> Value {
+/// Whether `base_url` is OpenAI's own API rather than a compatible server.
+pub fn is_openai_api(base_url: &str) -> bool {
+    base_url.trim_end_matches('/') == DEFAULT_BASE_URL
+}
+
+/// The field that carries the output cap at `base_url`. OpenAI's own API takes
+/// `max_completion_tokens` (its reasoning models reject the deprecated `max_tokens`, and both
+/// together are a 400); compatible servers all read `max_tokens`, and several silently ignore
+/// `max_completion_tokens` (Ollama's `/v1`, llama.cpp before 2026-02, LM Studio), which would
+/// leave the answer unbounded.
+pub fn output_cap_field(base_url: &str) -> &'static str {
+    if is_openai_api(base_url) {
+        "max_completion_tokens"
+    } else {
+        "max_tokens"
+    }
+}
+
+/// The request body for the server at `base_url`. The tool is forced and parallel calls are
+/// off, so a well-behaved reply is exactly one call.
+pub fn encode(request: &ToolRequest, model: &str, base_url: &str) -> Value {
     let mut messages = Vec::with_capacity(2 + 2 * request.repair_turns.len());
     if !request.system.trim().is_empty() {
         messages.push(json!({"role": "system", "content": request.system}));
@@ -81,7 +98,7 @@ pub fn encode(request: &ToolRequest, model: &str) -> Value {
         }
     }
     let tool = &request.tool;
-    json!({
+    let mut body = json!({
         "model": model,
         "messages": messages,
         "tools": [{
@@ -98,8 +115,10 @@ pub fn encode(request: &ToolRequest, model: &str) -> Value {
         // silently makes the object form optional; vLLM and LM Studio accept it too.
         "tool_choice": "required",
         "parallel_tool_calls": false,
-        "max_completion_tokens": request.max_output_tokens,
-    })
+    });
+    // `body` is the object literal above, so indexing inserts the key (it cannot panic).
+    body[output_cap_field(base_url)] = Value::from(request.max_output_tokens);
+    body
 }
 
 /// Keywords strict mode accepts (OpenAI structured-outputs guide, "Supported schemas", after
@@ -1000,6 +1019,7 @@ mod tests {
                 turn(PriorReply::Text(String::new()), "call the tool"),
             ]),
             "gpt-test",
+            DEFAULT_BASE_URL,
         );
         let messages = body["messages"].as_array().expect("messages");
         assert_eq!(messages.len(), 10);
@@ -1042,6 +1062,22 @@ mod tests {
     }
 
     #[test]
+    fn the_output_cap_goes_in_the_field_the_server_reads() {
+        let request = request(Vec::new());
+        let openai = encode(&request, "m", "https://api.openai.com/v1/");
+        assert_eq!(openai["max_completion_tokens"], 4096);
+        assert!(
+            openai.get("max_tokens").is_none(),
+            "both together are a 400"
+        );
+        for compatible in ["http://127.0.0.1:8080/v1", "http://localhost:11434/v1"] {
+            let body = encode(&request, "m", compatible);
+            assert_eq!(body["max_tokens"], 4096, "{compatible}");
+            assert!(body.get("max_completion_tokens").is_none(), "{compatible}");
+        }
+    }
+
+    #[test]
     fn a_schema_outside_the_subset_is_sent_without_strict() {
         let mut request = request(Vec::new());
         request.tool = ToolSpec {
@@ -1050,7 +1086,7 @@ mod tests {
             parameters: json!({"type": "object"}).into(),
         };
         assert_eq!(
-            encode(&request, "m")["tools"][0]["function"]["strict"],
+            encode(&request, "m", DEFAULT_BASE_URL)["tools"][0]["function"]["strict"],
             false
         );
     }

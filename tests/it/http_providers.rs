@@ -29,7 +29,7 @@ pub fn base_url(mock_url: &str, protocol: Protocol) -> String {
     }
 }
 
-fn quiet_config() -> MockConfig {
+pub fn quiet_config() -> MockConfig {
     MockConfig {
         retry_after_s: 0,
         timeout_hold_ms: 2_000,
@@ -37,13 +37,13 @@ fn quiet_config() -> MockConfig {
     }
 }
 
-struct Setup {
-    engine: Engine,
-    provider: Provider,
-    dir: tempfile::TempDir,
+pub struct Setup {
+    pub engine: Engine,
+    pub provider: Provider,
+    pub dir: tempfile::TempDir,
 }
 
-fn engine_for(protocol: Protocol, mock_url: &str, request_timeout_ms: u64) -> Setup {
+pub fn engine_for(protocol: Protocol, mock_url: &str, request_timeout_ms: u64) -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open_simple(&dir.path().join("state")).unwrap();
     let client = http::client(http::Timeouts {
@@ -77,7 +77,7 @@ fn engine_for(protocol: Protocol, mock_url: &str, request_timeout_ms: u64) -> Se
     }
 }
 
-fn spec(setup: &Setup, run_id: u128, total_weeks: u32, retry: RetryPolicy) -> RunSpec {
+pub fn spec(setup: &Setup, run_id: u128, total_weeks: u32, retry: RetryPolicy) -> RunSpec {
     RunSpec {
         run_id: RunId(run_id),
         batch: None,
@@ -97,7 +97,7 @@ fn spec(setup: &Setup, run_id: u128, total_weeks: u32, retry: RetryPolicy) -> Ru
     }
 }
 
-fn fast_retries(max_attempts: u32, max_transient_retries: u32) -> RetryPolicy {
+pub fn fast_retries(max_attempts: u32, max_transient_retries: u32) -> RetryPolicy {
     RetryPolicy {
         max_attempts,
         max_transient_retries,

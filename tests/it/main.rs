@@ -3,6 +3,7 @@
 mod batches;
 mod cli;
 mod coach;
+mod compatible_servers;
 mod doctor;
 mod engine_model;
 mod engine_runs;

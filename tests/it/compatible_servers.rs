@@ -1,0 +1,95 @@
+//! The OpenAI client against mock-llm behaving like local OpenAI-compatible servers (llama.cpp's
+//! llama-server, vLLM, LM Studio, Ollama's `/v1`), each quirk modelled on every request: the
+//! output cap reaches a server that reads only `max_tokens`; a server that reads `tool_choice`
+//! only as a string still gets a call.
+
+use periodize::engine::Outcome;
+use periodize::mock_llm::{MockConfig, MockServer, Quirk};
+use periodize::providers::{http, mock_brief, openai, Protocol, MOCK_BRIEF_HEADER};
+use periodize::tools;
+use serde_json::{json, Value};
+
+use crate::http_providers::{engine_for, fast_retries, quiet_config, spec};
+
+/// Plans a `total_weeks` plan over the OpenAI protocol against a mock with `quirks`, and
+/// returns how it ended, with the mock.
+async fn plan(quirks: &[Quirk], total_weeks: u32) -> (Outcome, MockServer) {
+    let config = MockConfig {
+        quirks: quirks.to_vec(),
+        ..quiet_config()
+    };
+    let mock = MockServer::start(config, 0).await.unwrap();
+    let setup = engine_for(Protocol::OpenAi, &mock.url(), 10_000);
+    let outcome = setup
+        .engine
+        .start(
+            spec(&setup, 1, total_weeks, fast_retries(3, 3)),
+            setup.provider.clone(),
+            2,
+        )
+        .await
+        .unwrap();
+    (outcome, mock)
+}
+
+/// A server that reads only `max_tokens` (Ollama's `/v1` ignores `max_completion_tokens`, and
+/// then generates until its context ends): every request of a plan reaches it with its phase's
+/// output cap.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_output_cap_reaches_a_server_that_reads_only_max_tokens() {
+    let (outcome, mock) = plan(&[Quirk::MaxTokensOnly], 2).await;
+    assert!(matches!(outcome, Outcome::Done { .. }), "{outcome:?}");
+    let mut caps: Vec<(String, Option<u64>)> = mock
+        .stats()
+        .log
+        .iter()
+        .map(|entry| (entry.step.clone(), entry.max_output_tokens))
+        .collect();
+    caps.sort();
+    let week = Some(u64::from(tools::WEEK_OUTPUT_TOKENS));
+    assert_eq!(
+        caps,
+        [
+            (
+                "overview".into(),
+                Some(u64::from(tools::overview_output_tokens(2)))
+            ),
+            ("week 1".into(), week),
+            ("week 2".into(), week),
+        ]
+    );
+    mock.shutdown().await;
+}
+
+/// llama.cpp reads `tool_choice` only as a string: the object form falls back to "auto", and
+/// the mock's model then answers prose. Our requests force the tool with "required", so every
+/// step is answered by a call at the first request; the object form, sent to the same server,
+/// gets prose.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_reads_tool_choice_only_as_a_string_still_gets_a_call() {
+    let (outcome, mock) = plan(&[Quirk::StringToolChoice], 2).await;
+    assert!(matches!(outcome, Outcome::Done { .. }), "{outcome:?}");
+    let stats = mock.stats();
+    assert_eq!(stats.log.len(), 3, "one request a step: {:?}", stats.log);
+    assert!(stats.log.iter().all(|entry| entry.repair_turns == 0));
+
+    let request = crate::secrets::overview_request();
+    let mut body = openai::encode(&request, "m", &format!("{}/v1", mock.url()));
+    body["tool_choice"] = json!({"type": "function", "function": {"name": request.tool.name}});
+    let client = http::client(http::Timeouts::default()).unwrap();
+    let headers = vec![(
+        MOCK_BRIEF_HEADER,
+        http::HeaderValue::Plain(mock_brief(&request.brief)),
+    )];
+    let url = format!("{}/v1/chat/completions", mock.url());
+    let reply = http::post_json(&client, &url, &headers, body.to_string().into_bytes())
+        .await
+        .unwrap();
+    let answer: Value = serde_json::from_slice(&reply.body).unwrap();
+    let message = &answer["choices"][0]["message"];
+    assert!(
+        message.get("tool_calls").is_none() && message["content"].is_string(),
+        "the object form leaves the tool optional: {answer}"
+    );
+    mock.shutdown().await;
+}
