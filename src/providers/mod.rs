@@ -14,6 +14,7 @@ pub mod redact;
 pub mod resolve;
 pub mod scripted;
 pub mod secret;
+mod text_call;
 
 use crate::llm::{
     ModelFailure, ModelOutcome, ModelReply, PriorReply, StepBrief, StepId, ToolRequest, Usage,

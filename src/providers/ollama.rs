@@ -10,7 +10,7 @@ use crate::llm::{
 use crate::providers::http::{HeaderValue, HttpReply};
 use crate::providers::secret::Secret;
 use crate::providers::{
-    cut_off_message, excerpt, failed, malformed, token_count, transient, usage_estimates,
+    cut_off_message, excerpt, failed, malformed, text_call, token_count, transient, usage_estimates,
 };
 
 pub const DEFAULT_BASE_URL: &str = "http://localhost:11434";
@@ -234,11 +234,15 @@ pub fn decode(reply: &HttpReply, tool_name: &str) -> ModelReply {
         .get("content")
         .and_then(Value::as_str)
         .unwrap_or_default();
-    let calls: Vec<ToolCall> = message
+    let mut calls: Vec<ToolCall> = message
         .get("tool_calls")
         .and_then(Value::as_array)
         .map(|calls| calls.iter().map(tool_call).collect())
         .unwrap_or_default();
+    if calls.is_empty() {
+        // A template whose calls Ollama's parser does not know leaves them in the text.
+        calls = text_call::calls(content, tool_name);
+    }
     let prior = match calls.first() {
         Some(call) => PriorReply::Call(call.clone()),
         None => PriorReply::Text(content.to_string()),
@@ -667,6 +671,16 @@ mod tests {
             "the arguments of add_week_details are not a JSON object"
         );
         assert_eq!(class(&call(Value::Null)), ("call", "{}".into(), None));
+    }
+
+    #[test]
+    fn a_call_written_in_the_text_is_the_call() {
+        let text = "Week 1 follows.\n<tool_call>{\"name\": \"add_week_details\", \"arguments\": {\"week_number\": 1}}</tool_call>";
+        let body = json!({"message": {"role": "assistant", "content": text}, "done": true, "done_reason": "stop"});
+        assert_eq!(
+            class(&reply(200, body)),
+            ("call", r#"{"week_number":1}"#.into(), None)
+        );
     }
 
     #[test]

@@ -10,7 +10,7 @@ use crate::llm::{
 };
 use crate::providers::http::{HeaderValue, HttpReply};
 use crate::providers::secret::Secret;
-use crate::providers::{cut_off_message, excerpt, token_count, usage_estimates};
+use crate::providers::{cut_off_message, excerpt, text_call, token_count, usage_estimates};
 
 /// Includes `/v1`, so a compatible server is addressed as `--base-url http://host:port/v1`.
 pub const DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
@@ -345,7 +345,7 @@ fn success(reply: &HttpReply, body: Option<&Value>, tool_name: &str) -> ModelOut
     let finish_reason = body["choices"][0]["finish_reason"]
         .as_str()
         .unwrap_or("none");
-    let calls: Vec<ToolCall> = message["tool_calls"]
+    let mut calls: Vec<ToolCall> = message["tool_calls"]
         .as_array()
         .map(Vec::as_slice)
         .unwrap_or_default()
@@ -366,6 +366,10 @@ fn success(reply: &HttpReply, body: Option<&Value>, tool_name: &str) -> ModelOut
         })
         .collect();
     let text = content_text(&message["content"]);
+    if calls.is_empty() {
+        // A server that does not parse its chat template's tool calls leaves them in the text.
+        calls = text_call::calls(&text, tool_name);
+    }
     if calls.is_empty() {
         if let Some(refusal) = message["refusal"].as_str().filter(|r| !r.trim().is_empty()) {
             // The model declined on policy grounds; asking the same model again does not help.
@@ -806,6 +810,20 @@ mod tests {
                 reply: PriorReply::Text("Here is the plan.".into()),
             })
         );
+    }
+
+    #[test]
+    fn a_call_written_in_the_text_is_the_call() {
+        let text = "Week 1 follows.\n<tool_call>\n{\"name\": \"add_week_details\", \"arguments\": {\"week_number\": 1}}\n</tool_call>";
+        let message = json!({"role": "assistant", "content": text});
+        assert!(
+            matches!(outcome(&http(200, &[], completion(message, "stop"))), ModelOutcome::Call(call) if call.arguments == r#"{"week_number":1}"#)
+        );
+        let other = json!({"role": "assistant", "content": "<tool_call>{\"name\": \"x\", \"arguments\": {}}</tool_call>"});
+        assert!(matches!(
+            outcome(&http(200, &[], completion(other, "stop"))),
+            ModelOutcome::Failed(ModelFailure::Malformed { message, reply: PriorReply::Text(_) }) if message.starts_with("the reply has no tool call")
+        ));
     }
 
     #[test]

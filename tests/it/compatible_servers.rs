@@ -1,7 +1,7 @@
 //! The OpenAI client against mock-llm behaving like local OpenAI-compatible servers (llama.cpp's
 //! llama-server, vLLM, LM Studio, Ollama's `/v1`), each quirk modelled on every request: the
-//! output cap reaches a server that reads only `max_tokens`; a server that reads `tool_choice`
-//! only as a string still gets a call.
+//! output cap reaches a server that reads only `max_tokens`; a call left in the answer text is
+//! read there; a server that reads `tool_choice` only as a string still gets a call.
 
 use periodize::engine::Outcome;
 use periodize::mock_llm::{MockConfig, MockServer, Quirk};
@@ -11,15 +11,19 @@ use serde_json::{json, Value};
 
 use crate::http_providers::{engine_for, fast_retries, quiet_config, spec};
 
-/// Plans a `total_weeks` plan over the OpenAI protocol against a mock with `quirks`, and
-/// returns how it ended, with the mock.
-async fn plan(quirks: &[Quirk], total_weeks: u32) -> (Outcome, MockServer) {
+/// Plans a `total_weeks` plan over `protocol` against a mock with `quirks`, and returns how
+/// it ended, with the mock.
+async fn plan_with(
+    protocol: Protocol,
+    quirks: &[Quirk],
+    total_weeks: u32,
+) -> (Outcome, MockServer) {
     let config = MockConfig {
         quirks: quirks.to_vec(),
         ..quiet_config()
     };
     let mock = MockServer::start(config, 0).await.unwrap();
-    let setup = engine_for(Protocol::OpenAi, &mock.url(), 10_000);
+    let setup = engine_for(protocol, &mock.url(), 10_000);
     let outcome = setup
         .engine
         .start(
@@ -30,6 +34,28 @@ async fn plan(quirks: &[Quirk], total_weeks: u32) -> (Outcome, MockServer) {
         .await
         .unwrap();
     (outcome, mock)
+}
+
+/// `plan_with` over the OpenAI protocol.
+async fn plan(quirks: &[Quirk], total_weeks: u32) -> (Outcome, MockServer) {
+    plan_with(Protocol::OpenAi, quirks, total_weeks).await
+}
+
+/// A model on a Hermes or Qwen template writes its call as `<tool_call>` JSON after a line of
+/// prose, and neither the compatible server nor Ollama parses it: the decoders read it there,
+/// so every step is answered at its first request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_written_in_the_answer_text_is_accepted() {
+    for protocol in [Protocol::OpenAi, Protocol::Ollama] {
+        let (outcome, mock) = plan_with(protocol, &[Quirk::ToolCallInContent], 2).await;
+        assert!(
+            matches!(outcome, Outcome::Done { .. }),
+            "{protocol:?}: {outcome:?}"
+        );
+        let log = mock.stats().log;
+        assert_eq!(log.len(), 3, "{protocol:?}: one request a step: {log:?}");
+        mock.shutdown().await;
+    }
 }
 
 /// A server that reads only `max_tokens` (Ollama's `/v1` ignores `max_completion_tokens`, and
