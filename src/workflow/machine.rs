@@ -461,6 +461,7 @@ impl Run {
             ModelOutcome::Call(call) => self.judge_call(step, call),
             ModelOutcome::Failed(failure) => Judged::Failure(failure.clone()),
         };
+        let never_called = !self.any_tool_call();
         let policy = self.spec.retry.clone();
         let run_id = self.spec.run_id;
         let state = self.step_mut(step, context);
@@ -525,8 +526,15 @@ impl Run {
                 }
             }
             Judged::Failure(ModelFailure::Malformed { message, reply }) => {
+                // The model cannot fix a server that never shows it the tool: the hint is for
+                // the user (the attempt and the step's failure), not in the feedback.
+                let shown = if never_called && matches!(reply, PriorReply::Text(_)) {
+                    format!("{message}; {TOOLS_NOT_PASSED_HINT}")
+                } else {
+                    message.clone()
+                };
                 record.outcome = AttemptOutcome::Malformed {
-                    message: message.clone(),
+                    message: shown.clone(),
                 };
                 let tool = tool_name(step);
                 let turn = RepairTurn {
@@ -538,7 +546,7 @@ impl Run {
                     },
                     feedback: format!("{message}. Call the tool {tool} exactly once, with complete JSON arguments for {step}."),
                 };
-                refuse(state, turn, policy.max_attempts, "were malformed", &message)
+                refuse(state, turn, policy.max_attempts, "were malformed", &shown)
             }
             Judged::Failure(ModelFailure::Transient {
                 message,
@@ -600,6 +608,23 @@ impl Run {
             let _issued = self.request(step, at_ms, context);
         }
         outcome
+    }
+
+    /// Whether the model has called a tool in any step of the run so far: a call it answered
+    /// (accepted, or refused by validation) or one kept in a repair turn. Steps the built-in
+    /// coach answered do not count.
+    fn any_tool_call(&self) -> bool {
+        self.steps.values().any(|state| {
+            (state.is_accepted() && !state.fallback)
+                || state
+                    .attempts
+                    .iter()
+                    .any(|attempt| matches!(attempt.outcome, AttemptOutcome::Rejected { .. }))
+                || state
+                    .repair_turns
+                    .iter()
+                    .any(|turn| matches!(turn.reply, PriorReply::Call(_)))
+        })
     }
 
     /// Parses and validates a tool call against the run. Pure.
@@ -743,6 +768,11 @@ pub(crate) fn tool_name(step: StepId) -> &'static str {
         StepId::Week(_) => tools::ADD_WEEK_DETAILS,
     }
 }
+
+/// What an answer without a call adds when no answer of the run has called a tool: a server
+/// whose chat template has no tool support drops `tools` without an error, and the model,
+/// never shown the tool, answers prose.
+pub const TOOLS_NOT_PASSED_HINT: &str = "no answer of this run has called a tool yet, so the server may not be passing tools to the model (llama.cpp: start llama-server with --jinja and a chat template with tool support; vLLM: start it with --enable-auto-tool-choice --tool-call-parser <the parser for the model>)";
 
 /// Repair turns a request carries at most (the newest).
 pub const MAX_REPAIR_TURNS: usize = 2;

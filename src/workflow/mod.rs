@@ -18,7 +18,7 @@ use crate::domain::validate::{Rules, Violation};
 use crate::llm::{ModelReply, RepairTurn, StepId, Usage};
 
 pub use batch::{Batch, BatchItem, BatchRef};
-pub use machine::{State, MAX_LISTED_VIOLATIONS, MAX_REPAIR_TURNS};
+pub use machine::{State, MAX_LISTED_VIOLATIONS, MAX_REPAIR_TURNS, TOOLS_NOT_PASSED_HINT};
 
 /// The engine-generated identity of a run (plan_id). Never taken from model output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

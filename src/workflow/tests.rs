@@ -495,6 +495,56 @@ fn wrong_tool_is_malformed_and_never_executed() {
     );
 }
 
+/// An answer without a call says the server may not pass tools only while no answer of the run
+/// has called one; the model's feedback never says it.
+#[test]
+fn prose_before_any_call_says_the_server_may_not_pass_tools() {
+    let prose = |step, attempt| {
+        failure(
+            step,
+            attempt,
+            ModelFailure::Malformed {
+                message: "the reply has no tool call".into(),
+                reply: PriorReply::Text("Ride on Tuesday.".into()),
+            },
+            attempt.into(),
+        )
+    };
+    let last_message = |machine: &Machine, step| match &machine.run().step(step).attempts.last() {
+        Some(crate::workflow::AttemptRecord {
+            outcome: crate::workflow::AttemptOutcome::Malformed { message },
+            ..
+        }) => message.clone(),
+        other => panic!("{other:?}"),
+    };
+    let mut machine = Machine::new(spec(1));
+    machine.handle(&Event::Start {
+        at_ms: 0,
+        week_concurrency: 1,
+    });
+    machine.handle(&prose(StepId::Overview, 1));
+    let first = last_message(&machine, StepId::Overview);
+    assert!(first.ends_with(super::TOOLS_NOT_PASSED_HINT), "{first}");
+    let feedback = &machine.run().step(StepId::Overview).repair_turns[0].feedback;
+    assert!(!feedback.contains("--jinja"), "{feedback}");
+    machine.handle(&prose(StepId::Overview, 2));
+    let failed = format!("{:?}", machine.state());
+    assert!(failed.contains("--enable-auto-tool-choice"), "{failed}");
+
+    // Once the overview was called and accepted, prose in a week is the model's own doing.
+    let mut machine = Machine::new(spec(2));
+    machine.handle(&Event::Start {
+        at_ms: 0,
+        week_concurrency: 1,
+    });
+    machine.handle(&good_overview(1, 1));
+    machine.handle(&prose(StepId::Week(1), 1));
+    assert_eq!(
+        last_message(&machine, StepId::Week(1)),
+        "the reply has no tool call"
+    );
+}
+
 #[test]
 fn a_long_answer_without_a_call_is_replayed_as_an_excerpt() {
     let mut machine = Machine::new(spec(1));

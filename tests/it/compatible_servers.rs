@@ -1,7 +1,8 @@
 //! The OpenAI client against mock-llm behaving like local OpenAI-compatible servers (llama.cpp's
 //! llama-server, vLLM, LM Studio, Ollama's `/v1`), each quirk modelled on every request: the
 //! output cap reaches a server that reads only `max_tokens`; a call left in the answer text is
-//! read there; a server that reads `tool_choice` only as a string still gets a call.
+//! read there; a server that drops `tools` gets a failure naming the fix; a server that reads
+//! `tool_choice` only as a string still gets a call.
 
 use periodize::engine::Outcome;
 use periodize::mock_llm::{MockConfig, MockServer, Quirk};
@@ -10,6 +11,8 @@ use periodize::tools;
 use serde_json::{json, Value};
 
 use crate::http_providers::{engine_for, fast_retries, quiet_config, spec};
+use crate::secrets::generate;
+use crate::support::{stderr, stdout, Sandbox};
 
 /// Plans a `total_weeks` plan over `protocol` against a mock with `quirks`, and returns how
 /// it ended, with the mock.
@@ -117,5 +120,35 @@ async fn a_server_that_reads_tool_choice_only_as_a_string_still_gets_a_call() {
         message.get("tool_calls").is_none() && message["content"].is_string(),
         "the object form leaves the tool optional: {answer}"
     );
+    mock.shutdown().await;
+}
+
+/// A chat template without tool support makes the server drop `tools` without an error, and the
+/// model answers prose: the run fails, and what the user sees (the failure on stderr, and
+/// `status`) says the server may not be passing tools and how to start llama.cpp and vLLM so
+/// that it does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prose_from_a_server_that_drops_tools_names_the_fix() {
+    let config = MockConfig {
+        quirks: vec![Quirk::ToolsDropped],
+        ..quiet_config()
+    };
+    let mock = MockServer::start(config, 0).await.unwrap();
+    let sandbox = Sandbox::new();
+    let output = generate(&sandbox, Protocol::OpenAi, &mock.url(), &[]).await;
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let status = stdout(&sandbox.run(&["status"]));
+    for needed in [
+        "the server may not be passing tools",
+        "llama-server with --jinja",
+        "--enable-auto-tool-choice --tool-call-parser",
+    ] {
+        assert!(
+            stderr(&output).contains(needed),
+            "{needed}: {}",
+            stderr(&output)
+        );
+        assert!(status.contains(needed), "{needed}: {status}");
+    }
     mock.shutdown().await;
 }
