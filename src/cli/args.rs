@@ -294,4 +294,8 @@ pub struct MockLlmArgs {
     /// template), tool-call-in-content (the call written as <tool_call> in the text).
     #[arg(long, value_delimiter = ',', value_name = "QUIRKS")]
     pub quirks: Vec<String>,
+    /// The model's context window in tokens (4 characters each; 0: none): a longer request is
+    /// answered with the vendor's context-length error.
+    #[arg(long, default_value_t = 0, value_name = "TOKENS")]
+    pub context_window: u64,
 }

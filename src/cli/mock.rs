@@ -41,6 +41,7 @@ pub async fn run(args: MockLlmArgs, json_output: bool) -> Result<u8, Error> {
         timeout_hold_ms: args.timeout_hold_ms,
         fault_only_first_n: args.fault_only_first_n,
         quirks,
+        context_window_tokens: args.context_window,
     };
     let server = MockServer::start(config, args.port)
         .await

@@ -635,6 +635,7 @@ fn outcome_name(outcome: &ModelOutcome) -> &'static str {
         ModelOutcome::Call(_) => "call",
         ModelOutcome::Failed(ModelFailure::Transient { .. }) => "transient",
         ModelOutcome::Failed(ModelFailure::Fatal { .. }) => "fatal",
+        ModelOutcome::Failed(ModelFailure::ContextLength { .. }) => "context_length",
         ModelOutcome::Failed(ModelFailure::Malformed { .. }) => "malformed",
     }
 }

@@ -46,6 +46,9 @@ pub struct MockConfig {
     pub fault_only_first_n: u64,
     /// Ways of real servers to model on every request (see `Quirk`).
     pub quirks: Vec<Quirk>,
+    /// The model's context window in the mock's tokens (0: none): a request whose input is
+    /// larger is answered with the vendor's context-length error.
+    pub context_window_tokens: u64,
 }
 
 impl Default for MockConfig {
@@ -60,6 +63,7 @@ impl Default for MockConfig {
             timeout_hold_ms: 120_000,
             fault_only_first_n: 0,
             quirks: Vec::new(),
+            context_window_tokens: 0,
         }
     }
 }

@@ -453,15 +453,30 @@ async fn model_request(
 
     let config = &shared.config;
     let (seq, n) = shared.arrive(&path, Some(&step));
-    let fault = faults::decide(config, &step, n);
     let input_tokens = tokens(text.chars().count());
+    // A server checks the prompt against its window before anything else can happen to it.
+    let window = config.context_window_tokens;
+    let over_window = window > 0 && input_tokens > window;
+    let fault = if over_window {
+        None
+    } else {
+        faults::decide(config, &step, n)
+    };
     let transport_error = match fault {
         Some(FaultKind::RateLimit) => Some(ErrorKind::RateLimit),
         Some(FaultKind::ServerError) => Some(ErrorKind::ServerError),
         Some(FaultKind::Overloaded) => Some(ErrorKind::Overloaded),
         _ => None,
     };
-    let (status, response) = if fault == Some(FaultKind::Drop) {
+    let (status, response) = if over_window {
+        let reply = protocols::error(
+            protocol,
+            ErrorKind::ContextLength,
+            &protocols::context_message(protocol, input_tokens, window),
+            &error_context(shared, seq),
+        );
+        (reply.status, Some((reply, 0, CacheUse::default())))
+    } else if fault == Some(FaultKind::Drop) {
         (0, None)
     } else if let Some(kind) = transport_error {
         let reply = protocols::error(

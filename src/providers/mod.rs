@@ -153,6 +153,40 @@ pub(crate) fn token_count(value: Option<&serde_json::Value>, field: &str, estima
     }
 }
 
+/// Error codes and types that say a request is over the context window: OpenAI's code, and
+/// llama.cpp's type.
+const CONTEXT_LENGTH_LABELS: &[&str] = &["context_length_exceeded", "exceed_context_size_error"];
+/// What a 400 or 413 says when the request is over the context window, in lowercase: OpenAI
+/// and vLLM ("maximum context length"), llama.cpp ("the available context size"), Anthropic
+/// ("prompt is too long"), Gemini ("exceeds the maximum number of tokens allowed"), and other
+/// compatible servers.
+const CONTEXT_LENGTH_PHRASES: &[&str] = &[
+    "context length",
+    "context window",
+    "context size",
+    "maximum context",
+    "too many tokens",
+    "prompt is too long",
+    "exceeds the maximum number of tokens",
+];
+
+/// Whether an error reply says the request does not fit the model's context window: one of
+/// `labels` (the body's error code and type) is a context code, or a 400 or 413 `message`
+/// names the context. Used by every decoder, so every server's wording counts everywhere.
+pub(crate) fn is_context_length(status: u16, labels: &[&str], message: &str) -> bool {
+    if labels
+        .iter()
+        .any(|label| CONTEXT_LENGTH_LABELS.contains(label))
+    {
+        return true;
+    }
+    let message = message.to_ascii_lowercase();
+    matches!(status, 400 | 413)
+        && CONTEXT_LENGTH_PHRASES
+            .iter()
+            .any(|phrase| message.contains(phrase))
+}
+
 /// A transient failure with the server's wait hint, if any.
 pub(crate) fn transient(message: String, retry_after_ms: Option<u64>) -> ModelFailure {
     ModelFailure::Transient {
@@ -418,6 +452,41 @@ mod tests {
         ] {
             assert_eq!(token_count(Some(&value), "f", 7), 7, "{value}");
         }
+    }
+
+    #[test]
+    fn context_errors_are_known_by_code_type_or_wording() {
+        assert!(is_context_length(
+            400,
+            &["context_length_exceeded", "invalid_request_error"],
+            "x"
+        ));
+        assert!(is_context_length(
+            400,
+            &["", "exceed_context_size_error"],
+            "x"
+        ));
+        for message in [
+            "This model's maximum context length is 4096 tokens. However, you requested 5000 tokens.",
+            "prompt is too long: 210000 tokens > 200000 maximum",
+            "The input token count (1200000) exceeds the maximum number of tokens allowed (1048576).",
+            "the request exceeds the available context size, try increasing it",
+            "Trying to keep the first 9000 tokens when context window is 8192",
+        ] {
+            assert!(is_context_length(400, &[], message), "{message}");
+            assert!(is_context_length(413, &[], message), "{message}");
+            assert!(!is_context_length(500, &[], message), "{message}");
+        }
+        assert!(!is_context_length(
+            400,
+            &["invalid_request_error"],
+            "messages: bad role"
+        ));
+        assert!(!is_context_length(
+            413,
+            &["request_too_large"],
+            "Request exceeds the maximum allowed number of bytes"
+        ));
     }
 
     #[test]

@@ -10,7 +10,8 @@ use crate::llm::{
 use crate::providers::http::{HeaderValue, HttpReply};
 use crate::providers::secret::Secret;
 use crate::providers::{
-    cut_off_message, excerpt, failed, malformed, text_call, token_count, transient, usage_estimates,
+    cut_off_message, excerpt, failed, is_context_length, malformed, text_call, token_count,
+    transient, usage_estimates,
 };
 
 pub const DEFAULT_BASE_URL: &str = "http://localhost:11434";
@@ -352,6 +353,9 @@ fn error_failure(status: u16, body: Option<&Value>, reply: &HttpReply) -> ModelF
             "; choose a model with tool support (`ollama show <model>` lists its capabilities)",
         );
     }
+    if is_context_length(status, &[], text) {
+        return ModelFailure::ContextLength { message };
+    }
     match status {
         408 | 429 | 500..=599 => transient(message, reply.retry_after_ms()),
         _ => ModelFailure::Fatal { message },
@@ -394,6 +398,9 @@ mod tests {
                 retry_after_ms,
             }) => ("transient", message, retry_after_ms),
             ModelOutcome::Failed(ModelFailure::Fatal { message }) => ("fatal", message, None),
+            ModelOutcome::Failed(ModelFailure::ContextLength { message }) => {
+                ("context", message, None)
+            }
             ModelOutcome::Failed(ModelFailure::Malformed { message, .. }) => {
                 ("malformed", message, None)
             }
@@ -671,6 +678,19 @@ mod tests {
             "the arguments of add_week_details are not a JSON object"
         );
         assert_eq!(class(&call(Value::Null)), ("call", "{}".into(), None));
+    }
+
+    #[test]
+    fn a_prompt_over_the_window_is_a_context_failure() {
+        let over = json!({"error": "the input length exceeds the context length"});
+        assert_eq!(
+            class(&reply(400, over)),
+            (
+                "context",
+                "ollama 400: the input length exceeds the context length".into(),
+                None
+            )
+        );
     }
 
     #[test]

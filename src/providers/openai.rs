@@ -10,7 +10,9 @@ use crate::llm::{
 };
 use crate::providers::http::{HeaderValue, HttpReply};
 use crate::providers::secret::Secret;
-use crate::providers::{cut_off_message, excerpt, text_call, token_count, usage_estimates};
+use crate::providers::{
+    cut_off_message, excerpt, is_context_length, text_call, token_count, usage_estimates,
+};
 
 /// Includes `/v1`, so a compatible server is addressed as `--base-url http://host:port/v1`.
 pub const DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
@@ -454,6 +456,9 @@ fn failure(reply: &HttpReply, body: Option<&Value>) -> ModelFailure {
     if error.is_account_problem() {
         return ModelFailure::Fatal { message: text };
     }
+    if is_context_length(status, &[&error.code, &error.kind], &error.message) {
+        return ModelFailure::ContextLength { message: text };
+    }
     match reply.header("x-should-retry").map(str::trim) {
         Some("true") => {
             return ModelFailure::Transient {
@@ -770,6 +775,26 @@ mod tests {
                 ModelOutcome::Failed(ModelFailure::Fatal {
                     message: format!("openai {status} invalid_api_key: Incorrect API key provided"),
                 })
+            );
+        }
+    }
+
+    #[test]
+    fn context_errors_of_openai_llama_cpp_and_vllm_are_context_failures() {
+        let openai = error_body(
+            "This model's maximum context length is 128000 tokens. However, your messages resulted in 130000 tokens.",
+            "invalid_request_error",
+            Some("context_length_exceeded"),
+        );
+        let llama_cpp = json!({"error": {"code": 400, "message": "the request exceeds the available context size, try increasing it", "type": "exceed_context_size_error", "n_prompt_tokens": 9000, "n_ctx": 8192}});
+        let vllm = json!({"object": "error", "message": "This model's maximum context length is 4096 tokens. However, you requested 5000 tokens (3000 in the messages, 2000 in the completion). Please reduce the length of the messages or completion.", "type": "BadRequestError", "param": null, "code": 400});
+        for body in [openai, llama_cpp, vllm] {
+            assert!(
+                matches!(
+                    outcome(&http(400, &[], body.clone())),
+                    ModelOutcome::Failed(ModelFailure::ContextLength { .. })
+                ),
+                "{body}"
             );
         }
     }

@@ -131,6 +131,10 @@ pub enum AttemptOutcome {
     Fatal {
         message: String,
     },
+    /// The request did not fit the model's context window.
+    ContextLength {
+        message: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]

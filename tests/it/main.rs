@@ -4,6 +4,7 @@ mod batches;
 mod cli;
 mod coach;
 mod compatible_servers;
+mod context_window;
 mod doctor;
 mod engine_model;
 mod engine_runs;

@@ -22,7 +22,7 @@ use gemini::*;
 use ollama::*;
 use openai::*;
 
-pub(crate) use errors::{error, fault_message, ErrorContext};
+pub(crate) use errors::{context_message, error, fault_message, ErrorContext};
 
 /// Which vendor API a path speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -141,6 +141,8 @@ pub(crate) enum ErrorKind {
     RateLimit,
     ServerError,
     Overloaded,
+    /// The request is over the model's context window.
+    ContextLength,
 }
 
 #[derive(Debug, Clone, PartialEq)]
