@@ -231,6 +231,7 @@ fn plan_over_http(c: &mut Criterion) {
         limiter: std::sync::Arc::new(periodize::providers::limiter::Limiter::new(
             Default::default(),
         )),
+        context_tokens: None,
     });
     let observer: Observer = Arc::new(|_| {});
     let engine = Engine {

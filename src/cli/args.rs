@@ -113,6 +113,11 @@ pub struct ModelArgs {
     /// Input tokens per minute to the provider, shared like --max-rpm (0: no limit).
     #[arg(long, value_name = "N")]
     pub max_tpm: Option<u64>,
+    /// The server's context window in tokens (0 or absent: unknown). A request estimated
+    /// above it (input at 4 bytes a token, plus the output cap) leaves out its oldest repair
+    /// turns; one that does not fit without them fails its step unsent.
+    #[arg(long, value_name = "N")]
+    pub context_tokens: Option<u64>,
     /// Prompt templates directory (default: the built-in copies of prompts/).
     #[arg(long, value_name = "DIR")]
     pub prompts: Option<PathBuf>,

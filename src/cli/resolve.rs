@@ -170,6 +170,7 @@ fn choice(args: &ModelArgs) -> Choice {
         latency_ms: args.latency_ms,
         max_rpm: args.max_rpm,
         max_tpm: args.max_tpm,
+        context_tokens: args.context_tokens.filter(|tokens| *tokens > 0),
     }
 }
 

@@ -322,6 +322,9 @@ pub struct HttpProvider {
     pub mock_brief: bool,
     /// The endpoint's limiter, shared with every other run of the process that uses it.
     pub limiter: std::sync::Arc<limiter::Limiter>,
+    /// The server's context window in tokens, as the user stated it (`--context-tokens`);
+    /// `None`: unknown, requests go as they are.
+    pub context_tokens: Option<u64>,
 }
 
 impl std::fmt::Debug for HttpProvider {
@@ -333,6 +336,7 @@ impl std::fmt::Debug for HttpProvider {
             .field("key", &self.key)
             .field("mock_brief", &self.mock_brief)
             .field("limits", &self.limiter.limits())
+            .field("context_tokens", &self.context_tokens)
             .finish()
     }
 }
@@ -350,10 +354,18 @@ impl HttpProvider {
                 HeaderValue::Plain(mock_brief(&request.brief)),
             ));
         }
-        let body = self.protocol.encode(request, &self.model, &self.base_url);
+        let encode = |request: &ToolRequest| {
+            let body = self.protocol.encode(request, &self.model, &self.base_url);
+            serde_json::to_vec(&body).expect("a JSON value always serializes")
+        };
+        let bytes = match fit_to_window(request, self.context_tokens, encode) {
+            Ok(bytes) => bytes,
+            Err(message) => {
+                return failed(ModelFailure::Fatal { message }, Usage::default());
+            }
+        };
         // Its turn comes after the request is committed as in flight, so a wait here is a
         // wait of the request, never of the store.
-        let bytes = serde_json::to_vec(&body).expect("a JSON value always serializes");
         let turn = self.limiter.acquire(estimated_tokens(bytes.len())).await;
         let reply = match http::post_json(&self.client, &url, &headers, bytes).await {
             Ok(reply) => {
@@ -377,6 +389,45 @@ impl HttpProvider {
         };
         redact::reply(reply, self.key.as_ref())
     }
+}
+
+/// The body of `request` (as `encode` writes it) that fits a context window of `window`
+/// tokens: the input estimated from the body's bytes (`estimated_tokens`) plus the output cap.
+/// A request that does not fit drops its oldest repair turns first (the step keeps them; only
+/// this request goes without); one that does not fit without any is refused unsent, with a
+/// message naming `--context-tokens` and the estimate. No window: the body as it is.
+pub(crate) fn fit_to_window(
+    request: &ToolRequest,
+    window: Option<u64>,
+    encode: impl Fn(&ToolRequest) -> Vec<u8>,
+) -> Result<Vec<u8>, String> {
+    let bytes = encode(request);
+    let Some(window) = window else {
+        return Ok(bytes);
+    };
+    let output = u64::from(request.max_output_tokens);
+    let needed = |bytes: &[u8]| estimated_tokens(bytes.len()).saturating_add(output);
+    if needed(&bytes) <= window {
+        return Ok(bytes);
+    }
+    let mut shorter = request.clone();
+    while !shorter.repair_turns.is_empty() {
+        shorter.repair_turns.remove(0);
+        let bytes = encode(&shorter);
+        if needed(&bytes) <= window {
+            tracing::info!(
+                dropped = request.repair_turns.len() - shorter.repair_turns.len(),
+                window,
+                "the oldest repair turns were left out to fit --context-tokens"
+            );
+            return Ok(bytes);
+        }
+    }
+    let input = estimated_tokens(encode(&shorter).len());
+    Err(format!(
+        "the request needs about {} tokens ({input} of input, estimated at {BYTES_PER_TOKEN_ESTIMATE} bytes a token, and {output} of output) even without repair turns, more than --context-tokens {window}; it was not sent: give the server a larger context window and raise --context-tokens to it",
+        input.saturating_add(output)
+    ))
 }
 
 /// The configured model provider of a run.

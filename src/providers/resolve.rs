@@ -50,6 +50,8 @@ pub struct Choice {
     /// `--max-rpm` and `--max-tpm`; 0 means no limit, `None` the vendor's default.
     pub max_rpm: Option<u32>,
     pub max_tpm: Option<u64>,
+    /// `--context-tokens`: the server's context window; `None` when unknown.
+    pub context_tokens: Option<u64>,
 }
 
 /// What a run recorded about its provider (resume).
@@ -221,6 +223,7 @@ pub fn resolve(
         key,
         mock_brief: credentials.mock_brief,
         limiter,
+        context_tokens: choice.context_tokens,
     }))
 }
 

@@ -2,12 +2,17 @@
 //! a context-length error is its own failure kind, not fatal. A request that outgrew the window
 //! with its repair turns is asked again at once without them and the step recovers; a request
 //! that does not fit even without them costs an attempt, and the step fails by the budget.
+//! `--context-tokens` fits a request to a stated window before it is sent.
 
 use periodize::engine::Outcome;
+use periodize::llm::{ModelFailure, ModelOutcome, PriorReply, RepairTurn, ToolRequest};
 use periodize::mock_llm::{FaultKind, MockConfig, MockServer, RequestLogEntry};
+use periodize::providers::BYTES_PER_TOKEN_ESTIMATE;
 use periodize::workflow::{AttemptOutcome, RunId};
 
+use crate::hostile::{Hostile, Reply};
 use crate::http_providers::{engine_for, fast_retries, quiet_config, spec, PROTOCOLS};
+use crate::secrets::overview_request;
 
 /// Every step's first answer fails validation, so its second request carries a repair turn.
 fn refused_once() -> MockConfig {
@@ -139,4 +144,91 @@ async fn a_prompt_over_the_window_fails_by_the_attempt_budget_not_as_fatal() {
             overview.attempts
         );
     }
+}
+
+/// `--context-tokens`: a request whose estimate (body bytes / 4, plus the output cap) is over
+/// the stated window leaves out its oldest repair turns until it fits, and the server gets
+/// exactly that shorter request; one that does not fit without any is never sent, and the step
+/// fails naming the flag and the estimate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stated_window_drops_the_oldest_repair_turns_then_refuses_unsent() {
+    let turn = |bytes: usize| RepairTurn {
+        reply: PriorReply::Text("x".repeat(bytes)),
+        feedback: "call the tool".into(),
+    };
+    for protocol in PROTOCOLS {
+        let server = Hostile::start(move |_| async move {
+            Reply::json(200, &crate::secrets::text_reply(protocol, "fine"))
+        })
+        .await;
+        let mut provider = crate::secrets::provider(protocol, &server.url(), None);
+        let base_url = provider.base_url.clone();
+        let body = |request: &ToolRequest| {
+            serde_json::to_vec(&protocol.encode(request, &provider.model, &base_url)).unwrap()
+        };
+        let needed = |request: &ToolRequest| {
+            u64::try_from(body(request).len())
+                .unwrap()
+                .div_ceil(BYTES_PER_TOKEN_ESTIMATE)
+                + u64::from(request.max_output_tokens)
+        };
+        let mut request = overview_request();
+        request.repair_turns = vec![turn(40_000), turn(400)];
+        let newest_only = ToolRequest {
+            repair_turns: vec![turn(400)],
+            ..request.clone()
+        };
+        let bare = ToolRequest {
+            repair_turns: Vec::new(),
+            ..request.clone()
+        };
+
+        provider.context_tokens = Some(needed(&newest_only) + 10);
+        provider.call(&request).await;
+        provider.context_tokens = Some(needed(&bare) + 10);
+        provider.call(&request).await;
+        let sent: Vec<Vec<u8>> = server
+            .requests()
+            .into_iter()
+            .map(|sent| sent.body)
+            .collect();
+        assert_eq!(sent, [body(&newest_only), body(&bare)], "{protocol:?}");
+
+        let window = needed(&bare) - 50;
+        provider.context_tokens = Some(window);
+        let reply = provider.call(&request).await;
+        let ModelOutcome::Failed(ModelFailure::Fatal { message }) = reply.outcome else {
+            panic!("{protocol:?}: {reply:?}")
+        };
+        assert!(
+            message.contains(&format!("more than --context-tokens {window}"))
+                && message.contains(&format!("needs about {} tokens", needed(&bare))),
+            "{protocol:?}: {message}"
+        );
+        assert_eq!(
+            server.requests().len(),
+            2,
+            "{protocol:?}: nothing more was sent"
+        );
+    }
+}
+
+/// `--context-tokens` reaches the provider from the command line: a window smaller than the
+/// first request fails the run before anything is sent, and the message names the flag.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_context_tokens_flag_is_applied_before_sending() {
+    let mock = MockServer::start(quiet_config(), 0).await.unwrap();
+    let sandbox = crate::support::Sandbox::new();
+    let output = crate::secrets::generate(
+        &sandbox,
+        periodize::providers::Protocol::OpenAi,
+        &mock.url(),
+        &["--context-tokens", "1000"],
+    )
+    .await;
+    assert_eq!(output.status.code(), Some(1));
+    let shown = crate::support::stderr(&output);
+    assert!(shown.contains("more than --context-tokens 1000"), "{shown}");
+    assert!(mock.stats().log.is_empty(), "nothing was sent");
+    mock.shutdown().await;
 }

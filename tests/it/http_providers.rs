@@ -61,6 +61,7 @@ pub fn engine_for(protocol: Protocol, mock_url: &str, request_timeout_ms: u64) -
         limiter: std::sync::Arc::new(periodize::providers::limiter::Limiter::new(
             Default::default(),
         )),
+        context_tokens: None,
     });
     let observer: Observer = Arc::new(|_| {});
     Setup {

@@ -267,6 +267,7 @@ pub fn provider(protocol: Protocol, url: &str, key: Option<&str>) -> HttpProvide
         limiter: std::sync::Arc::new(periodize::providers::limiter::Limiter::new(
             Default::default(),
         )),
+        context_tokens: None,
     }
 }
 
