@@ -98,10 +98,15 @@ pub struct ModelArgs {
     #[arg(long, value_name = "URL")]
     pub base_url: Option<String>,
     /// Timeout to connect to the provider.
-    #[arg(long, default_value_t = 10_000, value_name = "MS")]
+    #[arg(long, default_value_t = crate::providers::http::DEFAULT_CONNECT_TIMEOUT_MS, value_name = "MS")]
     pub connect_timeout_ms: u64,
-    /// Timeout of one whole model request.
-    #[arg(long, default_value_t = 300_000, value_name = "MS")]
+    /// Silence timeout: a request fails when the server sends nothing for this long (0: no
+    /// limit). A reply that is not streamed says nothing until the whole answer is generated,
+    /// so this also bounds one answer's generation: raise it for a slow (CPU) server.
+    #[arg(long, default_value_t = crate::providers::http::DEFAULT_READ_TIMEOUT_MS, value_name = "MS")]
+    pub read_timeout_ms: u64,
+    /// Timeout of one whole model request, however steadily the reply arrives (0: no limit).
+    #[arg(long, default_value_t = 0, value_name = "MS")]
     pub request_timeout_ms: u64,
     /// Simulated latency of the built-in coach per request, to rehearse crashes offline.
     #[arg(long, default_value_t = 0, value_name = "MS")]

@@ -166,6 +166,7 @@ fn choice(args: &ModelArgs) -> Choice {
         timeouts: http::Timeouts {
             connect_ms: args.connect_timeout_ms,
             request_ms: args.request_timeout_ms,
+            read_ms: args.read_timeout_ms,
         },
         latency_ms: args.latency_ms,
         max_rpm: args.max_rpm,

@@ -314,7 +314,7 @@ impl Protocol {
 #[derive(Clone)]
 pub struct HttpProvider {
     pub protocol: Protocol,
-    pub client: reqwest::Client,
+    pub client: http::Client,
     pub base_url: String,
     pub model: String,
     pub key: Option<Secret>,

@@ -49,6 +49,7 @@ pub fn engine_for(protocol: Protocol, mock_url: &str, request_timeout_ms: u64) -
     let client = http::client(http::Timeouts {
         connect_ms: 2_000,
         request_ms: request_timeout_ms,
+        read_ms: 0,
     })
     .unwrap();
     let provider = Provider::Http(HttpProvider {
