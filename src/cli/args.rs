@@ -301,7 +301,8 @@ pub struct MockLlmArgs {
     /// Behave like a local OpenAI-compatible server on every request, comma-separated:
     /// max-tokens-only (ignore max_completion_tokens), string-tool-choice (an object
     /// tool_choice leaves the tool optional), tools-dropped (no tool support in the chat
-    /// template), tool-call-in-content (the call written as <tool_call> in the text).
+    /// template), tool-call-in-content (the call written as <tool_call> in the text),
+    /// openai-paths-only (every other protocol's path is a 404).
     #[arg(long, value_delimiter = ',', value_name = "QUIRKS")]
     pub quirks: Vec<String>,
     /// The model's context window in tokens (4 characters each; 0: none): a longer request is

@@ -106,14 +106,18 @@ pub enum Quirk {
     /// message text after a line of prose, and the server leaves it there (Hermes and Qwen
     /// templates the server does not parse).
     ToolCallInContent,
+    /// Serves only the OpenAI-compatible paths, as llama-server and vLLM do: any other model
+    /// path (`/api/chat`, `/v1/messages`, Gemini's) is a 404 "File Not Found".
+    OpenAiPathsOnly,
 }
 
 impl Quirk {
-    pub const ALL: [Quirk; 4] = [
+    pub const ALL: [Quirk; 5] = [
         Quirk::MaxTokensOnly,
         Quirk::StringToolChoice,
         Quirk::ToolsDropped,
         Quirk::ToolCallInContent,
+        Quirk::OpenAiPathsOnly,
     ];
 
     pub fn name(self) -> &'static str {
@@ -122,6 +126,7 @@ impl Quirk {
             Quirk::StringToolChoice => "string-tool-choice",
             Quirk::ToolsDropped => "tools-dropped",
             Quirk::ToolCallInContent => "tool-call-in-content",
+            Quirk::OpenAiPathsOnly => "openai-paths-only",
         }
     }
 

@@ -252,6 +252,18 @@ async fn handle(
                 &message,
             ))
         }
+        Route::Model { protocol, .. }
+            if protocol != Protocol::OpenAi
+                && shared.config.quirks.contains(&Quirk::OpenAiPathsOnly) =>
+        {
+            // llama-server's answer to a path it does not serve.
+            Ok(refuse(
+                shared,
+                &Seen::new(None, Protocol::OpenAi, &path),
+                ErrorKind::NotFound,
+                "File Not Found",
+            ))
+        }
         Route::Model {
             protocol,
             path_model,

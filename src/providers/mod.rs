@@ -187,6 +187,36 @@ pub(crate) fn is_context_length(status: u16, labels: &[&str], message: &str) -> 
             .any(|phrase| message.contains(phrase))
 }
 
+/// What a 404 that is not about the model says to check: the URL was wrong for the server,
+/// or the server speaks another protocol (`--provider ollama` against llama-server).
+pub const WRONG_ENDPOINT_HINT: &str =
+    "check --base-url and --provider (the protocol the server speaks)";
+
+/// A fatal 404 whose message does not name `model` (so the server has no such path, rather than
+/// no such model) says which URL was asked and what to check.
+fn endpoint_not_found(mut reply: ModelReply, status: u16, url: &str, model: &str) -> ModelReply {
+    if let ModelOutcome::Failed(ModelFailure::Fatal { message }) = &mut reply.outcome {
+        if status == 404 && !names(message, model) {
+            message.push_str(&format!(
+                "; POST {url} was not found: {WRONG_ENDPOINT_HINT}"
+            ));
+        }
+    }
+    reply
+}
+
+/// Whether `text` holds `name` as a word of its own (not inside a longer name): a model
+/// named in `model "x" not found`, ``The model `x` does not exist``, `models/x is not found`.
+fn names(text: &str, name: &str) -> bool {
+    let part_of_a_name = |c: char| c.is_alphanumeric() || matches!(c, '-' | '_' | '.');
+    !name.is_empty()
+        && text.match_indices(name).any(|(at, _)| {
+            let before = text[..at].chars().next_back();
+            let after = text[at + name.len()..].chars().next();
+            !before.is_some_and(part_of_a_name) && !after.is_some_and(part_of_a_name)
+        })
+}
+
 /// A transient failure with the server's wait hint, if any.
 pub(crate) fn transient(message: String, retry_after_ms: Option<u64>) -> ModelFailure {
     ModelFailure::Transient {
@@ -371,7 +401,12 @@ impl HttpProvider {
             Ok(reply) => {
                 let now_wall_ms = u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap_or(0);
                 self.limiter.observe(&reply, now_wall_ms);
-                let decoded = self.protocol.decode(&reply, request.tool.name);
+                let decoded = endpoint_not_found(
+                    self.protocol.decode(&reply, request.tool.name),
+                    reply.status,
+                    &url,
+                    &self.model,
+                );
                 if decoded.usage.input_tokens > 0 {
                     self.limiter.settle(turn, decoded.usage.input_tokens);
                 }
@@ -503,6 +538,58 @@ mod tests {
         ] {
             assert_eq!(token_count(Some(&value), "f", 7), 7, "{value}");
         }
+    }
+
+    #[test]
+    fn a_404_about_the_path_names_the_url_and_one_about_the_model_does_not() {
+        let fatal = |message: &str| {
+            failed(
+                ModelFailure::Fatal {
+                    message: message.into(),
+                },
+                Usage::default(),
+            )
+        };
+        let shown = |reply: ModelReply| match reply.outcome {
+            ModelOutcome::Failed(ModelFailure::Fatal { message }) => message,
+            other => panic!("{other:?}"),
+        };
+        let url = "http://127.0.0.1:8080/api/chat";
+        assert_eq!(
+            shown(endpoint_not_found(
+                fatal("ollama 404: 404 page not found"),
+                404,
+                url,
+                "qwen2.5:7b"
+            )),
+            format!(
+                "ollama 404: 404 page not found; POST {url} was not found: {WRONG_ENDPOINT_HINT}"
+            )
+        );
+        for about_the_model in [
+            "ollama 404: model \"qwen2.5:7b\" not found, try pulling it first",
+            "openai 404 model_not_found: The model `qwen2.5:7b` does not exist",
+            "gemini 404 NOT_FOUND: models/qwen2.5:7b is not found for API version v1beta",
+        ] {
+            assert_eq!(
+                shown(endpoint_not_found(
+                    fatal(about_the_model),
+                    404,
+                    url,
+                    "qwen2.5:7b"
+                )),
+                about_the_model
+            );
+        }
+        assert_eq!(
+            shown(endpoint_not_found(fatal("openai 400: bad"), 400, url, "m")),
+            "openai 400: bad",
+            "only a 404"
+        );
+        assert!(
+            !names("no mock endpoint", "m"),
+            "a name inside a word is not the name"
+        );
     }
 
     #[test]

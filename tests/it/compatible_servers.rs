@@ -2,7 +2,8 @@
 //! llama-server, vLLM, LM Studio, Ollama's `/v1`), each quirk modelled on every request: the
 //! output cap reaches a server that reads only `max_tokens`; a call left in the answer text is
 //! read there; a server that drops `tools` gets a failure naming the fix; a server that reads
-//! `tool_choice` only as a string still gets a call.
+//! `tool_choice` only as a string still gets a call; another protocol's path is a 404 that
+//! names the URL and the flags to check.
 
 use periodize::engine::Outcome;
 use periodize::mock_llm::{MockConfig, MockServer, Quirk};
@@ -150,5 +151,48 @@ async fn prose_from_a_server_that_drops_tools_names_the_fix() {
         );
         assert!(status.contains(needed), "{needed}: {status}");
     }
+    mock.shutdown().await;
+}
+
+/// `--provider ollama` (or anthropic, or gemini) against a server that speaks only the OpenAI
+/// protocol, as llama-server does: its 404 fails the run at the first request with a message
+/// that names the URL asked and says to check `--base-url` and `--provider`, and no hint to
+/// `resume --retry`, which would ask the same wrong URL again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_404_from_a_wrong_endpoint_names_the_url_and_the_flags() {
+    let config = MockConfig {
+        quirks: vec![Quirk::OpenAiPathsOnly],
+        ..quiet_config()
+    };
+    let mock = MockServer::start(config, 0).await.unwrap();
+    for protocol in [Protocol::Ollama, Protocol::Anthropic, Protocol::Gemini] {
+        let sandbox = Sandbox::new();
+        let output = generate(&sandbox, protocol, &mock.url(), &[]).await;
+        assert_eq!(output.status.code(), Some(1), "{protocol:?}");
+        let url = protocol.endpoint(
+            &crate::http_providers::base_url(&mock.url(), protocol),
+            protocol.default_model(),
+        );
+        let shown = stderr(&output);
+        let failure = shown
+            .lines()
+            .find(|line| line.starts_with("error: run"))
+            .unwrap_or_default();
+        for needed in [
+            format!("POST {url} was not found"),
+            "check --base-url and --provider".to_string(),
+        ] {
+            assert!(
+                failure.contains(&needed),
+                "{protocol:?}: {needed} in {failure}"
+            );
+        }
+        assert!(!shown.contains("--retry"), "{protocol:?}: {shown}");
+    }
+    assert_eq!(
+        mock.stats().log.len(),
+        3,
+        "one request each: a 404 is fatal"
+    );
     mock.shutdown().await;
 }
