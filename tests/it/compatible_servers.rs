@@ -11,9 +11,17 @@ use periodize::providers::{http, mock_brief, openai, Protocol, MOCK_BRIEF_HEADER
 use periodize::tools;
 use serde_json::{json, Value};
 
-use crate::http_providers::{engine_for, fast_retries, quiet_config, spec};
+use crate::http_providers::{plan_against, quiet_config};
 use crate::secrets::generate;
 use crate::support::{stderr, stdout, Sandbox};
+
+/// The mock's configuration for tests, with `quirks`.
+fn quirky(quirks: &[Quirk]) -> MockConfig {
+    MockConfig {
+        quirks: quirks.to_vec(),
+        ..quiet_config()
+    }
+}
 
 /// Plans a `total_weeks` plan over `protocol` against a mock with `quirks`, and returns how
 /// it ended, with the mock.
@@ -22,21 +30,7 @@ async fn plan_with(
     quirks: &[Quirk],
     total_weeks: u32,
 ) -> (Outcome, MockServer) {
-    let config = MockConfig {
-        quirks: quirks.to_vec(),
-        ..quiet_config()
-    };
-    let mock = MockServer::start(config, 0).await.unwrap();
-    let setup = engine_for(protocol, &mock.url(), 10_000);
-    let outcome = setup
-        .engine
-        .start(
-            spec(&setup, 1, total_weeks, fast_retries(3, 3)),
-            setup.provider.clone(),
-            2,
-        )
-        .await
-        .unwrap();
+    let (outcome, _, mock) = plan_against(protocol, quirky(quirks), 1, total_weeks, 2).await;
     (outcome, mock)
 }
 
@@ -130,11 +124,9 @@ async fn a_server_that_reads_tool_choice_only_as_a_string_still_gets_a_call() {
 /// that it does.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prose_from_a_server_that_drops_tools_names_the_fix() {
-    let config = MockConfig {
-        quirks: vec![Quirk::ToolsDropped],
-        ..quiet_config()
-    };
-    let mock = MockServer::start(config, 0).await.unwrap();
+    let mock = MockServer::start(quirky(&[Quirk::ToolsDropped]), 0)
+        .await
+        .unwrap();
     let sandbox = Sandbox::new();
     let output = generate(&sandbox, Protocol::OpenAi, &mock.url(), &[]).await;
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
@@ -160,11 +152,9 @@ async fn prose_from_a_server_that_drops_tools_names_the_fix() {
 /// `resume --retry`, which would ask the same wrong URL again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_404_from_a_wrong_endpoint_names_the_url_and_the_flags() {
-    let config = MockConfig {
-        quirks: vec![Quirk::OpenAiPathsOnly],
-        ..quiet_config()
-    };
-    let mock = MockServer::start(config, 0).await.unwrap();
+    let mock = MockServer::start(quirky(&[Quirk::OpenAiPathsOnly]), 0)
+        .await
+        .unwrap();
     for protocol in [Protocol::Ollama, Protocol::Anthropic, Protocol::Gemini] {
         let sandbox = Sandbox::new();
         let output = generate(&sandbox, protocol, &mock.url(), &[]).await;

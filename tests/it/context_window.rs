@@ -11,7 +11,7 @@ use periodize::providers::BYTES_PER_TOKEN_ESTIMATE;
 use periodize::workflow::{AttemptOutcome, RunId};
 
 use crate::hostile::{Hostile, Reply};
-use crate::http_providers::{engine_for, fast_retries, quiet_config, spec, PROTOCOLS};
+use crate::http_providers::{plan_against, quiet_config, PROTOCOLS};
 use crate::secrets::overview_request;
 
 /// Every step's first answer fails validation, so its second request carries a repair turn.
@@ -30,17 +30,7 @@ async fn plan(
     protocol: periodize::providers::Protocol,
     config: MockConfig,
 ) -> (Outcome, periodize::workflow::Run, Vec<RequestLogEntry>) {
-    let mock = MockServer::start(config, 0).await.unwrap();
-    let setup = engine_for(protocol, &mock.url(), 10_000);
-    let outcome = setup
-        .engine
-        .start(
-            spec(&setup, 7, 2, fast_retries(3, 3)),
-            setup.provider.clone(),
-            1,
-        )
-        .await
-        .unwrap();
+    let (outcome, setup, mock) = plan_against(protocol, config, 7, 2, 1).await;
     let run = setup.engine.store.load_view(RunId(7)).unwrap().unwrap().run;
     let log = mock.stats().log;
     mock.shutdown().await;

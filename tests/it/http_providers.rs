@@ -99,6 +99,30 @@ pub fn spec(setup: &Setup, run_id: u128, total_weeks: u32, retry: RetryPolicy) -
     }
 }
 
+/// Plans run `run_id`, of `total_weeks` weeks at week concurrency `concurrency`, over
+/// `protocol` against a mock started with `config`: how it ended, the setup (its store holds
+/// the run) and the mock.
+pub async fn plan_against(
+    protocol: Protocol,
+    config: MockConfig,
+    run_id: u128,
+    total_weeks: u32,
+    concurrency: u32,
+) -> (Outcome, Setup, MockServer) {
+    let mock = MockServer::start(config, 0).await.unwrap();
+    let setup = engine_for(protocol, &mock.url(), 10_000);
+    let outcome = setup
+        .engine
+        .start(
+            spec(&setup, run_id, total_weeks, fast_retries(3, 3)),
+            setup.provider.clone(),
+            concurrency,
+        )
+        .await
+        .unwrap();
+    (outcome, setup, mock)
+}
+
 pub fn fast_retries(max_attempts: u32, max_transient_retries: u32) -> RetryPolicy {
     RetryPolicy {
         max_attempts,
@@ -274,17 +298,7 @@ async fn refused_arguments_are_repaired_in_the_providers_own_format() {
             fault_only_first_n: 1,
             ..quiet_config()
         };
-        let mock = MockServer::start(config, 0).await.unwrap();
-        let setup = engine_for(protocol, &mock.url(), 10_000);
-        let outcome = setup
-            .engine
-            .start(
-                spec(&setup, 900, 2, fast_retries(3, 3)),
-                setup.provider.clone(),
-                2,
-            )
-            .await
-            .unwrap();
+        let (outcome, setup, mock) = plan_against(protocol, config, 900, 2, 2).await;
         assert!(
             matches!(outcome, Outcome::Done { .. }),
             "{protocol:?}: {outcome:?}"
