@@ -233,6 +233,7 @@ fn plan_over_http(c: &mut Criterion) {
             Default::default(),
         )),
         price: None,
+        context_tokens: None,
     });
     let observer: Observer = Arc::new(|_| {});
     let engine = Engine {

@@ -142,6 +142,10 @@ pub enum ModelFailure {
     },
     /// Retrying cannot help: 400, 401, 403, 404, quota exhausted.
     Fatal { message: String },
+    /// The request does not fit the model's context window, by the server's own word. A
+    /// shorter conversation may: the step asks again at once without its repair turns; a
+    /// request without any is a failed attempt.
+    ContextLength { message: String },
     /// The model answered, but not with exactly one well-formed call of the offered tool.
     /// Never executed; it costs an attempt and is answered with a corrective message.
     Malformed { message: String, reply: PriorReply },

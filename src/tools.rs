@@ -15,6 +15,23 @@ pub const ADD_WEEK_DETAILS: &str = "add_week_details";
 /// this, the answer is refused unread (a repairable violation), before any parse.
 pub const MAX_ARGUMENTS_BYTES: usize = 256 * 1024;
 
+/// Output tokens a `create_plan_overview` answer may take: a fixed part for the notes and
+/// guidance, and a part per week. The built-in coach's answer is about 1,600 bytes plus 1,040
+/// a week as compact JSON, which is 530 + 350 tokens a week even at a dense 3 bytes a token;
+/// the cap leaves room for a model's wordier text. Every provider sends it as its own output
+/// cap, so a model that rambles stops here instead of at the server's context end.
+pub const OVERVIEW_OUTPUT_TOKENS_BASE: u32 = 2_000;
+pub const OVERVIEW_OUTPUT_TOKENS_PER_WEEK: u32 = 400;
+/// Output tokens an `add_week_details` answer may take: the coach's largest week is about
+/// 9,800 bytes (3,300 tokens at 3 bytes a token), nearly twice that fits.
+pub const WEEK_OUTPUT_TOKENS: u32 = 6_000;
+
+/// The output cap of the overview request of a plan of `total_weeks` weeks.
+pub fn overview_output_tokens(total_weeks: u32) -> u32 {
+    OVERVIEW_OUTPUT_TOKENS_BASE
+        .saturating_add(OVERVIEW_OUTPUT_TOKENS_PER_WEEK.saturating_mul(total_weeks))
+}
+
 fn names<T: Copy>(all: &[T], name: fn(T) -> &'static str) -> Vec<&'static str> {
     all.iter().map(|item| name(*item)).collect()
 }

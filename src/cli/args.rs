@@ -103,10 +103,15 @@ pub struct ModelArgs {
     #[arg(long, value_name = "URL")]
     pub base_url: Option<String>,
     /// Timeout to connect to the provider.
-    #[arg(long, default_value_t = 10_000, value_name = "MS")]
+    #[arg(long, default_value_t = crate::providers::http::DEFAULT_CONNECT_TIMEOUT_MS, value_name = "MS")]
     pub connect_timeout_ms: u64,
-    /// Timeout of one whole model request.
-    #[arg(long, default_value_t = 300_000, value_name = "MS")]
+    /// Silence timeout: a request fails when the server sends nothing for this long (0: no
+    /// limit). A reply that is not streamed says nothing until the whole answer is generated,
+    /// so this also bounds one answer's generation: raise it for a slow (CPU) server.
+    #[arg(long, default_value_t = crate::providers::http::DEFAULT_READ_TIMEOUT_MS, value_name = "MS")]
+    pub read_timeout_ms: u64,
+    /// Timeout of one whole model request, however steadily the reply arrives (0: no limit).
+    #[arg(long, default_value_t = 0, value_name = "MS")]
     pub request_timeout_ms: u64,
     /// Simulated latency of the built-in coach per request, to rehearse crashes offline.
     #[arg(long, default_value_t = 0, value_name = "MS")]
@@ -124,6 +129,11 @@ pub struct ModelArgs {
     /// built-in list prices (dated in `periodize --version`'s notes and README).
     #[arg(long, value_name = "FILE")]
     pub prices: Option<PathBuf>,
+    /// The server's context window in tokens (0 or absent: unknown). A request estimated
+    /// above it (input at 4 bytes a token, plus the output cap) leaves out its oldest repair
+    /// turns; one that does not fit without them fails its step unsent.
+    #[arg(long, value_name = "N")]
+    pub context_tokens: Option<u64>,
     /// Prompt templates directory (default: the built-in copies of prompts/).
     #[arg(long, value_name = "DIR")]
     pub prompts: Option<PathBuf>,
@@ -303,4 +313,15 @@ pub struct MockLlmArgs {
     /// Only the first N requests of each step may fault (0: any).
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub fault_only_first_n: u64,
+    /// Behave like a local OpenAI-compatible server on every request, comma-separated:
+    /// max-tokens-only (ignore max_completion_tokens), string-tool-choice (an object
+    /// tool_choice leaves the tool optional), tools-dropped (no tool support in the chat
+    /// template), tool-call-in-content (the call written as <tool_call> in the text),
+    /// openai-paths-only (every other protocol's path is a 404).
+    #[arg(long, value_delimiter = ',', value_name = "QUIRKS")]
+    pub quirks: Vec<String>,
+    /// The model's context window in tokens (4 characters each; 0: none): a longer request is
+    /// answered with the vendor's context-length error.
+    #[arg(long, default_value_t = 0, value_name = "TOKENS")]
+    pub context_window: u64,
 }

@@ -7,7 +7,7 @@ use serde_json::json;
 
 use crate::cli::args::MockLlmArgs;
 use crate::cli::Error;
-use crate::mock_llm::{FaultKind, MockConfig, MockServer, RateLimitConfig};
+use crate::mock_llm::{FaultKind, MockConfig, MockServer, Quirk, RateLimitConfig};
 
 pub async fn run(args: MockLlmArgs, json_output: bool) -> Result<u8, Error> {
     if !(0.0..=1.0).contains(&args.fault_rate) {
@@ -17,22 +17,20 @@ pub async fn run(args: MockLlmArgs, json_output: bool) -> Result<u8, Error> {
             reason: "expected 0.0 to 1.0".into(),
         });
     }
-    let mut faults = Vec::new();
-    for name in &args.faults {
-        let kind = FaultKind::parse(name.trim()).ok_or_else(|| Error::Arg {
-            flag: "--faults",
-            value: name.clone(),
-            reason: format!(
-                "expected one of {}",
-                FaultKind::ALL
-                    .iter()
-                    .map(|kind| kind.name())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        })?;
-        faults.push(kind);
-    }
+    let faults = named(
+        "--faults",
+        &args.faults,
+        FaultKind::parse,
+        &FaultKind::ALL,
+        FaultKind::name,
+    )?;
+    let quirks = named(
+        "--quirks",
+        &args.quirks,
+        Quirk::parse,
+        &Quirk::ALL,
+        Quirk::name,
+    )?;
     let rate_limit = match &args.rate_limit {
         None => None,
         Some(text) => Some(RateLimitConfig::parse(text).ok_or_else(|| Error::Arg {
@@ -51,6 +49,8 @@ pub async fn run(args: MockLlmArgs, json_output: bool) -> Result<u8, Error> {
         timeout_hold_ms: args.timeout_hold_ms,
         fault_only_first_n: args.fault_only_first_n,
         rate_limit,
+        quirks,
+        context_window_tokens: args.context_window,
     };
     let server = MockServer::start(config, args.port)
         .await
@@ -82,4 +82,31 @@ pub async fn run(args: MockLlmArgs, json_output: bool) -> Result<u8, Error> {
     );
     server.shutdown().await;
     Ok(0)
+}
+
+/// What `names` name (each read by `parse`), or an error naming `flag`, the name `parse` does
+/// not know, and the choices (`all`, printed by `name`).
+fn named<T: Copy>(
+    flag: &'static str,
+    names: &[String],
+    parse: fn(&str) -> Option<T>,
+    all: &[T],
+    name: fn(T) -> &'static str,
+) -> Result<Vec<T>, Error> {
+    names
+        .iter()
+        .map(|text| {
+            parse(text).ok_or_else(|| Error::Arg {
+                flag,
+                value: text.clone(),
+                reason: format!(
+                    "expected one of {}",
+                    all.iter()
+                        .map(|item| name(*item))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            })
+        })
+        .collect()
 }

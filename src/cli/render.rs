@@ -499,6 +499,9 @@ fn outcome_json(outcome: &AttemptOutcome) -> Value {
         AttemptOutcome::Malformed { message } => json!({"kind": "malformed", "message": message}),
         AttemptOutcome::Transient { message } => json!({"kind": "transient", "message": message}),
         AttemptOutcome::Fatal { message } => json!({"kind": "fatal", "message": message}),
+        AttemptOutcome::ContextLength { message } => {
+            json!({"kind": "context_length", "message": message})
+        }
     }
 }
 

@@ -129,7 +129,10 @@ fn outcome_line(json_output: bool, outcome: Outcome, interrupted_code: u8) -> Re
                 writeln!(stdout, "{}", json!({"event": "finished", "run_id": run_id.to_string(), "state": "failed", "reason": reason})).map_err(Error::Output)?;
             }
             eprintln!("error: run {run_id} failed: {}", printable(&reason));
-            eprintln!("hint: `periodize resume {run_id} --retry` continues it with a fresh attempt budget");
+            // A wrong address fails the same way however often it is retried.
+            if !reason.contains(crate::providers::WRONG_ENDPOINT_HINT) {
+                eprintln!("hint: `periodize resume {run_id} --retry` continues it with a fresh attempt budget");
+            }
             Ok(1)
         }
         Outcome::Interrupted { run_id } => {

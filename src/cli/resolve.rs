@@ -198,10 +198,12 @@ fn choice(args: &ModelArgs) -> Result<Choice, Error> {
         timeouts: http::Timeouts {
             connect_ms: args.connect_timeout_ms,
             request_ms: args.request_timeout_ms,
+            read_ms: args.read_timeout_ms,
         },
         latency_ms: args.latency_ms,
         max_rpm: args.max_rpm,
         max_tpm: args.max_tpm,
+        context_tokens: args.context_tokens.filter(|tokens| *tokens > 0),
         prices,
     })
 }

@@ -583,7 +583,7 @@ fn build_request_with(
         StepId::Overview => (
             prompts.overview_messages_with_start(&brief, Some(spec.start_date)),
             tools::overview_tool(spec.total_weeks),
-            2_000 + 400 * spec.total_weeks,
+            tools::overview_output_tokens(spec.total_weeks),
         ),
         StepId::Week(_) => {
             if let Some(overview) = &brief.overview {
@@ -595,7 +595,7 @@ fn build_request_with(
             (
                 prompts.week_messages_with(&brief, parts.as_ref()),
                 tools::week_tool(),
-                6_000,
+                tools::WEEK_OUTPUT_TOKENS,
             )
         }
     };
@@ -641,6 +641,7 @@ fn outcome_name(outcome: &ModelOutcome) -> &'static str {
         ModelOutcome::Call(_) => "call",
         ModelOutcome::Failed(ModelFailure::Transient { .. }) => "transient",
         ModelOutcome::Failed(ModelFailure::Fatal { .. }) => "fatal",
+        ModelOutcome::Failed(ModelFailure::ContextLength { .. }) => "context_length",
         ModelOutcome::Failed(ModelFailure::Malformed { .. }) => "malformed",
     }
 }

@@ -223,7 +223,8 @@ pub fn notices(before: &Before, machine: &Machine, event: &Event, ctx: &Ctx) -> 
                     )),
                     AttemptOutcome::Malformed { message }
                     | AttemptOutcome::Transient { message }
-                    | AttemptOutcome::Fatal { message } => Some(message.clone()),
+                    | AttemptOutcome::Fatal { message }
+                    | AttemptOutcome::ContextLength { message } => Some(message.clone()),
                 };
                 if let Some(reason) = reason {
                     notices.push(Progress::AttemptFailed {

@@ -207,6 +207,13 @@ pub(crate) fn chatty_text(brief: &Brief) -> String {
     }
 }
 
+/// A call written into the answer text, after a line of prose, as Hermes and Qwen chat
+/// templates make a model write it: `<tool_call>{"name": …, "arguments": {…}}</tool_call>`.
+pub(crate) fn call_in_text(brief: &Brief, tool: &str, arguments: &Value) -> String {
+    let call = serde_json::json!({"name": tool, "arguments": arguments});
+    format!("{}\n<tool_call>\n{call}\n</tool_call>", chatty_text(brief))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

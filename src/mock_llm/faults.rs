@@ -1,11 +1,13 @@
-//! The mock server's deterministic chance: fault kinds, the per-step fault decision, latency
-//! jitter and id generation, all derived from a seeded hash so a run can be replayed exactly.
+//! The mock server's misbehaviour: fault kinds, the per-step fault decision, latency jitter and
+//! id generation, all derived from a seeded hash so a run can be replayed exactly; and the
+//! quirks of real servers it models on every request.
 //!
 //! Every decision is a pure function of (seed, step key, n), where n counts the requests seen
 //! so far for that step. Concurrency can reorder requests of different steps, but the engine
 //! has at most one request in flight per step, so each step's sequence of faults is the same
 //! on every run with the same seed.
 
+use super::protocols::Protocol;
 use super::MockConfig;
 
 /// A way the mock can misbehave on purpose, from the transport up to the tool arguments.
@@ -66,13 +68,9 @@ impl FaultKind {
         }
     }
 
-    /// Parses a name as `name` prints it; case and `_` for `-` are forgiven, since people type
-    /// these on a command line.
+    /// Parses a name as `name` prints it.
     pub fn parse(text: &str) -> Option<FaultKind> {
-        let wanted = text.trim().to_ascii_lowercase().replace('_', "-");
-        FaultKind::ALL
-            .into_iter()
-            .find(|kind| kind.name() == wanted)
+        by_name(&FaultKind::ALL, FaultKind::name, text)
     }
 
     /// Faults that happen before any model would run: answered at once, without latency.
@@ -88,6 +86,75 @@ impl std::fmt::Display for FaultKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())
     }
+}
+
+/// A way a real server differs from its vendor's API, modelled on every request (not by chance):
+/// what local OpenAI-compatible servers and their chat templates do. Each applies on the
+/// endpoints `applies_to` names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Quirk {
+    /// Reads the output cap only from `max_tokens`, ignoring `max_completion_tokens` (Ollama's
+    /// `/v1`, llama.cpp before 2026-02, LM Studio).
+    MaxTokensOnly,
+    /// Reads `tool_choice` only as a string (llama.cpp): the object form falls back to "auto",
+    /// the tool becomes optional, and the model answers prose.
+    StringToolChoice,
+    /// The chat template has no tool support (llama.cpp without `--jinja`): `tools` are dropped
+    /// without an error and the model answers prose.
+    ToolsDropped,
+    /// The model writes its call as `<tool_call>{"name": …, "arguments": …}</tool_call>` in the
+    /// message text after a line of prose, and the server leaves it there (Hermes and Qwen
+    /// templates the server does not parse).
+    ToolCallInContent,
+    /// Serves only the OpenAI-compatible paths, as llama-server and vLLM do: any other model
+    /// path (`/api/chat`, `/v1/messages`, Gemini's) is a 404 "File Not Found".
+    OpenAiPathsOnly,
+}
+
+impl Quirk {
+    pub const ALL: [Quirk; 5] = [
+        Quirk::MaxTokensOnly,
+        Quirk::StringToolChoice,
+        Quirk::ToolsDropped,
+        Quirk::ToolCallInContent,
+        Quirk::OpenAiPathsOnly,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Quirk::MaxTokensOnly => "max-tokens-only",
+            Quirk::StringToolChoice => "string-tool-choice",
+            Quirk::ToolsDropped => "tools-dropped",
+            Quirk::ToolCallInContent => "tool-call-in-content",
+            Quirk::OpenAiPathsOnly => "openai-paths-only",
+        }
+    }
+
+    /// Parses a name as `name` prints it.
+    pub fn parse(text: &str) -> Option<Quirk> {
+        by_name(&Quirk::ALL, Quirk::name, text)
+    }
+
+    /// The endpoints that behave so: the OpenAI-compatible one, and for calls left in the text
+    /// Ollama's too (its parsers miss some templates' calls the same way).
+    pub(crate) fn applies_to(self, protocol: Protocol) -> bool {
+        match self {
+            Quirk::ToolCallInContent => matches!(protocol, Protocol::OpenAi | Protocol::Ollama),
+            _ => protocol == Protocol::OpenAi,
+        }
+    }
+}
+
+/// Whether `quirks` has `quirk` on the endpoint of `protocol`.
+pub(crate) fn has(quirks: &[Quirk], quirk: Quirk, protocol: Protocol) -> bool {
+    quirks.contains(&quirk) && quirk.applies_to(protocol)
+}
+
+/// The item of `all` whose `name` is `text`; case and `_` for `-` are forgiven, since people
+/// type these on a command line.
+fn by_name<T: Copy>(all: &[T], name: fn(T) -> &'static str, text: &str) -> Option<T> {
+    let wanted = text.trim().to_ascii_lowercase().replace('_', "-");
+    all.iter().copied().find(|item| name(*item) == wanted)
 }
 
 /// Separate streams of the same hash, so the fault decision, the kind and the jitter of one
@@ -212,6 +279,10 @@ mod tests {
         }
         assert_eq!(FaultKind::parse(" Rate_Limit "), Some(FaultKind::RateLimit));
         assert_eq!(FaultKind::parse("ratelimit"), None);
+        for quirk in Quirk::ALL {
+            assert_eq!(Quirk::parse(quirk.name()), Some(quirk));
+        }
+        assert_eq!(Quirk::parse("Tools_Dropped"), Some(Quirk::ToolsDropped));
     }
 
     #[test]

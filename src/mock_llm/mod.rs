@@ -23,7 +23,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-pub use faults::FaultKind;
+pub use faults::{FaultKind, Quirk};
 pub use rate_limit::RateLimitConfig;
 
 /// How the mock behaves. `Default` answers at once and never faults.
@@ -49,6 +49,11 @@ pub struct MockConfig {
     /// At most this many model requests in a sliding window, like a vendor's or a proxy's
     /// limit (`None`: no limit).
     pub rate_limit: Option<RateLimitConfig>,
+    /// Ways of real servers to model on every request (see `Quirk`).
+    pub quirks: Vec<Quirk>,
+    /// The model's context window in the mock's tokens (0: none): a request whose input is
+    /// larger is answered with the vendor's context-length error.
+    pub context_window_tokens: u64,
 }
 
 impl Default for MockConfig {
@@ -63,6 +68,8 @@ impl Default for MockConfig {
             timeout_hold_ms: 120_000,
             fault_only_first_n: 0,
             rate_limit: None,
+            quirks: Vec::new(),
+            context_window_tokens: 0,
         }
     }
 }
@@ -92,6 +99,9 @@ pub struct RequestLogEntry {
     /// "overview", "week 3", or "" when the request was refused before its brief was read.
     pub step: String,
     pub repair_turns: usize,
+    /// The output cap the mock read from the request; `None` when it found none it reads (a
+    /// real server would then generate until its context ends).
+    pub max_output_tokens: Option<u64>,
     /// Whether the request carried a key header; the value is never read or kept.
     pub credentials: bool,
     pub fault: Option<String>,

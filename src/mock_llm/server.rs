@@ -21,7 +21,7 @@ use tokio::task::{JoinHandle, JoinSet};
 
 use super::brief::{self, Brief};
 use super::cache::{CacheUse, PromptCache, CHARS_PER_TOKEN};
-use super::faults::{self, FaultKind};
+use super::faults::{self, FaultKind, Quirk};
 use super::protocols::{
     self, Answer, Args, Call, Envelope, ErrorContext, ErrorKind, Incoming, Protocol, Rejection,
     RequestMeta, Route,
@@ -255,6 +255,18 @@ async fn handle(
                 &message,
             ))
         }
+        Route::Model { protocol, .. }
+            if protocol != Protocol::OpenAi
+                && shared.config.quirks.contains(&Quirk::OpenAiPathsOnly) =>
+        {
+            // llama-server's answer to a path it does not serve.
+            Ok(refuse(
+                shared,
+                &Seen::new(None, Protocol::OpenAi, &path),
+                ErrorKind::NotFound,
+                "File Not Found",
+            ))
+        }
         Route::Model {
             protocol,
             path_model,
@@ -361,6 +373,7 @@ fn refusal(
         path: seen.path.to_string(),
         step: seen.step.clone(),
         repair_turns: seen.repair_turns,
+        max_output_tokens: None,
         credentials: seen.credentials,
         fault: None,
         status: reply.status,
@@ -480,7 +493,7 @@ async fn model_request(
             return Ok(refuse(shared, &seen, ErrorKind::InvalidRequest, &message));
         }
     };
-    let incoming = match protocols::parse(protocol, &body, &meta) {
+    let incoming = match protocols::parse(protocol, &body, &meta, &shared.config.quirks) {
         Ok(incoming) => incoming,
         Err(Rejection { kind, message }) => return Ok(refuse(shared, &seen, kind, &message)),
     };
@@ -506,15 +519,30 @@ async fn model_request(
 
     let config = &shared.config;
     let (seq, n) = shared.arrive(&path, Some(&step));
-    let fault = faults::decide(config, &step, n);
     let input_tokens = tokens(text.chars().count());
+    // A server checks the prompt against its window before anything else can happen to it.
+    let window = config.context_window_tokens;
+    let over_window = window > 0 && input_tokens > window;
+    let fault = if over_window {
+        None
+    } else {
+        faults::decide(config, &step, n)
+    };
     let transport_error = match fault {
         Some(FaultKind::RateLimit) => Some(ErrorKind::RateLimit),
         Some(FaultKind::ServerError) => Some(ErrorKind::ServerError),
         Some(FaultKind::Overloaded) => Some(ErrorKind::Overloaded),
         _ => None,
     };
-    let (status, response) = if fault == Some(FaultKind::Drop) {
+    let (status, response) = if over_window {
+        let reply = protocols::error(
+            protocol,
+            ErrorKind::ContextLength,
+            &protocols::context_message(protocol, input_tokens, window),
+            &error_context(shared, seq),
+        );
+        (reply.status, Some((reply, 0, CacheUse::default())))
+    } else if fault == Some(FaultKind::Drop) {
         (0, None)
     } else if let Some(kind) = transport_error {
         let reply = protocols::error(
@@ -525,7 +553,7 @@ async fn model_request(
         );
         (reply.status, Some((reply, 0, CacheUse::default())))
     } else {
-        let answer = answer(protocol, fault, &brief, &incoming, valid);
+        let answer = answer(protocol, fault, &config.quirks, &brief, &incoming, valid);
         let cached = match body.as_object() {
             Some(object) => shared.cache.lookup(protocol, &incoming.model, object),
             None => CacheUse::default(),
@@ -572,6 +600,7 @@ async fn model_request(
         path: path.clone(),
         step: step.clone(),
         repair_turns: incoming.repair_turns,
+        max_output_tokens: incoming.max_output_tokens,
         credentials: seen.credentials,
         fault: fault.map(|kind| kind.name().to_string()),
         status,
@@ -601,10 +630,12 @@ async fn model_request(
     Ok(json_response(reply.status, &reply.headers, &reply.body))
 }
 
-/// The model's answer for the step, as bent by a model-level fault.
+/// The model's answer for the step, as bent by a model-level fault, else by the server's
+/// quirks.
 fn answer(
     protocol: Protocol,
     fault: Option<FaultKind>,
+    quirks: &[Quirk],
     brief: &Brief,
     incoming: &Incoming,
     valid: Value,
@@ -653,6 +684,16 @@ fn answer(
             | FaultKind::ServerError
             | FaultKind::Overloaded
             | FaultKind::Drop,
-        ) => one(Args::Object(valid)),
+        ) => {
+            let quirk = |quirk| faults::has(quirks, quirk, protocol);
+            if !incoming.tool_required || quirk(Quirk::ToolsDropped) {
+                // Free to answer as it likes, or never told of the tool: the model talks.
+                Answer::Text(brief::chatty_text(brief))
+            } else if quirk(Quirk::ToolCallInContent) {
+                Answer::Text(brief::call_in_text(brief, tool, &valid))
+            } else {
+                one(Args::Object(valid))
+            }
+        }
     }
 }

@@ -9,7 +9,7 @@ use crate::llm::{
 };
 use crate::providers::http::{HeaderValue, HttpReply};
 use crate::providers::secret::Secret;
-use crate::providers::{cut_off_message, excerpt, token_count, usage_estimates};
+use crate::providers::{cut_off_message, excerpt, is_context_length, token_count, usage_estimates};
 
 pub const DEFAULT_BASE_URL: &str = "https://api.anthropic.com";
 pub const DEFAULT_MODEL: &str = "claude-sonnet-4-5";
@@ -269,6 +269,9 @@ fn failure(reply: &HttpReply, body: Option<&Value>) -> ModelFailure {
     if is_billing(&kind, &message) {
         return ModelFailure::Fatal { message: text };
     }
+    if is_context_length(status, &[&kind], &message) {
+        return ModelFailure::ContextLength { message: text };
+    }
     match reply.header("x-should-retry").map(str::trim) {
         Some("true") => {
             return ModelFailure::Transient {
@@ -449,6 +452,24 @@ mod tests {
 
     fn tool_use(id: &str, name: &str) -> Value {
         json!({"type": "tool_use", "id": id, "name": name, "input": {"week_number": 1, "workouts": []}})
+    }
+
+    #[test]
+    fn a_prompt_over_the_window_is_a_context_failure() {
+        let reply = http(
+            400,
+            &[("x-should-retry", "false")],
+            error_body(
+                "invalid_request_error",
+                "prompt is too long: 210000 tokens > 200000 maximum",
+            ),
+        );
+        assert_eq!(
+            outcome(&reply),
+            ModelOutcome::Failed(ModelFailure::ContextLength {
+                message: "anthropic 400 invalid_request_error: prompt is too long: 210000 tokens > 200000 maximum (request_id req_1)".into()
+            })
+        );
     }
 
     fn outcome(reply: &HttpReply) -> ModelOutcome {

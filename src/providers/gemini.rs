@@ -9,7 +9,9 @@ use crate::llm::{
 };
 use crate::providers::http::{HeaderValue, HttpReply};
 use crate::providers::secret::Secret;
-use crate::providers::{excerpt, failed, malformed, token_count, transient, usage_estimates};
+use crate::providers::{
+    excerpt, failed, is_context_length, malformed, token_count, transient, usage_estimates,
+};
 
 pub const DEFAULT_BASE_URL: &str = "https://generativelanguage.googleapis.com/v1beta";
 pub const DEFAULT_MODEL: &str = "gemini-2.5-flash";
@@ -367,6 +369,13 @@ fn error_failure(status: u16, error: Option<&Value>, reply: &HttpReply) -> Model
         (Some(code), None) => format!("gemini {status} {code}"),
         (None, None) => format!("gemini {status}: {}", excerpt(&reply.body)),
     };
+    if is_context_length(
+        status,
+        &[field("status").unwrap_or_default()],
+        field("message").unwrap_or_default(),
+    ) {
+        return ModelFailure::ContextLength { message };
+    }
     match status {
         429 => match quota_exhausted(error, field("message")) {
             Some(why) => ModelFailure::Fatal {
@@ -521,10 +530,24 @@ mod tests {
                 retry_after_ms,
             }) => ("transient", message, retry_after_ms),
             ModelOutcome::Failed(ModelFailure::Fatal { message }) => ("fatal", message, None),
+            ModelOutcome::Failed(ModelFailure::ContextLength { message }) => {
+                ("context", message, None)
+            }
             ModelOutcome::Failed(ModelFailure::Malformed { message, .. }) => {
                 ("malformed", message, None)
             }
         }
+    }
+
+    #[test]
+    fn an_input_over_the_window_is_a_context_failure() {
+        let over = error_body(
+            400,
+            "INVALID_ARGUMENT",
+            "The input token count (1200000) exceeds the maximum number of tokens allowed (1048576).",
+            json!([]),
+        );
+        assert_eq!(class(&reply(400, over)).0, "context");
     }
 
     #[test]

@@ -1,6 +1,6 @@
-//! The one place that sends HTTP: a shared reqwest client with connect and whole-request
-//! timeouts that never follows a redirect, one POST per call (retries are workflow decisions),
-//! and the raw reply handed to a protocol's pure `decode`.
+//! The one place that sends HTTP: a shared reqwest client with connect, silence and (optional)
+//! whole-request timeouts that never follows a redirect, one POST per call (retries are
+//! workflow decisions), and the raw reply handed to a protocol's pure `decode`.
 
 use std::sync::Once;
 use std::time::Duration;
@@ -132,18 +132,47 @@ impl std::fmt::Display for TransportError {
     }
 }
 
+/// How long a request may take, in milliseconds; 0 is no limit (except for connecting).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timeouts {
     pub connect_ms: u64,
+    /// The whole request, from sending to the last byte of the reply (`--request-timeout-ms`).
     pub request_ms: u64,
+    /// Silence: no byte from the server for this long (`--read-timeout-ms`). A reply that is
+    /// not streamed says nothing until the whole answer is generated, so until the reply
+    /// starts this bounds the generation too.
+    pub read_ms: u64,
 }
+
+/// The default silence limit: ten minutes, twice the longest non-streamed answer a CPU server
+/// has been seen to take (344 s), and far beyond any hosted API.
+pub const DEFAULT_READ_TIMEOUT_MS: u64 = 600_000;
+pub const DEFAULT_CONNECT_TIMEOUT_MS: u64 = 10_000;
 
 impl Default for Timeouts {
     fn default() -> Self {
         Timeouts {
-            connect_ms: 10_000,
-            request_ms: 300_000,
+            connect_ms: DEFAULT_CONNECT_TIMEOUT_MS,
+            request_ms: 0,
+            read_ms: DEFAULT_READ_TIMEOUT_MS,
         }
+    }
+}
+
+/// The shared client and the timeouts it was built with, which its timeout errors name.
+#[derive(Debug, Clone)]
+pub struct Client {
+    reqwest: reqwest::Client,
+    timeouts: Timeouts,
+}
+
+impl Client {
+    pub fn reqwest(&self) -> &reqwest::Client {
+        &self.reqwest
+    }
+
+    pub fn timeouts(&self) -> Timeouts {
+        self.timeouts
     }
 }
 
@@ -151,29 +180,41 @@ static CRYPTO: Once = Once::new();
 
 /// The shared client. TLS uses rustls with the ring provider (quick to build, no C toolchain
 /// beyond what ring needs), installed once per process.
-pub fn client(timeouts: Timeouts) -> Result<reqwest::Client, String> {
+pub fn client(timeouts: Timeouts) -> Result<Client, String> {
     CRYPTO.call_once(|| {
         // Another crate may have installed one already; either is fine.
         let _ = rustls::crypto::ring::default_provider().install_default();
     });
-    reqwest::Client::builder()
+    let mut builder = reqwest::Client::builder()
         .connect_timeout(Duration::from_millis(timeouts.connect_ms))
-        .timeout(Duration::from_millis(timeouts.request_ms))
         .user_agent(concat!("periodize/", env!("CARGO_PKG_VERSION")))
-        .redirect(reqwest::redirect::Policy::none())
+        .redirect(reqwest::redirect::Policy::none());
+    if timeouts.request_ms > 0 {
+        builder = builder.timeout(Duration::from_millis(timeouts.request_ms));
+    }
+    if timeouts.read_ms > 0 {
+        builder = builder.read_timeout(Duration::from_millis(timeouts.read_ms));
+    }
+    let reqwest = builder
         .build()
-        .map_err(|err| format!("cannot build the HTTP client: {err}"))
+        .map_err(|err| format!("cannot build the HTTP client: {err}"))?;
+    Ok(Client { reqwest, timeouts })
 }
 
 /// One POST of a JSON body, already serialized (the caller sized it for the rate limiter). Never
 /// retries.
 pub async fn post_json(
-    client: &reqwest::Client,
+    client: &Client,
     url: &str,
     headers: &[(&'static str, HeaderValue)],
     bytes: Vec<u8>,
 ) -> Result<HttpReply, TransportError> {
-    let mut request = client.post(url).header("content-type", "application/json");
+    let started = tokio::time::Instant::now();
+    let transport = |err| classify(err, client.timeouts, started.elapsed());
+    let mut request = client
+        .reqwest
+        .post(url)
+        .header("content-type", "application/json");
     for (name, value) in headers {
         let value = match value {
             HeaderValue::Plain(text) => reqwest::header::HeaderValue::from_str(text),
@@ -189,7 +230,7 @@ pub async fn post_json(
         request = request.header(*name, value);
     }
     let request_bytes = bytes.len();
-    let response = request.body(bytes).send().await.map_err(classify)?;
+    let response = request.body(bytes).send().await.map_err(transport)?;
     let status = response.status().as_u16();
     if response.status().is_redirection() {
         let location = response
@@ -210,7 +251,12 @@ pub async fn post_json(
             )
         })
         .collect();
-    let body = bounded_body(response, status).await?;
+    let body = bounded_body(response, status)
+        .await
+        .map_err(|err| match err {
+            Ok(transport) => transport,
+            Err(err) => transport(err),
+        })?;
     Ok(HttpReply {
         status,
         headers,
@@ -221,10 +267,11 @@ pub async fn post_json(
 
 /// The body, read chunk by chunk so that a body that never ends (or claims to be huge) stops
 /// at `MAX_REPLY_BODY_BYTES` instead of growing the process until the request timeout.
+/// A failed read is handed back as reqwest's error, for the caller to classify.
 async fn bounded_body(
     mut response: reqwest::Response,
     status: u16,
-) -> Result<Vec<u8>, TransportError> {
+) -> Result<Vec<u8>, Result<TransportError, reqwest::Error>> {
     let too_large = TransportError::BodyTooLarge {
         status,
         limit_bytes: MAX_REPLY_BODY_BYTES,
@@ -234,27 +281,59 @@ async fn bounded_body(
         .map_or(Ok(0), usize::try_from)
         .unwrap_or(usize::MAX);
     if declared > MAX_REPLY_BODY_BYTES {
-        return Err(too_large);
+        return Err(Ok(too_large));
     }
     let mut body = Vec::with_capacity(declared);
-    while let Some(chunk) = response.chunk().await.map_err(classify)? {
+    while let Some(chunk) = response.chunk().await.map_err(Err)? {
         if body.len() + chunk.len() > MAX_REPLY_BODY_BYTES {
-            return Err(too_large);
+            return Err(Ok(too_large));
         }
         body.extend_from_slice(&chunk);
     }
     Ok(body)
 }
 
-fn classify(err: reqwest::Error) -> TransportError {
+/// A transport error; a timeout says which limit ran out (judged by `elapsed`, since reqwest
+/// reports them alike) and the option that raises it.
+fn classify(err: reqwest::Error, timeouts: Timeouts, elapsed: Duration) -> TransportError {
     // reqwest's message can carry the URL; ours never holds a key (keys go in headers).
     let message = err.to_string();
     if err.is_timeout() {
-        TransportError::Timeout(message)
+        TransportError::Timeout(timeout_message(
+            &message,
+            err.is_connect(),
+            timeouts,
+            elapsed,
+        ))
     } else if err.is_connect() {
         TransportError::Connect(message)
     } else {
         TransportError::Other(message)
+    }
+}
+
+fn timeout_message(
+    detail: &str,
+    connecting: bool,
+    timeouts: Timeouts,
+    elapsed: Duration,
+) -> String {
+    let elapsed_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
+    if connecting {
+        format!(
+            "no connection within --connect-timeout-ms {} ({detail})",
+            timeouts.connect_ms
+        )
+    } else if timeouts.request_ms > 0 && elapsed_ms >= timeouts.request_ms {
+        format!(
+            "no complete reply within --request-timeout-ms {}; raise it (0: no limit) for a slow server ({detail})",
+            timeouts.request_ms
+        )
+    } else {
+        format!(
+            "nothing from the server for --read-timeout-ms {} (a reply that is not streamed says nothing until the whole answer is generated); raise it for a slow server ({detail})",
+            timeouts.read_ms
+        )
     }
 }
 

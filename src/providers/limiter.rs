@@ -7,7 +7,7 @@
 //!
 //! An endpoint with no configured limit starts with one request: until its first reply tells
 //! what the server allows (or that it says nothing), a batch does not fire every request at a
-//! limit it knows nothing about.
+//! limit it knows nothing about; the same after a header budget's reset time passes.
 //!
 //! Time is tokio's, so a test with paused time sees minutes of pacing pass at once.
 
@@ -124,6 +124,15 @@ impl Limiter {
             answered.as_mut().enable();
             let wake = {
                 let mut state = self.lock();
+                // A header budget that reset says nothing any more about what is free now: a
+                // sliding window frees one slot at a time, so the next reply tells again.
+                if state
+                    .budget
+                    .is_some_and(|(_, reset)| reset <= Instant::now())
+                {
+                    state.budget = None;
+                    state.answered = false;
+                }
                 let probing = self.limits.is_unlimited() && !state.answered;
                 if probing && state.probe_in_flight {
                     None

@@ -14,6 +14,7 @@ pub mod redact;
 pub mod resolve;
 pub mod scripted;
 pub mod secret;
+mod text_call;
 
 use crate::llm::{
     ModelFailure, ModelOutcome, ModelReply, PriorReply, StepBrief, StepId, ToolRequest, Usage,
@@ -152,6 +153,70 @@ pub(crate) fn token_count(value: Option<&serde_json::Value>, field: &str, estima
     }
 }
 
+/// Error codes and types that say a request is over the context window: OpenAI's code, and
+/// llama.cpp's type.
+const CONTEXT_LENGTH_LABELS: &[&str] = &["context_length_exceeded", "exceed_context_size_error"];
+/// What a 400 or 413 says when the request is over the context window, in lowercase: OpenAI
+/// and vLLM ("maximum context length"), llama.cpp ("the available context size"), Anthropic
+/// ("prompt is too long"), Gemini ("exceeds the maximum number of tokens allowed"), and other
+/// compatible servers.
+const CONTEXT_LENGTH_PHRASES: &[&str] = &[
+    "context length",
+    "context window",
+    "context size",
+    "maximum context",
+    "too many tokens",
+    "prompt is too long",
+    "exceeds the maximum number of tokens",
+];
+
+/// Whether an error reply says the request does not fit the model's context window: one of
+/// `labels` (the body's error code and type) is a context code, or a 400 or 413 `message`
+/// names the context. Used by every decoder, so every server's wording counts everywhere.
+pub(crate) fn is_context_length(status: u16, labels: &[&str], message: &str) -> bool {
+    if labels
+        .iter()
+        .any(|label| CONTEXT_LENGTH_LABELS.contains(label))
+    {
+        return true;
+    }
+    let message = message.to_ascii_lowercase();
+    matches!(status, 400 | 413)
+        && CONTEXT_LENGTH_PHRASES
+            .iter()
+            .any(|phrase| message.contains(phrase))
+}
+
+/// What a 404 that is not about the model says to check: the URL was wrong for the server,
+/// or the server speaks another protocol (`--provider ollama` against llama-server).
+pub const WRONG_ENDPOINT_HINT: &str =
+    "check --base-url and --provider (the protocol the server speaks)";
+
+/// A fatal 404 whose message does not name `model` (so the server has no such path, rather than
+/// no such model) says which URL was asked and what to check.
+fn endpoint_not_found(mut reply: ModelReply, status: u16, url: &str, model: &str) -> ModelReply {
+    if let ModelOutcome::Failed(ModelFailure::Fatal { message }) = &mut reply.outcome {
+        if status == 404 && !names(message, model) {
+            message.push_str(&format!(
+                "; POST {url} was not found: {WRONG_ENDPOINT_HINT}"
+            ));
+        }
+    }
+    reply
+}
+
+/// Whether `text` holds `name` as a word of its own (not inside a longer name): a model
+/// named in `model "x" not found`, ``The model `x` does not exist``, `models/x is not found`.
+fn names(text: &str, name: &str) -> bool {
+    let part_of_a_name = |c: char| c.is_alphanumeric() || matches!(c, '-' | '_' | '.');
+    !name.is_empty()
+        && text.match_indices(name).any(|(at, _)| {
+            let before = text[..at].chars().next_back();
+            let after = text[at + name.len()..].chars().next();
+            !before.is_some_and(part_of_a_name) && !after.is_some_and(part_of_a_name)
+        })
+}
+
 /// A transient failure with the server's wait hint, if any.
 pub(crate) fn transient(message: String, retry_after_ms: Option<u64>) -> ModelFailure {
     ModelFailure::Transient {
@@ -254,10 +319,12 @@ impl Protocol {
         }
     }
 
-    pub fn encode(self, request: &ToolRequest, model: &str) -> serde_json::Value {
+    /// The body of `request` for `model` at `base_url` (which tells OpenAI's own API from a
+    /// compatible server).
+    pub fn encode(self, request: &ToolRequest, model: &str, base_url: &str) -> serde_json::Value {
         match self {
             Protocol::Anthropic => anthropic::encode(request, model),
-            Protocol::OpenAi => openai::encode(request, model),
+            Protocol::OpenAi => openai::encode(request, model, base_url),
             Protocol::Gemini => gemini::encode(request, model),
             Protocol::Ollama => ollama::encode(request, model),
         }
@@ -277,7 +344,7 @@ impl Protocol {
 #[derive(Clone)]
 pub struct HttpProvider {
     pub protocol: Protocol,
-    pub client: reqwest::Client,
+    pub client: http::Client,
     pub base_url: String,
     pub model: String,
     pub key: Option<Secret>,
@@ -287,6 +354,9 @@ pub struct HttpProvider {
     pub limiter: std::sync::Arc<limiter::Limiter>,
     /// The model's price, when the price table names it.
     pub price: Option<crate::pricing::Price>,
+    /// The server's context window in tokens, as the user stated it (`--context-tokens`);
+    /// `None`: unknown, requests go as they are.
+    pub context_tokens: Option<u64>,
 }
 
 impl std::fmt::Debug for HttpProvider {
@@ -298,6 +368,7 @@ impl std::fmt::Debug for HttpProvider {
             .field("key", &self.key)
             .field("mock_brief", &self.mock_brief)
             .field("limits", &self.limiter.limits())
+            .field("context_tokens", &self.context_tokens)
             .finish()
     }
 }
@@ -315,16 +386,29 @@ impl HttpProvider {
                 HeaderValue::Plain(mock_brief(&request.brief)),
             ));
         }
-        let body = self.protocol.encode(request, &self.model);
+        let encode = |request: &ToolRequest| {
+            let body = self.protocol.encode(request, &self.model, &self.base_url);
+            serde_json::to_vec(&body).expect("a JSON value always serializes")
+        };
+        let bytes = match fit_to_window(request, self.context_tokens, encode) {
+            Ok(bytes) => bytes,
+            Err(message) => {
+                return failed(ModelFailure::Fatal { message }, Usage::default());
+            }
+        };
         // Its turn comes after the request is committed as in flight, so a wait here is a
         // wait of the request, never of the store.
-        let bytes = serde_json::to_vec(&body).expect("a JSON value always serializes");
         let turn = self.limiter.acquire(estimated_tokens(bytes.len())).await;
         let reply = match http::post_json(&self.client, &url, &headers, bytes).await {
             Ok(reply) => {
                 let now_wall_ms = u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap_or(0);
                 self.limiter.observe(&reply, now_wall_ms);
-                let decoded = self.protocol.decode(&reply, request.tool.name);
+                let decoded = endpoint_not_found(
+                    self.protocol.decode(&reply, request.tool.name),
+                    reply.status,
+                    &url,
+                    &self.model,
+                );
                 if decoded.usage.input_tokens > 0 {
                     self.limiter.settle(turn, decoded.usage.input_tokens);
                 }
@@ -342,6 +426,45 @@ impl HttpProvider {
         };
         redact::reply(reply, self.key.as_ref())
     }
+}
+
+/// The body of `request` (as `encode` writes it) that fits a context window of `window`
+/// tokens: the input estimated from the body's bytes (`estimated_tokens`) plus the output cap.
+/// A request that does not fit drops its oldest repair turns first (the step keeps them; only
+/// this request goes without); one that does not fit without any is refused unsent, with a
+/// message naming `--context-tokens` and the estimate. No window: the body as it is.
+pub(crate) fn fit_to_window(
+    request: &ToolRequest,
+    window: Option<u64>,
+    encode: impl Fn(&ToolRequest) -> Vec<u8>,
+) -> Result<Vec<u8>, String> {
+    let bytes = encode(request);
+    let Some(window) = window else {
+        return Ok(bytes);
+    };
+    let output = u64::from(request.max_output_tokens);
+    let needed = |bytes: &[u8]| estimated_tokens(bytes.len()).saturating_add(output);
+    if needed(&bytes) <= window {
+        return Ok(bytes);
+    }
+    let mut shorter = request.clone();
+    while !shorter.repair_turns.is_empty() {
+        shorter.repair_turns.remove(0);
+        let bytes = encode(&shorter);
+        if needed(&bytes) <= window {
+            tracing::info!(
+                dropped = request.repair_turns.len() - shorter.repair_turns.len(),
+                window,
+                "the oldest repair turns were left out to fit --context-tokens"
+            );
+            return Ok(bytes);
+        }
+    }
+    let input = estimated_tokens(encode(&shorter).len());
+    Err(format!(
+        "the request needs about {} tokens ({input} of input, estimated at {BYTES_PER_TOKEN_ESTIMATE} bytes a token, and {output} of output) even without repair turns, more than --context-tokens {window}; it was not sent: give the server a larger context window and raise --context-tokens to it",
+        input.saturating_add(output)
+    ))
 }
 
 /// The configured model provider of a run.
@@ -426,6 +549,93 @@ mod tests {
         ] {
             assert_eq!(token_count(Some(&value), "f", 7), 7, "{value}");
         }
+    }
+
+    #[test]
+    fn a_404_about_the_path_names_the_url_and_one_about_the_model_does_not() {
+        let fatal = |message: &str| {
+            failed(
+                ModelFailure::Fatal {
+                    message: message.into(),
+                },
+                Usage::default(),
+            )
+        };
+        let shown = |reply: ModelReply| match reply.outcome {
+            ModelOutcome::Failed(ModelFailure::Fatal { message }) => message,
+            other => panic!("{other:?}"),
+        };
+        let url = "http://127.0.0.1:8080/api/chat";
+        assert_eq!(
+            shown(endpoint_not_found(
+                fatal("ollama 404: 404 page not found"),
+                404,
+                url,
+                "qwen2.5:7b"
+            )),
+            format!(
+                "ollama 404: 404 page not found; POST {url} was not found: {WRONG_ENDPOINT_HINT}"
+            )
+        );
+        for about_the_model in [
+            "ollama 404: model \"qwen2.5:7b\" not found, try pulling it first",
+            "openai 404 model_not_found: The model `qwen2.5:7b` does not exist",
+            "gemini 404 NOT_FOUND: models/qwen2.5:7b is not found for API version v1beta",
+        ] {
+            assert_eq!(
+                shown(endpoint_not_found(
+                    fatal(about_the_model),
+                    404,
+                    url,
+                    "qwen2.5:7b"
+                )),
+                about_the_model
+            );
+        }
+        assert_eq!(
+            shown(endpoint_not_found(fatal("openai 400: bad"), 400, url, "m")),
+            "openai 400: bad",
+            "only a 404"
+        );
+        assert!(
+            !names("no mock endpoint", "m"),
+            "a name inside a word is not the name"
+        );
+    }
+
+    #[test]
+    fn context_errors_are_known_by_code_type_or_wording() {
+        assert!(is_context_length(
+            400,
+            &["context_length_exceeded", "invalid_request_error"],
+            "x"
+        ));
+        assert!(is_context_length(
+            400,
+            &["", "exceed_context_size_error"],
+            "x"
+        ));
+        for message in [
+            "This model's maximum context length is 4096 tokens. However, you requested 5000 tokens.",
+            "prompt is too long: 210000 tokens > 200000 maximum",
+            "The input token count (1200000) exceeds the maximum number of tokens allowed (1048576).",
+            "the request exceeds the available context size, try increasing it",
+            "Trying to keep the first 9000 tokens when context window is 8192",
+        ] {
+            assert!(is_context_length(400, &[], message), "{message}");
+            assert!(is_context_length(413, &[], message), "{message}");
+            assert!(!is_context_length(500, &[], message), "{message}");
+        }
+        assert!(!is_context_length(
+            400,
+            &["invalid_request_error"],
+            "messages: bad role"
+        ));
+        assert!(!is_context_length(
+            413,
+            &["request_too_large"],
+            "Request exceeds the maximum allowed number of bytes"
+        ));
     }
 
     #[test]

@@ -10,7 +10,8 @@ use crate::llm::{
 use crate::providers::http::{HeaderValue, HttpReply};
 use crate::providers::secret::Secret;
 use crate::providers::{
-    cut_off_message, excerpt, failed, malformed, token_count, transient, usage_estimates,
+    cut_off_message, excerpt, failed, is_context_length, malformed, text_call, token_count,
+    transient, usage_estimates,
 };
 
 pub const DEFAULT_BASE_URL: &str = "http://localhost:11434";
@@ -234,11 +235,15 @@ pub fn decode(reply: &HttpReply, tool_name: &str) -> ModelReply {
         .get("content")
         .and_then(Value::as_str)
         .unwrap_or_default();
-    let calls: Vec<ToolCall> = message
+    let mut calls: Vec<ToolCall> = message
         .get("tool_calls")
         .and_then(Value::as_array)
         .map(|calls| calls.iter().map(tool_call).collect())
         .unwrap_or_default();
+    if calls.is_empty() {
+        // A template whose calls Ollama's parser does not know leaves them in the text.
+        calls = text_call::calls(content, tool_name);
+    }
     let prior = match calls.first() {
         Some(call) => PriorReply::Call(call.clone()),
         None => PriorReply::Text(content.to_string()),
@@ -348,6 +353,9 @@ fn error_failure(status: u16, body: Option<&Value>, reply: &HttpReply) -> ModelF
             "; choose a model with tool support (`ollama show <model>` lists its capabilities)",
         );
     }
+    if is_context_length(status, &[], text) {
+        return ModelFailure::ContextLength { message };
+    }
     match status {
         408 | 429 | 500..=599 => transient(message, reply.retry_after_ms()),
         _ => ModelFailure::Fatal { message },
@@ -390,6 +398,9 @@ mod tests {
                 retry_after_ms,
             }) => ("transient", message, retry_after_ms),
             ModelOutcome::Failed(ModelFailure::Fatal { message }) => ("fatal", message, None),
+            ModelOutcome::Failed(ModelFailure::ContextLength { message }) => {
+                ("context", message, None)
+            }
             ModelOutcome::Failed(ModelFailure::Malformed { message, .. }) => {
                 ("malformed", message, None)
             }
@@ -667,6 +678,29 @@ mod tests {
             "the arguments of add_week_details are not a JSON object"
         );
         assert_eq!(class(&call(Value::Null)), ("call", "{}".into(), None));
+    }
+
+    #[test]
+    fn a_prompt_over_the_window_is_a_context_failure() {
+        let over = json!({"error": "the input length exceeds the context length"});
+        assert_eq!(
+            class(&reply(400, over)),
+            (
+                "context",
+                "ollama 400: the input length exceeds the context length".into(),
+                None
+            )
+        );
+    }
+
+    #[test]
+    fn a_call_written_in_the_text_is_the_call() {
+        let text = "Week 1 follows.\n<tool_call>{\"name\": \"add_week_details\", \"arguments\": {\"week_number\": 1}}</tool_call>";
+        let body = json!({"message": {"role": "assistant", "content": text}, "done": true, "done_reason": "stop"});
+        assert_eq!(
+            class(&reply(200, body)),
+            ("call", r#"{"week_number":1}"#.into(), None)
+        );
     }
 
     #[test]

@@ -10,7 +10,9 @@ use crate::llm::{
 };
 use crate::providers::http::{HeaderValue, HttpReply};
 use crate::providers::secret::Secret;
-use crate::providers::{cut_off_message, excerpt, token_count, usage_estimates};
+use crate::providers::{
+    cut_off_message, excerpt, is_context_length, text_call, token_count, usage_estimates,
+};
 
 /// Includes `/v1`, so a compatible server is addressed as `--base-url http://host:port/v1`.
 pub const DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
@@ -41,10 +43,27 @@ pub fn headers(key: Option<&Secret>) -> Vec<(&'static str, HeaderValue)> {
     }
 }
 
-/// The request body. The tool is forced by name and parallel calls are off, so a well-behaved
-/// reply is exactly one call. `max_completion_tokens`, not the deprecated `max_tokens`, which
-/// reasoning models reject.
-pub fn encode(request: &ToolRequest, model: &str) -> Value {
+/// Whether `base_url` is OpenAI's own API rather than a compatible server.
+pub fn is_openai_api(base_url: &str) -> bool {
+    base_url.trim_end_matches('/') == DEFAULT_BASE_URL
+}
+
+/// The field that carries the output cap at `base_url`. OpenAI's own API takes
+/// `max_completion_tokens` (its reasoning models reject the deprecated `max_tokens`, and both
+/// together are a 400); compatible servers all read `max_tokens`, and several silently ignore
+/// `max_completion_tokens` (Ollama's `/v1`, llama.cpp before 2026-02, LM Studio), which would
+/// leave the answer unbounded.
+pub fn output_cap_field(base_url: &str) -> &'static str {
+    if is_openai_api(base_url) {
+        "max_completion_tokens"
+    } else {
+        "max_tokens"
+    }
+}
+
+/// The request body for the server at `base_url`. The tool is forced and parallel calls are
+/// off, so a well-behaved reply is exactly one call.
+pub fn encode(request: &ToolRequest, model: &str, base_url: &str) -> Value {
     let mut messages = Vec::with_capacity(2 + 2 * request.repair_turns.len());
     if !request.system.trim().is_empty() {
         messages.push(json!({"role": "system", "content": request.system}));
@@ -81,7 +100,7 @@ pub fn encode(request: &ToolRequest, model: &str) -> Value {
         }
     }
     let tool = &request.tool;
-    json!({
+    let mut body = json!({
         "model": model,
         "messages": messages,
         "tools": [{
@@ -98,8 +117,10 @@ pub fn encode(request: &ToolRequest, model: &str) -> Value {
         // silently makes the object form optional; vLLM and LM Studio accept it too.
         "tool_choice": "required",
         "parallel_tool_calls": false,
-        "max_completion_tokens": request.max_output_tokens,
-    })
+    });
+    // `body` is the object literal above, so indexing inserts the key (it cannot panic).
+    body[output_cap_field(base_url)] = Value::from(request.max_output_tokens);
+    body
 }
 
 /// Keywords strict mode accepts (OpenAI structured-outputs guide, "Supported schemas", after
@@ -326,7 +347,7 @@ fn success(reply: &HttpReply, body: Option<&Value>, tool_name: &str) -> ModelOut
     let finish_reason = body["choices"][0]["finish_reason"]
         .as_str()
         .unwrap_or("none");
-    let calls: Vec<ToolCall> = message["tool_calls"]
+    let mut calls: Vec<ToolCall> = message["tool_calls"]
         .as_array()
         .map(Vec::as_slice)
         .unwrap_or_default()
@@ -347,6 +368,10 @@ fn success(reply: &HttpReply, body: Option<&Value>, tool_name: &str) -> ModelOut
         })
         .collect();
     let text = content_text(&message["content"]);
+    if calls.is_empty() {
+        // A server that does not parse its chat template's tool calls leaves them in the text.
+        calls = text_call::calls(&text, tool_name);
+    }
     if calls.is_empty() {
         if let Some(refusal) = message["refusal"].as_str().filter(|r| !r.trim().is_empty()) {
             // The model declined on policy grounds; asking the same model again does not help.
@@ -430,6 +455,9 @@ fn failure(reply: &HttpReply, body: Option<&Value>) -> ModelFailure {
     let retry_after_ms = reply.retry_after_ms();
     if error.is_account_problem() {
         return ModelFailure::Fatal { message: text };
+    }
+    if is_context_length(status, &[&error.code, &error.kind], &error.message) {
+        return ModelFailure::ContextLength { message: text };
     }
     match reply.header("x-should-retry").map(str::trim) {
         Some("true") => {
@@ -752,6 +780,26 @@ mod tests {
     }
 
     #[test]
+    fn context_errors_of_openai_llama_cpp_and_vllm_are_context_failures() {
+        let openai = error_body(
+            "This model's maximum context length is 128000 tokens. However, your messages resulted in 130000 tokens.",
+            "invalid_request_error",
+            Some("context_length_exceeded"),
+        );
+        let llama_cpp = json!({"error": {"code": 400, "message": "the request exceeds the available context size, try increasing it", "type": "exceed_context_size_error", "n_prompt_tokens": 9000, "n_ctx": 8192}});
+        let vllm = json!({"object": "error", "message": "This model's maximum context length is 4096 tokens. However, you requested 5000 tokens (3000 in the messages, 2000 in the completion). Please reduce the length of the messages or completion.", "type": "BadRequestError", "param": null, "code": 400});
+        for body in [openai, llama_cpp, vllm] {
+            assert!(
+                matches!(
+                    outcome(&http(400, &[], body.clone())),
+                    ModelOutcome::Failed(ModelFailure::ContextLength { .. })
+                ),
+                "{body}"
+            );
+        }
+    }
+
+    #[test]
     fn compatible_servers_error_shapes_are_read() {
         let string_error = http(500, &[], json!({"error": "model is loading"}));
         assert!(
@@ -787,6 +835,20 @@ mod tests {
                 reply: PriorReply::Text("Here is the plan.".into()),
             })
         );
+    }
+
+    #[test]
+    fn a_call_written_in_the_text_is_the_call() {
+        let text = "Week 1 follows.\n<tool_call>\n{\"name\": \"add_week_details\", \"arguments\": {\"week_number\": 1}}\n</tool_call>";
+        let message = json!({"role": "assistant", "content": text});
+        assert!(
+            matches!(outcome(&http(200, &[], completion(message, "stop"))), ModelOutcome::Call(call) if call.arguments == r#"{"week_number":1}"#)
+        );
+        let other = json!({"role": "assistant", "content": "<tool_call>{\"name\": \"x\", \"arguments\": {}}</tool_call>"});
+        assert!(matches!(
+            outcome(&http(200, &[], completion(other, "stop"))),
+            ModelOutcome::Failed(ModelFailure::Malformed { message, reply: PriorReply::Text(_) }) if message.starts_with("the reply has no tool call")
+        ));
     }
 
     #[test]
@@ -1000,6 +1062,7 @@ mod tests {
                 turn(PriorReply::Text(String::new()), "call the tool"),
             ]),
             "gpt-test",
+            DEFAULT_BASE_URL,
         );
         let messages = body["messages"].as_array().expect("messages");
         assert_eq!(messages.len(), 10);
@@ -1042,6 +1105,22 @@ mod tests {
     }
 
     #[test]
+    fn the_output_cap_goes_in_the_field_the_server_reads() {
+        let request = request(Vec::new());
+        let openai = encode(&request, "m", "https://api.openai.com/v1/");
+        assert_eq!(openai["max_completion_tokens"], 4096);
+        assert!(
+            openai.get("max_tokens").is_none(),
+            "both together are a 400"
+        );
+        for compatible in ["http://127.0.0.1:8080/v1", "http://localhost:11434/v1"] {
+            let body = encode(&request, "m", compatible);
+            assert_eq!(body["max_tokens"], 4096, "{compatible}");
+            assert!(body.get("max_completion_tokens").is_none(), "{compatible}");
+        }
+    }
+
+    #[test]
     fn a_schema_outside_the_subset_is_sent_without_strict() {
         let mut request = request(Vec::new());
         request.tool = ToolSpec {
@@ -1050,7 +1129,7 @@ mod tests {
             parameters: json!({"type": "object"}).into(),
         };
         assert_eq!(
-            encode(&request, "m")["tools"][0]["function"]["strict"],
+            encode(&request, "m", DEFAULT_BASE_URL)["tools"][0]["function"]["strict"],
             false
         );
     }

@@ -52,7 +52,9 @@ pub fn reply(mut reply: ModelReply, key: Option<&Secret>) -> ModelReply {
     match &mut reply.outcome {
         ModelOutcome::Call(call) => redact_call(call, key),
         ModelOutcome::Failed(
-            ModelFailure::Transient { message, .. } | ModelFailure::Fatal { message },
+            ModelFailure::Transient { message, .. }
+            | ModelFailure::Fatal { message }
+            | ModelFailure::ContextLength { message },
         ) => redact_in_place(message, key),
         ModelOutcome::Failed(ModelFailure::Malformed { message, reply }) => {
             redact_in_place(message, key);

@@ -52,6 +52,8 @@ pub struct Choice {
     pub max_tpm: Option<u64>,
     /// The prices the model is looked up in (`--prices`, then the built-in list).
     pub prices: crate::pricing::PriceTable,
+    /// `--context-tokens`: the server's context window; `None` when unknown.
+    pub context_tokens: Option<u64>,
 }
 
 /// What a run recorded about its provider (resume).
@@ -225,6 +227,7 @@ pub fn resolve(
         mock_brief: credentials.mock_brief,
         limiter,
         price,
+        context_tokens: choice.context_tokens,
     }))
 }
 

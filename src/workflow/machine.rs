@@ -494,6 +494,7 @@ impl Run {
             ModelOutcome::Call(call) => self.judge_call(step, call),
             ModelOutcome::Failed(failure) => Judged::Failure(failure.clone()),
         };
+        let never_called = !self.any_tool_call();
         let policy = self.spec.retry.clone();
         let run_id = self.spec.run_id;
         let state = self.step_mut(step, context);
@@ -551,16 +552,23 @@ impl Run {
                     };
                     refuse(
                         state,
-                        turn,
+                        Some(turn),
                         policy.max_attempts,
-                        "failed validation",
+                        "answers failed validation",
                         &first_error,
                     )
                 }
             }
             Judged::Failure(ModelFailure::Malformed { message, reply }) => {
+                // The model cannot fix a server that never shows it the tool: the hint is for
+                // the user (the attempt and the step's failure), not in the feedback.
+                let shown = if never_called && matches!(reply, PriorReply::Text(_)) {
+                    format!("{message}; {TOOLS_NOT_PASSED_HINT}")
+                } else {
+                    message.clone()
+                };
                 record.outcome = AttemptOutcome::Malformed {
-                    message: message.clone(),
+                    message: shown.clone(),
                 };
                 let tool = tool_name(step);
                 let turn = RepairTurn {
@@ -572,7 +580,13 @@ impl Run {
                     },
                     feedback: format!("{message}. Call the tool {tool} exactly once, with complete JSON arguments for {step}."),
                 };
-                refuse(state, turn, policy.max_attempts, "were malformed", &message)
+                refuse(
+                    state,
+                    Some(turn),
+                    policy.max_attempts,
+                    "answers were malformed",
+                    &shown,
+                )
             }
             Judged::Failure(ModelFailure::Transient {
                 message,
@@ -604,6 +618,34 @@ impl Run {
                     StepOutcome::Pending
                 }
             }
+            Judged::Failure(ModelFailure::ContextLength { message })
+                if !state.repair_turns.is_empty() =>
+            {
+                // The conversation outgrew the window: the step's own prompt may still fit.
+                // Asked again at once without the turns; it does not count as an attempt.
+                record.outcome = AttemptOutcome::ContextLength {
+                    message: format!(
+                        "{message}; asked again at once without the {} repair turn(s)",
+                        state.repair_turns.len()
+                    ),
+                };
+                state.repair_turns.clear();
+                StepOutcome::Pending
+            }
+            Judged::Failure(ModelFailure::ContextLength { message }) => {
+                let shown = format!("{message}; {CONTEXT_TOO_SMALL_HINT}");
+                record.outcome = AttemptOutcome::ContextLength {
+                    message: shown.clone(),
+                };
+                // Feedback would only lengthen a request that is already too long: no turn.
+                refuse(
+                    state,
+                    None,
+                    policy.max_attempts,
+                    "requests did not fit the model's context window",
+                    &shown,
+                )
+            }
             Judged::Failure(ModelFailure::Fatal { message }) => {
                 record.outcome = AttemptOutcome::Fatal {
                     message: message.clone(),
@@ -634,6 +676,23 @@ impl Run {
             let _issued = self.request(step, at_ms, context);
         }
         outcome
+    }
+
+    /// Whether the model has called a tool in any step of the run so far: a call it answered
+    /// (accepted, or refused by validation) or one kept in a repair turn. Steps the built-in
+    /// coach answered do not count.
+    fn any_tool_call(&self) -> bool {
+        self.steps.values().any(|state| {
+            (state.is_accepted() && !state.fallback)
+                || state
+                    .attempts
+                    .iter()
+                    .any(|attempt| matches!(attempt.outcome, AttemptOutcome::Rejected { .. }))
+                || state
+                    .repair_turns
+                    .iter()
+                    .any(|turn| matches!(turn.reply, PriorReply::Call(_)))
+        })
     }
 
     /// Parses and validates a tool call against the run. Pure.
@@ -730,24 +789,24 @@ fn kept_text(mut text: String) -> String {
     text
 }
 
-/// Counts a refused answer and carries it into the conversation; the step gives up once the
-/// attempt budget is spent.
+/// Counts a failed attempt (`what` says of how many, and of what) and carries its repair turn,
+/// if any, into the conversation; the step gives up once the attempt budget is spent.
 fn refuse(
     state: &mut crate::workflow::StepState,
-    turn: RepairTurn,
+    turn: Option<RepairTurn>,
     max_attempts: u32,
     what: &str,
     last: &str,
 ) -> StepOutcome {
     state.refused += 1;
-    state.repair_turns.push(turn);
+    state.repair_turns.extend(turn);
     // The conversation carried by each attempt stays bounded: the latest turns only.
     if state.repair_turns.len() > MAX_REPAIR_TURNS {
         let excess = state.repair_turns.len() - MAX_REPAIR_TURNS;
         state.repair_turns.drain(..excess);
     }
     if state.refused >= max_attempts {
-        state.exhausted = Some(format!("{} answers {what}; last: {last}", state.refused));
+        state.exhausted = Some(format!("{} {what}; last: {last}", state.refused));
         StepOutcome::Exhausted
     } else {
         StepOutcome::Pending
@@ -777,6 +836,15 @@ pub(crate) fn tool_name(step: StepId) -> &'static str {
         StepId::Week(_) => tools::ADD_WEEK_DETAILS,
     }
 }
+
+/// What an answer without a call adds when no answer of the run has called a tool: a server
+/// whose chat template has no tool support drops `tools` without an error, and the model,
+/// never shown the tool, answers prose.
+pub const TOOLS_NOT_PASSED_HINT: &str = "no answer of this run has called a tool yet, so the server may not be passing tools to the model (llama.cpp: start llama-server with --jinja and a chat template with tool support; vLLM: start it with --enable-auto-tool-choice --tool-call-parser <the parser for the model>)";
+
+/// What a request that does not fit the context window even without repair turns adds: only a
+/// larger window helps.
+pub const CONTEXT_TOO_SMALL_HINT: &str = "the request has no repair turns to drop, so the server needs a larger context window (llama-server -c N, vLLM --max-model-len N, LM Studio's context length, Ollama's num_ctx)";
 
 /// Repair turns a request carries at most (the newest).
 pub const MAX_REPAIR_TURNS: usize = 2;

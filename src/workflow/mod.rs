@@ -19,7 +19,7 @@ use crate::llm::{ModelReply, RepairTurn, StepId, Usage};
 use crate::pricing::Cost;
 
 pub use batch::{Batch, BatchItem, BatchRef};
-pub use machine::{State, MAX_LISTED_VIOLATIONS, MAX_REPAIR_TURNS};
+pub use machine::{State, MAX_LISTED_VIOLATIONS, MAX_REPAIR_TURNS, TOOLS_NOT_PASSED_HINT};
 
 /// The engine-generated identity of a run (plan_id). Never taken from model output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -132,6 +132,10 @@ pub enum AttemptOutcome {
         message: String,
     },
     Fatal {
+        message: String,
+    },
+    /// The request did not fit the model's context window.
+    ContextLength {
         message: String,
     },
 }

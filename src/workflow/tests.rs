@@ -126,6 +126,7 @@ fn label(event: &Event) -> String {
                 ModelOutcome::Call(call) => format!("call {} {}", call.name, call.arguments),
                 ModelOutcome::Failed(ModelFailure::Transient { .. }) => "transient".into(),
                 ModelOutcome::Failed(ModelFailure::Fatal { .. }) => "fatal".into(),
+                ModelOutcome::Failed(ModelFailure::ContextLength { .. }) => "context".into(),
                 ModelOutcome::Failed(ModelFailure::Malformed { .. }) => "malformed".into(),
             };
             format!("Replied({step}#{attempt}: {what})")
@@ -504,6 +505,114 @@ fn wrong_tool_is_malformed_and_never_executed() {
         feedback.contains("only create_plan_overview is offered"),
         "{feedback}"
     );
+}
+
+/// An answer without a call says the server may not pass tools only while no answer of the run
+/// has called one; the model's feedback never says it.
+#[test]
+fn prose_before_any_call_says_the_server_may_not_pass_tools() {
+    let prose = |step, attempt| {
+        failure(
+            step,
+            attempt,
+            ModelFailure::Malformed {
+                message: "the reply has no tool call".into(),
+                reply: PriorReply::Text("Ride on Tuesday.".into()),
+            },
+            attempt.into(),
+        )
+    };
+    let last_message = |machine: &Machine, step| match &machine.run().step(step).attempts.last() {
+        Some(crate::workflow::AttemptRecord {
+            outcome: crate::workflow::AttemptOutcome::Malformed { message },
+            ..
+        }) => message.clone(),
+        other => panic!("{other:?}"),
+    };
+    let mut machine = Machine::new(spec(1));
+    machine.handle(&Event::Start {
+        at_ms: 0,
+        week_concurrency: 1,
+    });
+    machine.handle(&prose(StepId::Overview, 1));
+    let first = last_message(&machine, StepId::Overview);
+    assert!(first.ends_with(super::TOOLS_NOT_PASSED_HINT), "{first}");
+    let feedback = &machine.run().step(StepId::Overview).repair_turns[0].feedback;
+    assert!(!feedback.contains("--jinja"), "{feedback}");
+    machine.handle(&prose(StepId::Overview, 2));
+    let failed = format!("{:?}", machine.state());
+    assert!(failed.contains("--enable-auto-tool-choice"), "{failed}");
+
+    // Once the overview was called and accepted, prose in a week is the model's own doing.
+    let mut machine = Machine::new(spec(2));
+    machine.handle(&Event::Start {
+        at_ms: 0,
+        week_concurrency: 1,
+    });
+    machine.handle(&good_overview(1, 1));
+    machine.handle(&prose(StepId::Week(1), 1));
+    assert_eq!(
+        last_message(&machine, StepId::Week(1)),
+        "the reply has no tool call"
+    );
+}
+
+/// A request over the context window with repair turns is asked again at once without them, at
+/// no cost to the attempt budget; one without repair turns is a failed attempt, so the step
+/// fails by the budget (not as fatal), saying the server needs a larger window.
+#[test]
+fn a_context_error_drops_the_repair_turns_once_then_counts_as_an_attempt() {
+    let over = |attempt| {
+        failure(
+            StepId::Overview,
+            attempt,
+            ModelFailure::ContextLength {
+                message: "openai 400 context_length_exceeded: too long".into(),
+            },
+            attempt.into(),
+        )
+    };
+    let mut machine = Machine::new(spec(2));
+    machine.handle(&Event::Start {
+        at_ms: 0,
+        week_concurrency: 1,
+    });
+    machine.handle(&reply(
+        StepId::Overview,
+        1,
+        tools::CREATE_PLAN_OVERVIEW,
+        "{}".into(),
+        1,
+    ));
+    assert_eq!(machine.run().step(StepId::Overview).repair_turns.len(), 1);
+    let ctx = machine.handle(&over(2));
+    let state = machine.run().step(StepId::Overview);
+    assert_eq!(
+        ctx.effects,
+        vec![Effect::CallModel {
+            step: StepId::Overview,
+            attempt: 3,
+            fallback: false
+        }],
+        "asked again at once"
+    );
+    assert!(state.repair_turns.is_empty());
+    assert_eq!(state.refused, 1, "the fresh request costs no attempt");
+    machine.handle(&over(3));
+    assert_eq!(state_name(machine.state()), "failed");
+    let state = machine.run().step(StepId::Overview);
+    assert_eq!(state.refused, 2);
+    assert!(state.repair_turns.is_empty(), "no feedback lengthens it");
+    let reason = format!("{:?}", machine.state());
+    assert!(
+        reason.contains("2 requests did not fit the model's context window")
+            && reason.contains(super::machine::CONTEXT_TOO_SMALL_HINT),
+        "{reason}"
+    );
+    assert!(matches!(
+        state.attempts[2].outcome,
+        crate::workflow::AttemptOutcome::ContextLength { .. }
+    ));
 }
 
 #[test]

@@ -29,7 +29,7 @@ pub fn base_url(mock_url: &str, protocol: Protocol) -> String {
     }
 }
 
-fn quiet_config() -> MockConfig {
+pub fn quiet_config() -> MockConfig {
     MockConfig {
         retry_after_s: 0,
         timeout_hold_ms: 2_000,
@@ -37,18 +37,19 @@ fn quiet_config() -> MockConfig {
     }
 }
 
-struct Setup {
-    engine: Engine,
-    provider: Provider,
-    dir: tempfile::TempDir,
+pub struct Setup {
+    pub engine: Engine,
+    pub provider: Provider,
+    pub dir: tempfile::TempDir,
 }
 
-fn engine_for(protocol: Protocol, mock_url: &str, request_timeout_ms: u64) -> Setup {
+pub fn engine_for(protocol: Protocol, mock_url: &str, request_timeout_ms: u64) -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open_simple(&dir.path().join("state")).unwrap();
     let client = http::client(http::Timeouts {
         connect_ms: 2_000,
         request_ms: request_timeout_ms,
+        read_ms: 0,
     })
     .unwrap();
     let provider = Provider::Http(HttpProvider {
@@ -62,6 +63,7 @@ fn engine_for(protocol: Protocol, mock_url: &str, request_timeout_ms: u64) -> Se
             Default::default(),
         )),
         price: None,
+        context_tokens: None,
     });
     let observer: Observer = Arc::new(|_| {});
     Setup {
@@ -78,7 +80,7 @@ fn engine_for(protocol: Protocol, mock_url: &str, request_timeout_ms: u64) -> Se
     }
 }
 
-fn spec(setup: &Setup, run_id: u128, total_weeks: u32, retry: RetryPolicy) -> RunSpec {
+pub fn spec(setup: &Setup, run_id: u128, total_weeks: u32, retry: RetryPolicy) -> RunSpec {
     RunSpec {
         run_id: RunId(run_id),
         batch: None,
@@ -98,7 +100,31 @@ fn spec(setup: &Setup, run_id: u128, total_weeks: u32, retry: RetryPolicy) -> Ru
     }
 }
 
-fn fast_retries(max_attempts: u32, max_transient_retries: u32) -> RetryPolicy {
+/// Plans run `run_id`, of `total_weeks` weeks at week concurrency `concurrency`, over
+/// `protocol` against a mock started with `config`: how it ended, the setup (its store holds
+/// the run) and the mock.
+pub async fn plan_against(
+    protocol: Protocol,
+    config: MockConfig,
+    run_id: u128,
+    total_weeks: u32,
+    concurrency: u32,
+) -> (Outcome, Setup, MockServer) {
+    let mock = MockServer::start(config, 0).await.unwrap();
+    let setup = engine_for(protocol, &mock.url(), 10_000);
+    let outcome = setup
+        .engine
+        .start(
+            spec(&setup, run_id, total_weeks, fast_retries(3, 3)),
+            setup.provider.clone(),
+            concurrency,
+        )
+        .await
+        .unwrap();
+    (outcome, setup, mock)
+}
+
+pub fn fast_retries(max_attempts: u32, max_transient_retries: u32) -> RetryPolicy {
     RetryPolicy {
         max_attempts,
         max_transient_retries,
@@ -273,17 +299,7 @@ async fn refused_arguments_are_repaired_in_the_providers_own_format() {
             fault_only_first_n: 1,
             ..quiet_config()
         };
-        let mock = MockServer::start(config, 0).await.unwrap();
-        let setup = engine_for(protocol, &mock.url(), 10_000);
-        let outcome = setup
-            .engine
-            .start(
-                spec(&setup, 900, 2, fast_retries(3, 3)),
-                setup.provider.clone(),
-                2,
-            )
-            .await
-            .unwrap();
+        let (outcome, setup, mock) = plan_against(protocol, config, 900, 2, 2).await;
         assert!(
             matches!(outcome, Outcome::Done { .. }),
             "{protocol:?}: {outcome:?}"

@@ -3,6 +3,8 @@
 mod batches;
 mod cli;
 mod coach;
+mod compatible_servers;
+mod context_window;
 mod costs;
 mod doctor;
 mod engine_model;

@@ -143,8 +143,11 @@ fn http(request_ms: u64) -> reqwest::Client {
     client(Timeouts {
         connect_ms: 5_000,
         request_ms,
+        read_ms: 0,
     })
     .unwrap()
+    .reqwest()
+    .clone()
 }
 
 #[derive(Debug)]

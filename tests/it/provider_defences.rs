@@ -1,7 +1,8 @@
 //! The provider layer against hostile servers: a redirect is never followed (it would carry
 //! the key elsewhere) and fails the run naming where it pointed; a reply body that never ends
 //! stops at the cap with a fatal error; impossible token counts are replaced by estimates, so
-//! `--max-tokens` still stops a run; an overlong text field is refused and repaired.
+//! `--max-tokens` still stops a run; an overlong text field is refused and repaired; a server
+//! that never answers times out on silence, naming the option to raise.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -9,8 +10,8 @@ use std::sync::Arc;
 use periodize::domain::validate::MAX_TEXT_CHARS;
 use periodize::llm::{ModelFailure, ModelOutcome};
 use periodize::mock_llm::{MockConfig, MockServer};
-use periodize::providers::http::MAX_REPLY_BODY_BYTES;
-use periodize::providers::{Protocol, MAX_TOKENS_PER_REQUEST};
+use periodize::providers::http::{self, MAX_REPLY_BODY_BYTES};
+use periodize::providers::{HttpProvider, Protocol, MAX_TOKENS_PER_REQUEST};
 use serde_json::{json, Value};
 
 use crate::hostile::{Hostile, Reply};
@@ -86,6 +87,74 @@ async fn an_endless_reply_body_stops_at_the_cap() {
             "{protocol:?}"
         );
     }
+}
+
+/// A server that takes the request and never answers: the call ends after the silence limit
+/// (`--read-timeout-ms`) with no whole-request limit set, as a transient failure naming the
+/// option to raise; with only a whole-request limit, it names that one. Real sockets cannot
+/// run on paused time, so the limits are 200 ms and the test's own bound is far above them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_server_times_out_naming_the_option_to_raise() {
+    let server = Hostile::start(|_| std::future::pending::<Reply>()).await;
+    for (timeouts, option) in [
+        (
+            http::Timeouts {
+                request_ms: 0,
+                read_ms: 200,
+                ..http::Timeouts::default()
+            },
+            "nothing from the server for --read-timeout-ms 200",
+        ),
+        (
+            http::Timeouts {
+                request_ms: 200,
+                read_ms: 0,
+                ..http::Timeouts::default()
+            },
+            "no complete reply within --request-timeout-ms 200",
+        ),
+    ] {
+        let provider = HttpProvider {
+            client: http::client(timeouts).unwrap(),
+            ..provider(Protocol::OpenAi, &server.url(), None)
+        };
+        let reply = tokio::time::timeout(
+            std::time::Duration::from_secs(30),
+            provider.call(&overview_request()),
+        )
+        .await
+        .expect("the call ends by its own timeout");
+        let ModelOutcome::Failed(ModelFailure::Transient { message, .. }) = reply.outcome else {
+            panic!("{option}: {reply:?}")
+        };
+        assert!(message.contains(option), "{message}");
+    }
+}
+
+/// The command line's defaults time out on silence, not on the whole request: a CPU server's
+/// long but finished answer is not cut at a fixed total. `--read-timeout-ms` reaches the client.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_read_timeout_flag_reaches_the_client() {
+    assert_eq!(
+        http::Timeouts::default().request_ms,
+        0,
+        "no total limit by default"
+    );
+    let server = Hostile::start(|_| std::future::pending::<Reply>()).await;
+    let sandbox = Sandbox::new();
+    let output = generate(
+        &sandbox,
+        Protocol::OpenAi,
+        &server.url(),
+        &["--read-timeout-ms", "200", "--max-transient-retries", "0"],
+    )
+    .await;
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("nothing from the server for --read-timeout-ms 200"),
+        "{}",
+        stdout(&output)
+    );
 }
 
 /// The usage fields of each protocol's answer, input then output.

@@ -504,7 +504,7 @@ fn anthropic_repair_request_snapshot() {
 fn openai_first_request_snapshot() {
     let request = overview_request();
     snapshot(
-        openai::encode(&request, openai::DEFAULT_MODEL),
+        openai::encode(&request, openai::DEFAULT_MODEL, openai::DEFAULT_BASE_URL),
         "/tools/0/function/parameters",
         &request,
         expect![[r#"
@@ -542,7 +542,7 @@ fn openai_first_request_snapshot() {
 fn openai_repair_request_snapshot() {
     let request = repaired_week_request("call_abc");
     snapshot(
-        openai::encode(&request, openai::DEFAULT_MODEL),
+        openai::encode(&request, openai::DEFAULT_MODEL, openai::DEFAULT_BASE_URL),
         "/tools/0/function/parameters",
         &request,
         expect![[r#"
@@ -856,7 +856,11 @@ fn the_request_checker_accepts_the_vendor_example() {
 #[test]
 fn the_request_checker_rejects_what_the_api_would() {
     let schema = RequestSchema::load();
-    let good = openai::encode(&repaired_week_request("call_abc"), "gpt-4.1");
+    let good = openai::encode(
+        &repaired_week_request("call_abc"),
+        "gpt-4.1",
+        openai::DEFAULT_BASE_URL,
+    );
     assert_eq!(schema.problems(&good), Vec::<String>::new());
     let broken = |edit: &dyn Fn(&mut Value)| {
         let mut body = good.clone();
@@ -900,7 +904,10 @@ fn openai_requests_validate_against_the_vendor_schema() {
         repaired_week_request("call_abc"),
         repaired_week_request(""),
     ] {
-        let body = openai::encode(&request, openai::DEFAULT_MODEL);
-        assert_eq!(schema.problems(&body), Vec::<String>::new(), "{body:#}");
+        // OpenAI's own API, and a compatible server (which gets `max_tokens`).
+        for base_url in [openai::DEFAULT_BASE_URL, "http://127.0.0.1:8080/v1"] {
+            let body = openai::encode(&request, openai::DEFAULT_MODEL, base_url);
+            assert_eq!(schema.problems(&body), Vec::<String>::new(), "{body:#}");
+        }
     }
 }

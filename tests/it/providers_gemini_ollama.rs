@@ -94,6 +94,9 @@ fn describe(reply: &ModelReply) -> String {
             retry_after_ms,
         }) => format!("transient {message:?} retry_after_ms={retry_after_ms:?}"),
         ModelOutcome::Failed(ModelFailure::Fatal { message }) => format!("fatal {message:?}"),
+        ModelOutcome::Failed(ModelFailure::ContextLength { message }) => {
+            format!("context length {message:?}")
+        }
         ModelOutcome::Failed(ModelFailure::Malformed { message, reply }) => {
             let replay = match reply {
                 PriorReply::Call(call) => format!("call {}", describe_call(call)),

@@ -258,6 +258,7 @@ pub fn provider(protocol: Protocol, url: &str, key: Option<&str>) -> HttpProvide
         client: http::client(http::Timeouts {
             connect_ms: 2_000,
             request_ms: 10_000,
+            read_ms: 0,
         })
         .unwrap(),
         base_url: base_url(url, protocol),
@@ -268,6 +269,7 @@ pub fn provider(protocol: Protocol, url: &str, key: Option<&str>) -> HttpProvide
             Default::default(),
         )),
         price: None,
+        context_tokens: None,
     }
 }
 

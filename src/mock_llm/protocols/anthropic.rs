@@ -57,6 +57,7 @@ pub(super) fn parse_anthropic(
         user_text: first_user_text(messages, "messages")?,
         repair_turns,
         max_output_tokens,
+        tool_required: true,
     })
 }
 

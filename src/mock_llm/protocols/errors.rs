@@ -53,6 +53,7 @@ pub(crate) fn error(
                 ErrorKind::RateLimit => (429, "rate_limit_error"),
                 ErrorKind::ServerError => (500, "api_error"),
                 ErrorKind::Overloaded => (529, "overloaded_error"),
+                ErrorKind::ContextLength => (400, "invalid_request_error"),
             };
             let request_id = anthropic_request_id(&ids);
             headers.push(("request-id", request_id.clone()));
@@ -96,6 +97,11 @@ pub(crate) fn error(
                 ErrorKind::RateLimit => (429, "rate_limit_exceeded", json!("rate_limit_exceeded")),
                 ErrorKind::ServerError => (500, "server_error", Value::Null),
                 ErrorKind::Overloaded => (503, "server_error", json!("overloaded")),
+                ErrorKind::ContextLength => (
+                    400,
+                    "invalid_request_error",
+                    json!("context_length_exceeded"),
+                ),
             };
             headers.push((
                 "x-request-id",
@@ -122,6 +128,7 @@ pub(crate) fn error(
                 ErrorKind::RateLimit => (429, "RESOURCE_EXHAUSTED"),
                 ErrorKind::ServerError => (500, "INTERNAL"),
                 ErrorKind::Overloaded => (503, "UNAVAILABLE"),
+                ErrorKind::ContextLength => (400, "INVALID_ARGUMENT"),
             };
             let mut error = json!({"code": status, "message": message, "status": status_name});
             if kind == ErrorKind::RateLimit {
@@ -155,6 +162,7 @@ pub(crate) fn error(
                 ErrorKind::RateLimit => 429,
                 ErrorKind::ServerError => 500,
                 ErrorKind::Overloaded => 503,
+                ErrorKind::ContextLength => 400,
             };
             Reply {
                 status,
@@ -162,6 +170,17 @@ pub(crate) fn error(
                 body: json!({"error": message}),
             }
         }
+    }
+}
+
+/// What a request of `input_tokens` over a window of `window_tokens` is told, in the vendor's
+/// words (Ollama's native API truncates instead; its message here is the mock's own).
+pub(crate) fn context_message(protocol: Protocol, input_tokens: u64, window_tokens: u64) -> String {
+    match protocol {
+        Protocol::Anthropic => format!("prompt is too long: {input_tokens} tokens > {window_tokens} maximum"),
+        Protocol::OpenAi => format!("This model's maximum context length is {window_tokens} tokens. However, your messages resulted in {input_tokens} tokens. Please reduce the length of the messages."),
+        Protocol::Gemini => format!("The input token count ({input_tokens}) exceeds the maximum number of tokens allowed ({window_tokens})."),
+        Protocol::Ollama => format!("the input length ({input_tokens} tokens) exceeds the context length ({window_tokens} tokens)"),
     }
 }
 

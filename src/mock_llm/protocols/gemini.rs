@@ -214,6 +214,7 @@ pub(super) fn parse_gemini(
         user_text: texts.join("\n"),
         repair_turns,
         max_output_tokens,
+        tool_required: true,
     })
 }
 

@@ -9,7 +9,7 @@
 
 use serde_json::{Map, Value};
 
-use super::faults::{id_chars, IdAlphabet};
+use super::faults::{self, id_chars, IdAlphabet, Quirk};
 
 mod anthropic;
 mod errors;
@@ -22,7 +22,7 @@ use gemini::*;
 use ollama::*;
 use openai::*;
 
-pub(crate) use errors::{error, fault_message, ErrorContext};
+pub(crate) use errors::{context_message, error, fault_message, ErrorContext};
 
 /// Which vendor API a path speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,6 +118,9 @@ pub(crate) struct Incoming {
     pub repair_turns: usize,
     /// The request's output cap, which a truncated answer reports as spent.
     pub max_output_tokens: Option<u64>,
+    /// Whether the model must call the tool; a request whose `tool_choice` the server does not
+    /// read (`Quirk::StringToolChoice`) leaves it optional, and the model answers prose.
+    pub tool_required: bool,
 }
 
 /// Facts from outside the body.
@@ -138,6 +141,8 @@ pub(crate) enum ErrorKind {
     RateLimit,
     ServerError,
     Overloaded,
+    /// The request is over the model's context window.
+    ContextLength,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -161,18 +166,19 @@ pub(crate) struct Reply {
     pub body: Value,
 }
 
-/// Reads and checks a model request.
+/// Reads and checks a model request, as a server with `quirks` reads it.
 pub(crate) fn parse(
     protocol: Protocol,
     body: &Value,
     meta: &RequestMeta,
+    quirks: &[Quirk],
 ) -> Result<Incoming, Rejection> {
     let object = body
         .as_object()
         .ok_or_else(|| bad("the request body must be a JSON object"))?;
     match protocol {
         Protocol::Anthropic => parse_anthropic(object, meta),
-        Protocol::OpenAi => parse_openai(object),
+        Protocol::OpenAi => parse_openai(object, quirks),
         Protocol::Gemini => parse_gemini(object, meta),
         Protocol::Ollama => parse_ollama(object),
     }

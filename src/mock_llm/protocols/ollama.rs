@@ -43,6 +43,7 @@ pub(super) fn parse_ollama(object: &Map<String, Value>) -> Result<Incoming, Reje
         user_text: first_user_text(messages, "messages")?,
         repair_turns,
         max_output_tokens,
+        tool_required: true,
     })
 }
 

@@ -4,7 +4,11 @@ use serde_json::{json, Map, Value};
 
 use super::*;
 
-pub(super) fn parse_openai(object: &Map<String, Value>) -> Result<Incoming, Rejection> {
+pub(super) fn parse_openai(
+    object: &Map<String, Value>,
+    quirks: &[Quirk],
+) -> Result<Incoming, Rejection> {
+    let quirk = |quirk| faults::has(quirks, quirk, Protocol::OpenAi);
     let model = required_str(object, "model", "you must provide a model parameter")?;
     let messages = non_empty_array(object, "messages", "[] is too short - 'messages'")?;
     if object.get("stream").and_then(Value::as_bool) == Some(true) {
@@ -27,14 +31,16 @@ pub(super) fn parse_openai(object: &Map<String, Value>) -> Result<Incoming, Reje
         .ok_or_else(|| bad("Missing required parameter: 'tools[0].function.name'."))?;
     let choice = object.get("tool_choice");
     // `exactly_one_tool` checked the offer, so "required" forces this tool too.
-    let forced = choice.and_then(Value::as_str) == Some("required")
-        || choice.and_then(|c| c.get("type")).and_then(Value::as_str) == Some("function")
-            && choice
-                .and_then(|c| c.get("function"))
-                .and_then(|f| f.get("name"))
-                .and_then(Value::as_str)
-                == Some(name);
-    if !forced {
+    let by_string = choice.and_then(Value::as_str) == Some("required");
+    let by_object = choice.and_then(|c| c.get("type")).and_then(Value::as_str) == Some("function")
+        && choice
+            .and_then(|c| c.get("function"))
+            .and_then(|f| f.get("name"))
+            .and_then(Value::as_str)
+            == Some(name);
+    // llama.cpp reads the choice as a string only: an object falls back to "auto".
+    let tool_required = by_string || by_object && !quirk(Quirk::StringToolChoice);
+    if !by_string && !by_object {
         return Err(bad(format!(
             "tool_choice must force the offered tool: \"required\" or {{\"type\": \"function\", \"function\": {{\"name\": \"{name}\"}}}}, found {}",
             found(choice)
@@ -46,7 +52,12 @@ pub(super) fn parse_openai(object: &Map<String, Value>) -> Result<Incoming, Reje
         tool_name: name.to_string(),
         user_text: first_user_text(messages, "messages")?,
         repair_turns,
-        max_output_tokens: max_tokens(object, &["max_completion_tokens", "max_tokens"]),
+        max_output_tokens: if quirk(Quirk::MaxTokensOnly) {
+            max_tokens(object, &["max_tokens"])
+        } else {
+            max_tokens(object, &["max_completion_tokens", "max_tokens"])
+        },
+        tool_required,
     })
 }
 

@@ -308,6 +308,10 @@ pub enum OutcomeRecord {
     Fatal {
         message: String,
     },
+    /// Added after the first format 2 release; older records never hold it.
+    ContextLength {
+        message: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -988,6 +992,9 @@ impl From<&AttemptOutcome> for OutcomeRecord {
             AttemptOutcome::Transient { message } => OutcomeRecord::Transient {
                 message: message.clone(),
             },
+            AttemptOutcome::ContextLength { message } => OutcomeRecord::ContextLength {
+                message: message.clone(),
+            },
             AttemptOutcome::Fatal { message } => OutcomeRecord::Fatal {
                 message: message.clone(),
             },
@@ -1011,6 +1018,7 @@ impl From<OutcomeRecord> for AttemptOutcome {
             OutcomeRecord::Malformed { message } => AttemptOutcome::Malformed { message },
             OutcomeRecord::Transient { message } => AttemptOutcome::Transient { message },
             OutcomeRecord::Fatal { message } => AttemptOutcome::Fatal { message },
+            OutcomeRecord::ContextLength { message } => AttemptOutcome::ContextLength { message },
         }
     }
 }
