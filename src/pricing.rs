@@ -5,8 +5,6 @@
 //! batches and bill some requests we never see a reply for. Money is kept as integer
 //! micro-dollars so sums are exact and saturate instead of drifting.
 
-use std::path::Path;
-
 use serde::Deserialize;
 
 use crate::llm::Usage;
@@ -227,26 +225,16 @@ impl PriceTable {
             })
     }
 
-    /// The built-in prices with a file's entries in front of them.
-    pub fn with_file(path: &Path) -> Result<PriceTable, PricesError> {
+    /// The built-in prices with the entries of a price file's text in front of them; `path`
+    /// names the file in errors.
+    pub fn with_file(path: &str, text: &str) -> Result<PriceTable, PricesError> {
         let refuse = |field: String, value: String, reason: &str| PricesError {
-            path: path.display().to_string(),
+            path: path.to_string(),
             field,
             value,
             reason: reason.to_string(),
         };
-        let metadata = std::fs::metadata(path)
-            .map_err(|error| refuse(String::new(), String::new(), &error.to_string()))?;
-        if metadata.len() > MAX_PRICES_FILE_BYTES {
-            return Err(refuse(
-                String::new(),
-                format!("{} bytes", metadata.len()),
-                &format!("a price file holds at most {MAX_PRICES_FILE_BYTES} bytes"),
-            ));
-        }
-        let text = std::fs::read_to_string(path)
-            .map_err(|error| refuse(String::new(), String::new(), &error.to_string()))?;
-        let file: PriceFile = serde_json::from_str(&text)
+        let file: PriceFile = serde_json::from_str(text)
             .map_err(|error| refuse(String::new(), String::new(), &error.to_string()))?;
         let mut entries = Vec::with_capacity(file.prices.len());
         for (index, row) in file.prices.iter().enumerate() {
@@ -399,28 +387,24 @@ mod tests {
 
     #[test]
     fn a_price_file_overrides_and_refuses_by_field() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("prices.json");
-        std::fs::write(
-            &path,
+        let table = PriceTable::with_file(
+            "prices.json",
             r#"{"as_of": "2026-12-01", "prices": [
                 {"provider": "openai", "model": "gpt-4.1", "input_usd_per_mtok": 1, "output_usd_per_mtok": 4},
                 {"provider": "openai", "model": "qwen*", "input_usd_per_mtok": 0, "output_usd_per_mtok": 0}]}"#,
         )
         .unwrap();
-        let table = PriceTable::with_file(&path).unwrap();
         let gpt = table.lookup("openai", "gpt-4.1").unwrap();
         assert_eq!(gpt.input_micro_usd_per_mtok, 1_000_000);
         assert_eq!(gpt.cache_read_micro_usd_per_mtok, 1_000_000);
         assert_eq!(table.lookup("openai", "qwen2.5-7b"), Some(Price::FREE));
         assert_eq!(table.file_as_of.as_deref(), Some("2026-12-01"));
 
-        std::fs::write(
-            &path,
+        let error = PriceTable::with_file(
+            "prices.json",
             r#"{"as_of": "x", "prices": [{"provider": "openai", "model": "m", "input_usd_per_mtok": -1, "output_usd_per_mtok": 4}]}"#,
         )
-        .unwrap();
-        let error = PriceTable::with_file(&path).unwrap_err();
+        .unwrap_err();
         assert_eq!(error.field, "prices[0].input_usd_per_mtok");
         assert_eq!(error.value, "-1");
         assert!(error

@@ -185,11 +185,17 @@ fn provider_kind(name: ProviderName) -> ProviderKind {
 fn choice(args: &ModelArgs) -> Result<Choice, Error> {
     let prices = match &args.prices {
         None => PriceTable::builtin(),
-        Some(path) => PriceTable::with_file(path).map_err(|error| Error::Arg {
-            flag: "--prices",
-            value: error.path.clone(),
-            reason: error.detail(),
-        })?,
+        Some(path) => crate::files::read_text(path, pricing::MAX_PRICES_FILE_BYTES)
+            .map_err(|error| arg("--prices", path.display(), error.to_string()))
+            .and_then(|text| {
+                PriceTable::with_file(&path.display().to_string(), &text).map_err(|error| {
+                    Error::Arg {
+                        flag: "--prices",
+                        value: error.path.clone(),
+                        reason: error.detail(),
+                    }
+                })
+            })?,
     };
     Ok(Choice {
         kind: args.provider.map(provider_kind),

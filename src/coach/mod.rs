@@ -1,0 +1,280 @@
+//! The built-in coach (SPEC §9): a deterministic, rule-based answer to both tools. Pure: no IO,
+//! no clock, no randomness, no environment.
+//!
+//! How it plans:
+//! - Phases: Foundation → Build → Peak, loading runs of at most 3 weeks (2 from age 55) each
+//!   followed by a Recovery week, then a Taper (1 week; 2 weeks for plans of 12 weeks or more).
+//! - Days: a subset of the available days, at most `rules.max_training_days`, that holds as
+//!   much of the weekly budget as the caps allow, spread out, Monday and Friday rested first.
+//! - Volume: load weeks ramp 5 % a week from 80 % of the budget (each block starting higher),
+//!   Peak trims to 85 %, Recovery is 55 % of the block's biggest week, the taper 60 % then 45 %
+//!   (50 % for a one-week taper). Hours never exceed the budget nor rise more than 10 % a week
+//!   outside a recovery week, so the validator's cross-week warnings never fire.
+//! - Workouts: minutes spread over the days by weight within each cap (the day with the largest
+//!   cap carries the long ride), quality sessions on well-spaced days with room for them,
+//!   interval sets trimmed to fit, the rest of a session filled with endurance riding.
+//!
+//! `add_week_details` re-derives a week from its overview entry alone (days, hard days, hours)
+//! and the phases of the overview, with the same function the overview used to compute that
+//! week's hours and TSS, so both match exactly. Given an overview written elsewhere (the coach
+//! as a fallback), it honours the entry's days, hard days and hours, and moves its endurance
+//! riding within zone 2 towards the entry's TSS target.
+
+// `write!` into a String cannot fail, so its Result is dropped with `let _`.
+use std::fmt::Write as _;
+
+use crate::domain::plan::{
+    minutes_to_hours, PlanOverview, Segment, WeekDetails, WeekOverview, Workout,
+};
+use crate::domain::profile::AthleteProfile;
+use crate::domain::validate::{Rules, HOURS_RISE_WARN, MAX_HARD_DAYS};
+use crate::domain::{tss, Phase, SegmentKind, Weekday};
+
+mod days;
+mod phases;
+#[cfg(test)]
+mod tests;
+mod text;
+mod workouts;
+
+use days::*;
+use phases::*;
+use text::*;
+use workouts::*;
+
+/// The smallest weekly budget the built-in coach plans; the profile parser refuses less. Plans
+/// pass every rule from 0.02 h up (the coach works in whole minutes and the validator reads
+/// hours rounded to 0.01, in which one minute is 0.02 h; a scan of budgets, day sets, caps,
+/// ages and plan lengths found no failure above it), but such a week is a minute of riding. The
+/// floor is the budget whose leanest week (a taper at `TAPER_FLOOR_FRACTION` of it) still holds
+/// one session of `MIN_SESSION_MIN`: 50 minutes, rounded up to the hour a rider would state.
+pub const MIN_WEEKLY_HOURS: f64 = 1.0;
+
+/// A session shorter than this is not worth a training day of its own.
+const MIN_SESSION_MIN: i64 = 20;
+/// A day needs at least this long to carry a quality session.
+const MIN_QUALITY_MIN: i64 = 30;
+/// Days whose cap is below this are used only when the budget needs them.
+const SHORT_CAP_MIN: i64 = 30;
+/// Planned minutes move in steps of this size where the caps allow, so sessions read well.
+const STEP_MIN: i64 = 5;
+/// From this age the coach loads 2:1 instead of 3:1 (masters recover more slowly).
+const MASTERS_AGE: u32 = 55;
+/// A day's weight when sharing a week's minutes saturates here, so that one huge cap does not
+/// swallow the week.
+const WEIGHT_CAP_MIN: i64 = 150;
+
+/// First load week of the plan, as a fraction of the week's ceiling.
+const FIRST_LOAD_FRACTION: f64 = 0.80;
+/// Each later loading block starts this much higher.
+const BLOCK_STEP_FRACTION: f64 = 0.10;
+/// Week-over-week rise inside a loading block (below the validator's 10 %).
+const WEEK_STEP_FRACTION: f64 = 0.05;
+const PEAK_FRACTION: f64 = 0.85;
+const PEAK_FLOOR_FRACTION: f64 = 0.75;
+/// A recovery week is this fraction of its block's biggest week (a 45 % cut).
+const RECOVERY_FRACTION: f64 = 0.55;
+const SINGLE_TAPER_FRACTION: f64 = 0.50;
+const FIRST_TAPER_FRACTION: f64 = 0.60;
+const TAPER_STEP_FRACTION: f64 = 0.15;
+const TAPER_FLOOR_FRACTION: f64 = 0.40;
+
+/// FTP gain the plan aims for per week, and its ceiling.
+const FTP_GAIN_PER_WEEK: f64 = 0.005;
+const FTP_GAIN_MAX: f64 = 0.08;
+const MASTERS_GAIN_FACTOR: f64 = 0.75;
+
+/// Builds the `create_plan_overview` arguments for a plan of `total_weeks` weeks.
+pub fn create_plan_overview(
+    profile: &AthleteProfile,
+    total_weeks: u32,
+    rules: &Rules,
+) -> PlanOverview {
+    let loading_weeks = loading_weeks(profile);
+    let phases = phase_layout(total_weeks, loading_weeks);
+    let timeline = timeline_of(&phases);
+    let max_days = max_training_days(rules);
+    let budget_min = budget_minutes(profile);
+    let desired = desired_days(profile.weekly_hours).min(max_days);
+    let base_days = select_days(
+        profile,
+        &profile.available_days,
+        desired,
+        budget_min,
+        max_days,
+    );
+    let ceiling_min = budget_min.min(capacity_min(profile, &base_days)).max(1);
+    let slots = load_slots(&phases);
+
+    let mut entries = Vec::with_capacity(phases.len());
+    let mut previous: Option<(Phase, i64)> = None;
+    let mut block_max_min = 0;
+    let mut load_max_min = 0;
+    let mut peak_weeks_seen: i64 = 0;
+    let mut taper_weeks_seen: i64 = 0;
+    let taper_weeks = phases
+        .iter()
+        .filter(|phase| **phase == Phase::Taper)
+        .count();
+    for (index, &phase) in phases.iter().enumerate() {
+        let week_number = index + 1;
+        let (fraction, reference_min) = match phase {
+            Phase::Foundation | Phase::Build => (slots[index].load_fraction(), ceiling_min),
+            Phase::Peak => {
+                let fraction = (PEAK_FRACTION - WEEK_STEP_FRACTION * small_f64(peak_weeks_seen))
+                    .max(PEAK_FLOOR_FRACTION);
+                peak_weeks_seen += 1;
+                (fraction, ceiling_min)
+            }
+            // The block's biggest week; a block always precedes a recovery week.
+            Phase::Recovery => (
+                RECOVERY_FRACTION,
+                if block_max_min > 0 {
+                    block_max_min
+                } else {
+                    ceiling_min
+                },
+            ),
+            Phase::Taper => {
+                let fraction = if taper_weeks == 1 {
+                    SINGLE_TAPER_FRACTION
+                } else {
+                    (FIRST_TAPER_FRACTION - TAPER_STEP_FRACTION * small_f64(taper_weeks_seen))
+                        .max(TAPER_FLOOR_FRACTION)
+                };
+                taper_weeks_seen += 1;
+                // The biggest load week; a load week always precedes the taper.
+                (
+                    fraction,
+                    if load_max_min > 0 {
+                        load_max_min
+                    } else {
+                        ceiling_min
+                    },
+                )
+            }
+        };
+        let planned_min = planned_minutes(fraction, reference_min);
+        let week_desired = if phase == Phase::Recovery && base_days.len() >= 3 {
+            base_days.len() - 1
+        } else {
+            base_days.len()
+        };
+        let mut days = select_days(profile, &base_days, week_desired, planned_min, max_days);
+        let mut total_min = planned_min.min(capacity_min(profile, &days));
+        if let Some((previous_phase, previous_min)) = previous {
+            if previous_phase != Phase::Recovery && phase != Phase::Recovery {
+                total_min = total_min.min(max_rise_minutes(previous_min));
+            }
+        }
+        total_min = within_rounding(
+            total_min,
+            profile.weekly_hours,
+            capacity_min(profile, &days),
+        );
+        if total_min < count_i64(days.len()) {
+            // Fewer minutes than days (only with budgets of a few minutes): ride fewer days.
+            days = select_days(profile, &base_days, 1, total_min, 1);
+            total_min = total_min.min(capacity_min(profile, &days)).max(1);
+        }
+        let is_final_week = index + 1 == phases.len();
+        let hard_days = hard_day_target(phase, days.len(), is_final_week)
+            .min(quality_day_limit(profile, &days, total_min));
+        let day_count = count_i64(days.len());
+        let mut entry = WeekOverview {
+            week_number: count_i64(week_number),
+            phase,
+            phase_rationale: String::new(),
+            weekly_focus: String::new(),
+            weekly_watch_points: String::new(),
+            training_days: days,
+            target_tss: 0.0,
+            hard_days: count_i64(hard_days),
+            easy_days: day_count - count_i64(hard_days),
+            rest_days: 7 - day_count,
+            total_hours: minutes_to_hours(total_min),
+        };
+        let context = WeekContext::new(&timeline, entry.week_number, phase);
+        let details = WeekDetails {
+            week_number: entry.week_number,
+            workouts: design_week(profile, &context, &entry),
+        };
+        let actual_min = details.total_minutes();
+        entry.total_hours = details.hours();
+        entry.target_tss = details.tss();
+        entry.phase_rationale = phase_rationale(profile, &context, loading_weeks, &slots[index]);
+        entry.weekly_focus = weekly_focus(profile, &context, &details);
+        entry.weekly_watch_points = watch_points(profile, phase, &details);
+        entries.push(entry);
+
+        match phase {
+            Phase::Foundation | Phase::Build | Phase::Peak => {
+                block_max_min = block_max_min.max(actual_min);
+                load_max_min = load_max_min.max(actual_min);
+            }
+            Phase::Recovery => block_max_min = 0,
+            Phase::Taper => {}
+        }
+        previous = Some((phase, actual_min));
+    }
+
+    let target_ftp = target_ftp(profile, total_weeks);
+    PlanOverview {
+        total_weeks: i64::from(total_weeks),
+        target_ftp,
+        coaching_notes: coaching_notes(profile, &entries, loading_weeks, target_ftp),
+        monitoring_guidance: monitoring_guidance(profile, &entries),
+        weekly_overview: entries,
+    }
+}
+
+/// Builds the `add_week_details` arguments for one week of `overview`: the same workouts the
+/// coach used to size that week, derived from the entry's days, hard days and hours. A week
+/// missing from the overview gets the week the coach itself would plan.
+pub fn add_week_details(
+    profile: &AthleteProfile,
+    overview: &PlanOverview,
+    week_number: u32,
+    rules: &Rules,
+) -> WeekDetails {
+    let requested = i64::from(week_number);
+    if let Some(entry) = overview.week(week_number) {
+        let timeline: Vec<(i64, Phase)> = overview
+            .weekly_overview
+            .iter()
+            .map(|entry| (entry.week_number, entry.phase))
+            .collect();
+        let context = WeekContext::new(&timeline, requested, entry.phase);
+        return WeekDetails {
+            week_number: requested,
+            workouts: design_week(profile, &context, entry),
+        };
+    }
+    // The overview lacks the week (an overview written elsewhere): answer with the week the
+    // coach itself would plan, which exists for every week number from 1 on.
+    let total_weeks = u32::try_from(overview.total_weeks)
+        .unwrap_or(0)
+        .max(week_number);
+    let own = create_plan_overview(profile, total_weeks, rules);
+    if own.week(week_number).is_some() {
+        return add_week_details(profile, &own, week_number, rules);
+    }
+    // Week 0 is no week of any plan; the empty answer lets validation say so.
+    WeekDetails {
+        week_number: requested,
+        workouts: Vec::new(),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Small conversions
+
+fn count_i64(count: usize) -> i64 {
+    // Counts here are days, weeks or segments: far below i64::MAX.
+    i64::try_from(count).unwrap_or(i64::MAX)
+}
+
+fn small_f64(value: i64) -> f64 {
+    // Minutes, weeks and counts: far below 2^53, so exact in f64.
+    value as f64
+}

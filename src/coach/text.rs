@@ -1,0 +1,403 @@
+//! The coach's words: focus, rationale, watch points, coaching notes and monitoring guidance,
+//! written from the numbers of the plan they describe.
+
+use super::*;
+
+pub(super) fn watts_of(profile: &AthleteProfile, pct: f64) -> i64 {
+    // FTP ≤ 600 W and pct ≤ 200 %, so the watts are small whole numbers.
+    (profile.ftp_w * pct / 100.0).round() as i64
+}
+
+pub(super) fn watts(profile: &AthleteProfile, pct: f64) -> String {
+    format!("{} W", watts_of(profile, pct))
+}
+
+pub(super) fn watts_range(profile: &AthleteProfile, low_pct: f64, high_pct: f64) -> String {
+    format!(
+        "{}–{} W",
+        watts_of(profile, low_pct),
+        watts_of(profile, high_pct)
+    )
+}
+
+/// "88–93% FTP (229–242 W)".
+pub(super) fn zone_text(profile: &AthleteProfile, (low_pct, high_pct): (f64, f64)) -> String {
+    format!(
+        "{low_pct:.0}–{high_pct:.0}% FTP ({})",
+        watts_range(profile, low_pct, high_pct)
+    )
+}
+
+pub(super) fn duration_text(minutes: i64) -> String {
+    match (minutes / 60, minutes % 60) {
+        (0, rest) => format!("{rest} min"),
+        (hours, 0) => format!("{hours} h"),
+        (hours, rest) => format!("{hours} h {rest:02} min"),
+    }
+}
+
+pub(super) fn day_names(days: &[Weekday]) -> String {
+    join_and(
+        &days
+            .iter()
+            .map(|day| day.name().to_string())
+            .collect::<Vec<_>>(),
+    )
+}
+
+/// "a", "a and b", "a, b and c".
+pub(super) fn join_and(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [head @ .., last] => format!("{} and {last}", head.join(", ")),
+    }
+}
+
+pub(super) fn phase_rationale(
+    profile: &AthleteProfile,
+    context: &WeekContext,
+    loading_weeks: usize,
+    slot: &LoadSlot,
+) -> String {
+    let position = format!(
+        "Week {} of {} in {}",
+        context.phase_index + 1,
+        context.phase_weeks,
+        context.phase
+    );
+    match context.phase {
+        Phase::Foundation => format!(
+            "{position}: aerobic base and muscular endurance come first. Mostly endurance riding plus controlled \
+             tempo and sweet-spot work raise the ceiling for harder work, at a cost the body absorbs well.{}",
+            if slot.block_length > 1 {
+                format!(
+                    " Volume climbs about 5% a week within the block (week {} of {}).",
+                    slot.position + 1,
+                    slot.block_length
+                )
+            } else {
+                String::new()
+            }
+        ),
+        Phase::Build => format!(
+            "{position}: with the base in place, threshold and VO2max intervals now drive FTP up ({:.0} W today). \
+             Endurance riding stays around them to keep the aerobic work going; volume sits near the {} h budget.",
+            profile.ftp_w, profile.weekly_hours
+        ),
+        Phase::Recovery => format!(
+            "{position}: after {} loading weeks ({} loading suits {}), volume drops by about 45% and the intensity \
+             goes, so the body can absorb the block and adapt. Fitness is built during recovery, not only during \
+             the hard weeks.",
+            slot.block_length.max(1),
+            if loading_weeks == 2 { "2:1" } else { "3:1" },
+            if loading_weeks == 2 { "a masters athlete, who recovers more slowly" } else { "most athletes" }
+        ),
+        Phase::Peak => format!(
+            "{position}: the last block before the taper trims volume by about 15% while keeping race-like \
+             intensity (VO2max and over-unders), turning the fitness built so far into sharp form."
+        ),
+        Phase::Taper => format!(
+            "{position}: volume is cut by 40-55% from the biggest week while short efforts keep intensity and \
+             frequency, so fatigue clears and form rises for the end of the plan{}.",
+            match profile.event_date {
+                Some(date) => format!(" and the event on {}", date.format("%Y-%m-%d")),
+                None => String::new(),
+            }
+        ),
+    }
+}
+
+pub(super) fn weekly_focus(
+    profile: &AthleteProfile,
+    context: &WeekContext,
+    details: &WeekDetails,
+) -> String {
+    let emphasis = match context.phase {
+        Phase::Foundation => {
+            "Aerobic base: most of the week at endurance pace, quality kept controlled."
+        }
+        Phase::Build => {
+            "Raise threshold and VO2max power with structured intervals on well-spaced days."
+        }
+        Phase::Recovery => "Absorb the last block: easy riding only, extra sleep, no intervals.",
+        Phase::Peak => {
+            "Sharpen: race-like intensity with less volume; arrive at each session fresh."
+        }
+        Phase::Taper => {
+            "Freshen up: short, sharp efforts and plenty of easy riding; do not add volume."
+        }
+    };
+    let sessions: Vec<String> = details
+        .workouts
+        .iter()
+        .map(|workout| {
+            format!(
+                "{} {} ({})",
+                workout.weekday,
+                workout.name,
+                duration_text(workout.total_minutes())
+            )
+        })
+        .collect();
+    format!(
+        "{emphasis} Sessions: {}. Week total {} and about {:.0} TSS at FTP {:.0} W.",
+        sessions.join("; "),
+        duration_text(details.total_minutes()),
+        details.tss(),
+        profile.ftp_w
+    )
+}
+
+pub(super) fn watch_points(
+    profile: &AthleteProfile,
+    phase: Phase,
+    details: &WeekDetails,
+) -> String {
+    let endurance = watts_range(profile, ENDURANCE_PCT.0, ENDURANCE_PCT.1);
+    let hr_note = match profile.max_hr {
+        // 75 % of max heart rate is a common ceiling for endurance riding.
+        Some(max_hr) => format!(
+            " (heart rate mostly below {} bpm)",
+            u64::from(max_hr) * 3 / 4
+        ),
+        None => String::new(),
+    };
+    let longest = details
+        .workouts
+        .iter()
+        .map(Workout::total_minutes)
+        .max()
+        .unwrap_or(0);
+    match phase {
+        Phase::Foundation => format!(
+            "Keep endurance riding at {endurance}{hr_note}; it should feel easy enough to talk. Sweet-spot and tempo \
+             reps should end feeling you could do one more. Fuel the {} ride with 40-60 g carbohydrate per hour.",
+            duration_text(longest)
+        ),
+        Phase::Build => format!(
+            "Hit the threshold reps at {} without fading and stop a VO2max set when a rep falls below {}. \
+             Easy days stay easy at {endurance}{hr_note}. If resting heart rate is 5+ bpm above normal or sleep is \
+             poor, swap the next hard day for an endurance ride.",
+            watts_range(profile, 95.0, 100.0),
+            watts(profile, 106.0)
+        ),
+        Phase::Recovery => format!(
+            "Ride truly easy: recovery spins below {}, nothing above {}. Sleep 8+ hours, eat normally (do not diet \
+             this week), and expect to feel flat early in the week and fresh by the end.",
+            watts(profile, 56.0),
+            watts(profile, 70.0)
+        ),
+        Phase::Peak => format!(
+            "Quality over quantity: hold {} on VO2max reps and cut a session short rather than grind through it. \
+             Keep easy riding at {endurance}{hr_note}; any sign of illness or unusual fatigue means rest.",
+            watts_range(profile, 110.0, 120.0)
+        ),
+        Phase::Taper => format!(
+            "Do not add extra riding: the fitness is banked. Keep openers short and sharp at {}, sleep well, eat \
+             enough carbohydrate, and expect the legs to feel restless. Check equipment and logistics now.",
+            watts_range(profile, 115.0, 120.0)
+        ),
+    }
+}
+
+pub(super) fn target_ftp(profile: &AthleteProfile, total_weeks: u32) -> f64 {
+    let mut gain = (FTP_GAIN_PER_WEEK * f64::from(total_weeks)).min(FTP_GAIN_MAX);
+    if profile.age.is_some_and(|age| age >= MASTERS_AGE) {
+        gain *= MASTERS_GAIN_FACTOR;
+    }
+    // A gain of at most 8 % rounded to whole watts stays well within 0.9..=1.25 × FTP.
+    (profile.ftp_w * (1.0 + gain)).round()
+}
+
+pub(super) fn coaching_notes(
+    profile: &AthleteProfile,
+    entries: &[WeekOverview],
+    loading_weeks: usize,
+    target_ftp: f64,
+) -> String {
+    let weeks = entries.len();
+    let count = |phase: Phase| entries.iter().filter(|entry| entry.phase == phase).count();
+    let weeks_text = |weeks: usize| {
+        if weeks == 1 {
+            "1 week".to_string()
+        } else {
+            format!("{weeks} weeks")
+        }
+    };
+    let mut parts = Vec::new();
+    for phase in [Phase::Foundation, Phase::Build, Phase::Peak] {
+        if count(phase) > 0 {
+            parts.push(format!("{} of {phase}", weeks_text(count(phase))));
+        }
+    }
+    let mut unloading = Vec::new();
+    match count(Phase::Recovery) {
+        0 => {}
+        1 => unloading.push("a recovery week between blocks".to_string()),
+        weeks => unloading.push(format!("{weeks} recovery weeks between blocks")),
+    }
+    if count(Phase::Taper) > 0 {
+        unloading.push(format!("a {}-week taper", count(Phase::Taper)));
+    }
+    let layout = match unloading.is_empty() {
+        true => join_and(&parts),
+        false => format!("{}, with {}", join_and(&parts), join_and(&unloading)),
+    };
+    let days = entries
+        .first()
+        .map(|entry| entry.training_days.clone())
+        .unwrap_or_default();
+    let weight = match profile.weight_kg {
+        Some(kg) if kg > 0.0 => format!(" ({:.1} W/kg)", profile.ftp_w / kg),
+        _ => String::new(),
+    };
+    let gain_w = target_ftp - profile.ftp_w;
+    let mut notes = format!(
+        "{}, this {weeks}-week plan is built around your {} h weekly budget and your current FTP of {:.0} W{weight}. \
+         It runs {layout}. ",
+        profile.name,
+        profile.weekly_hours,
+        profile.ftp_w,
+    );
+    if count(Phase::Recovery) > 0 {
+        let _ = write!(
+            notes,
+            "Load builds in {} blocks: {} progressively bigger weeks, then an easy week to absorb them{}. ",
+            if loading_weeks == 2 { "2:1" } else { "3:1" },
+            if loading_weeks == 2 { "two" } else { "up to three" },
+            if loading_weeks == 2 { ", the rhythm that suits athletes over 55" } else { "" }
+        );
+    }
+    let roles: Vec<&str> = [
+        (
+            Phase::Foundation,
+            "Foundation builds aerobic endurance with steady rides plus tempo and sweet-spot work",
+        ),
+        (Phase::Build, "Build adds threshold and VO2max intervals"),
+        (
+            Phase::Peak,
+            "Peak trims volume while keeping race-like intensity",
+        ),
+        (Phase::Taper, "the taper cuts volume so you finish fresh"),
+    ]
+    .into_iter()
+    .filter(|(phase, _)| count(*phase) > 0)
+    .map(|(_, role)| role)
+    .collect();
+    if !roles.is_empty() {
+        let _ = write!(notes, "{}. ", roles.join("; "));
+    }
+    let which_days = if days.len() == profile.available_days.len() {
+        "all of your available days".to_string()
+    } else {
+        format!(
+            "{} of your {} available days",
+            days.len(),
+            profile.available_days.len()
+        )
+    };
+    match days.len() {
+        0 => {}
+        1 => {
+            let _ = write!(
+                notes,
+                "You ride on {} ({which_days}): one session a week carries both the quality work and the \
+                 endurance riding. ",
+                day_names(&days)
+            );
+        }
+        _ => {
+            let _ = write!(
+                notes,
+                "You ride on {} ({which_days}), with quality sessions spaced apart and the long ride where you \
+                 have the most time. ",
+                day_names(&days)
+            );
+        }
+    }
+    if !profile.goals.is_empty() {
+        let _ = write!(
+            notes,
+            "Your goal, \"{}\", sets the direction: the plan aims at FTP {:.0} W ({:+.0} W, {:+.1}%), realistic for {} \
+             of consistent training. ",
+            profile.goals,
+            target_ftp,
+            gain_w,
+            gain_w / profile.ftp_w * 100.0,
+            weeks_text(weeks)
+        );
+    } else {
+        let _ = write!(
+            notes,
+            "The plan aims at FTP {:.0} W ({:+.0} W, {:+.1}%), realistic for {} of consistent training. ",
+            target_ftp,
+            gain_w,
+            gain_w / profile.ftp_w * 100.0,
+            weeks_text(weeks)
+        );
+    }
+    if let Some(date) = profile.event_date {
+        let _ = write!(
+            notes,
+            "Everything points at your event on {}: start the plan so that its last week ends just before it. ",
+            date.format("%Y-%m-%d")
+        );
+    }
+    notes.push_str("Consistency beats heroics: a missed session is skipped, not made up.");
+    notes
+}
+
+pub(super) fn monitoring_guidance(profile: &AthleteProfile, entries: &[WeekOverview]) -> String {
+    let recovery_weeks: Vec<String> = entries
+        .iter()
+        .filter(|entry| entry.phase == Phase::Recovery)
+        .map(|entry| entry.week_number.to_string())
+        .collect();
+    let retest = if recovery_weeks.is_empty() {
+        "at the end of the plan".to_string()
+    } else {
+        format!(
+            "at the end of recovery week{} {}",
+            if recovery_weeks.len() == 1 { "" } else { "s" },
+            join_and(&recovery_weeks)
+        )
+    };
+    let (min_tss, max_tss) = entries
+        .iter()
+        .fold((f64::INFINITY, 0.0_f64), |(low, high), entry| {
+            (low.min(entry.target_tss), high.max(entry.target_tss))
+        });
+    let mut guidance = format!(
+        "{}, re-test FTP {retest} (a 20-min test × 0.95 or a ramp test) and update your zones when it moves by more \
+         than 3%; all targets are set from {:.0} W. Rate every session (RPE 1-10) and compare it with the target: \
+         sweet spot should feel 6-7, threshold 7-8, endurance 3-4. ",
+        profile.name, profile.ftp_w
+    );
+    if entries.is_empty() {
+        guidance.push_str("Weekly load follows the plan's TSS targets. ");
+    } else if (max_tss - min_tss).abs() < 0.5 {
+        let _ = write!(guidance, "Weekly load is about {max_tss:.0} TSS. ");
+    } else {
+        let _ = write!(
+            guidance,
+            "Weekly load runs from about {min_tss:.0} to {max_tss:.0} TSS. "
+        );
+    }
+    guidance.push_str(
+        "Check resting heart rate and sleep each morning: 5+ bpm above normal for two days, poor sleep, sore legs \
+         that last, or power that feels much harder than usual mean the next hard day becomes an easy ride. ",
+    );
+    if let Some(max_hr) = profile.max_hr {
+        let _ = write!(
+            guidance,
+            "With a maximum heart rate of {max_hr} bpm, endurance rides should stay mostly below {} bpm. ",
+            u64::from(max_hr) * 3 / 4
+        );
+    }
+    if !recovery_weeks.is_empty() {
+        guidance.push_str("Keep recovery weeks easy even when you feel good. ");
+    }
+    guidance.push_str("Stop any session with pain, dizziness or chest discomfort.");
+    guidance
+}
