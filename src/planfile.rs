@@ -604,6 +604,64 @@ fn whole(value: &Value) -> Option<u64> {
         .map(|number| number as u64)
 }
 
+/// What `validate` checked in a file: the plans it found (a plan file is one; the seed's Phase 4
+/// `report_data.json` holds one per athlete at `athletes[].training_plan`), and every
+/// violation, with its path into the file.
+#[derive(Debug, Default)]
+pub struct Checked {
+    /// In a report, one line per plan checked: where it sits and whose it is (empty for a
+    /// plan file, which is its one plan).
+    pub plans: Vec<String>,
+    pub violations: Vec<Violation>,
+}
+
+/// Every rule on a plan file's text, or on each plan of a Phase 4 report.
+pub fn validate_file_text(text: &str, rules: &Rules) -> Checked {
+    let report = serde_json::from_str::<Value>(text).ok().and_then(|value| {
+        let object = value.as_object()?;
+        if object.contains_key("athlete_profile") {
+            return None;
+        }
+        object.get("athletes")?.as_array().cloned()
+    });
+    let Some(athletes) = report else {
+        return Checked {
+            plans: Vec::new(),
+            violations: validate_plan_text(text, rules),
+        };
+    };
+    let mut checked = Checked::default();
+    if athletes.is_empty() {
+        checked
+            .violations
+            .push(problem("athletes", "is empty: the report holds no plan"));
+    }
+    for (index, athlete) in athletes.iter().enumerate() {
+        let at = format!("athletes[{index}]");
+        let name = athlete
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or("(no name)");
+        match athlete.get("training_plan") {
+            Some(plan) if plan.is_object() => {
+                checked
+                    .plans
+                    .push(format!("{at}.training_plan ({})", name.escape_debug()));
+                let text = serde_json::to_string(plan).expect("a JSON value serializes");
+                for mut violation in validate_plan_text(&text, rules) {
+                    violation.path = format!("{at}.training_plan.{}", violation.path);
+                    checked.violations.push(violation);
+                }
+            }
+            _ => checked.violations.push(problem(
+                &format!("{at}.training_plan"),
+                "is missing or not an object",
+            )),
+        }
+    }
+    checked
+}
+
 /// Every rule of SPEC §6 on a plan file's text, with paths into the file.
 pub fn validate_plan_text(text: &str, rules: &Rules) -> Vec<Violation> {
     match parse_plan(text) {

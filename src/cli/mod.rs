@@ -242,10 +242,14 @@ pub async fn run(cli: Cli, env: Env) -> Result<u8, Error> {
                 });
             }
             let rules = resolve::rules(args.tss_check, args.max_training_days)?;
-            let violations = crate::planfile::validate_plan_text(&text, &rules);
-            render::violations(&args.file, &violations, json_output)?;
+            let checked = crate::planfile::validate_file_text(&text, &rules);
+            render::violations(&args.file, &checked, json_output)?;
             Ok(
-                if violations.iter().any(|v| v.severity == Severity::Error) {
+                if checked
+                    .violations
+                    .iter()
+                    .any(|v| v.severity == Severity::Error)
+                {
                     1
                 } else {
                     0

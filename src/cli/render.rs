@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use crate::cli::{state_label, Error};
 use crate::domain::plan::{PlanOverview, WeekDetails};
-use crate::domain::validate::{Severity, Violation};
+use crate::domain::validate::Severity;
 use crate::llm::{PriorReply, StepId, Usage};
 use crate::pricing::Cost;
 use crate::store::{RunSummary, RunView};
@@ -506,7 +506,12 @@ fn outcome_json(outcome: &AttemptOutcome) -> Value {
 }
 
 /// `validate`: every violation, then a one-line verdict.
-pub fn violations(file: &Path, violations: &[Violation], json_output: bool) -> Result<(), Error> {
+pub fn violations(
+    file: &Path,
+    checked: &crate::planfile::Checked,
+    json_output: bool,
+) -> Result<(), Error> {
+    let violations = &checked.violations;
     let errors = violations
         .iter()
         .filter(|v| v.severity == Severity::Error)
@@ -518,11 +523,15 @@ pub fn violations(file: &Path, violations: &[Violation], json_output: bool) -> R
             "valid": errors == 0,
             "errors": errors,
             "warnings": warnings,
+            "checked": checked.plans,
             "violations": violations,
         });
         return out(&pretty(&value));
     }
     let mut text = String::new();
+    for plan in &checked.plans {
+        text.push_str(&format!("checked {}\n", printable(plan)));
+    }
     for violation in violations {
         text.push_str(&format!("{}\n", printable(&violation.to_string())));
     }

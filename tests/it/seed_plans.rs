@@ -283,3 +283,47 @@ fn whole_floats_and_phase_casing_are_accepted() {
     }
     assert_clean(&plan, "floats and casing");
 }
+
+/// The seed's Phase 4 `report_data.json` holds its plans at `athletes[].training_plan`:
+/// `validate` checks each, says whose it checked, and puts the report's path on every finding.
+#[test]
+fn a_phase_4_report_is_checked_plan_by_plan() {
+    let text = std::fs::read_to_string(fixture("seed/report_data_4wk_llm.json")).unwrap();
+    let mut report: Value = serde_json::from_str(&text).unwrap();
+    let (code, checked) = validate_json(&report);
+    assert_eq!(code, Some(0), "{checked}");
+    assert_eq!(
+        checked["checked"],
+        json!(["athletes[0].training_plan (Athlete_Name)"])
+    );
+    let found = violations(&checked);
+    // The real plan's week 3 rides 6.93 h of its planned 8 h: a true warning, with its path.
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].0, "warning");
+    assert_eq!(
+        found[0].1,
+        "athletes[0].training_plan.weekly_plan[2].workouts"
+    );
+    assert!(found[0].2.contains("6.93 h"), "{}", found[0].2);
+
+    let sandbox = Sandbox::new();
+    let path = sandbox.write("report_data.json", &text);
+    let output = sandbox.run(&["validate", path.to_str().unwrap()]);
+    assert!(
+        stdout(&output).starts_with("checked athletes[0].training_plan (Athlete_Name)\n"),
+        "{}",
+        stdout(&output)
+    );
+
+    // A second athlete without a plan is an error naming where.
+    let athletes = report["athletes"].as_array_mut().unwrap();
+    athletes.push(json!({"name": "Nobody"}));
+    let (code, checked) = validate_json(&report);
+    assert_eq!(code, Some(1));
+    assert!(violations(&checked)
+        .iter()
+        .any(|(severity, path, _)| severity == "error" && path == "athletes[1].training_plan"));
+    let (code, checked) = validate_json(&json!({"athletes": []}));
+    assert_eq!(code, Some(1));
+    assert_eq!(violations(&checked)[0].1, "athletes");
+}
