@@ -264,13 +264,19 @@ pub fn check_item(
     if let Some(event_date) = profile.event_date {
         let end_date = start + Duration::days(i64::from(total_weeks) * 7 - 1);
         if end_date > event_date {
-            let weeks_that_fit = (event_date - start).num_days().div_euclid(7) + 1;
+            // N weeks end on day 7N - 1 after the start: they fit when 7N - 1 <= the days to
+            // the event.
+            let weeks_that_fit = ((event_date - start).num_days() + 1).div_euclid(7);
+            let advice = if weeks_that_fit >= 1 {
+                format!("use at most {weeks_that_fit} weeks or an earlier --start-date")
+            } else {
+                "not one whole week fits before it; use an earlier --start-date".to_string()
+            };
             return Err(Error::Arg {
                 flag: "plan length",
                 value: format!("{total_weeks} weeks"),
                 reason: format!(
-                    "a plan starting {start} ends {end_date}, after event_date {event_date}; use at most {} weeks or an earlier --start-date",
-                    weeks_that_fit.max(0)
+                    "a plan starting {start} ends {end_date}, after event_date {event_date}; {advice}"
                 ),
             });
         }

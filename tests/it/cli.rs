@@ -167,7 +167,14 @@ fn bad_profiles_and_arguments_exit_2_naming_field_and_value() {
     check_bad(
         Some(&profile_with("event_date", "\"2026-12-01\"")),
         &["--start-date", "2026-11-30"],
-        &["event_date 2026-12-01", "at most 1 weeks"],
+        &["event_date 2026-12-01", "not one whole week fits"],
+    );
+    // An event on a Saturday, 15 weeks and 5 days after a Monday start: 15 weeks end before
+    // it (on the Sunday 6 days earlier), 16 would end the day after it.
+    check_bad(
+        Some(&profile_with("event_date", "\"2027-04-24\"")),
+        &["--start-date", "2027-01-04", "--weeks", "16"],
+        &["ends 2027-04-25", "use at most 15 weeks"],
     );
     check_bad(
         Some(GOOD),
