@@ -104,7 +104,7 @@ impl LoadSlot {
 
 /// The block and position of every load week; a recovery week records the block it closes.
 pub(super) fn load_slots(phases: &[Phase]) -> Vec<LoadSlot> {
-    pub(super) fn close(members: &mut Vec<usize>, slots: &mut [LoadSlot]) -> usize {
+    fn close(members: &mut Vec<usize>, slots: &mut [LoadSlot]) -> usize {
         let length = members.len();
         for &member in members.iter() {
             slots[member].block_length = length;

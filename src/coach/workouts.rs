@@ -234,7 +234,7 @@ pub(super) fn single(
 /// The main set of a quality session at step `progress` of its phase: sets lengthen week by
 /// week (the last step repeats).
 pub(super) fn main_set(session: Quality, progress: usize) -> MainSet {
-    pub(super) fn step(table: &[(i64, i64, i64)], progress: usize) -> (i64, i64, i64) {
+    fn step(table: &[(i64, i64, i64)], progress: usize) -> (i64, i64, i64) {
         table[progress.min(table.len() - 1)]
     }
     use SegmentKind::{Interval, Tempo, Work};
