@@ -213,6 +213,11 @@ pub struct PlanArgs {
     /// Severity of the weekly TSS check.
     #[arg(long, value_enum, default_value = "error")]
     pub tss_check: TssCheckArg,
+    /// Severity of a plausibility rule, NAME=error|warning|off; repeatable (names: tss_per_hour,
+    /// recovery_week, recovery_intensity, taper_volume, taper_intensity, ctl_ramp, acwr,
+    /// hard_days_back_to_back, cooldown_above_previous, warmup_cooldown).
+    #[arg(long = "rule", value_name = "NAME=SEVERITY")]
+    pub rules: Vec<String>,
     /// Keep per-week checkpoints after the plan is done.
     #[arg(long)]
     pub keep_checkpoints: bool,
@@ -276,6 +281,11 @@ pub struct ValidateArgs {
     /// Most training days a week may have.
     #[arg(long, default_value_t = 5, value_name = "N")]
     pub max_training_days: u32,
+    /// Severity of a plausibility rule, NAME=error|warning|off; repeatable (names: tss_per_hour,
+    /// recovery_week, recovery_intensity, taper_volume, taper_intensity, ctl_ramp, acwr,
+    /// hard_days_back_to_back, cooldown_above_previous, warmup_cooldown).
+    #[arg(long = "rule", value_name = "NAME=SEVERITY")]
+    pub rules: Vec<String>,
 }
 
 #[derive(Debug, Args)]

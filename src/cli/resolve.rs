@@ -13,7 +13,7 @@ use crate::cli::args::{
 };
 use crate::cli::inputs::{self, CheckedItem, ItemBody, ItemSource};
 use crate::cli::{Env, Error};
-use crate::domain::validate::{Rules, TssCheck};
+use crate::domain::validate::{Rule, RuleSeverity, Rules, TssCheck};
 use crate::engine::batch::{Drive, DriveKind, MAX_RUN_CONCURRENCY, MAX_WEEK_CONCURRENCY};
 use crate::engine::{self};
 use crate::pricing::{self, PriceTable};
@@ -78,7 +78,13 @@ fn arg(flag: &'static str, value: impl ToString, reason: impl Into<String>) -> E
     }
 }
 
-pub fn rules(tss_check: TssCheckArg, max_training_days: u32) -> Result<Rules, Error> {
+/// The rules from their flags; each `--rule` is `NAME=error|warning|off`, a later one for the
+/// same rule winning.
+pub fn rules(
+    tss_check: TssCheckArg,
+    max_training_days: u32,
+    rule_flags: &[String],
+) -> Result<Rules, Error> {
     if !(1..=MAX_TRAINING_DAYS).contains(&max_training_days) {
         return Err(arg(
             "--max-training-days",
@@ -91,9 +97,43 @@ pub fn rules(tss_check: TssCheckArg, max_training_days: u32) -> Result<Rules, Er
         TssCheckArg::Warn => TssCheck::Warn,
         TssCheckArg::Off => TssCheck::Off,
     };
+    let mut severities = std::collections::BTreeMap::new();
+    for flag in rule_flags {
+        let names = || {
+            Rule::ALL
+                .iter()
+                .map(|rule| rule.name())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let Some((name, severity)) = flag.split_once('=') else {
+            return Err(arg(
+                "--rule",
+                flag,
+                format!("expected NAME=error|warning|off, NAME one of {}", names()),
+            ));
+        };
+        let rule = Rule::parse(name).ok_or_else(|| {
+            arg(
+                "--rule",
+                flag,
+                format!("unknown rule {name:?}, expected one of {}", names()),
+            )
+        })?;
+        let severity = RuleSeverity::parse(severity).ok_or_else(|| {
+            arg(
+                "--rule",
+                flag,
+                format!("unknown severity {severity:?}, expected error, warning or off"),
+            )
+        })?;
+        severities.insert(rule, severity);
+    }
     Ok(Rules {
         max_training_days,
         tss_check,
+        severities,
+        ..Rules::default()
     })
 }
 
@@ -337,7 +377,7 @@ pub fn generate(
         ));
     }
     let budget = budget(&args.budget)?.unwrap_or_default();
-    let rules = rules(args.tss_check, args.max_training_days)?;
+    let rules = rules(args.tss_check, args.max_training_days, &args.rules)?;
     let limits = limits(&args.model)?;
     let prompts = Arc::new(prompts(&args.model)?);
     let provider = provider(&args.model, None, env)?;
@@ -510,6 +550,14 @@ fn submission_digest(template: &RunSpec, items: &[CheckedItem]) -> String {
         budget.max_attempts,
     );
     hasher.update(options.as_bytes());
+    // Only what differs from the default rules is hashed, so the digests of submissions on
+    // the defaults are those of the builds before the plausibility rules.
+    for (rule, severity) in &rules.severities {
+        hasher.update(format!("rule={}={}\n", rule.name(), severity.name()).as_bytes());
+    }
+    if rules.max_ctl_ramp != Rules::default().max_ctl_ramp {
+        hasher.update(format!("max_ctl_ramp={}\n", rules.max_ctl_ramp).as_bytes());
+    }
     for item in items {
         hasher.update(item.content_hash.as_bytes());
         hasher.update(b"\n");

@@ -297,14 +297,20 @@ fn a_phase_4_report_is_checked_plan_by_plan() {
         json!(["athletes[0].training_plan (Athlete_Name)"])
     );
     let found = violations(&checked);
-    // The real plan's week 3 rides 6.93 h of its planned 8 h: a true warning, with its path.
-    assert_eq!(found.len(), 1, "{found:?}");
+    // The real plan's week 3 rides 6.93 h of its planned 8 h, and its recovery week 4 is only
+    // 14-22 % lighter than the load weeks before it: two true warnings, with their paths.
+    assert_eq!(found.len(), 2, "{found:?}");
     assert_eq!(found[0].0, "warning");
     assert_eq!(
         found[0].1,
         "athletes[0].training_plan.weekly_plan[2].workouts"
     );
     assert!(found[0].2.contains("6.93 h"), "{}", found[0].2);
+    assert_eq!(found[1].0, "warning");
+    assert_eq!(found[1].1, "athletes[0].training_plan.weekly_plan[3]");
+    for part in ["recovery_week: week 4 (Recovery)", "5.53 h", "231.5 TSS", "30.0%"] {
+        assert!(found[1].2.contains(part), "{part} in {}", found[1].2);
+    }
 
     let sandbox = Sandbox::new();
     let path = sandbox.write("report_data.json", &text);

@@ -535,6 +535,8 @@ pub fn upgrade_run(
                 TssCheck::Warn => v2::TssCheckRecord::Warn,
                 TssCheck::Off => v2::TssCheckRecord::Off,
             },
+            max_ctl_ramp: None,
+            rule_severities: BTreeMap::new(),
         },
         retry: v2::RetryRecord {
             max_attempts,

@@ -14,7 +14,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::plan::{PlanOverview, Segment, WeekDetails, WeekOverview, Workout};
 use crate::domain::profile::AthleteProfile;
-use crate::domain::validate::{Rules, Severity, TssCheck, Violation};
+use crate::domain::validate::{
+    Rule, RuleSeverity, Rules, Severity, TssCheck, Violation, RECREATIONAL_CTL_RAMP,
+};
 use crate::domain::{Phase, SegmentKind, Weekday};
 use crate::llm::{PriorReply, RepairTurn, StepId, ToolCall, Usage};
 use crate::workflow::{
@@ -146,6 +148,36 @@ pub enum WeekdayRecord {
 pub struct RulesRecord {
     pub max_training_days: u32,
     pub tss_check: TssCheckRecord,
+    /// Added with the plausibility rules, absent at its default (`RECREATIONAL_CTL_RAMP`), so
+    /// records written before them and runs on the defaults read and write as they did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_ctl_ramp: Option<f64>,
+    /// The severities set for plausibility rules (`--rule`); absent when none was set.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub rule_severities: BTreeMap<RuleRecord, RuleSeverityRecord>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RuleRecord {
+    TssPerHour,
+    RecoveryWeek,
+    RecoveryIntensity,
+    TaperVolume,
+    TaperIntensity,
+    CtlRamp,
+    Acwr,
+    HardDaysBackToBack,
+    CooldownAbovePrevious,
+    WarmupCooldown,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RuleSeverityRecord {
+    Error,
+    Warning,
+    Off,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -575,6 +607,100 @@ impl From<SegmentKindRecord> for SegmentKind {
     }
 }
 
+impl From<Rule> for RuleRecord {
+    fn from(rule: Rule) -> Self {
+        match rule {
+            Rule::TssPerHour => RuleRecord::TssPerHour,
+            Rule::RecoveryWeek => RuleRecord::RecoveryWeek,
+            Rule::RecoveryIntensity => RuleRecord::RecoveryIntensity,
+            Rule::TaperVolume => RuleRecord::TaperVolume,
+            Rule::TaperIntensity => RuleRecord::TaperIntensity,
+            Rule::CtlRamp => RuleRecord::CtlRamp,
+            Rule::Acwr => RuleRecord::Acwr,
+            Rule::HardDaysBackToBack => RuleRecord::HardDaysBackToBack,
+            Rule::CooldownAbovePrevious => RuleRecord::CooldownAbovePrevious,
+            Rule::WarmupCooldown => RuleRecord::WarmupCooldown,
+        }
+    }
+}
+
+impl From<RuleRecord> for Rule {
+    fn from(rule: RuleRecord) -> Self {
+        match rule {
+            RuleRecord::TssPerHour => Rule::TssPerHour,
+            RuleRecord::RecoveryWeek => Rule::RecoveryWeek,
+            RuleRecord::RecoveryIntensity => Rule::RecoveryIntensity,
+            RuleRecord::TaperVolume => Rule::TaperVolume,
+            RuleRecord::TaperIntensity => Rule::TaperIntensity,
+            RuleRecord::CtlRamp => Rule::CtlRamp,
+            RuleRecord::Acwr => Rule::Acwr,
+            RuleRecord::HardDaysBackToBack => Rule::HardDaysBackToBack,
+            RuleRecord::CooldownAbovePrevious => Rule::CooldownAbovePrevious,
+            RuleRecord::WarmupCooldown => Rule::WarmupCooldown,
+        }
+    }
+}
+
+impl From<RuleSeverity> for RuleSeverityRecord {
+    fn from(severity: RuleSeverity) -> Self {
+        match severity {
+            RuleSeverity::Error => RuleSeverityRecord::Error,
+            RuleSeverity::Warning => RuleSeverityRecord::Warning,
+            RuleSeverity::Off => RuleSeverityRecord::Off,
+        }
+    }
+}
+
+impl From<RuleSeverityRecord> for RuleSeverity {
+    fn from(severity: RuleSeverityRecord) -> Self {
+        match severity {
+            RuleSeverityRecord::Error => RuleSeverity::Error,
+            RuleSeverityRecord::Warning => RuleSeverity::Warning,
+            RuleSeverityRecord::Off => RuleSeverity::Off,
+        }
+    }
+}
+
+impl From<&Rules> for RulesRecord {
+    fn from(rules: &Rules) -> Self {
+        let Rules {
+            max_training_days,
+            tss_check,
+            max_ctl_ramp,
+            severities,
+        } = rules;
+        RulesRecord {
+            max_training_days: *max_training_days,
+            tss_check: (*tss_check).into(),
+            max_ctl_ramp: (*max_ctl_ramp != RECREATIONAL_CTL_RAMP).then_some(*max_ctl_ramp),
+            rule_severities: severities
+                .iter()
+                .map(|(rule, severity)| ((*rule).into(), (*severity).into()))
+                .collect(),
+        }
+    }
+}
+
+impl From<RulesRecord> for Rules {
+    fn from(record: RulesRecord) -> Self {
+        let RulesRecord {
+            max_training_days,
+            tss_check,
+            max_ctl_ramp,
+            rule_severities,
+        } = record;
+        Rules {
+            max_training_days,
+            tss_check: tss_check.into(),
+            max_ctl_ramp: max_ctl_ramp.unwrap_or(RECREATIONAL_CTL_RAMP),
+            severities: rule_severities
+                .into_iter()
+                .map(|(rule, severity)| (rule.into(), severity.into()))
+                .collect(),
+        }
+    }
+}
+
 impl From<TssCheck> for TssCheckRecord {
     fn from(check: TssCheck) -> Self {
         match check {
@@ -822,10 +948,6 @@ impl From<&RunSpec> for SpecRecord {
             created_at_ms,
             budget,
         } = spec;
-        let Rules {
-            max_training_days,
-            tss_check,
-        } = rules;
         let RetryPolicy {
             max_attempts,
             max_transient_retries,
@@ -843,10 +965,7 @@ impl From<&RunSpec> for SpecRecord {
             model: model.clone(),
             base_url: base_url.clone(),
             prompt_hash: prompt_hash.clone(),
-            rules: RulesRecord {
-                max_training_days: *max_training_days,
-                tss_check: (*tss_check).into(),
-            },
+            rules: rules.into(),
             retry: RetryRecord {
                 max_attempts: *max_attempts,
                 max_transient_retries: *max_transient_retries,
@@ -883,10 +1002,6 @@ impl TryFrom<SpecRecord> for RunSpec {
             created_at_ms,
             budget,
         } = record;
-        let RulesRecord {
-            max_training_days,
-            tss_check,
-        } = rules;
         let RetryRecord {
             max_attempts,
             max_transient_retries,
@@ -904,10 +1019,7 @@ impl TryFrom<SpecRecord> for RunSpec {
             model,
             base_url,
             prompt_hash,
-            rules: Rules {
-                max_training_days,
-                tss_check: tss_check.into(),
-            },
+            rules: rules.into(),
             retry: RetryPolicy {
                 max_attempts,
                 max_transient_retries,
