@@ -455,7 +455,7 @@ fn load_rules(report: &mut Report, rules: &Rules, weeks: &[Placed]) {
             breach,
             week.path.clone(),
             format_args!(
-                "week {} ({}): CTL rises by {ramp:.1} points ({before:.1} to {:.1}) on {:.1} TSS; at most {:.1} a week (limit {CTL_RAMP_LIMIT:.1})",
+                "week {} ({}): CTL rises by {ramp:.2} points ({before:.1} to {:.1}) on {:.1} TSS; at most {:.1} a week (limit {CTL_RAMP_LIMIT:.1})",
                 week.load.week_number, week.load.phase, ctl[index], week.load.tss, rules.max_ctl_ramp
             ),
         );
@@ -1476,5 +1476,313 @@ mod tests {
                 "error: workouts[1].name: is 205 characters; at most 200",
             ]
         );
+    }
+
+    /// One week for the load rules: `tss` spread evenly over its seven days.
+    fn placed(
+        week_number: i64,
+        phase: Phase,
+        hours: f64,
+        tss: f64,
+        threshold: Option<f64>,
+    ) -> Placed {
+        Placed {
+            path: format!("weekly_overview[{}]", week_number - 1),
+            load: WeekLoad {
+                week_number,
+                phase,
+                hours,
+                tss,
+                daily_tss: [tss / 7.0; 7],
+                threshold_minutes: threshold,
+            },
+        }
+    }
+
+    fn load_violations(weeks: &[Placed], rules: &Rules) -> Vec<String> {
+        let mut report = Report::new();
+        load_rules(&mut report, rules, weeks);
+        report.violations.iter().map(ToString::to_string).collect()
+    }
+
+    #[test]
+    fn ctl_ramp_warns_above_the_rules_limit_and_breaches_above_its_own() {
+        // From CTL 50 (350 TSS a week), weekly TSS ≈ 7 × (CTL + 6 r) for r ≈ 6 and r ≈ 10.
+        let plan = |second_week_tss| {
+            vec![
+                placed(1, Phase::Build, 8.0, 350.0, None),
+                placed(2, Phase::Build, 8.0, second_week_tss, None),
+            ]
+        };
+        let rules = Rules {
+            severities: BTreeMap::from([
+                (Rule::CtlRamp, RuleSeverity::Error),
+                (Rule::Acwr, RuleSeverity::Off),
+            ]),
+            ..Rules::default()
+        };
+        let found = load_violations(&plan(602.0), &rules);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].starts_with(
+                "warning: weekly_overview[1]: ctl_ramp: week 2 (Build): CTL rises by 5.59 points (50.0 to 55.6) on 602.0 TSS"
+            ),
+            "{found:?}"
+        );
+        assert!(
+            found[0].contains("at most 5.0 a week (limit 8.0)"),
+            "{found:?}"
+        );
+        // An experienced athlete's limit.
+        let experienced = Rules {
+            max_ctl_ramp: EXPERIENCED_CTL_RAMP,
+            ..rules.clone()
+        };
+        assert!(load_violations(&plan(602.0), &experienced).is_empty());
+        let found = load_violations(&plan(770.0), &rules);
+        assert!(
+            found[0].starts_with("error: weekly_overview[1]: ctl_ramp: week 2"),
+            "{found:?}"
+        );
+        // By default a ramp past the limit is a warning: the rules cannot tell an elite yet.
+        let found = load_violations(
+            &plan(770.0),
+            &Rules {
+                severities: BTreeMap::from([(Rule::Acwr, RuleSeverity::Off)]),
+                ..Rules::default()
+            },
+        );
+        assert!(
+            found[0].starts_with("warning: weekly_overview[1]: ctl_ramp"),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn acwr_breaches_above_1_5_from_ctl_30_and_only_warns_below_it() {
+        let plan = |scale: f64| {
+            let mut weeks: Vec<Placed> = (1..=4)
+                .map(|week| placed(week, Phase::Build, 8.0, 350.0 * scale, None))
+                .collect();
+            weeks.push(placed(5, Phase::Build, 12.0, 700.0 * scale, None));
+            weeks
+        };
+        let rules = Rules {
+            severities: BTreeMap::from([(Rule::CtlRamp, RuleSeverity::Off)]),
+            ..Rules::default()
+        };
+        // 700 over the 4-week mean (350 × 3 + 700) / 4 = 437.5 is 1.60.
+        let found = load_violations(&plan(1.0), &rules);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].starts_with("error: weekly_overview[4]: acwr: week 5 (Build): acute:chronic load is 1.60 (700.0 TSS against a 4-week mean of 437.5 TSS"),
+            "{found:?}"
+        );
+        let found = load_violations(&plan(0.2), &rules);
+        assert!(
+            found[0].starts_with("warning: weekly_overview[4]: acwr: week 5"),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn a_taper_cuts_volume_by_40_to_60_percent_and_keeps_some_intensity() {
+        let plan = |taper_hours: f64, threshold: f64| {
+            vec![
+                placed(1, Phase::Build, 10.0, 500.0, Some(60.0)),
+                placed(2, Phase::Recovery, 5.0, 220.0, Some(0.0)),
+                placed(3, Phase::Build, 10.0, 500.0, Some(60.0)),
+                placed(4, Phase::Peak, 10.0, 500.0, Some(60.0)),
+                placed(
+                    5,
+                    Phase::Taper,
+                    taper_hours,
+                    taper_hours * 45.0,
+                    Some(threshold),
+                ),
+                placed(6, Phase::Taper, taper_hours, taper_hours * 45.0, Some(0.0)),
+            ]
+        };
+        let rules = Rules {
+            severities: BTreeMap::from([
+                (Rule::CtlRamp, RuleSeverity::Off),
+                (Rule::Acwr, RuleSeverity::Off),
+            ]),
+            ..Rules::default()
+        };
+        assert!(load_violations(&plan(5.0, 12.0), &rules).is_empty());
+        assert_eq!(
+            load_violations(&plan(8.0, 0.0), &rules),
+            [
+                "warning: weekly_overview[4]: taper_volume: weeks 5-6 (Taper): 8.00 h a week, 20.0% below the 10.00 h a week of load weeks 1, 3, 4; a taper cuts volume by 40.0%-60.0% (4.00-6.00 h a week)",
+                "warning: weekly_overview[4]: taper_intensity: weeks 5-6 (Taper): no time at or above 91% FTP; a taper cuts volume, not intensity: keep short threshold or VO2max efforts",
+            ]
+        );
+        // In 3a only the volume is known.
+        let mut planned = plan(5.0, 0.0);
+        planned
+            .iter_mut()
+            .for_each(|week| week.load.threshold_minutes = None);
+        assert!(load_violations(&planned, &rules).is_empty());
+    }
+
+    #[test]
+    fn a_recovery_week_target_is_judged_against_its_block_in_3a() {
+        let (profile, rules) = (profile(), Rules::default());
+        let mut overview = coach::create_plan_overview(&profile, 8, &rules);
+        let recovery = overview
+            .weekly_overview
+            .iter()
+            .position(|entry| entry.phase == Phase::Recovery)
+            .expect("an 8-week plan has a recovery week");
+        let lightest = overview.weekly_overview[..recovery]
+            .iter()
+            .map(|entry| (entry.total_hours, entry.target_tss))
+            .fold((f64::INFINITY, f64::INFINITY), |a, b| {
+                (a.0.min(b.0), a.1.min(b.1))
+            });
+        let rule_of = |violations: &[Violation]| -> Vec<(Severity, Option<Rule>)> {
+            violations
+                .iter()
+                .filter(|v| v.rule() == Some(Rule::RecoveryWeek))
+                .map(|v| (v.severity, v.rule()))
+                .collect()
+        };
+        assert!(rule_of(&check_overview(&overview, &profile, 8, &rules)).is_empty());
+        // 20 % lighter than the lightest load week: a weak recovery week, a warning.
+        let entry = &mut overview.weekly_overview[recovery];
+        (entry.total_hours, entry.target_tss) = (lightest.0 * 0.8, lightest.1 * 0.8);
+        assert_eq!(
+            rule_of(&check_overview(&overview, &profile, 8, &rules)),
+            [(Severity::Warning, Some(Rule::RecoveryWeek))]
+        );
+        // As much TSS as a load week: no recovery week at all, an error.
+        overview.weekly_overview[recovery].target_tss = lightest.1;
+        assert_eq!(
+            rule_of(&check_overview(&overview, &profile, 8, &rules)),
+            [(Severity::Error, Some(Rule::RecoveryWeek))]
+        );
+    }
+
+    #[test]
+    fn structured_sessions_are_warmed_up_and_cooled_down_from_below() {
+        let (profile, rules) = (profile(), Rules::default());
+        let overview = coach::create_plan_overview(&profile, 8, &rules);
+        let (number, entry) = overview
+            .weekly_overview
+            .iter()
+            .find(|entry| entry.phase == Phase::Build)
+            .map(|entry| (u32::try_from(entry.week_number).unwrap(), entry))
+            .expect("a build week");
+        let mut week = coach::add_week_details(&profile, &overview, number, &rules);
+        let index = week
+            .workouts
+            .iter()
+            .position(|workout| load::minutes_at_threshold(workout) > 0.0)
+            .expect("a build week has a threshold session");
+        let plausibility = |week: &WeekDetails| -> Vec<String> {
+            check_week(week, number, entry, &profile, &rules)
+                .into_iter()
+                .filter(|v| {
+                    matches!(
+                        v.rule(),
+                        Some(Rule::WarmupCooldown | Rule::CooldownAbovePrevious)
+                    )
+                })
+                .map(|v| v.to_string())
+                .collect()
+        };
+        assert!(plausibility(&week).is_empty());
+        let workout = &mut week.workouts[index];
+        let day = workout.weekday;
+        workout.segments.remove(0);
+        let last = workout.segments.len() - 1;
+        let before = workout.segments[last - 1].power_high();
+        workout.segments[last].power_low_pct = before + 5.0;
+        workout.segments[last].power_high_pct = Some(before + 10.0);
+        let found = plausibility(&week);
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(
+            found[0].starts_with(&format!("warning: workouts[{index}].segments: warmup_cooldown: week {number} {day}: a session with "))
+                && found[0].ends_with("needs a warm-up first"),
+            "{found:?}"
+        );
+        assert!(
+            found[1].starts_with(&format!("error: workouts[{index}].segments: cooldown_above_previous: week {number} {day}: the cool-down at {:.0}-{:.0}% FTP lies above", before + 5.0, before + 10.0)),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn hard_days_back_to_back_count_across_the_sunday_to_monday_seam() {
+        let profile = parse_profile(
+            r#"{"ftp_w":240,"weekly_hours":8,"available_days":["Monday","Wednesday","Friday","Sunday"]}"#,
+        )
+        .expect("the test profile is valid");
+        let rules = Rules::default();
+        let overview = coach::create_plan_overview(&profile, 2, &rules);
+        let mut weeks: Vec<WeekDetails> = (1..=2)
+            .map(|week| coach::add_week_details(&profile, &overview, week, &rules))
+            .collect();
+        let seam = |weeks: &[WeekDetails]| -> Vec<String> {
+            check_plan(&overview, weeks, &profile, 2, &rules)
+                .into_iter()
+                .filter(|v| v.rule() == Some(Rule::HardDaysBackToBack))
+                .map(|v| v.to_string())
+                .collect()
+        };
+        let hard = crate::domain::plan::Segment {
+            kind: SegmentKind::Work,
+            duration_min: 12,
+            power_low_pct: 95.0,
+            power_high_pct: Some(100.0),
+            description: String::new(),
+        };
+        for (week, day) in [(0, Weekday::Sunday), (1, Weekday::Monday)] {
+            let workout = weeks[week]
+                .workouts
+                .iter_mut()
+                .find(|workout| workout.weekday == day)
+                .expect("a ride on the day");
+            let keep_cooldown = workout.segments.len() - 1;
+            workout.segments.insert(keep_cooldown, hard.clone());
+        }
+        let found = seam(&weeks);
+        assert!(
+            found.iter().any(|v| v.starts_with("warning: weekly_overview[1]: hard_days_back_to_back: week 1 Sunday and week 2 Monday are both hard")),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn a_rule_set_off_reports_nothing_and_a_warning_rule_never_blocks() {
+        let (profile, rules) = (profile(), Rules::default());
+        let mut overview = coach::create_plan_overview(&profile, 4, &rules);
+        overview.weekly_overview[0].target_tss = overview.weekly_overview[0].total_hours * 7.0;
+        let found = check_overview(&overview, &profile, 4, &rules);
+        let tss_per_hour: Vec<&Violation> = found
+            .iter()
+            .filter(|v| v.rule() == Some(Rule::TssPerHour))
+            .collect();
+        assert_eq!(tss_per_hour.len(), 1, "{found:?}");
+        assert!(has_errors(&found));
+        assert!(tss_per_hour[0].message.contains("7.0 TSS/h"), "{found:?}");
+        for (severity, errors) in [(RuleSeverity::Warning, false), (RuleSeverity::Off, false)] {
+            let rules = Rules {
+                severities: BTreeMap::from([(Rule::TssPerHour, severity)]),
+                ..Rules::default()
+            };
+            let found = check_overview(&overview, &profile, 4, &rules);
+            assert_eq!(
+                found.iter().any(|v| v.rule() == Some(Rule::TssPerHour)),
+                severity != RuleSeverity::Off
+            );
+            assert_eq!(
+                found
+                    .iter()
+                    .any(|v| v.rule() == Some(Rule::TssPerHour) && v.severity == Severity::Error),
+                errors
+            );
+        }
     }
 }

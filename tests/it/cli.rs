@@ -220,6 +220,11 @@ fn bad_profiles_and_arguments_exit_2_naming_field_and_value() {
         &["--run-concurrency", "100000", "1 to 256"],
     );
     check_bad(
+        Some(GOOD),
+        &["--rule", "acwr=warning", "--rule", "ramp=off"],
+        &["--rule", "\"ramp=off\"", "unknown rule", "ctl_ramp"],
+    );
+    check_bad(
         Some(&profile_with("goals", &format!("{:?}", "x".repeat(5000)))),
         &[],
         &["goals", "5000 characters"],

@@ -15,6 +15,7 @@ mod http_providers;
 mod limiter;
 mod machine;
 mod mock_llm;
+mod plausibility;
 mod prompts;
 mod provider_defences;
 mod providers_anthropic_openai;

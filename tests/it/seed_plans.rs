@@ -308,7 +308,12 @@ fn a_phase_4_report_is_checked_plan_by_plan() {
     assert!(found[0].2.contains("6.93 h"), "{}", found[0].2);
     assert_eq!(found[1].0, "warning");
     assert_eq!(found[1].1, "athletes[0].training_plan.weekly_plan[3]");
-    for part in ["recovery_week: week 4 (Recovery)", "5.53 h", "231.5 TSS", "30.0%"] {
+    for part in [
+        "recovery_week: week 4 (Recovery)",
+        "5.53 h",
+        "231.5 TSS",
+        "30.0%",
+    ] {
         assert!(found[1].2.contains(part), "{part} in {}", found[1].2);
     }
 

@@ -417,3 +417,38 @@ fn done_runs_compact_their_checkpoints_unless_asked_to_keep_them() {
         }
     }
 }
+
+/// Rule severities and a CTL ramp limit set on a run are stored with its spec and read back;
+/// on the defaults the spec carries neither field, so the pinned spec (written before them)
+/// reads back as a run on the default rules.
+#[test]
+fn rule_severities_are_stored_with_the_run_and_absent_on_the_defaults() {
+    use periodize::domain::validate::{Rule, RuleSeverity, EXPERIENCED_CTL_RAMP};
+    let mut spec = spec(0x5eed);
+    let plain = records::encode(&records::SpecRecord::from(&spec));
+    let body = std::str::from_utf8(&plain[2..]).unwrap();
+    assert!(
+        !body.contains("rule_severities") && !body.contains("max_ctl_ramp"),
+        "{body}"
+    );
+    spec.rules.severities = [
+        (Rule::Acwr, RuleSeverity::Off),
+        (Rule::HardDaysBackToBack, RuleSeverity::Error),
+    ]
+    .into_iter()
+    .collect();
+    spec.rules.max_ctl_ramp = EXPERIENCED_CTL_RAMP;
+    let bytes = records::encode(&records::SpecRecord::from(&spec));
+    let body = std::str::from_utf8(&bytes[2..]).unwrap();
+    assert!(
+        body.contains(r#""rule_severities":{"acwr":"off","hard_days_back_to_back":"error"}"#)
+            && body.contains(r#""max_ctl_ramp":7.0"#),
+        "{body}"
+    );
+    let record: records::SpecRecord = records::decode(&bytes).unwrap();
+    assert_eq!(RunSpec::try_from(record).unwrap().rules, spec.rules);
+
+    let pinned = std::fs::read_to_string(crate::support::fixture("records/v2/spec.json")).unwrap();
+    let record: records::SpecRecord = serde_json::from_str(&pinned).unwrap();
+    assert_eq!(RunSpec::try_from(record).unwrap().rules, Rules::default());
+}
