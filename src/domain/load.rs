@@ -368,4 +368,41 @@ mod tests {
             [10.0, 15.0, 0.0, 40.0, 0.0, 0.0, 0.0]
         );
     }
+
+    #[test]
+    fn a_plans_summary_reads_its_own_series() {
+        let profile = crate::domain::profile::parse_profile(
+            r#"{"ftp_w":240,"weekly_hours":8,"available_days":["Tuesday","Thursday","Saturday","Sunday"]}"#,
+        )
+        .expect("the test profile is valid");
+        let rules = crate::domain::validate::Rules::default();
+        let overview = crate::coach::create_plan_overview(&profile, 12, &rules);
+        let weeks: Vec<WeekDetails> = (1..=12)
+            .map(|week| crate::coach::add_week_details(&profile, &overview, week, &rules))
+            .collect();
+        let start = implied_start_ctl(weeks[0].tss());
+        let summary = summarize(&overview.weekly_overview, &weeks, start);
+        let loads: Vec<WeekLoad> = overview
+            .weekly_overview
+            .iter()
+            .zip(&weeks)
+            .map(|(entry, week)| WeekLoad::detailed(entry, week))
+            .collect();
+        let days = series(&loads, start);
+        let ramps = weekly_ramps(&days, start);
+        assert_eq!(summary.ctl_start, start);
+        assert_eq!(summary.ctl_end, days[83].ctl);
+        assert!(summary.ctl_peak >= summary.ctl_start.max(summary.ctl_end));
+        let (week, ramp) = summary.max_ramp;
+        assert_eq!(
+            ramp,
+            ramps.iter().copied().fold(f64::NEG_INFINITY, f64::max)
+        );
+        assert_eq!(ramps[usize::try_from(week - 1).unwrap()], ramp);
+        let acwr = weekly_acwr(&loads, start);
+        assert_eq!(summary.max_acwr.1, acwr.iter().copied().fold(0.0, f64::max));
+        let minutes: i64 = weeks.iter().map(WeekDetails::total_minutes).sum();
+        assert_eq!(summary.zone_minutes.iter().sum::<f64>(), minutes as f64);
+        assert!((summary.zone_shares().iter().sum::<f64>() - 1.0).abs() < 1e-9);
+    }
 }
