@@ -62,11 +62,11 @@ pub enum TssCheck {
 pub enum Rule {
     /// A week's TSS per hour within the bounds of its phase (3a targets, 3b/3c workouts).
     TssPerHour,
-    /// A recovery week at least 30 % below every load week of its block, in hours and TSS.
+    /// A recovery week `RECOVERY_MIN_CUT` below every load week of its block, in hours and TSS.
     RecoveryWeek,
-    /// A recovery week keeps at most a fifth of its time at threshold or above.
+    /// A recovery week keeps at most `RECOVERY_MAX_THRESHOLD_SHARE` of its time at threshold+.
     RecoveryIntensity,
-    /// A taper cuts volume by 40–60 % against the last load weeks.
+    /// A taper cuts volume by `TAPER_CUT` against the last `PRE_TAPER_WEEKS` load weeks.
     TaperVolume,
     /// A taper keeps some time at threshold or above.
     TaperIntensity,
