@@ -475,7 +475,7 @@ fn load_rules(report: &mut Report, rules: &Rules, weeks: &[Placed]) {
             breach,
             week.path.clone(),
             format_args!(
-                "week {} ({}): acute:chronic load is {acwr:.2} ({:.1} TSS against a 4-week mean of {:.1} TSS, CTL {:.1}); at most {ACWR_WARN:.2} (limit {ACWR_LIMIT:.2} from CTL {ACWR_MIN_CTL:.0})",
+                "week {} ({}): acute:chronic load is {acwr:.3} ({:.1} TSS against a 4-week mean of {:.1} TSS, CTL {:.1}); at most {ACWR_WARN:.2} (limit {ACWR_LIMIT:.2} from CTL {ACWR_MIN_CTL:.0})",
                 week.load.week_number,
                 week.load.phase,
                 week.load.tss,
@@ -1575,7 +1575,7 @@ mod tests {
         let found = load_violations(&plan(1.0), &rules);
         assert_eq!(found.len(), 1, "{found:?}");
         assert!(
-            found[0].starts_with("error: weekly_overview[4]: acwr: week 5 (Build): acute:chronic load is 1.60 (700.0 TSS against a 4-week mean of 437.5 TSS"),
+            found[0].starts_with("error: weekly_overview[4]: acwr: week 5 (Build): acute:chronic load is 1.600 (700.0 TSS against a 4-week mean of 437.5 TSS"),
             "{found:?}"
         );
         let found = load_violations(&plan(0.2), &rules);
