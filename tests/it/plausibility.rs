@@ -244,3 +244,18 @@ fn a_bad_rule_flag_exits_2_naming_the_flag_the_value_and_the_valid_names() {
         }
     }
 }
+
+/// The help of `--rule` lists its names by hand: every rule must be there.
+#[test]
+fn the_rule_flag_help_names_every_rule() {
+    for command in ["generate", "batch", "validate"] {
+        let output = Sandbox::new().run(&[command, "--help"]);
+        let help = stdout(&output);
+        for rule in periodize::domain::validate::Rule::ALL {
+            assert!(
+                help.contains(rule.name()),
+                "{command} --help lacks {rule}: {help}"
+            );
+        }
+    }
+}
