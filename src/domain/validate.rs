@@ -747,7 +747,7 @@ mod tests {
     #[test]
     fn overlong_overview_text_is_an_error_naming_the_field_and_the_limit() {
         let (profile, rules) = (profile(), Rules::default());
-        let mut overview = coach::create_plan_overview(&profile, 6, &rules);
+        let mut overview = coach::create_plan_overview(&profile, 6, None, &rules);
         assert!(errors(&check_overview(&overview, &profile, 6, &rules)).is_empty());
         overview.weekly_overview[3].weekly_focus = "é".repeat(12_000);
         overview.coaching_notes = "x".repeat(MAX_NOTES_CHARS + 1);
@@ -765,8 +765,8 @@ mod tests {
     #[test]
     fn overlong_workout_text_is_an_error_naming_the_field_and_the_limit() {
         let (profile, rules) = (profile(), Rules::default());
-        let overview = coach::create_plan_overview(&profile, 4, &rules);
-        let mut week = coach::add_week_details(&profile, &overview, 2, &rules);
+        let overview = coach::create_plan_overview(&profile, 4, None, &rules);
+        let mut week = coach::add_week_details(&profile, &overview, 2, None, &rules);
         let entry = overview.week(2).expect("week 2");
         week.workouts[1].name = "n".repeat(MAX_NAME_CHARS + 5);
         week.workouts[0].detailed_description = Some("d".repeat(MAX_NOTES_CHARS + 1));

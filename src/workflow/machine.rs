@@ -4,6 +4,7 @@
 
 use statig::prelude::*;
 
+use crate::domain::event;
 use crate::domain::validate::{self, Severity, Violation};
 use crate::llm::{
     ModelFailure, ModelOutcome, ModelReply, PriorReply, RepairTurn, StepId, ToolCall,
@@ -426,13 +427,14 @@ impl Run {
         let weeks: Vec<_> = (1..=self.spec.total_weeks)
             .map(|week| self.week(week).expect("all weeks accepted").clone())
             .collect();
-        let violations = validate::check_plan(
+        let mut violations = validate::check_plan(
             &overview,
             &weeks,
             &self.spec.profile,
             self.spec.total_weeks,
             &self.spec.rules,
         );
+        violations.extend(event::check_plan_event(&overview, &weeks, self.spec.event_day()));
         if validate::has_errors(&violations) {
             let listing = violations
                 .iter()
@@ -712,8 +714,12 @@ impl Run {
         let (accepted, violations) = match step {
             StepId::Overview => match tools::parse_overview(&call.arguments) {
                 Ok(overview) => {
-                    let violations =
+                    let mut violations =
                         validate::check_overview(&overview, profile, self.spec.total_weeks, rules);
+                    violations.extend(event::check_overview_event(
+                        &overview,
+                        self.spec.event_day(),
+                    ));
                     (
                         Accepted::Overview(std::sync::Arc::new(overview)),
                         violations,
@@ -735,8 +741,13 @@ impl Run {
                     .expect("the accepted overview has every week");
                 match tools::parse_week(&call.arguments) {
                     Ok(details) => {
-                        let violations =
+                        let mut violations =
                             validate::check_week(&details, week, entry, profile, rules);
+                        violations.extend(event::check_week_event(
+                            &details,
+                            week,
+                            self.spec.event_day(),
+                        ));
                         (Accepted::Week(details), violations)
                     }
                     Err(violations) => {

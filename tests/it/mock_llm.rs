@@ -67,13 +67,14 @@ fn overview_brief() -> StepBrief {
         step: StepId::Overview,
         profile: profile(),
         total_weeks: WEEKS,
+        event: None,
         rules: Rules::default(),
         overview: None,
     }
 }
 
 fn coach_overview() -> PlanOverview {
-    coach::create_plan_overview(&profile(), WEEKS, &Rules::default())
+    coach::create_plan_overview(&profile(), WEEKS, None, &Rules::default())
 }
 
 fn week_brief(week: u32) -> StepBrief {

@@ -63,6 +63,7 @@ fn overview_brief() -> StepBrief {
         step: StepId::Overview,
         profile: profile(),
         total_weeks: 4,
+        event: None,
         rules: Rules::default(),
         overview: None,
     }
@@ -134,11 +135,12 @@ fn week_request_bytes(set: &PromptSet, brief: &StepBrief) -> usize {
 fn coach_week_brief(total_weeks: u32, week: u32) -> StepBrief {
     let profile = profile();
     let rules = Rules::default();
-    let overview = periodize::coach::create_plan_overview(&profile, total_weeks, &rules);
+    let overview = periodize::coach::create_plan_overview(&profile, total_weeks, None, &rules);
     StepBrief {
         step: StepId::Week(week),
         profile,
         total_weeks,
+        event: None,
         rules,
         overview: Some(std::sync::Arc::new(overview)),
     }
