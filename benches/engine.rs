@@ -62,14 +62,14 @@ fn finished_machine(total_weeks: u32, output_dir: &str) -> Machine {
         at_ms: 0,
         week_concurrency: total_weeks,
     });
-    let overview = coach::create_plan_overview(&spec.profile, total_weeks, &spec.rules);
+    let overview = coach::create_plan_overview(&spec.profile, total_weeks, None, &spec.rules);
     machine.handle(&call(
         StepId::Overview,
         tools::CREATE_PLAN_OVERVIEW,
         serde_json::to_string(&overview).expect("json"),
     ));
     for week in 1..=total_weeks {
-        let details = coach::add_week_details(&spec.profile, &overview, week, &spec.rules);
+        let details = coach::add_week_details(&spec.profile, &overview, week, None, &spec.rules);
         machine.handle(&call(
             StepId::Week(week),
             tools::ADD_WEEK_DETAILS,
@@ -105,17 +105,17 @@ fn commit_and_flush(c: &mut Criterion) {
 fn validate_week(c: &mut Criterion) {
     let profile = parse_profile(PROFILE).expect("profile");
     let rules = Rules::default();
-    let overview = coach::create_plan_overview(&profile, 12, &rules);
-    let details = coach::add_week_details(&profile, &overview, 5, &rules);
+    let overview = coach::create_plan_overview(&profile, 12, None, &rules);
+    let details = coach::add_week_details(&profile, &overview, 5, None, &rules);
     let arguments = serde_json::to_string(&details).expect("json");
     let entry = overview.week(5).expect("week 5");
     c.bench_function("validate/one_week", |b| {
-        b.iter(|| validate::check_week(&details, 5, entry, &profile, &rules))
+        b.iter(|| validate::check_week(&details, 5, entry, &profile, None, &rules))
     });
     c.bench_function("validate/parse_and_check_one_week", |b| {
         b.iter(|| {
             let parsed = tools::parse_week(&arguments).expect("valid");
-            validate::check_week(&parsed, 5, entry, &profile, &rules)
+            validate::check_week(&parsed, 5, entry, &profile, None, &rules)
         })
     });
 }
@@ -138,6 +138,7 @@ fn finalize(c: &mut Criterion) {
                         &weeks,
                         &run.spec.profile,
                         total_weeks,
+                        None,
                         &run.spec.rules,
                     );
                     assert!(!validate::has_errors(&violations));
@@ -152,6 +153,7 @@ fn finalize(c: &mut Criterion) {
                     &weeks,
                     &run.spec.profile,
                     total_weeks,
+                    None,
                     &run.spec.rules,
                 );
                 assert!(!validate::has_errors(&violations));

@@ -40,6 +40,8 @@ pub struct StepBrief {
     pub step: StepId,
     pub profile: AthleteProfile,
     pub total_weeks: u32,
+    /// The event day, when the plan ends on it.
+    pub event: Option<crate::domain::event::EventDay>,
     pub rules: Rules,
     /// The accepted overview, for week steps (shared with the run, not copied per request).
     pub overview: Option<std::sync::Arc<PlanOverview>>,

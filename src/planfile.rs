@@ -6,6 +6,7 @@ use chrono::{Datelike, Duration, NaiveDate};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
+use crate::domain::event;
 use crate::domain::plan::{PlanOverview, Segment, WeekDetails};
 use crate::domain::profile::{self, AthleteProfile};
 use crate::domain::validate::{self, Rules, Severity, Violation};
@@ -96,6 +97,19 @@ struct PlannedWeek<'a> {
     week_tss: f64,
     week_hours: f64,
     workouts: Vec<PlannedWorkout<'a>>,
+    /// The event itself, in the week that ends on it: a day with no workout.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    event: Option<EventEntry>,
+}
+
+#[derive(Serialize)]
+struct EventEntry {
+    date: String,
+    weekday: Weekday,
+    kind: &'static str,
+    priority: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    duration_h: Option<f64>,
 }
 
 #[derive(Serialize)]
@@ -194,6 +208,7 @@ fn document(run: &Run) -> PlanDocument<'_> {
         .expect("3c runs only with an accepted overview");
     let current_ftp = spec.profile.ftp_w;
     let gain_w = overview.target_ftp - current_ftp;
+    let event_day = event::event_day(spec.start_date, spec.total_weeks, spec.profile.event_date);
     let mut weekly_plan = Vec::with_capacity(overview.weekly_overview.len());
     for entry in &overview.weekly_overview {
         let week_number =
@@ -237,6 +252,15 @@ fn document(run: &Run) -> PlanDocument<'_> {
             week_tss: details.tss(),
             week_hours: details.hours(),
             workouts,
+            event: event_day
+                .filter(|day| i64::from(day.week) == entry.week_number)
+                .map(|day| EventEntry {
+                    date: day.date.to_string(),
+                    weekday: day.weekday,
+                    kind: spec.profile.event_kind().name(),
+                    priority: spec.profile.event.map_or("A", |details| details.priority.name()),
+                    duration_h: spec.profile.event.and_then(|details| details.duration_h),
+                }),
         });
     }
 
@@ -258,12 +282,13 @@ fn document(run: &Run) -> PlanDocument<'_> {
             ftp_gain_watts: round_tenth(gain_w),
             ftp_gain_percent: round_tenth(gain_w / current_ftp * 100.0),
             start_date: date_of(spec.start_date, 1, Weekday::Monday).to_string(),
-            end_date: date_of(
-                spec.start_date,
-                i64::from(spec.total_weeks),
-                Weekday::Sunday,
-            )
-            .to_string(),
+            // A plan that leads into its event ends on the event day.
+            end_date: event_day
+                .map_or_else(
+                    || date_of(spec.start_date, i64::from(spec.total_weeks), Weekday::Sunday),
+                    |day| day.date,
+                )
+                .to_string(),
             event_date: spec.profile.event_date.map(|date| date.to_string()),
             generated_at: generated_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         },
@@ -337,6 +362,8 @@ pub struct ParsedPlan {
     pub overview: PlanOverview,
     pub weeks: Vec<WeekDetails>,
     pub total_weeks: u32,
+    /// `plan_metadata.start_date`, when the file gives a readable one (the seed's may not).
+    pub start_date: Option<NaiveDate>,
 }
 
 fn problem(path: &str, message: impl Into<String>) -> Violation {
@@ -591,6 +618,10 @@ pub fn parse_plan(text: &str) -> Result<ParsedPlan, Vec<Violation>> {
             overview,
             weeks,
             total_weeks,
+            start_date: metadata
+                .get("start_date")
+                .and_then(Value::as_str)
+                .and_then(|text| NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()),
         }),
         _ => Err(problems),
     }
@@ -665,16 +696,22 @@ pub fn validate_file_text(text: &str, rules: &Rules) -> Checked {
 /// Every rule of SPEC §6 on a plan file's text, with paths into the file.
 pub fn validate_plan_text(text: &str, rules: &Rules) -> Vec<Violation> {
     match parse_plan(text) {
-        Ok(plan) => validate::check_plan(
-            &plan.overview,
-            &plan.weeks,
-            &plan.profile,
-            plan.total_weeks,
-            rules,
-        )
-        .into_iter()
-        .map(in_file)
-        .collect(),
+        Ok(plan) => {
+            let event_day = plan.start_date.and_then(|start| {
+                event::event_day(start, plan.total_weeks, plan.profile.event_date)
+            });
+            validate::check_plan(
+                &plan.overview,
+                &plan.weeks,
+                &plan.profile,
+                plan.total_weeks,
+                event_day,
+                rules,
+            )
+            .into_iter()
+            .map(in_file)
+            .collect()
+        }
         Err(problems) => problems,
     }
 }

@@ -9,7 +9,8 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::cli::Error;
-use crate::domain::profile::{self, AthleteProfile, ProfileError};
+use crate::domain::event::{place_event, EventPlacement};
+use crate::domain::profile::{self, AthleteProfile, ProfileError, PLAN_WEEKS_RANGE};
 use crate::files::{self, MAX_PROFILE_BYTES};
 
 /// The most profiles one submission may hold.
@@ -48,6 +49,9 @@ pub struct CheckedItem {
     pub start_date: NaiveDate,
     /// SHA-256 of the checked profile, its plan length and start date.
     pub content_hash: String,
+    /// What the user should know about this item before it runs (an event the plan does not
+    /// reach).
+    pub notices: Vec<String>,
 }
 
 /// One item's problem, named by its source.
@@ -261,24 +265,36 @@ pub fn check_item(
         Some(text) => start_date("start_date", text, today)?,
         None => default_start,
     };
+    let mut notices = Vec::new();
     if let Some(event_date) = profile.event_date {
         let end_date = start + Duration::days(i64::from(total_weeks) * 7 - 1);
-        if end_date > event_date {
-            // N weeks end on day 7N - 1 after the start: they fit when 7N - 1 <= the days to
-            // the event.
-            let weeks_that_fit = ((event_date - start).num_days() + 1).div_euclid(7);
-            let advice = if weeks_that_fit >= 1 {
-                format!("use at most {weeks_that_fit} weeks or an earlier --start-date")
-            } else {
-                "not one whole week fits before it; use an earlier --start-date".to_string()
-            };
-            return Err(Error::Arg {
-                flag: "plan length",
-                value: format!("{total_weeks} weeks"),
-                reason: format!(
-                    "a plan starting {start} ends {end_date}, after event_date {event_date}; {advice}"
-                ),
-            });
+        match place_event(start, total_weeks, event_date) {
+            EventPlacement::InLastWeek(_) => {}
+            EventPlacement::Early { weeks_that_fit } => {
+                let advice = if weeks_that_fit >= 1 {
+                    format!("use at most {weeks_that_fit} weeks (the last one ends on the event) or an earlier --start-date")
+                } else {
+                    "the event is before the plan starts; use an earlier --start-date".to_string()
+                };
+                return Err(Error::Arg {
+                    flag: "plan length",
+                    value: format!("{total_weeks} weeks"),
+                    reason: format!(
+                        "a plan starting {start} ends {end_date}, after event_date {event_date}; {advice}"
+                    ),
+                });
+            }
+            EventPlacement::After { days_after_end } => {
+                let weeks_to_event = (event_date - start).num_days().div_euclid(7) + 1;
+                let advice = if PLAN_WEEKS_RANGE.contains(&weeks_to_event) {
+                    format!("; {weeks_to_event} weeks would end on it")
+                } else {
+                    String::new()
+                };
+                notices.push(format!(
+                    "event_date {event_date} is {days_after_end} day(s) after the plan ends ({end_date}): the plan builds toward it but does not taper into it{advice}"
+                ));
+            }
         }
     }
     let content_hash = content_hash(&profile, total_weeks, start);
@@ -288,6 +304,7 @@ pub fn check_item(
         total_weeks,
         start_date: start,
         content_hash,
+        notices,
     })
 }
 

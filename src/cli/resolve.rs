@@ -394,10 +394,17 @@ pub fn generate(
     }
     let output_dir = output_dir(&args.output_dir)?;
     check_space(state_dir, Path::new(&output_dir), &items)?;
-    let (store, notices) = Store::open(
+    let (store, mut notices) = Store::open(
         state_dir,
         OpenOptions::creating(durability(args.model.durability)),
     )?;
+    for item in &items {
+        notices.extend(
+            item.notices
+                .iter()
+                .map(|notice| format!("{}: {notice}", item.source)),
+        );
+    }
     let retry = RetryPolicy {
         max_attempts: args.step_attempts,
         max_transient_retries: args.max_transient_retries,

@@ -92,6 +92,57 @@ pub(super) fn select_days(
     best.map(|(_, days)| days).unwrap_or_default()
 }
 
+/// The days a race week can train: the available days before the event.
+pub(super) fn race_days(
+    profile: &AthleteProfile,
+    _base_days: &[Weekday],
+    event: Weekday,
+) -> Vec<Weekday> {
+    profile
+        .available_days
+        .iter()
+        .copied()
+        .filter(|day| *day < event && cap_of(profile, *day) > 0)
+        .collect()
+}
+
+/// Days before the event on which openers belong: one or two days out.
+pub(super) const OPENER_DAYS_BEFORE: std::ops::RangeInclusive<usize> = 1..=2;
+
+/// The latest of `days` one or two days before the event: where the openers go.
+pub(super) fn opener_day(days: &[Weekday], event: Option<EventDay>) -> Option<Weekday> {
+    let event = event?;
+    days.iter()
+        .copied()
+        .filter(|day| {
+            *day < event.weekday
+                && OPENER_DAYS_BEFORE.contains(&(event.weekday.index() - day.index()))
+        })
+        .max()
+}
+
+/// A race week's days with an opener day among them when any candidate allows one: the
+/// latest candidate within two days of the event replaces the earliest chosen day if the week
+/// is full.
+pub(super) fn with_opener_day(
+    candidates: &[Weekday],
+    mut days: Vec<Weekday>,
+    event: Option<EventDay>,
+    max_days: usize,
+) -> Vec<Weekday> {
+    if opener_day(&days, event).is_some() {
+        return days;
+    }
+    if let Some(day) = opener_day(candidates, event) {
+        if days.len() >= max_days && !days.is_empty() {
+            days.remove(0);
+        }
+        days.push(day);
+        days.sort();
+    }
+    days
+}
+
 /// Pairs of consecutive calendar days in a set (Sunday → Monday counts).
 pub(super) fn adjacent_pairs(days: &[Weekday]) -> usize {
     days.iter()
@@ -187,12 +238,15 @@ pub(super) fn quality_day_limit(
     profile: &AthleteProfile,
     days: &[Weekday],
     total_min: i64,
+    long: Option<LongRide>,
 ) -> usize {
-    let layout = DayLayout::new(profile, days, total_min);
+    let layout = DayLayout::new(profile, days, total_min, long);
+    // A long ride grown for an endurance event stays an endurance ride.
+    let long_day = long.and(days.get(layout.long_index).copied()).filter(|_| days.len() > 1);
     let roomy: Vec<Weekday> = days
         .iter()
         .zip(&layout.minutes)
-        .filter(|(_, &minutes)| minutes >= MIN_QUALITY_MIN)
+        .filter(|(day, &minutes)| minutes >= MIN_QUALITY_MIN && Some(**day) != long_day)
         .map(|(day, _)| *day)
         .collect();
     (0u32..(1 << roomy.len()))
@@ -219,8 +273,46 @@ pub(super) struct DayLayout {
     pub(super) long_index: usize,
 }
 
+/// How long the week's long ride should be: an endurance event's long ride grows toward the
+/// event's duration over the plan's load weeks.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct LongRide {
+    pub(super) target_min: i64,
+}
+
+/// The long ride a week of `total_min` wants, if its goal asks for one longer than the share
+/// the week's days would give it.
+pub(super) fn long_ride(context: &WeekContext, total_min: i64) -> Option<LongRide> {
+    let event_min = context.goal.event_min?;
+    if !matches!(
+        context.phase,
+        Phase::Foundation | Phase::Build | Phase::Peak
+    ) {
+        return None;
+    }
+    let final_min = small_f64(event_min) * LONG_RIDE_EVENT_FRACTION;
+    // Peak weeks keep the longest ride; load weeks grow toward it, from 60 % of it.
+    let progress = if context.phase == Phase::Peak || context.load_weeks <= 1 {
+        1.0
+    } else {
+        small_f64(count_i64(context.load_index)) / small_f64(count_i64(context.load_weeks - 1))
+    };
+    let target = final_min * (LONG_RIDE_START_SHARE + (1.0 - LONG_RIDE_START_SHARE) * progress.min(1.0));
+    let share_cap = small_f64(total_min) * LONG_RIDE_WEEK_SHARE;
+    // Minutes of a week: small and exact.
+    let target_min = target.min(share_cap).floor() as i64;
+    Some(LongRide {
+        target_min: target_min - target_min % STEP_MIN,
+    })
+}
+
 impl DayLayout {
-    pub(super) fn new(profile: &AthleteProfile, days: &[Weekday], total_min: i64) -> DayLayout {
+    pub(super) fn new(
+        profile: &AthleteProfile,
+        days: &[Weekday],
+        total_min: i64,
+        long: Option<LongRide>,
+    ) -> DayLayout {
         let caps: Vec<i64> = days.iter().map(|&day| cap_of(profile, day)).collect();
         // The long ride goes where there is the most time; ties go to the later day (weekend).
         let long_index = caps
@@ -240,8 +332,29 @@ impl DayLayout {
                 }
             })
             .collect();
+        let mut minutes = allocate_minutes(total_min, &caps, &weights);
+        if let Some(long) = long.filter(|_| days.len() > 1) {
+            // The other days keep at least a short session each.
+            let others = count_i64(days.len() - 1);
+            let long_min = long
+                .target_min
+                .min(caps[long_index])
+                .min(total_min - others * MIN_SESSION_MIN);
+            if long_min > minutes[long_index] {
+                let others: Vec<usize> = (0..days.len()).filter(|&i| i != long_index).collect();
+                let other_caps: Vec<i64> = others.iter().map(|&i| caps[i]).collect();
+                let other_weights: Vec<i64> = others.iter().map(|&i| weights[i]).collect();
+                let rest = allocate_minutes(total_min - long_min, &other_caps, &other_weights);
+                if rest.iter().sum::<i64>() == total_min - long_min {
+                    minutes[long_index] = long_min;
+                    for (slot, share) in others.into_iter().zip(rest) {
+                        minutes[slot] = share;
+                    }
+                }
+            }
+        }
         DayLayout {
-            minutes: allocate_minutes(total_min, &caps, &weights),
+            minutes,
             long_index,
         }
     }
@@ -321,7 +434,7 @@ pub(super) fn allocate_minutes(total_min: i64, caps: &[i64], weights: &[i64]) ->
 /// Which days carry the quality sessions: `count` of them, on days with room for one, not on
 /// consecutive days, away from the long ride, as far apart as possible.
 pub(super) fn pick_hard_days(days: &[Weekday], layout: &DayLayout, count: usize) -> Vec<bool> {
-    let mut best: Option<([i64; 6], u32)> = None;
+    let mut best: Option<([i64; 7], u32)> = None;
     for mask in 0u32..(1 << days.len()) {
         // At most 7 bits are set, so the cast is exact.
         if mask.count_ones() as usize != count {
@@ -335,9 +448,17 @@ pub(super) fn pick_hard_days(days: &[Weekday], layout: &DayLayout, count: usize)
             .iter()
             .filter(|&&i| layout.minutes[i] < MIN_QUALITY_MIN)
             .count();
+        // A hard day right after the long ride meets tired legs; the day before is fine.
+        let after_long = days.get(layout.long_index).map_or(0, |long| {
+            chosen_days
+                .iter()
+                .filter(|day| day.index() == (long.index() + 1) % 7)
+                .count()
+        });
         let key = [
             count_i64(cramped),
             count_i64(adjacent_pairs(&chosen_days)),
+            count_i64(after_long),
             i64::from(chosen.contains(&layout.long_index)),
             -count_i64(min_gap_days(&chosen_days)),
             -chosen.iter().map(|&i| layout.minutes[i]).sum::<i64>(),

@@ -26,11 +26,15 @@ use std::fmt::Write as _;
 use crate::domain::plan::{
     minutes_to_hours, PlanOverview, Segment, WeekDetails, WeekOverview, Workout,
 };
+use crate::domain::event::{EventDay, EventKind, Experience, Priority};
 use crate::domain::profile::AthleteProfile;
+use crate::domain::load::WeekLoad;
 use crate::domain::validate::{Rule, Rules, Severity, Violation, HOURS_RISE_WARN, MAX_HARD_DAYS};
 use crate::domain::{tss, Phase, SegmentKind, Weekday};
 
 mod days;
+mod goal;
+mod load_guard;
 mod phases;
 #[cfg(test)]
 mod tests;
@@ -38,6 +42,8 @@ mod text;
 mod workouts;
 
 use days::*;
+use goal::*;
+use load_guard::*;
 use phases::*;
 use text::*;
 use workouts::*;
@@ -94,16 +100,20 @@ const MASTERS_AGE: u32 = 55;
 /// swallow the week.
 const WEIGHT_CAP_MIN: i64 = 150;
 
-/// First load week of the plan, as a fraction of the week's ceiling.
-const FIRST_LOAD_FRACTION: f64 = 0.80;
-/// Each later loading block starts this much higher.
-const BLOCK_STEP_FRACTION: f64 = 0.10;
+/// A later macrocycle starts this far from the first cycle's start toward the full ceiling.
+const CYCLE_START_GAIN: f64 = 0.5;
+/// The lowest start, as a fraction of the budget, whatever the athlete rode lately: a plan
+/// that starts lower spends its first weeks catching up to its own budget.
+const START_FRACTION_FLOOR: f64 = 0.4;
+/// TSS per hour of mixed endurance and interval riding, to turn a training load into hours.
+const MIXED_RIDING_TSS_PER_H: f64 = 50.0;
 /// Week-over-week rise inside a loading block (below the validator's 10 %).
 const WEEK_STEP_FRACTION: f64 = 0.05;
-const PEAK_FRACTION: f64 = 0.85;
-const PEAK_FLOOR_FRACTION: f64 = 0.75;
-/// A recovery week is this fraction of its block's biggest week (a 45 % cut).
-const RECOVERY_FRACTION: f64 = 0.55;
+const PEAK_FRACTION: f64 = 0.95;
+const PEAK_FLOOR_FRACTION: f64 = 0.80;
+/// A recovery week is this fraction of its block's lightest load week (a 33 % cut: the
+/// validator asks for 30 % against every load week).
+const RECOVERY_FRACTION: f64 = 0.67;
 const SINGLE_TAPER_FRACTION: f64 = 0.50;
 const FIRST_TAPER_FRACTION: f64 = 0.60;
 const TAPER_STEP_FRACTION: f64 = 0.15;
@@ -114,15 +124,20 @@ const FTP_GAIN_PER_WEEK: f64 = 0.005;
 const FTP_GAIN_MAX: f64 = 0.08;
 const MASTERS_GAIN_FACTOR: f64 = 0.75;
 
-/// Builds the `create_plan_overview` arguments for a plan of `total_weeks` weeks.
+/// Builds the `create_plan_overview` arguments for a plan of `total_weeks` weeks that ends on
+/// `event` when it has one.
 pub fn create_plan_overview(
     profile: &AthleteProfile,
     total_weeks: u32,
+    event: Option<EventDay>,
     rules: &Rules,
 ) -> PlanOverview {
+    let goal = Goal::of(profile);
+    let ending = ending_of(profile, total_weeks, event);
     let loading_weeks = loading_weeks(profile);
-    let phases = phase_layout(total_weeks, loading_weeks);
+    let phases = phase_layout(total_weeks, loading_weeks, ending);
     let timeline = timeline_of(&phases);
+    let levels = load_levels(&phases, start_fraction(profile));
     let max_days = max_training_days(rules);
     let budget_min = budget_minutes(profile);
     let desired = desired_days(profile.weekly_hours).min(max_days);
@@ -137,8 +152,12 @@ pub fn create_plan_overview(
     let slots = load_slots(&phases);
 
     let mut entries = Vec::with_capacity(phases.len());
+    let mut guard = LoadGuard::new(profile, rules);
+    let mut test_weeks = Vec::new();
+    let mut longest_ride_min = 0;
     let mut previous: Option<(Phase, i64)> = None;
     let mut block_max_min = 0;
+    let mut block_min_min = 0;
     let mut load_max_min = 0;
     let mut peak_weeks_seen: i64 = 0;
     let mut taper_weeks_seen: i64 = 0;
@@ -147,24 +166,21 @@ pub fn create_plan_overview(
         .filter(|phase| **phase == Phase::Taper)
         .count();
     for (index, &phase) in phases.iter().enumerate() {
-        let week_number = index + 1;
+        let week_number = count_i64(index + 1);
+        let context = WeekContext::new(&timeline, week_number, phase, goal, event);
+        let biggest = |max_min: i64| if max_min > 0 { max_min } else { ceiling_min };
         let (fraction, reference_min) = match phase {
-            Phase::Foundation | Phase::Build => (slots[index].load_fraction(), ceiling_min),
+            Phase::Foundation | Phase::Build => (levels[index], ceiling_min),
             Phase::Peak => {
                 let fraction = (PEAK_FRACTION - WEEK_STEP_FRACTION * small_f64(peak_weeks_seen))
                     .max(PEAK_FLOOR_FRACTION);
                 peak_weeks_seen += 1;
-                (fraction, ceiling_min)
+                (fraction, biggest(load_max_min))
             }
             // The block's biggest week; a block always precedes a recovery week.
-            Phase::Recovery => (
-                RECOVERY_FRACTION,
-                if block_max_min > 0 {
-                    block_max_min
-                } else {
-                    ceiling_min
-                },
-            ),
+            // A cut against the block's lightest week: every load week of the block stays at
+            // least 30 % above it, and the chronic load the next block builds on holds up.
+            Phase::Recovery => (RECOVERY_FRACTION, biggest(block_min_min)),
             Phase::Taper => {
                 let fraction = if taper_weeks == 1 {
                     SINGLE_TAPER_FRACTION
@@ -174,23 +190,25 @@ pub fn create_plan_overview(
                 };
                 taper_weeks_seen += 1;
                 // The biggest load week; a load week always precedes the taper.
-                (
-                    fraction,
-                    if load_max_min > 0 {
-                        load_max_min
-                    } else {
-                        ceiling_min
-                    },
-                )
+                (fraction, biggest(load_max_min))
             }
         };
-        let planned_min = planned_minutes(fraction, reference_min);
-        let week_desired = if phase == Phase::Recovery && base_days.len() >= 3 {
-            base_days.len() - 1
+        let mut planned_min = planned_minutes(fraction, reference_min);
+        let mut candidates = base_days.clone();
+        if let Some(event) = context.event {
+            // Race week: only the days before the event train, at the same daily volume.
+            candidates = race_days(profile, &base_days, event.weekday);
+            planned_min = planned_min * count_i64(event.weekday.index()) / 7;
+        }
+        let week_desired = if phase == Phase::Recovery && candidates.len() >= 3 {
+            candidates.len() - 1
         } else {
-            base_days.len()
+            candidates.len()
         };
-        let mut days = select_days(profile, &base_days, week_desired, planned_min, max_days);
+        let mut days = select_days(profile, &candidates, week_desired, planned_min, max_days);
+        if context.is_race_week() {
+            days = with_opener_day(&candidates, days, context.event, max_days);
+        }
         let mut total_min = planned_min.min(capacity_min(profile, &days));
         if let Some((previous_phase, previous_min)) = previous {
             if previous_phase != Phase::Recovery && phase != Phase::Recovery {
@@ -202,17 +220,33 @@ pub fn create_plan_overview(
             profile.weekly_hours,
             capacity_min(profile, &days),
         );
-        if total_min < count_i64(days.len()) {
+        if total_min < count_i64(days.len()) && !days.is_empty() {
             // Fewer minutes than days (only with budgets of a few minutes): ride fewer days.
-            days = select_days(profile, &base_days, 1, total_min, 1);
+            days = select_days(profile, &days, 1, total_min, 1);
             total_min = total_min.min(capacity_min(profile, &days)).max(1);
         }
-        let is_final_week = index + 1 == phases.len();
-        let hard_days = hard_day_target(phase, days.len(), is_final_week)
-            .min(quality_day_limit(profile, &days, total_min));
+        if days.is_empty() {
+            total_min = 0;
+        }
+        let hard_days = if context.is_race_week() {
+            usize::from(opener_day(&days, context.event).is_some())
+        } else if context.is_test_week {
+            let layout = DayLayout::new(profile, &days, total_min, None);
+            usize::from(
+                total_min >= FTP_TEST_WEEK_MIN
+                    && layout.minutes.iter().any(|&minutes| minutes >= FTP_TEST_SESSION_MIN),
+            )
+        } else {
+            hard_day_target(phase, days.len(), context.is_final_week).min(quality_day_limit(
+                profile,
+                &days,
+                total_min,
+                long_ride(&context, total_min),
+            ))
+        };
         let day_count = count_i64(days.len());
         let mut entry = WeekOverview {
-            week_number: count_i64(week_number),
+            week_number,
             phase,
             phase_rationale: String::new(),
             weekly_focus: String::new(),
@@ -224,36 +258,85 @@ pub fn create_plan_overview(
             rest_days: 7 - day_count,
             total_hours: minutes_to_hours(total_min),
         };
-        let context = WeekContext::new(&timeline, entry.week_number, phase);
-        let details = WeekDetails {
-            week_number: entry.week_number,
+        let mut details = WeekDetails {
+            week_number,
             workouts: design_week(profile, &context, &entry),
         };
+        // Keep the week within the load limits: a test week first drops its test, then any week
+        // sheds minutes until it fits (or reaches the guard's floor, where the validator says so).
+        let mut tried_min = total_min;
+        while !guard.fits(WeekLoad::detailed(&entry, &details)) {
+            if context.is_test_week && entry.hard_days > 0 {
+                entry.hard_days = 0;
+                entry.easy_days = day_count;
+            } else if let Some(next) = shrunk(tried_min, total_min) {
+                tried_min = next;
+                entry.total_hours = minutes_to_hours(tried_min);
+            } else {
+                break;
+            }
+            details.workouts = design_week(profile, &context, &entry);
+        }
+        guard.push(WeekLoad::detailed(&entry, &details));
         let actual_min = details.total_minutes();
+        if details.workouts.iter().any(|workout| workout.name == FTP_TEST_NAME) {
+            test_weeks.push(week_number);
+        }
+        longest_ride_min = details
+            .workouts
+            .iter()
+            .map(Workout::total_minutes)
+            .fold(longest_ride_min, i64::max);
         entry.total_hours = details.hours();
         entry.target_tss = details.tss();
-        entry.phase_rationale = phase_rationale(profile, &context, loading_weeks, &slots[index]);
+        let volume = Volume {
+            minutes: actual_min,
+            reference_min: match phase {
+                Phase::Recovery => biggest(block_max_min),
+                Phase::Peak | Phase::Taper => biggest(load_max_min),
+                Phase::Foundation | Phase::Build => previous.map_or(0, |(_, minutes)| minutes),
+            },
+        };
+        entry.phase_rationale =
+            phase_rationale(profile, &context, loading_weeks, &slots[index], volume);
         entry.weekly_focus = weekly_focus(profile, &context, &details);
-        entry.weekly_watch_points = watch_points(profile, phase, &details);
+        entry.weekly_watch_points = watch_points(profile, &context, &details);
         entries.push(entry);
 
         match phase {
             Phase::Foundation | Phase::Build | Phase::Peak => {
+                block_min_min = if block_min_min == 0 {
+                    actual_min
+                } else {
+                    block_min_min.min(actual_min)
+                };
                 block_max_min = block_max_min.max(actual_min);
                 load_max_min = load_max_min.max(actual_min);
             }
-            Phase::Recovery => block_max_min = 0,
+            Phase::Recovery => {
+                block_max_min = 0;
+                block_min_min = 0;
+            }
             Phase::Taper => {}
         }
         previous = Some((phase, actual_min));
     }
 
     let target_ftp = target_ftp(profile, total_weeks);
+    let plan = PlanFacts {
+        entries: &entries,
+        loading_weeks,
+        target_ftp,
+        event,
+        goal,
+        test_weeks,
+        longest_ride_min,
+    };
     PlanOverview {
         total_weeks: i64::from(total_weeks),
         target_ftp,
-        coaching_notes: coaching_notes(profile, &entries, loading_weeks, target_ftp),
-        monitoring_guidance: monitoring_guidance(profile, &entries),
+        coaching_notes: coaching_notes(profile, &plan),
+        monitoring_guidance: monitoring_guidance(profile, &plan),
         weekly_overview: entries,
     }
 }
@@ -265,6 +348,7 @@ pub fn add_week_details(
     profile: &AthleteProfile,
     overview: &PlanOverview,
     week_number: u32,
+    event: Option<EventDay>,
     rules: &Rules,
 ) -> WeekDetails {
     let requested = i64::from(week_number);
@@ -274,7 +358,7 @@ pub fn add_week_details(
             .iter()
             .map(|entry| (entry.week_number, entry.phase))
             .collect();
-        let context = WeekContext::new(&timeline, requested, entry.phase);
+        let context = WeekContext::new(&timeline, requested, entry.phase, Goal::of(profile), event);
         return WeekDetails {
             week_number: requested,
             workouts: design_week(profile, &context, entry),
@@ -285,9 +369,9 @@ pub fn add_week_details(
     let total_weeks = u32::try_from(overview.total_weeks)
         .unwrap_or(0)
         .max(week_number);
-    let own = create_plan_overview(profile, total_weeks, rules);
+    let own = create_plan_overview(profile, total_weeks, event, rules);
     if own.week(week_number).is_some() {
-        return add_week_details(profile, &own, week_number, rules);
+        return add_week_details(profile, &own, week_number, event, rules);
     }
     // Week 0 is no week of any plan; the empty answer lets validation say so.
     WeekDetails {

@@ -24,29 +24,33 @@ fn letters(phases: &[Phase]) -> String {
 }
 
 fn check_layout(total_weeks: u32, loading_weeks: usize, expected: Expect) {
-    expected.assert_eq(&letters(&phase_layout(total_weeks, loading_weeks)));
+    check_ending(total_weeks, loading_weeks, Ending::Test, expected);
+}
+
+fn check_ending(total_weeks: u32, loading_weeks: usize, ending: Ending, expected: Expect) {
+    expected.assert_eq(&letters(&phase_layout(total_weeks, loading_weeks, ending)));
 }
 
 #[test]
 fn phase_layouts() {
     check_layout(1, 3, expect!["F"]);
-    check_layout(2, 3, expect!["B T"]);
-    check_layout(3, 3, expect!["F B T"]);
-    check_layout(4, 3, expect!["F B P T"]);
-    check_layout(5, 3, expect!["F F R B T"]);
-    check_layout(8, 3, expect!["F F F R B B P T"]);
-    check_layout(12, 3, expect!["F F F R B B B R P P T T"]);
+    check_layout(2, 3, expect!["B R"]);
+    check_layout(3, 3, expect!["F B R"]);
+    check_layout(4, 3, expect!["F B P R"]);
+    check_layout(5, 3, expect!["F F B P R"]);
+    check_layout(8, 3, expect!["F F F R B B P R"]);
+    check_layout(12, 3, expect!["F F F R B B B R B P P R"]);
     check_layout(
         52,
         3,
-        expect!["F F F R F F F R F F F R F F F R F F F R F F F R B B B R B B B R B B B R B B B R B B B R B B B R P P T T"],
+        expect!["F F F R F F R B B R P P R F F F R F F R B B R P P R F F F R F F R B B R P P R F F F R B B B R B B P P R"],
     );
 }
 
 #[test]
 fn masters_load_two_to_one() {
-    check_layout(8, 2, expect!["F F R B B R P T"]);
-    check_layout(12, 2, expect!["F F R F F R B B R P T T"]);
+    check_layout(8, 2, expect!["F F R B R P P R"]);
+    check_layout(12, 2, expect!["F F R F F R B B R P P R"]);
 }
 
 #[test]
@@ -97,7 +101,7 @@ fn weeks_of(profile: &AthleteProfile, overview: &PlanOverview, rules: &Rules) ->
     (1..=overview.weekly_overview.len())
         .map(|week| {
             let week = u32::try_from(week).expect("at most 52 weeks");
-            add_week_details(profile, overview, week, rules)
+            add_week_details(profile, overview, week, None, rules)
         })
         .collect()
 }
@@ -106,9 +110,9 @@ fn weeks_of(profile: &AthleteProfile, overview: &PlanOverview, rules: &Rules) ->
 fn seed_athlete_plan_has_no_violation_at_all() {
     let profile = seed_athlete();
     let rules = Rules::default();
-    let overview = create_plan_overview(&profile, 12, &rules);
+    let overview = create_plan_overview(&profile, 12, None, &rules);
     let weeks = weeks_of(&profile, &overview, &rules);
-    let violations = untolerated(&check_plan(&overview, &weeks, &profile, 12, &rules));
+    let violations = untolerated(&check_plan(&overview, &weeks, &profile, 12, None, &rules));
     assert!(violations.is_empty(), "{violations:#?}");
     assert_eq!(overview.target_ftp, 276.0);
 }
@@ -117,7 +121,7 @@ fn seed_athlete_plan_has_no_violation_at_all() {
 fn week_details_reproduce_the_overview_numbers() {
     let profile = seed_athlete();
     let rules = Rules::default();
-    let overview = create_plan_overview(&profile, 12, &rules);
+    let overview = create_plan_overview(&profile, 12, None, &rules);
     for (entry, week) in overview
         .weekly_overview
         .iter()
@@ -127,7 +131,7 @@ fn week_details_reproduce_the_overview_numbers() {
         assert_eq!(week.tss(), entry.target_tss);
         assert_eq!(week.hours(), entry.total_hours);
         let number = u32::try_from(entry.week_number).expect("1..=12");
-        assert!(check_week(&week, number, entry, &profile, &rules).is_empty());
+        assert!(check_week(&week, number, entry, &profile, None, &rules).is_empty());
         // The focus text was written from the very workouts add_week_details returns.
         for workout in &week.workouts {
             assert!(
@@ -144,7 +148,7 @@ fn week_details_reproduce_the_overview_numbers() {
 fn seed_athlete_plan_summary() {
     let profile = seed_athlete();
     let rules = Rules::default();
-    let overview = create_plan_overview(&profile, 12, &rules);
+    let overview = create_plan_overview(&profile, 12, None, &rules);
     let mut table = String::new();
     for (entry, week) in overview
         .weekly_overview
@@ -175,18 +179,18 @@ fn seed_athlete_plan_summary() {
         );
     }
     expect![[r#"
-         1 Foundation  5.58 h 248.1 TSS hard 2 | Tue Sweet spot 3×10 min 55', Thu Endurance ride 55', Sat Tempo 2×15 min 95', Sun Long endurance ride 130'
-         2 Foundation  5.92 h 269.1 TSS hard 2 | Tue Sweet spot 3×12 min 60', Thu Endurance ride 60', Sat Tempo 2×20 min 100', Sun Long endurance ride 135'
-         3 Foundation  6.25 h 279.2 TSS hard 2 | Tue Sweet spot 2×15 min 60', Thu Endurance ride 60', Sat Tempo 3×15 min 110', Sun Long endurance ride 145'
-         4 Recovery    3.42 h 100.8 TSS hard 0 | Tue Recovery spin 50', Thu Recovery spin 45', Sat Easy endurance 110'
-         5 Build       6.25 h 285.6 TSS hard 2 | Tue Threshold 3×10 min 60', Thu Endurance ride 60', Sat VO2max 5×3 min 110', Sun Long endurance ride 145'
-         6 Build       6.58 h 302.8 TSS hard 2 | Tue Threshold 2×15 min 65', Thu Endurance ride 65', Sat VO2max 4×4 min 115', Sun Long endurance ride 150'
-         7 Build       7.00 h 328.9 TSS hard 2 | Tue Threshold 3×12 min 70', Thu Endurance ride 70', Sat VO2max 5×4 min 120', Sun Long endurance ride 160'
-         8 Recovery    3.83 h 114.2 TSS hard 0 | Tue Recovery spin 55', Thu Recovery spin 50', Sat Easy endurance 125'
-         9 Peak        5.92 h 275.5 TSS hard 2 | Tue VO2max 6×3 min 60', Thu Endurance ride 60', Sat Over-unders 3×9 min 100', Sun Long endurance ride 135'
-        10 Peak        5.58 h 254.5 TSS hard 2 | Tue VO2max 5×3 min 55', Thu Endurance ride 55', Sat Over-unders 2×9 min 95', Sun Long endurance ride 130'
-        11 Taper       4.17 h 171.6 TSS hard 2 | Tue Short threshold 2×8 min 40', Thu Easy endurance 40', Sat Openers 3×1 min 75', Sun Endurance ride 95'
-        12 Taper       3.08 h 115.5 TSS hard 1 | Tue Easy endurance 30', Thu Easy endurance 30', Sat Openers 3×1 min 55', Sun Endurance ride 70'
+         1 Foundation  4.17 h 189.0 TSS hard 2 | Tue Long tempo 1×20 min 30', Thu Endurance ride 30', Sat Sweet spot 3×10 min 55', Sun Long endurance ride 135'
+         2 Foundation  4.58 h 213.7 TSS hard 2 | Tue Long tempo 1×25 min 35', Thu Endurance ride 30', Sat Sweet spot 3×12 min 60', Sun Long endurance ride 150'
+         3 Foundation  5.03 h 228.8 TSS hard 2 | Tue Long tempo 1×27 min 37', Thu Endurance ride 35', Sat Sweet spot 2×15 min 65', Sun Long endurance ride 165'
+         4 Recovery    2.75 h 101.6 TSS hard 0 | Tue Endurance with short efforts 40', Thu Easy endurance 35', Sat Endurance ride 90'
+         5 Build       5.08 h 226.4 TSS hard 2 | Tue Long tempo 1×20 min 40', Thu Endurance ride 35', Sat Sweet spot 3×10 min 65', Sun Long endurance ride 165'
+         6 Build       5.58 h 252.8 TSS hard 2 | Tue Long tempo 1×25 min 40', Thu Endurance ride 40', Sat Sweet spot 3×12 min 75', Sun Long endurance ride 180'
+         7 Build       5.82 h 270.4 TSS hard 2 | Tue Long tempo 1×29 min 44', Thu Endurance ride 40', Sat Sweet spot 3×15 min 75', Sun Long endurance ride 190'
+         8 Recovery    3.33 h 124.6 TSS hard 0 | Tue Endurance with short efforts 45', Thu Easy endurance 45', Sat Endurance ride 110'
+         9 Build       6.00 h 274.7 TSS hard 2 | Tue Long tempo 1×25 min 45', Thu Endurance ride 45', Sat Sweet spot 2×20 min 75', Sun Long endurance ride 195'
+        10 Peak        5.67 h 255.1 TSS hard 2 | Tue Long tempo 1×20 min 40', Thu Endurance ride 40', Sat Over-unders 3×9 min 75', Sun Long endurance ride 185'
+        11 Peak        5.33 h 237.1 TSS hard 2 | Tue Long tempo 1×25 min 40', Thu Endurance ride 35', Sat Over-unders 2×9 min 70', Sun Long endurance ride 175'
+        12 Recovery    3.50 h 153.2 TSS hard 1 | Tue Easy endurance 50', Thu Easy endurance 45', Sat FTP test (20 min) 115'
     "#]].assert_eq(&table);
 }
 
@@ -198,13 +202,14 @@ fn one_short_day_and_a_tiny_budget() {
     .expect("valid profile");
     let rules = Rules::default();
     for total_weeks in [1, 2, 3, 6] {
-        let overview = create_plan_overview(&profile, total_weeks, &rules);
+        let overview = create_plan_overview(&profile, total_weeks, None, &rules);
         let weeks = weeks_of(&profile, &overview, &rules);
         let violations = untolerated(&check_plan(
             &overview,
             &weeks,
             &profile,
             total_weeks,
+            None,
             &rules,
         ));
         assert!(
@@ -223,13 +228,13 @@ fn budget_larger_than_five_days_can_hold() {
     )
     .expect("valid profile");
     let rules = Rules::default();
-    let overview = create_plan_overview(&profile, 8, &rules);
+    let overview = create_plan_overview(&profile, 8, None, &rules);
     let weeks = weeks_of(&profile, &overview, &rules);
-    let violations = untolerated(&check_plan(&overview, &weeks, &profile, 8, &rules));
+    let violations = untolerated(&check_plan(&overview, &weeks, &profile, 8, None, &rules));
     assert!(violations.is_empty(), "{violations:#?}");
     assert!(weeks.iter().all(|week| week.total_minutes() <= 100));
-    // Week 1 (80 min) rides 4 × 20 min rather than 5 × 16 min.
-    assert_eq!(overview.weekly_overview[0].training_days.len(), 4);
+    // Week 1 (60 % of the budget: 60 min) rides 3 × 20 min rather than 5 × 12 min.
+    assert_eq!(overview.weekly_overview[0].training_days.len(), 3);
     assert!(overview
         .weekly_overview
         .iter()
@@ -261,15 +266,15 @@ fn assert_steady_text_matches(week: &WeekDetails) {
 fn targets_set_elsewhere_move_endurance_within_zone_two() {
     let profile = seed_athlete();
     let rules = Rules::default();
-    let overview = create_plan_overview(&profile, 12, &rules);
-    let own = add_week_details(&profile, &overview, 5, &rules);
+    let overview = create_plan_overview(&profile, 12, None, &rules);
+    let own = add_week_details(&profile, &overview, 5, None, &rules);
     for factor in [0.8, 1.25] {
         let mut foreign = overview.clone();
         let entry = &mut foreign.weekly_overview[4];
         entry.target_tss = (entry.target_tss * factor).round();
         let target = entry.target_tss;
-        let week = add_week_details(&profile, &foreign, 5, &rules);
-        let violations = check_week(&week, 5, &foreign.weekly_overview[4], &profile, &rules);
+        let week = add_week_details(&profile, &foreign, 5, None, &rules);
+        let violations = check_week(&week, 5, &foreign.weekly_overview[4], &profile, None, &rules);
         assert!(!has_errors(&violations), "{violations:#?}");
         let miss = (week.tss() - target).abs() / target;
         assert!(
@@ -296,13 +301,13 @@ fn targets_set_elsewhere_move_endurance_within_zone_two() {
 fn a_missing_week_is_planned_by_the_coach() {
     let profile = seed_athlete();
     let rules = Rules::default();
-    let mut overview = create_plan_overview(&profile, 4, &rules);
-    let expected = add_week_details(&profile, &overview, 3, &rules);
+    let mut overview = create_plan_overview(&profile, 4, None, &rules);
+    let expected = add_week_details(&profile, &overview, 3, None, &rules);
     overview
         .weekly_overview
         .retain(|entry| entry.week_number != 3);
-    assert_eq!(add_week_details(&profile, &overview, 3, &rules), expected);
-    assert!(add_week_details(&profile, &overview, 0, &rules)
+    assert_eq!(add_week_details(&profile, &overview, 3, None, &rules), expected);
+    assert!(add_week_details(&profile, &overview, 0, None, &rules)
         .workouts
         .is_empty());
 }

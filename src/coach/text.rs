@@ -54,57 +54,128 @@ pub(super) fn join_and(items: &[String]) -> String {
     }
 }
 
+/// A week's minutes and the week it is measured against (the previous week for load weeks,
+/// the block's or plan's biggest week for recovery, peak and taper weeks).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Volume {
+    pub(super) minutes: i64,
+    pub(super) reference_min: i64,
+}
+
+impl Volume {
+    /// Percent change from the reference week, rounded.
+    fn change_pct(self) -> i64 {
+        if self.reference_min <= 0 {
+            return 0;
+        }
+        // Minutes of a week: the ratio is small and the cast exact.
+        ((small_f64(self.minutes) / small_f64(self.reference_min) - 1.0) * 100.0).round() as i64
+    }
+}
+
 pub(super) fn phase_rationale(
     profile: &AthleteProfile,
     context: &WeekContext,
     loading_weeks: usize,
     slot: &LoadSlot,
+    volume: Volume,
 ) -> String {
     let position = format!(
         "Week {} of {} in {}",
-        context.phase_index + 1,
+        context.phase_position(),
         context.phase_weeks,
         context.phase
     );
+    let hours = duration_text(volume.minutes);
+    let change = volume.change_pct();
+    let versus_last = match change {
+        _ if volume.reference_min <= 0 => format!(
+            "The plan starts at {hours}, {:.0}% of your {} h budget{}.",
+            small_f64(volume.minutes) / (profile.weekly_hours * 60.0) * 100.0,
+            profile.weekly_hours,
+            if profile.recent_weekly_hours.is_some() || profile.current_ctl.is_some() {
+                ", close to your recent training"
+            } else {
+                ""
+            }
+        ),
+        0 => format!("Volume holds at {hours}."),
+        rise if rise > 0 => format!("Volume rises {rise}% to {hours}."),
+        fall => format!("Volume eases {}% to {hours} after the recovery week.", -fall),
+    };
     match context.phase {
+        _ if context.is_race_week() => {
+            let event = context.event.expect("a race week has its event");
+            format!(
+                "{position}: race week. The event on {} {} ends the week and the plan; only the days before it \
+                 train, at {hours} in all ({}% against the biggest week), with openers a day or two out so you \
+                 arrive fresh and sharp.",
+                event.weekday,
+                event.date.format("%Y-%m-%d"),
+                change
+            )
+        }
+        _ if context.is_test_week => format!(
+            "{position}: an easy week ({hours}, {}% below the biggest week of the block) that ends the cycle with \
+             an FTP test, so the next block's targets start from your new figure.",
+            -change
+        ),
         Phase::Foundation => format!(
             "{position}: aerobic base and muscular endurance come first. Mostly endurance riding plus controlled \
-             tempo and sweet-spot work raise the ceiling for harder work, at a cost the body absorbs well.{}",
+             tempo and sweet-spot work raise the ceiling for harder work, at a cost the body absorbs well. \
+             {versus_last}{}",
             if slot.block_length > 1 {
-                format!(
-                    " Volume climbs about 5% a week within the block (week {} of {}).",
-                    slot.position + 1,
-                    slot.block_length
-                )
+                format!(" (week {} of {} in this block)", slot.position + 1, slot.block_length)
             } else {
                 String::new()
             }
         ),
         Phase::Build => format!(
-            "{position}: with the base in place, threshold and VO2max intervals now drive FTP up ({:.0} W today). \
-             Endurance riding stays around them to keep the aerobic work going; volume sits near the {} h budget.",
-            profile.ftp_w, profile.weekly_hours
+            "{position}: with the base in place, {} now drive{} fitness up (FTP {:.0} W today), with endurance \
+             riding around them. {versus_last}",
+            focus_sessions(context.goal.focus),
+            if focus_sessions(context.goal.focus).ends_with('s') { "" } else { "s" },
+            profile.ftp_w
         ),
         Phase::Recovery => format!(
-            "{position}: after {} loading weeks ({} loading suits {}), volume drops by about 45% and the intensity \
-             goes, so the body can absorb the block and adapt. Fitness is built during recovery, not only during \
-             the hard weeks.",
+            "{position}: after {} loading weeks ({} loading suits {}), volume drops {}% to {hours} and only a few \
+             short efforts remain, so the body can absorb the block and adapt. Fitness is built during recovery, \
+             not only during the hard weeks.",
             slot.block_length.max(1),
             if loading_weeks == 2 { "2:1" } else { "3:1" },
-            if loading_weeks == 2 { "a masters athlete, who recovers more slowly" } else { "most athletes" }
+            if loading_weeks == 2 { "a masters athlete, who recovers more slowly" } else { "most athletes" },
+            -change
         ),
         Phase::Peak => format!(
-            "{position}: the last block before the taper trims volume by about 15% while keeping race-like \
-             intensity (VO2max and over-unders), turning the fitness built so far into sharp form."
+            "{position}: the last block of the cycle {} while keeping race-like intensity, turning the fitness \
+             built so far into sharp form.",
+            if change < 0 {
+                format!("trims volume {}% below the biggest week, to {hours},", -change)
+            } else {
+                format!("holds volume at {hours}")
+            }
         ),
         Phase::Taper => format!(
-            "{position}: volume is cut by 40-55% from the biggest week while short efforts keep intensity and \
-             frequency, so fatigue clears and form rises for the end of the plan{}.",
+            "{position}: volume is {}% below the biggest week ({hours}) while short efforts keep intensity and \
+             frequency, so fatigue clears and form rises for the event{}.",
+            -change,
             match profile.event_date {
-                Some(date) => format!(" and the event on {}", date.format("%Y-%m-%d")),
+                Some(date) => format!(" on {}", date.format("%Y-%m-%d")),
                 None => String::new(),
             }
         ),
+    }
+}
+
+/// The quality work a focus builds with, as a phrase.
+pub(super) fn focus_sessions(focus: Focus) -> &'static str {
+    match focus {
+        Focus::Criterium => "anaerobic 1-min efforts, VO2max and over-unders",
+        Focus::TimeTrial => "long threshold reps at time-trial power",
+        Focus::Climbing => "climbing-style threshold and VO2max efforts",
+        Focus::Endurance => "long tempo, sweet spot and some VO2max work",
+        Focus::Racing => "threshold, VO2max and anaerobic efforts",
+        Focus::General => "threshold and VO2max intervals",
     }
 }
 
@@ -151,9 +222,10 @@ pub(super) fn weekly_focus(
 
 pub(super) fn watch_points(
     profile: &AthleteProfile,
-    phase: Phase,
+    context: &WeekContext,
     details: &WeekDetails,
 ) -> String {
+    let phase = context.phase;
     let endurance = watts_range(profile, ENDURANCE_PCT.0, ENDURANCE_PCT.1);
     let hr_note = match profile.max_hr {
         // 75 % of max heart rate is a common ceiling for endurance riding.
@@ -170,6 +242,11 @@ pub(super) fn watch_points(
         .max()
         .unwrap_or(0);
     match phase {
+        _ if context.is_test_week => format!(
+            "Keep the easy days truly easy (below {}) so you arrive at the FTP test fresh; test on a day you slept \
+             well, fuelled and with a fan or cool road. Pace the first 5 minutes conservatively.",
+            watts(profile, 70.0)
+        ),
         Phase::Foundation => format!(
             "Keep endurance riding at {endurance}{hr_note}; it should feel easy enough to talk. Sweet-spot and tempo \
              reps should end feeling you could do one more. Fuel the {} ride with 40-60 g carbohydrate per hour.",
@@ -183,8 +260,9 @@ pub(super) fn watch_points(
             watts(profile, 106.0)
         ),
         Phase::Recovery => format!(
-            "Ride truly easy: recovery spins below {}, nothing above {}. Sleep 8+ hours, eat normally (do not diet \
-             this week), and expect to feel flat early in the week and fresh by the end.",
+            "Ride truly easy: recovery spins below {}, nothing above {} apart from the few short efforts of one \
+             ride. Sleep 8+ hours, eat normally (do not diet this week), and expect to feel flat early in the week \
+             and fresh by the end.",
             watts(profile, 56.0),
             watts(profile, 70.0)
         ),
@@ -210,12 +288,26 @@ pub(super) fn target_ftp(profile: &AthleteProfile, total_weeks: u32) -> f64 {
     (profile.ftp_w * (1.0 + gain)).round()
 }
 
-pub(super) fn coaching_notes(
-    profile: &AthleteProfile,
-    entries: &[WeekOverview],
-    loading_weeks: usize,
-    target_ftp: f64,
-) -> String {
+/// What the notes describe: the finished entries and the facts the coach planned them from.
+pub(super) struct PlanFacts<'a> {
+    pub(super) entries: &'a [WeekOverview],
+    pub(super) loading_weeks: usize,
+    pub(super) target_ftp: f64,
+    pub(super) event: Option<EventDay>,
+    pub(super) goal: Goal,
+    /// Weeks that hold the coach's FTP test session.
+    pub(super) test_weeks: Vec<i64>,
+    /// The longest ride of the plan, in minutes.
+    pub(super) longest_ride_min: i64,
+}
+
+pub(super) fn coaching_notes(profile: &AthleteProfile, plan: &PlanFacts<'_>) -> String {
+    let PlanFacts {
+        entries,
+        loading_weeks,
+        target_ftp,
+        ..
+    } = *plan;
     let weeks = entries.len();
     let count = |phase: Phase| entries.iter().filter(|entry| entry.phase == phase).count();
     let weeks_text = |weeks: usize| {
@@ -337,30 +429,67 @@ pub(super) fn coaching_notes(
             weeks_text(weeks)
         );
     }
-    if let Some(date) = profile.event_date {
+    let _ = write!(
+        notes,
+        "Quality sessions are chosen for {}: {}. ",
+        match plan.goal.focus {
+            Focus::Criterium => "criterium racing",
+            Focus::TimeTrial => "time trialling",
+            Focus::Climbing => "climbing",
+            Focus::Endurance => "a long endurance event",
+            Focus::Racing => "road racing",
+            Focus::General => "a higher FTP",
+        },
+        focus_sessions(plan.goal.focus)
+    );
+    if let Some(event_min) = plan.goal.event_min {
         let _ = write!(
             notes,
-            "Everything points at your event on {}: start the plan so that its last week ends just before it. ",
-            date.format("%Y-%m-%d")
+            "The long ride grows to {} ({:.0}% of the event's expected {}). ",
+            duration_text(plan.longest_ride_min),
+            small_f64(plan.longest_ride_min) / small_f64(event_min.max(1)) * 100.0,
+            duration_text(event_min)
         );
+    }
+    match (profile.event_date, plan.event) {
+        (Some(_), Some(event)) => {
+            let _ = write!(
+                notes,
+                "Everything points at your event on {} {}: the plan ends on that day, which carries the event and \
+                 no workout. ",
+                event.weekday,
+                event.date.format("%Y-%m-%d")
+            );
+        }
+        (Some(date), None) => {
+            let _ = write!(
+                notes,
+                "Your event on {} is after this plan: it builds toward it and ends with an easy FTP-test week \
+                 instead of a taper; taper in the weeks just before the event. ",
+                date.format("%Y-%m-%d")
+            );
+        }
+        (None, _) => {}
     }
     notes.push_str("Consistency beats heroics: a missed session is skipped, not made up.");
     notes
 }
 
-pub(super) fn monitoring_guidance(profile: &AthleteProfile, entries: &[WeekOverview]) -> String {
+pub(super) fn monitoring_guidance(profile: &AthleteProfile, plan: &PlanFacts<'_>) -> String {
+    let entries = plan.entries;
     let recovery_weeks: Vec<String> = entries
         .iter()
         .filter(|entry| entry.phase == Phase::Recovery)
         .map(|entry| entry.week_number.to_string())
         .collect();
-    let retest = if recovery_weeks.is_empty() {
-        "at the end of the plan".to_string()
+    let test_weeks: Vec<String> = plan.test_weeks.iter().map(i64::to_string).collect();
+    let retest = if test_weeks.is_empty() {
+        "after the plan, once you are rested,".to_string()
     } else {
         format!(
-            "at the end of recovery week{} {}",
-            if recovery_weeks.len() == 1 { "" } else { "s" },
-            join_and(&recovery_weeks)
+            "with the test session of week{} {}",
+            if test_weeks.len() == 1 { "" } else { "s" },
+            join_and(&test_weeks)
         )
     };
     let (min_tss, max_tss) = entries

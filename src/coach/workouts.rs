@@ -28,11 +28,24 @@ pub(super) fn design_week(
     let total_min = wanted_min
         .min(capacity_min(profile, &days))
         .max(count_i64(days.len()));
-    let layout = DayLayout::new(profile, &days, total_min);
+    let layout = DayLayout::new(profile, &days, total_min, long_ride(context, total_min));
     let hard_count = usize::try_from(entry.hard_days)
         .unwrap_or(0)
         .min(days.len());
-    let hard = pick_hard_days(&days, &layout, hard_count);
+    let hard = if context.is_race_week() {
+        // Race week: the one quality session is the openers, a day or two before the event.
+        let opener = opener_day(&days, context.event).filter(|_| hard_count > 0);
+        days.iter().map(|day| Some(*day) == opener).collect()
+    } else if context.is_test_week {
+        // The test goes where there is the most time for it, the latest such day on a tie.
+        let roomiest = (0..days.len()).max_by_key(|&index| (layout.minutes[index], index));
+        days.iter()
+            .enumerate()
+            .map(|(index, _)| hard_count > 0 && Some(index) == roomiest)
+            .collect()
+    } else {
+        pick_hard_days(&days, &layout, hard_count)
+    };
     let design = |offset_pct: f64| {
         design_days(
             profile,
@@ -73,13 +86,23 @@ pub(super) fn design_days(
     bands: Bands,
 ) -> Vec<Workout> {
     let quality = quality_sessions(context);
+    let week_has_hard = hard.iter().any(|is_hard| *is_hard);
+    // A recovery week keeps a few short efforts in one ride, so the legs stay used to intensity.
+    let efforts_day = (context.phase == Phase::Recovery && !context.is_test_week)
+        .then(|| {
+            (0..days.len()).find(|&index| {
+                !hard[index] && index != layout.long_index && layout.minutes[index] >= EFFORTS_MIN_RIDE_MIN
+            })
+        })
+        .flatten();
     let mut quality_used = 0;
     days.iter()
         .enumerate()
         .map(|(index, &day)| {
             let minutes = layout.minutes[index];
             if hard[index] {
-                let session = quality[quality_used % quality.len()];
+                // Later macrocycles rotate the sessions, so no week repeats the last cycle's.
+                let session = quality[(quality_used + context.cycle) % quality.len()];
                 quality_used += 1;
                 quality_workout(profile, day, minutes, session, context.phase_index, bands)
             } else {
@@ -87,13 +110,17 @@ pub(super) fn design_days(
                     .iter()
                     .position(|other| other.index() == (day.index() + 6) % 7);
                 let after_hard = day_before.is_some_and(|before| hard[before]);
-                let session = easy_session(
-                    context.phase,
-                    index == layout.long_index,
-                    after_hard,
-                    minutes,
-                );
-                easy_workout(profile, day, minutes, session, bands)
+                let session = if efforts_day == Some(index) {
+                    EasyRide::EnduranceWithEfforts
+                } else {
+                    easy_session(
+                        context.phase,
+                        index == layout.long_index,
+                        after_hard,
+                        minutes,
+                    )
+                };
+                easy_workout(profile, day, minutes, session, bands, week_has_hard)
             }
         })
         .collect()
@@ -103,14 +130,22 @@ pub(super) fn design_days(
 pub(super) enum Quality {
     FoundationSweetSpot,
     FoundationTempo,
+    LongTempo,
     Threshold,
+    SustainedThreshold,
+    ClimbingThreshold,
     Vo2max,
     BuildSweetSpot,
     PeakVo2max,
     OverUnders,
     RaceThreshold,
+    AnaerobicIntro,
+    Anaerobic,
     TaperThreshold,
     Openers,
+    /// Openers above threshold for races decided by surges (criteriums).
+    RaceOpeners,
+    FtpTest,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,22 +154,61 @@ pub(super) enum EasyRide {
     Endurance,
     EasyEndurance,
     RecoverySpin,
+    /// An endurance ride of a recovery week with a few short efforts in it.
+    EnduranceWithEfforts,
 }
 
-/// Quality sessions of the week in the order hard days receive them.
+/// The name the coach gives its FTP test session (the notes look for it).
+pub(super) const FTP_TEST_NAME: &str = "FTP test (20 min)";
+/// A session that holds the whole FTP test with its warm-up and cool-down.
+pub(super) const FTP_TEST_SESSION_MIN: i64 = 50;
+/// A test week needs this much riding in all, so that easy riding around the test keeps it a
+/// recovery week: its 25 minutes at threshold or above stay under a fifth of the week, and its
+/// TSS per hour and load below the block's.
+pub(super) const FTP_TEST_WEEK_MIN: i64 = 3 * FTP_TEST_SESSION_MIN;
+
+/// A recovery week's ride with short efforts needs at least this long.
+pub(super) const EFFORTS_MIN_RIDE_MIN: i64 = 35;
+/// Recovery-week rides shorter than this are recovery spins; longer ones easy endurance.
+pub(super) const RECOVERY_SPIN_MAX_MIN: i64 = 30;
+/// The short efforts of a recovery week: reps, minutes each, easy minutes after each.
+pub(super) const RECOVERY_EFFORTS: (i64, i64, i64) = (3, 1, 2);
+pub(super) const RECOVERY_EFFORT_PCT: (f64, f64) = (100.0, 110.0);
+
+/// Quality sessions of the week in the order hard days receive them: the phase's sessions for
+/// the plan's focus.
 pub(super) fn quality_sessions(context: &WeekContext) -> &'static [Quality] {
-    match context.phase {
-        Phase::Foundation => &[Quality::FoundationSweetSpot, Quality::FoundationTempo],
-        Phase::Build => &[Quality::Threshold, Quality::Vo2max, Quality::BuildSweetSpot],
-        Phase::Peak => &[
-            Quality::PeakVo2max,
-            Quality::OverUnders,
-            Quality::RaceThreshold,
-        ],
-        Phase::Taper if context.is_final_week => &[Quality::Openers],
-        Phase::Taper => &[Quality::TaperThreshold, Quality::Openers],
+    use Quality::*;
+    if context.is_race_week() {
+        return match context.goal.focus {
+            Focus::Criterium => &[RaceOpeners],
+            _ => &[Openers],
+        };
+    }
+    if context.is_test_week {
+        return &[FtpTest];
+    }
+    match (context.phase, context.goal.focus) {
+        (Phase::Foundation, Focus::Criterium) => &[AnaerobicIntro, FoundationSweetSpot],
+        (Phase::Foundation, Focus::Endurance) => &[LongTempo, FoundationSweetSpot],
+        (Phase::Foundation, _) => &[FoundationSweetSpot, FoundationTempo],
+        (Phase::Build, Focus::Criterium) => &[Anaerobic, Vo2max, Anaerobic],
+        (Phase::Build, Focus::Endurance) => &[LongTempo, FoundationSweetSpot, Vo2max],
+        (Phase::Build, Focus::TimeTrial) => &[SustainedThreshold, Threshold, Vo2max],
+        (Phase::Build, Focus::Climbing) => &[ClimbingThreshold, Vo2max, BuildSweetSpot],
+        (Phase::Build, Focus::Racing) => &[Threshold, Vo2max, Anaerobic],
+        (Phase::Build, Focus::General) => &[Threshold, Vo2max, BuildSweetSpot],
+        (Phase::Peak, Focus::Criterium) => &[Anaerobic, Anaerobic, PeakVo2max],
+        (Phase::Peak, Focus::Endurance) => &[LongTempo, OverUnders, RaceThreshold],
+        (Phase::Peak, Focus::TimeTrial) => &[SustainedThreshold, OverUnders, RaceThreshold],
+        (Phase::Peak, Focus::Climbing) => &[ClimbingThreshold, PeakVo2max, OverUnders],
+        (Phase::Peak, Focus::Racing) => &[PeakVo2max, OverUnders, Anaerobic],
+        (Phase::Peak, Focus::General) => &[PeakVo2max, OverUnders, RaceThreshold],
+        (Phase::Taper, Focus::Criterium) => &[Anaerobic, RaceOpeners],
+        (Phase::Taper, _) if context.is_final_week => &[Openers],
+        (Phase::Taper, _) => &[TaperThreshold, Openers],
         // Only an overview written elsewhere puts a hard day in a recovery week.
-        Phase::Recovery => &[Quality::FoundationTempo],
+        (Phase::Recovery, _) => &[FoundationTempo],
     }
 }
 
@@ -145,8 +219,11 @@ pub(super) fn easy_session(
     minutes: i64,
 ) -> EasyRide {
     match phase {
-        // Spinning at recovery power gets tedious and pointless beyond about 75 minutes.
-        Phase::Recovery if minutes > 75 => EasyRide::EasyEndurance,
+        // A recovery week cuts volume, not the nature of the riding: easy endurance keeps its
+        // load from collapsing (the chronic load the next block builds on); only short rides
+        // are recovery spins.
+        Phase::Recovery if is_long => EasyRide::Endurance,
+        Phase::Recovery if minutes >= RECOVERY_SPIN_MAX_MIN => EasyRide::EasyEndurance,
         Phase::Recovery => EasyRide::RecoverySpin,
         Phase::Taper if is_long => EasyRide::Endurance,
         Phase::Taper => EasyRide::EasyEndurance,
@@ -234,8 +311,15 @@ pub(super) fn single(
 /// The main set of a quality session at step `progress` of its phase: sets lengthen week by
 /// week (the last step repeats).
 pub(super) fn main_set(session: Quality, progress: usize) -> MainSet {
+    /// Past the end of its table a session alternates among its last three steps (as later
+    /// macrocycles do), so long plans vary the same session instead of repeating its top step.
     fn step(table: &[(i64, i64, i64)], progress: usize) -> (i64, i64, i64) {
-        table[progress.min(table.len() - 1)]
+        let top = table.len() - 1;
+        if progress <= top {
+            return table[progress];
+        }
+        let span = table.len().min(3);
+        table[top + 1 - span + (progress - top) % span]
     }
     use SegmentKind::{Interval, Tempo, Work};
     match session {
@@ -323,6 +407,79 @@ pub(super) fn main_set(session: Quality, progress: usize) -> MainSet {
         ),
         Quality::TaperThreshold => single("Short threshold", Work, (2, 8, 4), 95.0, 100.0),
         Quality::Openers => single("Openers", Interval, (3, 1, 3), 115.0, 120.0),
+        Quality::RaceOpeners => single("Race openers", Interval, (4, 1, 3), 121.0, 130.0),
+        Quality::LongTempo => single(
+            "Long tempo",
+            Tempo,
+            step(
+                &[(2, 20, 5), (2, 25, 5), (2, 30, 5), (3, 25, 5), (2, 40, 5)],
+                progress,
+            ),
+            76.0,
+            85.0,
+        ),
+        Quality::SustainedThreshold => single(
+            "Time-trial threshold",
+            Work,
+            step(
+                &[(2, 15, 5), (2, 20, 5), (3, 15, 5), (2, 25, 5), (3, 20, 5)],
+                progress,
+            ),
+            96.0,
+            102.0,
+        ),
+        Quality::ClimbingThreshold => single(
+            "Climbing threshold",
+            Work,
+            step(
+                &[(4, 8, 4), (5, 8, 4), (4, 10, 5), (3, 12, 5), (4, 12, 5)],
+                progress,
+            ),
+            95.0,
+            102.0,
+        ),
+        Quality::AnaerobicIntro => single(
+            "Anaerobic",
+            Interval,
+            step(&[(5, 1, 3), (6, 1, 3), (8, 1, 3)], progress),
+            121.0,
+            130.0,
+        ),
+        Quality::Anaerobic => single(
+            "Anaerobic",
+            Interval,
+            step(
+                &[(6, 1, 3), (8, 1, 3), (10, 1, 3), (8, 1, 2), (10, 1, 2)],
+                progress,
+            ),
+            125.0,
+            140.0,
+        ),
+        Quality::FtpTest => MainSet {
+            label: "FTP test",
+            reps: 1,
+            block: vec![
+                Effort {
+                    kind: Interval,
+                    minutes: 5,
+                    low_pct: 105.0,
+                    high_pct: 110.0,
+                },
+                Effort {
+                    kind: SegmentKind::Recovery,
+                    minutes: 10,
+                    low_pct: REST_PCT.0,
+                    high_pct: REST_PCT.1,
+                },
+                Effort {
+                    kind: Work,
+                    minutes: 20,
+                    low_pct: 100.0,
+                    high_pct: 106.0,
+                },
+            ],
+            rest_min: 0,
+        },
     }
 }
 
@@ -440,7 +597,7 @@ pub(super) fn quality_workout(
     };
     let Some((warmup_min, cooldown_min, set)) = fitted else {
         // Too short for any effort worth the name: an easy spin keeps the day honest.
-        return easy_workout(profile, day, minutes, EasyRide::Endurance, bands);
+        return easy_workout(profile, day, minutes, EasyRide::Endurance, bands, true);
     };
     let main_min = minutes - warmup_min - cooldown_min;
     let leftover_min = main_min - set.minutes();
@@ -533,6 +690,14 @@ pub(super) fn quality_workout(
             zone_text(profile, (105.0, 110.0)),
             set.rest_min
         ),
+        Quality::FtpTest => format!(
+            "FTP test: {} min opener at {work_zone}, {} min easy, then {} min as hard as you can hold evenly \
+             (expect about {}); your new FTP is 95% of the 20-min average power.",
+            set.block[0].minutes,
+            set.block.get(1).map_or(0, |easy| easy.minutes),
+            set.block.get(2).map_or(0, |test| test.minutes),
+            zone_text(profile, (100.0, 106.0)),
+        ),
         _ if set.reps == 1 => format!("{} min at {work_zone}.", effort.minutes),
         _ => format!(
             "{}×{} min at {work_zone} with {} min easy spinning between reps.",
@@ -551,7 +716,10 @@ pub(super) fn quality_workout(
     }
     Workout {
         weekday: day,
-        name: set.title(),
+        name: match session {
+            Quality::FtpTest => FTP_TEST_NAME.to_string(),
+            _ => set.title(),
+        },
         description,
         detailed_description: Some(quality_cues(profile, session, &set)),
         segments,
@@ -570,12 +738,15 @@ pub(super) fn quality_cues(profile: &AthleteProfile, session: Quality, set: &Mai
              seated, 85-95 rpm, keeping the power steady rather than surging. If you cannot hold {low} for a full rep, \
              end the set and ride the remaining time at endurance pace. Drink every 10-15 minutes."
         ),
-        Quality::FoundationTempo => format!(
+        Quality::FoundationTempo | Quality::LongTempo => format!(
             "Tempo is steady, rhythmic pressure (RPE 5-6/10) at {range}: breathing deeper but controlled. \
              Stay seated, relax your shoulders and hold 80-95 rpm. This builds muscular endurance for long efforts \
              without the cost of threshold work, so do not let it creep up."
         ),
-        Quality::Threshold | Quality::RaceThreshold | Quality::TaperThreshold => format!(
+        Quality::Threshold
+        | Quality::RaceThreshold
+        | Quality::TaperThreshold
+        | Quality::SustainedThreshold => format!(
             "Threshold reps at {range} (RPE 7-8/10): hard but sustainable, breathing deep and rhythmic. \
              Start each rep at the low end and settle in; never open above {high}. Cadence 85-95 rpm. If power falls \
              below {low} before the end of a rep, stop the set: a missed rep means fatigue, not weakness. \
@@ -595,7 +766,22 @@ pub(super) fn quality_cues(profile: &AthleteProfile, session: Quality, set: &Mai
             watts_range(profile, 105.0, 110.0),
             watts(profile, 92.0)
         ),
-        Quality::Openers => format!(
+        Quality::ClimbingThreshold => format!(
+            "Climbing-style threshold reps at {range} (RPE 7-8/10), ideally on a long climb or with the trainer's \
+             front raised: hold 70-80 rpm for most of each rep to build climbing torque, and the last minute at 90 \
+             rpm. Stay seated, relax the upper body, and stop the set if power falls below {low}."
+        ),
+        Quality::AnaerobicIntro | Quality::Anaerobic => format!(
+            "Anaerobic efforts at {range} (RPE 9-10/10), the surges a race is decided on: start each from a rolling \
+             pace, jump hard for the first 10 s, then hold the power to the end of the minute. Spin very easily \
+             between them and stop when a rep falls below {low}: the quality of each effort is the point."
+        ),
+        Quality::FtpTest => format!(
+            "Arrive rested: this week is easy so the test shows your real fitness. After the warm-up and the \
+             opener, pace the 20 minutes evenly: start near {low} and build only in the last 5 minutes. Your new \
+             FTP is 95% of the 20-min average; update your zones with it before the next block."
+        ),
+        Quality::Openers | Quality::RaceOpeners => format!(
             "Openers wake the legs up without adding fatigue: after a thorough warm-up ride each 1-min effort at \
              {range}, seated then out of the saddle for the last 15 s, and spin very easily between them. \
              You should finish feeling sharp, not tired. Keep the rest of the ride easy."
@@ -609,8 +795,22 @@ pub(super) fn easy_workout(
     minutes: i64,
     session: EasyRide,
     bands: Bands,
+    week_has_hard: bool,
 ) -> Workout {
     let (name, main_pct, cues) = match session {
+        EasyRide::EnduranceWithEfforts => (
+            "Endurance with short efforts",
+            bands.endurance,
+            format!(
+                "Steady aerobic riding at {} with {} × {} min at {} in the middle, {} min easy after each: enough to \
+                 keep the legs used to intensity without adding fatigue. Keep everything else easy.",
+                watts_range(profile, bands.endurance.0, bands.endurance.1),
+                RECOVERY_EFFORTS.0,
+                RECOVERY_EFFORTS.1,
+                watts_range(profile, RECOVERY_EFFORT_PCT.0, RECOVERY_EFFORT_PCT.1),
+                RECOVERY_EFFORTS.2
+            ),
+        ),
         EasyRide::LongEndurance => (
             "Long endurance ride",
             bands.endurance,
@@ -688,6 +888,41 @@ pub(super) fn easy_workout(
                 zone_text(profile, bands.long_second)
             ),
         ));
+    } else if session == EasyRide::EnduranceWithEfforts
+        && main_min >= RECOVERY_EFFORTS.0 * (RECOVERY_EFFORTS.1 + RECOVERY_EFFORTS.2) + 2 * STEP_MIN
+    {
+        let (reps, effort_min, easy_min) = RECOVERY_EFFORTS;
+        let block_min = reps * (effort_min + easy_min);
+        let before_min = (main_min - block_min) / 2;
+        segments.push(segment(
+            SegmentKind::Steady,
+            before_min,
+            main_pct,
+            format!("Steady riding at {}", zone_text(profile, main_pct)),
+        ));
+        for rep in 1..=reps {
+            segments.push(segment(
+                SegmentKind::Interval,
+                effort_min,
+                RECOVERY_EFFORT_PCT,
+                format!(
+                    "Short effort {rep}/{reps} at {}",
+                    zone_text(profile, RECOVERY_EFFORT_PCT)
+                ),
+            ));
+            segments.push(segment(
+                SegmentKind::Recovery,
+                easy_min,
+                REST_PCT,
+                format!("Easy spin at {}", zone_text(profile, REST_PCT)),
+            ));
+        }
+        segments.push(segment(
+            SegmentKind::Steady,
+            main_min - before_min - block_min,
+            main_pct,
+            format!("Steady riding at {}", zone_text(profile, main_pct)),
+        ));
     } else {
         segments.push(segment(
             SegmentKind::Steady,
@@ -716,8 +951,10 @@ pub(super) fn easy_workout(
         match session {
             EasyRide::LongEndurance => ", the week's long ride: steady, fuelled, no surges",
             EasyRide::Endurance => ", steady aerobic riding with a few high-cadence minutes",
-            EasyRide::EasyEndurance => ", easy aerobic riding to absorb the harder days",
+            EasyRide::EasyEndurance if week_has_hard => ", easy aerobic riding to absorb the harder days",
+            EasyRide::EasyEndurance => ", easy aerobic riding that keeps the legs turning without adding fatigue",
             EasyRide::RecoverySpin => ", a very easy spin to aid recovery",
+            EasyRide::EnduranceWithEfforts => ", easy aerobic riding with a few short efforts",
         }
     );
     Workout {

@@ -376,9 +376,9 @@ mod tests {
         )
         .expect("the test profile is valid");
         let rules = crate::domain::validate::Rules::default();
-        let overview = crate::coach::create_plan_overview(&profile, 12, &rules);
+        let overview = crate::coach::create_plan_overview(&profile, 12, None, &rules);
         let weeks: Vec<WeekDetails> = (1..=12)
-            .map(|week| crate::coach::add_week_details(&profile, &overview, week, &rules))
+            .map(|week| crate::coach::add_week_details(&profile, &overview, week, None, &rules))
             .collect();
         let start = implied_start_ctl(weeks[0].tss());
         let summary = summarize(&overview.weekly_overview, &weeks, start);

@@ -1,6 +1,7 @@
 //! The pure cycling domain: athlete profile, power zones, TSS, plan types and the validation
 //! rules. Nothing here does IO, reads the clock or knows about models, stores or the CLI.
 
+pub mod event;
 pub mod load;
 pub mod plan;
 pub mod profile;

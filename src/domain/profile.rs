@@ -8,6 +8,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::coach::MIN_WEEKLY_HOURS;
+use crate::domain::event::{
+    EventDetails, EventKind, Experience, Priority, CURRENT_CTL_MAX, EVENT_DURATION_MAX_H,
+};
 use crate::domain::Weekday;
 
 pub const FTP_RANGE_W: std::ops::RangeInclusive<f64> = 50.0..=600.0;
@@ -35,7 +38,20 @@ pub struct AthleteProfile {
     pub daily_caps_min: BTreeMap<Weekday, u32>,
     pub goals: String,
     pub plan_weeks: Option<u32>,
+    /// The event's date; `event` holds the rest of it when the profile gave more than a date.
     pub event_date: Option<NaiveDate>,
+    // The fields below are left out of the serialized profile when absent, so a profile
+    // without them hashes (and so resumes) exactly as it did before they existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<EventDetails>,
+    /// Hours a week the athlete has ridden lately: where week 1 starts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recent_weekly_hours: Option<f64>,
+    /// The athlete's chronic training load today, as a training log shows it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_ctl: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub experience: Option<Experience>,
 }
 
 impl AthleteProfile {
@@ -44,6 +60,14 @@ impl AthleteProfile {
             .get(&day)
             .copied()
             .unwrap_or(default_cap_min(day))
+    }
+
+    /// The kind of the target event; `None` without one or when only its date is known.
+    pub fn event_kind(&self) -> EventKind {
+        match (self.event_date, self.event) {
+            (Some(_), Some(details)) => details.kind,
+            _ => EventKind::None,
+        }
     }
 
     pub fn is_available(&self, day: Weekday) -> bool {
@@ -430,18 +454,68 @@ pub fn profile_from_value(value: &Value) -> Result<AthleteProfile, ProfileError>
         None => None,
         Some((key, value)) => Some(parse_plan_weeks(key, value)?),
     };
-    let event_date = match lookup("event_date", None, None) {
+    let shorthand_date = match lookup("event_date", None, None) {
         None => None,
-        Some((key, Value::String(text))) => Some(
-            NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").map_err(|_| {
-                invalid(
+        Some((key, value)) => Some(parse_date(key, value)?),
+    };
+    let (event_date, event) = match object.get("event") {
+        None | Some(Value::Null) => (shorthand_date, None),
+        Some(value) => {
+            let (date, details) = parse_event(value)?;
+            if let Some(shorthand) = shorthand_date.filter(|shorthand| *shorthand != date) {
+                return Err(invalid(
+                    "event_date",
+                    &Value::String(shorthand.to_string()),
+                    format!("differs from event.date {date}; give the date once"),
+                ));
+            }
+            (Some(date), Some(details))
+        }
+    };
+    let recent_weekly_hours = match lookup("recent_weekly_hours", None, None) {
+        None => None,
+        Some((key, value)) => {
+            let hours = number_with_unit(key, value, &["h", "hours"])?;
+            if !(0.0..=WEEKLY_HOURS_MAX).contains(&hours) {
+                return Err(invalid(
                     key,
-                    &Value::String(text.clone()),
-                    "expected a date as YYYY-MM-DD",
-                )
-            })?,
-        ),
-        Some((key, other)) => return Err(invalid(key, other, "expected a date as YYYY-MM-DD")),
+                    value,
+                    format!("expected hours between 0 and {WEEKLY_HOURS_MAX}"),
+                ));
+            }
+            Some(hours)
+        }
+    };
+    let current_ctl = match lookup("current_ctl", None, None) {
+        None => None,
+        Some((key, value)) => {
+            let ctl = number_with_unit(key, value, &["tss/d"])?;
+            if !(0.0..=CURRENT_CTL_MAX).contains(&ctl) {
+                return Err(invalid(
+                    key,
+                    value,
+                    format!("expected a training load between 0 and {CURRENT_CTL_MAX} TSS a day"),
+                ));
+            }
+            Some(ctl)
+        }
+    };
+    let experience = match lookup("experience", None, None) {
+        None => None,
+        Some((key, Value::String(text))) => Some(Experience::parse(text).ok_or_else(|| {
+            invalid(
+                key,
+                &Value::String(text.clone()),
+                "expected new, intermediate or experienced",
+            )
+        })?),
+        Some((key, other)) => {
+            return Err(invalid(
+                key,
+                other,
+                "expected new, intermediate or experienced",
+            ))
+        }
     };
 
     let mut caps = BTreeMap::new();
@@ -466,6 +540,10 @@ pub fn profile_from_value(value: &Value) -> Result<AthleteProfile, ProfileError>
         goals,
         plan_weeks,
         event_date,
+        event,
+        recent_weekly_hours,
+        current_ctl,
+        experience,
     };
     for day in &profile.available_days {
         if profile.cap_min(*day) == 0 {
@@ -495,6 +573,85 @@ pub fn profile_from_value(value: &Value) -> Result<AthleteProfile, ProfileError>
         });
     }
     Ok(profile)
+}
+
+fn parse_date(key: &str, value: &Value) -> Result<NaiveDate, ProfileError> {
+    match value {
+        Value::String(text) => NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
+            .map_err(|_| invalid(key, value, "expected a date as YYYY-MM-DD")),
+        other => Err(invalid(key, other, "expected a date as YYYY-MM-DD")),
+    }
+}
+
+/// The profile's `event` object: `date` (required), `kind`, `duration_h`, `priority`.
+fn parse_event(value: &Value) -> Result<(NaiveDate, EventDetails), ProfileError> {
+    let Value::Object(map) = value else {
+        return Err(invalid(
+            "event",
+            value,
+            "expected an object with date, kind, duration_h and priority",
+        ));
+    };
+    for (key, item) in map {
+        if !matches!(key.as_str(), "date" | "kind" | "duration_h" | "priority") {
+            return Err(invalid(
+                &format!("event.{key}"),
+                item,
+                "unknown key; an event has date, kind, duration_h and priority",
+            ));
+        }
+    }
+    let present = |key: &str| map.get(key).filter(|value| !value.is_null());
+    let date = match present("date") {
+        None => {
+            return Err(ProfileError::Missing {
+                field: "event.date",
+                hint: " (an event needs its date, YYYY-MM-DD)",
+            })
+        }
+        Some(value) => parse_date("event.date", value)?,
+    };
+    let kinds = || {
+        EventKind::ALL
+            .iter()
+            .map(|kind| kind.name())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let kind = match present("kind") {
+        None => EventKind::None,
+        Some(Value::String(text)) => EventKind::parse(text)
+            .ok_or_else(|| invalid("event.kind", &Value::String(text.clone()), format!("expected one of {}", kinds())))?,
+        Some(other) => return Err(invalid("event.kind", other, format!("expected one of {}", kinds()))),
+    };
+    let duration_h = match present("duration_h") {
+        None => None,
+        Some(value) => {
+            let hours = number_with_unit("event.duration_h", value, &["h", "hours"])?;
+            if !(hours > 0.0 && hours <= EVENT_DURATION_MAX_H) {
+                return Err(invalid(
+                    "event.duration_h",
+                    value,
+                    format!("expected hours above 0 and at most {EVENT_DURATION_MAX_H}"),
+                ));
+            }
+            Some(hours)
+        }
+    };
+    let priority = match present("priority") {
+        None => Priority::A,
+        Some(Value::String(text)) => Priority::parse(text)
+            .ok_or_else(|| invalid("event.priority", &Value::String(text.clone()), "expected A, B or C"))?,
+        Some(other) => return Err(invalid("event.priority", other, "expected A, B or C")),
+    };
+    Ok((
+        date,
+        EventDetails {
+            kind,
+            duration_h,
+            priority,
+        },
+    ))
 }
 
 /// Checks a plan length given in a profile or on the command line.
@@ -666,7 +823,7 @@ fn json_kind(value: &Value) -> &'static str {
 
 /// The canonical JSON form of a profile, as written in the plan file.
 pub fn canonical_json(profile: &AthleteProfile) -> Value {
-    serde_json::json!({
+    let mut value = serde_json::json!({
         "name": profile.name,
         "age": profile.age,
         "weight_kg": profile.weight_kg,
@@ -678,7 +835,30 @@ pub fn canonical_json(profile: &AthleteProfile) -> Value {
         "goals": profile.goals,
         "plan_weeks": profile.plan_weeks,
         "event_date": profile.event_date.map(|date| date.format("%Y-%m-%d").to_string()),
-    })
+    });
+    // Written only when present, so plan files of profiles without them read as before.
+    let extra = value.as_object_mut().expect("built as an object");
+    if let (Some(date), Some(details)) = (profile.event_date, profile.event) {
+        let mut event = serde_json::json!({
+            "date": date.format("%Y-%m-%d").to_string(),
+            "kind": details.kind.name(),
+            "priority": details.priority.name(),
+        });
+        if let Some(hours) = details.duration_h {
+            event["duration_h"] = Value::from(hours);
+        }
+        extra.insert("event".into(), event);
+    }
+    if let Some(hours) = profile.recent_weekly_hours {
+        extra.insert("recent_weekly_hours".into(), Value::from(hours));
+    }
+    if let Some(ctl) = profile.current_ctl {
+        extra.insert("current_ctl".into(), Value::from(ctl));
+    }
+    if let Some(experience) = profile.experience {
+        extra.insert("experience".into(), Value::from(experience.name()));
+    }
+    value
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::domain::event::{self, EventDay, Experience};
 use crate::domain::load::{self, WeekLoad};
 use crate::domain::plan::{PlanOverview, WeekDetails, WeekOverview, Workout};
 use crate::domain::profile::AthleteProfile;
@@ -225,6 +226,8 @@ pub const PRE_TAPER_WEEKS: usize = 3;
 /// CTL ramp limits, points a week (Golden Cheetah's presets, Friel's 5–8).
 pub const RECREATIONAL_CTL_RAMP: f64 = 5.0;
 pub const EXPERIENCED_CTL_RAMP: f64 = 7.0;
+/// A new rider's load rises more slowly (3-8 points a week by experience, domain guide §1.5).
+pub const NEW_CTL_RAMP: f64 = 3.0;
 /// Above this ramp `ctl_ramp` breaches its limit (the guide's error for amateurs).
 pub const CTL_RAMP_LIMIT: f64 = 8.0;
 /// ACWR above this warns (the top of Gabbett's 0.8–1.3 "sweet spot").
@@ -374,14 +377,16 @@ fn pct(fraction: f64) -> String {
 }
 
 /// Checks the arguments of `create_plan_overview` for a plan of `total_weeks` weeks.
+/// `event` is the plan's event day when the plan ends on it: its week trains only before it.
 pub fn check_overview(
     overview: &PlanOverview,
     profile: &AthleteProfile,
     total_weeks: u32,
+    event: Option<EventDay>,
     rules: &Rules,
 ) -> Vec<Violation> {
     let mut report = Report::new();
-    overview_rules(&mut report, overview, profile, total_weeks, rules);
+    overview_rules(&mut report, overview, profile, total_weeks, event, rules);
     if let Some(weeks) = weeks_in_order(overview, total_weeks) {
         let loads: Vec<Placed> = weeks
             .into_iter()
@@ -390,9 +395,48 @@ pub fn check_overview(
                 load: WeekLoad::planned(entry),
             })
             .collect();
-        load_rules(&mut report, rules, &loads);
+        load_rules(&mut report, rules, &LoadContext::of(profile, rules, event), &loads);
     }
+    report.violations.extend(event::check_overview_event(overview, event));
     report.violations
+}
+
+/// What the load rules need beyond the weeks: where the athlete's load starts, how fast it may
+/// rise, and the event day that cuts the last week short.
+struct LoadContext {
+    /// The athlete's CTL when the profile gives it; else week 1's implied CTL is used.
+    current_ctl: Option<f64>,
+    max_ctl_ramp: f64,
+    event: Option<EventDay>,
+}
+
+impl LoadContext {
+    fn of(profile: &AthleteProfile, rules: &Rules, event: Option<EventDay>) -> LoadContext {
+        LoadContext {
+            current_ctl: profile.current_ctl,
+            max_ctl_ramp: max_ctl_ramp(rules, profile.experience),
+            event,
+        }
+    }
+
+    /// Days of `week` that can train: all seven, or those before the event in its week.
+    fn training_days(&self, week: i64) -> f64 {
+        match self.event {
+            Some(event) if i64::from(event.week) == week => event.weekday.index() as f64,
+            _ => 7.0,
+        }
+    }
+}
+
+/// The CTL ramp above which `ctl_ramp` warns for an athlete of this experience: the rules'
+/// limit, raised to `EXPERIENCED_CTL_RAMP` for an experienced athlete and lowered to
+/// `NEW_CTL_RAMP` for a new one.
+pub fn max_ctl_ramp(rules: &Rules, experience: Option<Experience>) -> f64 {
+    match experience {
+        Some(Experience::Experienced) => rules.max_ctl_ramp.max(EXPERIENCED_CTL_RAMP),
+        Some(Experience::New) => rules.max_ctl_ramp.min(NEW_CTL_RAMP),
+        Some(Experience::Intermediate) | None => rules.max_ctl_ramp,
+    }
 }
 
 /// The overview's entries in week order with their paths, when they are exactly weeks
@@ -425,20 +469,22 @@ struct Placed {
 /// The rules over the load of consecutive weeks, weeks 1..N in order: recovery weeks against
 /// their block, the taper, the CTL ramp and the ACWR. 3a runs them on the overview's targets,
 /// 3c on the workouts; they start from the CTL week 1 implies (`load::implied_start_ctl`).
-fn load_rules(report: &mut Report, rules: &Rules, weeks: &[Placed]) {
+fn load_rules(report: &mut Report, rules: &Rules, context: &LoadContext, weeks: &[Placed]) {
     let Some(first) = weeks.first() else {
         return;
     };
     recovery_week_rule(report, rules, weeks);
-    taper_rules(report, rules, weeks);
+    taper_rules(report, rules, context, weeks);
     let loads: Vec<WeekLoad> = weeks.iter().map(|week| week.load).collect();
-    let start_ctl = load::implied_start_ctl(first.load.tss);
+    let start_ctl = context
+        .current_ctl
+        .unwrap_or_else(|| load::implied_start_ctl(first.load.tss));
     let days = load::series(&loads, start_ctl);
     let ctl = load::weekly_ctl(&days);
     for (index, ramp) in load::weekly_ramps(&days, start_ctl).into_iter().enumerate() {
         let breach = if ramp > CTL_RAMP_LIMIT + 1e-9 {
             Breach::Limit
-        } else if ramp > rules.max_ctl_ramp + 1e-9 {
+        } else if ramp > context.max_ctl_ramp + 1e-9 {
             Breach::Band
         } else {
             continue;
@@ -456,7 +502,7 @@ fn load_rules(report: &mut Report, rules: &Rules, weeks: &[Placed]) {
             week.path.clone(),
             format_args!(
                 "week {} ({}): CTL rises by {ramp:.2} points ({before:.1} to {:.1}) on {:.1} TSS; at most {:.1} a week (limit {CTL_RAMP_LIMIT:.1})",
-                week.load.week_number, week.load.phase, ctl[index], week.load.tss, rules.max_ctl_ramp
+                week.load.week_number, week.load.phase, ctl[index], week.load.tss, context.max_ctl_ramp
             ),
         );
     }
@@ -569,7 +615,7 @@ fn recovery_week_rule(report: &mut Report, rules: &Rules, weeks: &[Placed]) {
 
 /// A taper (a run of Taper weeks) cuts volume by `TAPER_CUT` against the last
 /// `PRE_TAPER_WEEKS` load weeks before it, and keeps some time at threshold or above.
-fn taper_rules(report: &mut Report, rules: &Rules, weeks: &[Placed]) {
+fn taper_rules(report: &mut Report, rules: &Rules, context: &LoadContext, weeks: &[Placed]) {
     let mut index = 0;
     while index < weeks.len() {
         if weeks[index].load.phase != Phase::Taper {
@@ -590,14 +636,26 @@ fn taper_rules(report: &mut Report, rules: &Rules, weeks: &[Placed]) {
         let mean_hours = |weeks: &[&Placed]| {
             weeks.iter().map(|week| week.load.hours).sum::<f64>() / weeks.len() as f64
         };
+        // The taper's volume a week of riding days: a race week trains only before its event.
+        let taper_days: f64 = taper
+            .iter()
+            .map(|week| context.training_days(week.load.week_number))
+            .sum();
+        let taper_week_hours = |weeks: &[&Placed]| {
+            if taper_days > 0.0 {
+                weeks.iter().map(|week| week.load.hours).sum::<f64>() / taper_days * 7.0
+            } else {
+                0.0
+            }
+        };
         let span = match (taper.first(), taper.last()) {
             (Some(first), Some(last)) if taper.len() > 1 => {
                 format!("weeks {}-{}", first.load.week_number, last.load.week_number)
             }
             _ => format!("week {}", taper[0].load.week_number),
         };
-        if !before.is_empty() {
-            let (taper_hours, load_hours) = (mean_hours(&taper), mean_hours(&before));
+        if !before.is_empty() && taper_days > 0.0 {
+            let (taper_hours, load_hours) = (taper_week_hours(&taper), mean_hours(&before));
             let cut = 1.0 - taper_hours / load_hours;
             if load_hours > 0.0 && (cut < TAPER_CUT.start() - 1e-9 || cut > TAPER_CUT.end() + 1e-9)
             {
@@ -641,6 +699,7 @@ fn overview_rules(
     overview: &PlanOverview,
     profile: &AthleteProfile,
     total_weeks: u32,
+    event: Option<EventDay>,
     rules: &Rules,
 ) {
     if overview.total_weeks != i64::from(total_weeks) {
@@ -706,7 +765,8 @@ fn overview_rules(
                 ),
             );
         }
-        entry_rules(report, &path, entry, profile, rules);
+        let event_week = event.is_some_and(|day| i64::from(day.week) == entry.week_number);
+        entry_rules(report, &path, entry, profile, event_week, rules);
     }
     let missing: Vec<String> = (1..=i64::from(total_weeks))
         .filter(|week| !seen.contains_key(week))
@@ -721,11 +781,13 @@ fn overview_rules(
     }
 }
 
+/// `event_week`: the week ends on the event, so it may have no training day before it.
 fn entry_rules(
     report: &mut Report,
     path: &str,
     entry: &WeekOverview,
     profile: &AthleteProfile,
+    event_week: bool,
     rules: &Rules,
 ) {
     for (name, text) in [
@@ -755,7 +817,9 @@ fn entry_rules(
             );
         }
     }
-    if days.is_empty() {
+    // A week that ends on an event early in the week may have no day to train before it.
+    let rests_for_event = event_week && days.is_empty() && entry.total_hours == 0.0;
+    if days.is_empty() && !rests_for_event {
         report.error(
             format!("{path}.training_days"),
             format!("week {week} has no training day"),
@@ -817,7 +881,9 @@ fn entry_rules(
         );
     }
     let budget_max = profile.weekly_hours * BUDGET_TOLERANCE;
-    if !entry.total_hours.is_finite() || entry.total_hours <= 0.0 {
+    if rests_for_event {
+        // Nothing to ride, nothing to fit.
+    } else if !entry.total_hours.is_finite() || entry.total_hours <= 0.0 {
         report.error(
             format!("{path}.total_hours"),
             format!(
@@ -924,10 +990,14 @@ pub fn check_week(
     requested_week: u32,
     entry: &WeekOverview,
     profile: &AthleteProfile,
+    event: Option<EventDay>,
     rules: &Rules,
 ) -> Vec<Violation> {
     let mut report = Report::new();
     week_rules(&mut report, "", week, requested_week, entry, profile, rules);
+    report
+        .violations
+        .extend(event::check_week_event(week, requested_week, event));
     report.violations
 }
 
@@ -1274,10 +1344,14 @@ pub fn check_plan(
     weeks: &[WeekDetails],
     profile: &AthleteProfile,
     total_weeks: u32,
+    event: Option<EventDay>,
     rules: &Rules,
 ) -> Vec<Violation> {
     let mut report = Report::new();
-    overview_rules(&mut report, overview, profile, total_weeks, rules);
+    overview_rules(&mut report, overview, profile, total_weeks, event, rules);
+    report
+        .violations
+        .extend(event::check_plan_event(overview, weeks, event));
 
     let mut by_number: BTreeMap<i64, usize> = BTreeMap::new();
     for (index, week) in weeks.iter().enumerate() {
@@ -1347,7 +1421,7 @@ pub fn check_plan(
                 ),
             })
             .collect();
-        load_rules(&mut report, rules, &loads);
+        load_rules(&mut report, rules, &LoadContext::of(profile, rules, event), &loads);
         // Within a week, hard days were judged with the week; here the Sunday→Monday seams.
         for pair in entries.windows(2) {
             let (Some(sunday), Some(monday)) = (detailed(pair[0].1), detailed(pair[1].1)) else {
@@ -1444,14 +1518,14 @@ mod tests {
     #[test]
     fn overlong_overview_text_is_an_error_naming_the_field_and_the_limit() {
         let (profile, rules) = (profile(), Rules::default());
-        let mut overview = coach::create_plan_overview(&profile, 6, &rules);
-        assert!(errors(&check_overview(&overview, &profile, 6, &rules)).is_empty());
+        let mut overview = coach::create_plan_overview(&profile, 6, None, &rules);
+        assert!(errors(&check_overview(&overview, &profile, 6, None, &rules)).is_empty());
         overview.weekly_overview[3].weekly_focus = "é".repeat(12_000);
         overview.coaching_notes = "x".repeat(MAX_NOTES_CHARS + 1);
         // Characters, not bytes: exactly the limit in two-byte characters passes.
         overview.weekly_overview[0].phase_rationale = "é".repeat(MAX_TEXT_CHARS);
         assert_eq!(
-            errors(&check_overview(&overview, &profile, 6, &rules)),
+            errors(&check_overview(&overview, &profile, 6, None, &rules)),
             [
                 "error: coaching_notes: is 8001 characters; at most 8000",
                 "error: weekly_overview[3].weekly_focus: is 12000 characters; at most 2000",
@@ -1462,14 +1536,14 @@ mod tests {
     #[test]
     fn overlong_workout_text_is_an_error_naming_the_field_and_the_limit() {
         let (profile, rules) = (profile(), Rules::default());
-        let overview = coach::create_plan_overview(&profile, 4, &rules);
-        let mut week = coach::add_week_details(&profile, &overview, 2, &rules);
+        let overview = coach::create_plan_overview(&profile, 4, None, &rules);
+        let mut week = coach::add_week_details(&profile, &overview, 2, None, &rules);
         let entry = overview.week(2).expect("week 2");
         week.workouts[1].name = "n".repeat(MAX_NAME_CHARS + 5);
         week.workouts[0].detailed_description = Some("d".repeat(MAX_NOTES_CHARS + 1));
         week.workouts[0].segments[0].description = "s".repeat(MAX_SEGMENT_TEXT_CHARS + 1);
         assert_eq!(
-            errors(&check_week(&week, 2, entry, &profile, &rules)),
+            errors(&check_week(&week, 2, entry, &profile, None, &rules)),
             [
                 "error: workouts[0].detailed_description: is 8001 characters; at most 8000",
                 "error: workouts[0].segments[0].description: is 1001 characters; at most 1000",
@@ -1501,7 +1575,12 @@ mod tests {
 
     fn load_violations(weeks: &[Placed], rules: &Rules) -> Vec<String> {
         let mut report = Report::new();
-        load_rules(&mut report, rules, weeks);
+        let context = LoadContext {
+            current_ctl: None,
+            max_ctl_ramp: rules.max_ctl_ramp,
+            event: None,
+        };
+        load_rules(&mut report, rules, &context, weeks);
         report.violations.iter().map(ToString::to_string).collect()
     }
 
@@ -1629,7 +1708,7 @@ mod tests {
     #[test]
     fn a_recovery_week_target_is_judged_against_its_block_in_3a() {
         let (profile, rules) = (profile(), Rules::default());
-        let mut overview = coach::create_plan_overview(&profile, 8, &rules);
+        let mut overview = coach::create_plan_overview(&profile, 8, None, &rules);
         let recovery = overview
             .weekly_overview
             .iter()
@@ -1648,18 +1727,18 @@ mod tests {
                 .map(|v| (v.severity, v.rule()))
                 .collect()
         };
-        assert!(rule_of(&check_overview(&overview, &profile, 8, &rules)).is_empty());
+        assert!(rule_of(&check_overview(&overview, &profile, 8, None, &rules)).is_empty());
         // 20 % lighter than the lightest load week: a weak recovery week, a warning.
         let entry = &mut overview.weekly_overview[recovery];
         (entry.total_hours, entry.target_tss) = (lightest.0 * 0.8, lightest.1 * 0.8);
         assert_eq!(
-            rule_of(&check_overview(&overview, &profile, 8, &rules)),
+            rule_of(&check_overview(&overview, &profile, 8, None, &rules)),
             [(Severity::Warning, Some(Rule::RecoveryWeek))]
         );
         // As much TSS as a load week: no recovery week at all, an error.
         overview.weekly_overview[recovery].target_tss = lightest.1;
         assert_eq!(
-            rule_of(&check_overview(&overview, &profile, 8, &rules)),
+            rule_of(&check_overview(&overview, &profile, 8, None, &rules)),
             [(Severity::Error, Some(Rule::RecoveryWeek))]
         );
     }
@@ -1667,21 +1746,21 @@ mod tests {
     #[test]
     fn structured_sessions_are_warmed_up_and_cooled_down_from_below() {
         let (profile, rules) = (profile(), Rules::default());
-        let overview = coach::create_plan_overview(&profile, 8, &rules);
+        let overview = coach::create_plan_overview(&profile, 8, None, &rules);
         let (number, entry) = overview
             .weekly_overview
             .iter()
             .find(|entry| entry.phase == Phase::Build)
             .map(|entry| (u32::try_from(entry.week_number).unwrap(), entry))
             .expect("a build week");
-        let mut week = coach::add_week_details(&profile, &overview, number, &rules);
+        let mut week = coach::add_week_details(&profile, &overview, number, None, &rules);
         let index = week
             .workouts
             .iter()
             .position(|workout| load::minutes_at_threshold(workout) > 0.0)
             .expect("a build week has a threshold session");
         let plausibility = |week: &WeekDetails| -> Vec<String> {
-            check_week(week, number, entry, &profile, &rules)
+            check_week(week, number, entry, &profile, None, &rules)
                 .into_iter()
                 .filter(|v| {
                     matches!(
@@ -1720,12 +1799,12 @@ mod tests {
         )
         .expect("the test profile is valid");
         let rules = Rules::default();
-        let overview = coach::create_plan_overview(&profile, 2, &rules);
-        let mut weeks: Vec<WeekDetails> = (1..=2)
-            .map(|week| coach::add_week_details(&profile, &overview, week, &rules))
+        let overview = coach::create_plan_overview(&profile, 3, None, &rules);
+        let mut weeks: Vec<WeekDetails> = (1..=3)
+            .map(|week| coach::add_week_details(&profile, &overview, week, None, &rules))
             .collect();
         let seam = |weeks: &[WeekDetails]| -> Vec<String> {
-            check_plan(&overview, weeks, &profile, 2, &rules)
+            check_plan(&overview, weeks, &profile, 3, None, &rules)
                 .into_iter()
                 .filter(|v| v.rule() == Some(Rule::HardDaysBackToBack))
                 .map(|v| v.to_string())
@@ -1757,9 +1836,9 @@ mod tests {
     #[test]
     fn a_rule_set_off_reports_nothing_and_a_warning_rule_never_blocks() {
         let (profile, rules) = (profile(), Rules::default());
-        let mut overview = coach::create_plan_overview(&profile, 4, &rules);
+        let mut overview = coach::create_plan_overview(&profile, 4, None, &rules);
         overview.weekly_overview[0].target_tss = overview.weekly_overview[0].total_hours * 7.0;
-        let found = check_overview(&overview, &profile, 4, &rules);
+        let found = check_overview(&overview, &profile, 4, None, &rules);
         let tss_per_hour: Vec<&Violation> = found
             .iter()
             .filter(|v| v.rule() == Some(Rule::TssPerHour))
@@ -1772,7 +1851,7 @@ mod tests {
                 severities: BTreeMap::from([(Rule::TssPerHour, severity)]),
                 ..Rules::default()
             };
-            let found = check_overview(&overview, &profile, 4, &rules);
+            let found = check_overview(&overview, &profile, 4, None, &rules);
             assert_eq!(
                 found.iter().any(|v| v.rule() == Some(Rule::TssPerHour)),
                 severity != RuleSeverity::Off

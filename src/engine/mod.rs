@@ -573,6 +573,7 @@ fn build_request_with(
         step,
         profile: spec.profile.clone(),
         total_weeks: spec.total_weeks,
+        event: spec.event_day(),
         rules: spec.rules.clone(),
         overview: match step {
             StepId::Overview => None,

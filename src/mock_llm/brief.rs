@@ -6,6 +6,7 @@
 use serde_json::{Map, Value};
 
 use crate::coach;
+use crate::domain::event::EventDay;
 use crate::domain::plan::PlanOverview;
 use crate::domain::profile::{profile_from_value, AthleteProfile};
 use crate::domain::validate::Rules;
@@ -24,6 +25,7 @@ pub(crate) struct Brief {
     pub step: StepId,
     pub total_weeks: u32,
     pub profile: AthleteProfile,
+    pub event: Option<EventDay>,
     pub rules: Rules,
     pub overview: Option<PlanOverview>,
 }
@@ -90,16 +92,47 @@ fn parse_brief(value: &Value) -> Result<Brief, String> {
             ))
         }
     };
+    let event = match object.get("event_day") {
+        None | Some(Value::Null) => None,
+        Some(value) => Some(parse_event_day(value, total_weeks)?),
+    };
     let overview = match step {
         StepId::Overview => None,
-        StepId::Week(_) => Some(coach::create_plan_overview(&profile, total_weeks, &rules)),
+        StepId::Week(_) => Some(coach::create_plan_overview(&profile, total_weeks, event, &rules)),
     };
     Ok(Brief {
         step,
         total_weeks,
         profile,
+        event,
         rules,
         overview,
+    })
+}
+
+/// `{"date": "YYYY-MM-DD", "week": N, "weekday": "Saturday"}`, in the plan's last week.
+fn parse_event_day(value: &Value, total_weeks: u32) -> Result<EventDay, String> {
+    let object = value.as_object().ok_or("brief.event_day must be an object")?;
+    let date = object
+        .get("date")
+        .and_then(Value::as_str)
+        .and_then(|text| chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").ok())
+        .ok_or("brief.event_day.date must be a date as YYYY-MM-DD")?;
+    let week = small_int(object, "week")?;
+    if week != total_weeks {
+        return Err(format!(
+            "brief.event_day.week is {week}, expected the plan's last week {total_weeks}"
+        ));
+    }
+    let weekday = object
+        .get("weekday")
+        .and_then(Value::as_str)
+        .and_then(Weekday::parse)
+        .ok_or("brief.event_day.weekday must be a weekday name")?;
+    Ok(EventDay {
+        date,
+        week,
+        weekday,
     })
 }
 
@@ -117,12 +150,14 @@ pub(crate) fn coach_arguments(brief: &Brief) -> Result<Value, String> {
         (StepId::Overview, _) => serde_json::to_value(coach::create_plan_overview(
             &brief.profile,
             brief.total_weeks,
+            brief.event,
             &brief.rules,
         )),
         (StepId::Week(week), Some(overview)) => serde_json::to_value(coach::add_week_details(
             &brief.profile,
             overview,
             week,
+            brief.event,
             &brief.rules,
         )),
         (StepId::Week(_), None) => return Err("a week brief needs the overview".to_string()),
@@ -233,11 +268,12 @@ mod tests {
 
     fn step_brief(step: StepId, goals: &str) -> StepBrief {
         let profile = profile(goals);
-        let overview = coach::create_plan_overview(&profile, 5, &Rules::default());
+        let overview = coach::create_plan_overview(&profile, 5, None, &Rules::default());
         StepBrief {
             step,
             profile,
             total_weeks: 5,
+            event: None,
             rules: Rules::default(),
             overview: Some(std::sync::Arc::new(overview)),
         }
@@ -306,6 +342,7 @@ mod tests {
             &parsed,
             &brief.profile,
             5,
+            None,
             &brief.rules
         )));
         let broken = parse_overview(&invalid_arguments(&brief, &valid).to_string()).unwrap();
@@ -313,6 +350,7 @@ mod tests {
             &broken,
             &brief.profile,
             5,
+            None,
             &brief.rules
         )));
         assert!(parse_overview(&truncated_object(&valid).to_string()).is_err());
@@ -329,10 +367,11 @@ mod tests {
             2,
             entry,
             &brief.profile,
+            None,
             &brief.rules
         )));
         let broken = parse_week(&invalid_arguments(&brief, &valid).to_string()).unwrap();
-        let violations = check_week(&broken, 2, entry, &brief.profile, &brief.rules);
+        let violations = check_week(&broken, 2, entry, &brief.profile, None, &brief.rules);
         assert!(has_errors(&violations));
         assert!(
             violations.iter().any(|v| v.path.contains("week_number")),

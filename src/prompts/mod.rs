@@ -520,6 +520,7 @@ mod tests {
             step,
             profile: profile(),
             total_weeks: 2,
+            event: None,
             rules: Rules::default(),
             overview: Some(std::sync::Arc::new(overview())),
         }

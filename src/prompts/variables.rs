@@ -2,6 +2,7 @@
 //! text that depends on the athlete or the overview (zones table, caps listing, neighbour weeks,
 //! targets, windows), so a template can be reworded but its arithmetic cannot break. Pure.
 
+use crate::domain::event::{place_event, EventPlacement};
 use chrono::NaiveDate;
 
 use super::*;
@@ -73,10 +74,35 @@ pub(super) fn athlete_summary(profile: &AthleteProfile) -> String {
         "- Available days: {}",
         day_list(&profile.available_days)
     ));
-    lines.push(match profile.event_date {
-        Some(date) => format!("- Event date: {}", date.format("%Y-%m-%d")),
-        None => "- Event date: none".to_string(),
+    lines.push(match (profile.event_date, profile.event) {
+        (Some(date), Some(details)) => format!(
+            "- Event: {} on {}, priority {}, lasting {}",
+            details.kind.name(),
+            date.format("%Y-%m-%d"),
+            details.priority.name(),
+            match details.duration_h {
+                Some(hours) => format!("about {} h", num(hours)),
+                None => "a duration not given".to_string(),
+            }
+        ),
+        (Some(date), None) => format!("- Event date: {}", date.format("%Y-%m-%d")),
+        (None, _) => "- Event date: none".to_string(),
     });
+    if let Some(experience) = profile.experience {
+        lines.push(format!("- Training experience: {}", experience.name()));
+    }
+    if let Some(hours) = profile.recent_weekly_hours {
+        lines.push(format!(
+            "- Recent training: about {} h a week; start week 1 near it",
+            num(hours)
+        ));
+    }
+    if let Some(ctl) = profile.current_ctl {
+        lines.push(format!(
+            "- Current chronic training load (CTL): {} TSS a day",
+            num(ctl)
+        ));
+    }
     lines.join("\n")
 }
 
@@ -119,21 +145,22 @@ pub(super) fn calendar(
         ));
     }
     let event = match (profile.event_date, start_date) {
-        (None, _) => "- Event: none. Build toward the goals and end the plan fit and fresh enough to test FTP.".to_string(),
+        (None, _) => "- Event: none. Build toward the goals and end the plan with a recovery or FTP-test week, not a taper.".to_string(),
         (Some(event), None) => format!(
-            "- Event: {}. The plan leads into it: place the taper in the final week(s).",
+            "- Event: {}, the plan's last day. Schedule nothing on it or after it; taper into it.",
             event.format("%Y-%m-%d")
         ),
         (Some(event), Some(start)) => {
-            let days = (event - start).num_days();
             let shown = event.format("%Y-%m-%d");
-            if days < 0 {
-                format!("- Event: {shown}, before the plan starts; treat the plan as preparation for what comes next.")
-            } else if days / 7 < i64::from(total_weeks) {
-                format!("- Event: {shown}, in week {} of {total_weeks}. Taper into that week.", days / 7 + 1)
-            } else {
-                let after = days - 7 * i64::from(total_weeks) + 1;
-                format!("- Event: {shown}, {after} day(s) after the plan's last day. End the plan sharp, ready to taper.")
+            match place_event(start, total_weeks, event) {
+                EventPlacement::InLastWeek(day) => format!(
+                    "- Event: {shown}, the {} of week {}: the plan's last day. Schedule no workout on it or after it; taper over the final 7-14 days (volume down 40-60 %, some intensity kept) with openers 1-2 days before.",
+                    day.weekday, day.week
+                ),
+                EventPlacement::Early { .. } => format!("- Event: {shown}, before the plan's last week; treat the plan as preparation for what comes next."),
+                EventPlacement::After { days_after_end } => format!(
+                    "- Event: {shown}, {days_after_end} day(s) after the plan's last day. Do not taper: end the plan with a recovery or FTP-test week, ready for the next block."
+                ),
             }
         }
     };

@@ -34,7 +34,7 @@ pub fn answer(request: &ToolRequest) -> ToolCall {
     let (name, arguments) = match brief.step {
         StepId::Overview => {
             let overview =
-                coach::create_plan_overview(&brief.profile, brief.total_weeks, &brief.rules);
+                coach::create_plan_overview(&brief.profile, brief.total_weeks, brief.event, &brief.rules);
             (
                 tools::CREATE_PLAN_OVERVIEW,
                 serde_json::to_string(&overview),
@@ -45,7 +45,7 @@ pub fn answer(request: &ToolRequest) -> ToolCall {
                 .overview
                 .as_ref()
                 .expect("week requests carry the accepted overview");
-            let details = coach::add_week_details(&brief.profile, overview, week, &brief.rules);
+            let details = coach::add_week_details(&brief.profile, overview, week, brief.event, &brief.rules);
             (tools::ADD_WEEK_DETAILS, serde_json::to_string(&details))
         }
     };

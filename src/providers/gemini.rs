@@ -869,6 +869,7 @@ mod tests {
                 step: crate::llm::StepId::Week(1),
                 profile,
                 total_weeks: 4,
+                event: None,
                 rules: crate::domain::validate::Rules::default(),
                 overview: None,
             },

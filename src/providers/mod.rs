@@ -46,6 +46,13 @@ pub fn mock_brief(brief: &StepBrief) -> String {
     if let StepId::Week(week) = brief.step {
         object["week_number"] = serde_json::Value::from(week);
     }
+    if let Some(event) = brief.event {
+        object["event_day"] = serde_json::json!({
+            "date": event.date.to_string(),
+            "week": event.week,
+            "weekday": event.weekday.name(),
+        });
+    }
     ascii_json(&object.to_string())
 }
 

@@ -625,6 +625,7 @@ mod tests {
                 step: StepId::Week(1),
                 profile,
                 total_weeks: 4,
+                event: None,
                 rules: Rules::default(),
                 overview: None,
             },

@@ -431,6 +431,7 @@ impl Run {
             &weeks,
             &self.spec.profile,
             self.spec.total_weeks,
+            self.spec.event_day(),
             &self.spec.rules,
         );
         if validate::has_errors(&violations) {
@@ -712,8 +713,13 @@ impl Run {
         let (accepted, violations) = match step {
             StepId::Overview => match tools::parse_overview(&call.arguments) {
                 Ok(overview) => {
-                    let violations =
-                        validate::check_overview(&overview, profile, self.spec.total_weeks, rules);
+                    let violations = validate::check_overview(
+                        &overview,
+                        profile,
+                        self.spec.total_weeks,
+                        self.spec.event_day(),
+                        rules,
+                    );
                     (
                         Accepted::Overview(std::sync::Arc::new(overview)),
                         violations,
@@ -735,8 +741,14 @@ impl Run {
                     .expect("the accepted overview has every week");
                 match tools::parse_week(&call.arguments) {
                     Ok(details) => {
-                        let violations =
-                            validate::check_week(&details, week, entry, profile, rules);
+                        let violations = validate::check_week(
+                            &details,
+                            week,
+                            entry,
+                            profile,
+                            self.spec.event_day(),
+                            rules,
+                        );
                         (Accepted::Week(details), violations)
                     }
                     Err(violations) => {

@@ -108,6 +108,13 @@ pub struct RunSpec {
     pub budget: Budget,
 }
 
+impl RunSpec {
+    /// The event day, when the plan ends on it.
+    pub fn event_day(&self) -> Option<crate::domain::event::EventDay> {
+        crate::domain::event::event_day(self.start_date, self.total_weeks, self.profile.event_date)
+    }
+}
+
 /// A request sent and not yet answered.
 #[derive(Debug, Clone, PartialEq)]
 pub struct InFlight {

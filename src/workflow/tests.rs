@@ -68,7 +68,7 @@ fn reply(step: StepId, attempt: u32, name: &str, arguments: String, at_ms: u64) 
 
 fn good_overview(attempt: u32, at_ms: u64) -> Event {
     let spec = spec(2);
-    let overview = coach::create_plan_overview(&spec.profile, 2, &spec.rules);
+    let overview = coach::create_plan_overview(&spec.profile, 2, None, &spec.rules);
     reply(
         StepId::Overview,
         attempt,
@@ -80,8 +80,8 @@ fn good_overview(attempt: u32, at_ms: u64) -> Event {
 
 fn good_week(week: u32, attempt: u32, at_ms: u64) -> Event {
     let spec = spec(2);
-    let overview = coach::create_plan_overview(&spec.profile, 2, &spec.rules);
-    let details = coach::add_week_details(&spec.profile, &overview, week, &spec.rules);
+    let overview = coach::create_plan_overview(&spec.profile, 2, None, &spec.rules);
+    let details = coach::add_week_details(&spec.profile, &overview, week, None, &spec.rules);
     reply(
         StepId::Week(week),
         attempt,
@@ -707,7 +707,7 @@ fn a_money_budget_stops_before_the_request_that_would_cross_it() {
 #[test]
 fn oversized_arguments_are_refused_and_kept_cut_for_the_repair() {
     let spec = spec(2);
-    let mut overview = coach::create_plan_overview(&spec.profile, 2, &spec.rules);
+    let mut overview = coach::create_plan_overview(&spec.profile, 2, None, &spec.rules);
     overview.coaching_notes = "é".repeat(tools::MAX_ARGUMENTS_BYTES);
     let arguments = serde_json::to_string(&overview).expect("serializes");
     let mut machine = Machine::new(spec);

@@ -100,6 +100,7 @@ impl Harness {
                 let overview = coach::create_plan_overview(
                     &self.spec.profile,
                     self.spec.total_weeks,
+                    self.spec.event_day(),
                     &self.spec.rules,
                 );
                 (
@@ -115,7 +116,13 @@ impl Harness {
                     .expect("weeks follow the overview")
                     .clone();
                 let details =
-                    coach::add_week_details(&self.spec.profile, &overview, week, &self.spec.rules);
+                    coach::add_week_details(
+                        &self.spec.profile,
+                        &overview,
+                        week,
+                        self.spec.event_day(),
+                        &self.spec.rules,
+                    );
                 (
                     tools::ADD_WEEK_DETAILS.into(),
                     serde_json::to_string(&details).unwrap(),

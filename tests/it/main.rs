@@ -10,6 +10,7 @@ mod doctor;
 mod engine_model;
 mod engine_runs;
 mod failure_policy;
+mod goals;
 mod hostile;
 mod http_providers;
 mod limiter;

@@ -67,13 +67,14 @@ fn overview_brief() -> StepBrief {
         step: StepId::Overview,
         profile: profile(),
         total_weeks: WEEKS,
+        event: None,
         rules: Rules::default(),
         overview: None,
     }
 }
 
 fn coach_overview() -> PlanOverview {
-    coach::create_plan_overview(&profile(), WEEKS, &Rules::default())
+    coach::create_plan_overview(&profile(), WEEKS, None, &Rules::default())
 }
 
 fn week_brief(week: u32) -> StepBrief {
@@ -390,7 +391,7 @@ async fn every_protocol_answers_the_overview_with_one_valid_forced_call() {
         assert_eq!(calls[0].0, CREATE_PLAN_OVERVIEW);
         let text = args_text(proto, &calls[0].1).unwrap();
         let overview = parse_overview(&text).unwrap();
-        let violations = check_overview(&overview, &brief.profile, WEEKS, &brief.rules);
+        let violations = check_overview(&overview, &brief.profile, WEEKS, None, &brief.rules);
         assert!(!has_errors(&violations), "{proto:?}: {violations:?}");
         assert_eq!(stop_reason(proto, &reply.body), normal_stop(proto));
 
@@ -495,7 +496,7 @@ async fn week_requests_get_the_coach_week_on_every_path() {
         assert_eq!(calls[0].0, ADD_WEEK_DETAILS);
         let details = parse_week(&args_text(proto, &calls[0].1).unwrap()).unwrap();
         let entry = overview.week(week).unwrap();
-        let violations = check_week(&details, week, entry, &brief.profile, &brief.rules);
+        let violations = check_week(&details, week, entry, &brief.profile, None, &brief.rules);
         assert!(!has_errors(&violations), "week {week}: {violations:?}");
     }
     let stats = server.stats();
@@ -1052,7 +1053,7 @@ async fn each_fault_has_its_wire_shape() {
                     assert_eq!(calls.len(), 1, "{context}");
                     assert_eq!(stop_reason(proto, &reply.body), normal_stop(proto));
                     let overview = parse_overview(&args_text(proto, &calls[0].1).unwrap()).unwrap();
-                    let violations = check_overview(&overview, &brief.profile, WEEKS, &brief.rules);
+                    let violations = check_overview(&overview, &brief.profile, WEEKS, None, &brief.rules);
                     assert!(has_errors(&violations), "{context}");
                 }
                 FaultKind::Timeout | FaultKind::Drop => unreachable!(),

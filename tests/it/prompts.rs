@@ -63,6 +63,7 @@ fn overview_brief() -> StepBrief {
         step: StepId::Overview,
         profile: profile(),
         total_weeks: 4,
+        event: None,
         rules: Rules::default(),
         overview: None,
     }
@@ -78,7 +79,7 @@ fn week_brief(week: u32) -> StepBrief {
 
 #[test]
 fn test_overview_is_valid() {
-    let violations = check_overview(&overview(), &profile(), 4, &Rules::default());
+    let violations = check_overview(&overview(), &profile(), 4, None, &Rules::default());
     assert!(!has_errors(&violations), "{violations:#?}");
 }
 
@@ -134,11 +135,12 @@ fn week_request_bytes(set: &PromptSet, brief: &StepBrief) -> usize {
 fn coach_week_brief(total_weeks: u32, week: u32) -> StepBrief {
     let profile = profile();
     let rules = Rules::default();
-    let overview = periodize::coach::create_plan_overview(&profile, total_weeks, &rules);
+    let overview = periodize::coach::create_plan_overview(&profile, total_weeks, None, &rules);
     StepBrief {
         step: StepId::Week(week),
         profile,
         total_weeks,
+        event: None,
         rules,
         overview: Some(std::sync::Arc::new(overview)),
     }
@@ -216,12 +218,12 @@ fn start_date_places_the_event_in_the_plan() {
         "{user}"
     );
     assert!(
-        user.contains("- Event: 2025-06-01, in week 4 of 4. Taper into that week."),
+        user.contains("- Event: 2025-06-01, the Sunday of week 4: the plan's last day. Schedule no workout on it or after it"),
         "{user}"
     );
     let (_, without) = set.overview_messages(&overview_brief()).unwrap();
     assert!(
-        without.contains("- Event: 2025-06-01. The plan leads into it"),
+        without.contains("- Event: 2025-06-01, the plan's last day. Schedule nothing on it or after it"),
         "{without}"
     );
 }
@@ -284,6 +286,7 @@ fn weeks_at_both_ends_of_the_stated_time_window_pass_the_hours_rule() {
                 week,
                 &entry,
                 &profile(),
+                None,
                 &Rules::default(),
             );
             let hours: Vec<_> = violations

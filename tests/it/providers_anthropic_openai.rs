@@ -318,6 +318,7 @@ fn brief(step: StepId) -> StepBrief {
         step,
         profile: profile(),
         total_weeks: 12,
+        event: None,
         rules: Rules::default(),
         overview: None,
     }

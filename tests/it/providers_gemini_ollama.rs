@@ -571,6 +571,7 @@ fn brief(step: StepId) -> StepBrief {
         step,
         profile: parse_profile(PROFILE).expect("the test profile is valid"),
         total_weeks: 4,
+        event: None,
         rules: Rules::default(),
         overview: None,
     }

@@ -245,6 +245,7 @@ pub fn overview_request() -> ToolRequest {
             step: StepId::Overview,
             profile,
             total_weeks: 2,
+            event: None,
             rules: Rules::default(),
             overview: None,
         },

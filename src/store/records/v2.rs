@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::plan::{PlanOverview, Segment, WeekDetails, WeekOverview, Workout};
+use crate::domain::event::{EventDetails, EventKind, Experience, Priority};
 use crate::domain::profile::AthleteProfile;
 use crate::domain::validate::{
     Rule, RuleSeverity, Rules, Severity, TssCheck, Violation, RECREATIONAL_CTL_RAMP,
@@ -130,6 +131,55 @@ pub struct ProfileRecord {
     pub plan_weeks: Option<u32>,
     /// `YYYY-MM-DD`.
     pub event_date: Option<String>,
+    // Optional fields added after the first v2 records: absent in those, and omitted when
+    // empty so records of profiles without them encode as before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<EventRecord>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recent_weekly_hours: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_ctl: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub experience: Option<ExperienceRecord>,
+}
+
+/// The event's details beyond its date.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventRecord {
+    pub kind: EventKindRecord,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_h: Option<f64>,
+    pub priority: PriorityRecord,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKindRecord {
+    RoadRace,
+    Criterium,
+    GranFondo,
+    TimeTrial,
+    StageRace,
+    Gravel,
+    Mtb,
+    HillClimb,
+    None,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PriorityRecord {
+    A,
+    B,
+    C,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExperienceRecord {
+    New,
+    Intermediate,
+    Experienced,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -867,6 +917,10 @@ impl From<&AthleteProfile> for ProfileRecord {
             goals,
             plan_weeks,
             event_date,
+            event,
+            recent_weekly_hours,
+            current_ctl,
+            experience,
         } = profile;
         ProfileRecord {
             name: name.clone(),
@@ -883,9 +937,44 @@ impl From<&AthleteProfile> for ProfileRecord {
             goals: goals.clone(),
             plan_weeks: *plan_weeks,
             event_date: event_date.map(|date| date.to_string()),
+            event: event.map(|details| EventRecord {
+                kind: details.kind.into(),
+                duration_h: details.duration_h,
+                priority: details.priority.into(),
+            }),
+            recent_weekly_hours: *recent_weekly_hours,
+            current_ctl: *current_ctl,
+            experience: experience.map(Into::into),
         }
     }
 }
+
+macro_rules! mirror_enum {
+    ($live:ty, $record:ident, [$($variant:ident),+]) => {
+        impl From<$live> for $record {
+            fn from(value: $live) -> Self {
+                match value {
+                    $(<$live>::$variant => $record::$variant,)+
+                }
+            }
+        }
+        impl From<$record> for $live {
+            fn from(value: $record) -> Self {
+                match value {
+                    $($record::$variant => <$live>::$variant,)+
+                }
+            }
+        }
+    };
+}
+
+mirror_enum!(
+    EventKind,
+    EventKindRecord,
+    [RoadRace, Criterium, GranFondo, TimeTrial, StageRace, Gravel, Mtb, HillClimb, None]
+);
+mirror_enum!(Priority, PriorityRecord, [A, B, C]);
+mirror_enum!(Experience, ExperienceRecord, [New, Intermediate, Experienced]);
 
 fn parse_date(field: &'static str, text: &str) -> Result<chrono::NaiveDate, Invalid> {
     chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| invalid(field, text))
@@ -907,6 +996,10 @@ impl TryFrom<ProfileRecord> for AthleteProfile {
             goals,
             plan_weeks,
             event_date,
+            event,
+            recent_weekly_hours,
+            current_ctl,
+            experience,
         } = record;
         Ok(AthleteProfile {
             name,
@@ -925,6 +1018,14 @@ impl TryFrom<ProfileRecord> for AthleteProfile {
             event_date: event_date
                 .map(|text| parse_date("profile.event_date", &text))
                 .transpose()?,
+            event: event.map(|record| EventDetails {
+                kind: record.kind.into(),
+                duration_h: record.duration_h,
+                priority: record.priority.into(),
+            }),
+            recent_weekly_hours,
+            current_ctl,
+            experience: experience.map(Into::into),
         })
     }
 }
