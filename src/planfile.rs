@@ -105,7 +105,8 @@ struct PlannedWorkout<'a> {
     name: &'a str,
     description: &'a str,
     detailed_description: Option<&'a str>,
-    duration_min: i64,
+    #[serde(serialize_with = "crate::domain::plan::serialize_minutes")]
+    duration_min: f64,
     tss: f64,
     segments: &'a [Segment],
 }
@@ -210,7 +211,7 @@ fn document(run: &Run) -> PlanDocument<'_> {
                 name: &workout.name,
                 description: &workout.description,
                 detailed_description: workout.detailed_description.as_deref(),
-                duration_min: workout.total_minutes(),
+                duration_min: workout.minutes(),
                 tss: workout.tss(),
                 segments: &workout.segments,
             })
@@ -416,7 +417,8 @@ fn workout_days(workouts: Option<&Value>) -> Value {
 }
 
 /// Free text that plans made elsewhere may omit and that carries no rule: a workout's `name`
-/// (the seed's workouts have none) and `description`, a segment's `description`.
+/// (the seed's workouts have none) and `description`, a segment's and a repeat step's
+/// `description`.
 fn default_free_text(week: &mut Value) {
     let Some(workouts) = week.get_mut("workouts").and_then(Value::as_array_mut) else {
         return;
@@ -436,12 +438,22 @@ fn default_free_text(week: &mut Value) {
             .into_iter()
             .flatten()
         {
-            if let Some(segment) = segment.as_object_mut() {
-                if segment.get("description").is_none_or(Value::is_null) {
-                    segment.insert("description".to_string(), json!(""));
+            let Some(segment) = segment.as_object_mut() else {
+                continue;
+            };
+            empty_description(segment);
+            for key in ["work", "recovery"] {
+                if let Some(step) = segment.get_mut(key).and_then(Value::as_object_mut) {
+                    empty_description(step);
                 }
             }
         }
+    }
+}
+
+fn empty_description(object: &mut Map<String, Value>) {
+    if object.get("description").is_none_or(Value::is_null) {
+        object.insert("description".to_string(), json!(""));
     }
 }
 

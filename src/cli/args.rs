@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::domain::validate::SPRINT_MAX_S;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "periodize",
@@ -213,6 +215,9 @@ pub struct PlanArgs {
     /// Severity of the weekly TSS check.
     #[arg(long, value_enum, default_value = "error")]
     pub tss_check: TssCheckArg,
+    /// Longest step, in seconds, that may go above 200 % FTP (up to 300 %); 0 allows none.
+    #[arg(long, default_value_t = SPRINT_MAX_S, value_name = "SECONDS")]
+    pub sprint_max_s: u32,
     /// Keep per-week checkpoints after the plan is done.
     #[arg(long)]
     pub keep_checkpoints: bool,
@@ -276,6 +281,9 @@ pub struct ValidateArgs {
     /// Most training days a week may have.
     #[arg(long, default_value_t = 5, value_name = "N")]
     pub max_training_days: u32,
+    /// Longest step, in seconds, that may go above 200 % FTP (up to 300 %); 0 allows none.
+    #[arg(long, default_value_t = SPRINT_MAX_S, value_name = "SECONDS")]
+    pub sprint_max_s: u32,
 }
 
 #[derive(Debug, Args)]

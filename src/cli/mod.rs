@@ -241,7 +241,7 @@ pub async fn run(cli: Cli, env: Env) -> Result<u8, Error> {
                     reason: format!("not valid JSON: {err}"),
                 });
             }
-            let rules = resolve::rules(args.tss_check, args.max_training_days)?;
+            let rules = resolve::rules(args.tss_check, args.max_training_days, args.sprint_max_s)?;
             let checked = crate::planfile::validate_file_text(&text, &rules);
             render::violations(&args.file, &checked, json_output)?;
             Ok(

@@ -14,6 +14,10 @@ use crate::cli::args::{
 use crate::cli::inputs::{self, CheckedItem, ItemBody, ItemSource};
 use crate::cli::{Env, Error};
 use crate::domain::validate::{Rules, TssCheck};
+
+/// The longest `--sprint-max-s`: the guide's rule set (§6) allows efforts above 150 % FTP up to
+/// 60 s; anything longer above 200 % is not a sprint.
+const MAX_SPRINT_S: u32 = 60;
 use crate::engine::batch::{Drive, DriveKind, MAX_RUN_CONCURRENCY, MAX_WEEK_CONCURRENCY};
 use crate::engine::{self};
 use crate::pricing::{self, PriceTable};
@@ -78,7 +82,11 @@ fn arg(flag: &'static str, value: impl ToString, reason: impl Into<String>) -> E
     }
 }
 
-pub fn rules(tss_check: TssCheckArg, max_training_days: u32) -> Result<Rules, Error> {
+pub fn rules(
+    tss_check: TssCheckArg,
+    max_training_days: u32,
+    sprint_max_s: u32,
+) -> Result<Rules, Error> {
     if !(1..=MAX_TRAINING_DAYS).contains(&max_training_days) {
         return Err(arg(
             "--max-training-days",
@@ -91,9 +99,17 @@ pub fn rules(tss_check: TssCheckArg, max_training_days: u32) -> Result<Rules, Er
         TssCheckArg::Warn => TssCheck::Warn,
         TssCheckArg::Off => TssCheck::Off,
     };
+    if sprint_max_s > MAX_SPRINT_S {
+        return Err(arg(
+            "--sprint-max-s",
+            sprint_max_s,
+            format!("expected 0 to {MAX_SPRINT_S} seconds"),
+        ));
+    }
     Ok(Rules {
         max_training_days,
         tss_check,
+        sprint_max_s,
     })
 }
 
@@ -337,7 +353,7 @@ pub fn generate(
         ));
     }
     let budget = budget(&args.budget)?.unwrap_or_default();
-    let rules = rules(args.tss_check, args.max_training_days)?;
+    let rules = rules(args.tss_check, args.max_training_days, args.sprint_max_s)?;
     let limits = limits(&args.model)?;
     let prompts = Arc::new(prompts(&args.model)?);
     let provider = provider(&args.model, None, env)?;

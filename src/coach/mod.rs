@@ -192,14 +192,14 @@ pub fn create_plan_overview(
             hard_days: count_i64(hard_days),
             easy_days: day_count - count_i64(hard_days),
             rest_days: 7 - day_count,
-            total_hours: minutes_to_hours(total_min),
+            total_hours: minutes_to_hours(small_f64(total_min)),
         };
         let context = WeekContext::new(&timeline, entry.week_number, phase);
         let details = WeekDetails {
             week_number: entry.week_number,
             workouts: design_week(profile, &context, &entry),
         };
-        let actual_min = details.total_minutes();
+        let actual_min = whole_minutes(details.minutes());
         entry.total_hours = details.hours();
         entry.target_tss = details.tss();
         entry.phase_rationale = phase_rationale(profile, &context, loading_weeks, &slots[index]);
@@ -277,4 +277,10 @@ fn count_i64(count: usize) -> i64 {
 fn small_f64(value: i64) -> f64 {
     // Minutes, weeks and counts: far below 2^53, so exact in f64.
     value as f64
+}
+
+/// The coach's own sums of minutes as an integer: it writes whole-minute segments and no
+/// repeats, so every sum of its minutes is a small whole number.
+fn whole_minutes(minutes: f64) -> i64 {
+    minutes.round() as i64
 }

@@ -136,14 +136,14 @@ pub(super) fn weekly_focus(
                 "{} {} ({})",
                 workout.weekday,
                 workout.name,
-                duration_text(workout.total_minutes())
+                duration_text(whole_minutes(workout.minutes()))
             )
         })
         .collect();
     format!(
         "{emphasis} Sessions: {}. Week total {} and about {:.0} TSS at FTP {:.0} W.",
         sessions.join("; "),
-        duration_text(details.total_minutes()),
+        duration_text(whole_minutes(details.minutes())),
         details.tss(),
         profile.ftp_w
     )
@@ -166,7 +166,7 @@ pub(super) fn watch_points(
     let longest = details
         .workouts
         .iter()
-        .map(Workout::total_minutes)
+        .map(|workout| whole_minutes(workout.minutes()))
         .max()
         .unwrap_or(0);
     match phase {

@@ -254,10 +254,11 @@ fn week_of(week: u32, minutes: i64) -> WeekDetails {
             detailed_description: None,
             segments: vec![Segment {
                 kind: SegmentKind::Steady,
-                duration_min: share,
+                duration_min: share as f64,
                 power_low_pct: 65.0,
                 power_high_pct: None,
                 description: "Z2".into(),
+                repeat: None,
             }],
         })
         .collect();
