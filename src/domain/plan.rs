@@ -126,9 +126,8 @@ pub struct Repeat {
 }
 
 /// One step of a repeat. Durations are minutes and may be fractions: 0.25 is a 15 s sprint.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct Step {
-    #[serde(serialize_with = "serialize_minutes")]
     pub duration_min: f64,
     pub power_low_pct: f64,
     #[serde(default)]
@@ -280,35 +279,88 @@ impl TryFrom<SegmentWire> for Segment {
 
 impl Serialize for Segment {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        /// Borrowed, so writing a plan copies no text; the repeat's keys only when it has one.
-        #[derive(Serialize)]
-        struct Wire<'a> {
-            #[serde(rename = "type")]
-            kind: SegmentKind,
-            #[serde(serialize_with = "serialize_minutes")]
-            duration_min: &'a f64,
-            power_low_pct: f64,
-            power_high_pct: Option<f64>,
-            description: &'a str,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            sets: Option<i64>,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            work: Option<&'a Step>,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            recovery: Option<&'a Step>,
+        self.wire(false).serialize(serializer)
+    }
+}
+
+/// A segment as a plan file writes it: every `power_high_pct` a number (the low one for a
+/// steady target), because the seed's Phase 4 and viewer read it as one and fail on `null`.
+pub struct ForPlanFile<'a>(&'a Segment);
+
+impl Serialize for ForPlanFile<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.wire(true).serialize(serializer)
+    }
+}
+
+/// The wire form of a segment, borrowed (writing a plan copies no text); the repeat's keys
+/// appear only when it has one.
+#[derive(Serialize)]
+struct WireOut<'a> {
+    #[serde(rename = "type")]
+    kind: SegmentKind,
+    #[serde(serialize_with = "serialize_minutes")]
+    duration_min: &'a f64,
+    power_low_pct: f64,
+    power_high_pct: Option<f64>,
+    description: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sets: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    work: Option<StepOut<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    recovery: Option<StepOut<'a>>,
+}
+
+#[derive(Serialize)]
+struct StepOut<'a> {
+    #[serde(serialize_with = "serialize_minutes")]
+    duration_min: &'a f64,
+    power_low_pct: f64,
+    power_high_pct: Option<f64>,
+    description: &'a str,
+}
+
+/// `numeric_high` fills a missing upper target with the lower one.
+fn high(low: f64, high: Option<f64>, numeric_high: bool) -> Option<f64> {
+    if numeric_high {
+        Some(high.unwrap_or(low))
+    } else {
+        high
+    }
+}
+
+impl Step {
+    fn wire(&self, numeric_high: bool) -> StepOut<'_> {
+        StepOut {
+            duration_min: &self.duration_min,
+            power_low_pct: self.power_low_pct,
+            power_high_pct: high(self.power_low_pct, self.power_high_pct, numeric_high),
+            description: &self.description,
         }
+    }
+}
+
+impl Segment {
+    /// This segment as a plan file writes it (see `ForPlanFile`).
+    pub fn for_plan_file(&self) -> ForPlanFile<'_> {
+        ForPlanFile(self)
+    }
+
+    fn wire(&self, numeric_high: bool) -> WireOut<'_> {
         let repeat = self.repeat.as_ref();
-        Wire {
+        WireOut {
             kind: self.kind,
             duration_min: &self.duration_min,
             power_low_pct: self.power_low_pct,
-            power_high_pct: self.power_high_pct,
+            power_high_pct: high(self.power_low_pct, self.power_high_pct, numeric_high),
             description: &self.description,
             sets: repeat.map(|repeat| repeat.sets),
-            work: repeat.map(|repeat| &repeat.work),
-            recovery: repeat.and_then(|repeat| repeat.recovery.as_ref()),
+            work: repeat.map(|repeat| repeat.work.wire(numeric_high)),
+            recovery: repeat
+                .and_then(|repeat| repeat.recovery.as_ref())
+                .map(|step| step.wire(numeric_high)),
         }
-        .serialize(serializer)
     }
 }
 
@@ -330,4 +382,37 @@ const WHOLE_F64_LIMIT: f64 = 9_007_199_254_740_992.0;
 /// Minutes to hours, rounded to 0.01 h so that sums print stably.
 pub fn minutes_to_hours(minutes: f64) -> f64 {
     (minutes / 60.0 * 100.0).round() / 100.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A plan file gives every segment and step a numeric `power_high_pct` (the seed's readers
+    /// fail on `null`); tool arguments and records keep `null` for a steady target.
+    #[test]
+    fn a_plan_file_writes_every_upper_target_as_a_number() {
+        let segment: Segment = serde_json::from_value(serde_json::json!({
+            "type": "interval", "duration_min": 12, "power_low_pct": 110, "power_high_pct": null, "description": "",
+            "sets": 3, "work": {"duration_min": 3, "power_low_pct": 110, "power_high_pct": null, "description": ""},
+            "recovery": {"duration_min": 1, "power_low_pct": 50, "power_high_pct": 55, "description": ""}
+        }))
+        .unwrap();
+        let file = serde_json::to_value(segment.for_plan_file()).unwrap();
+        assert_eq!(
+            (
+                &file["power_high_pct"],
+                &file["work"]["power_high_pct"],
+                &file["recovery"]["power_high_pct"]
+            ),
+            (
+                &serde_json::json!(110.0),
+                &serde_json::json!(110.0),
+                &serde_json::json!(55.0)
+            )
+        );
+        assert_eq!(file["duration_min"], serde_json::json!(12));
+        let held = serde_json::to_value(&segment).unwrap();
+        assert!(held["power_high_pct"].is_null() && held["work"]["power_high_pct"].is_null());
+    }
 }

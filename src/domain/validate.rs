@@ -591,12 +591,14 @@ fn week_rules(
 fn segment_rules(report: &mut Report, path: &str, at: &str, segment: &Segment, rules: &Rules) {
     let minutes = segment.duration_min;
     if minutes.is_finite() && minutes > 0.0 && minutes.fract() != 0.0 {
+        // A repeat's outer minutes are not ridden, so saying how they are read would mislead.
+        let read_as = match segment.repeat {
+            None => format!(" (read as {})", minutes_text(minutes)),
+            Some(_) => String::new(),
+        };
         report.warning(
             format!("{path}.duration_min"),
-            format!(
-                "{at}: duration_min = {minutes} is not whole minutes (read as {})",
-                minutes_text(minutes)
-            ),
+            format!("{at}: duration_min = {minutes} is not whole minutes{read_as}"),
         );
     }
     let Some(repeat) = &segment.repeat else {
@@ -974,7 +976,7 @@ mod tests {
         )]));
         assert_eq!(
             segment_findings(sprints.clone(), &rules),
-            ["warning: workouts[0].segments[0].duration_min: week 2 Tuesday: duration_min = 6.34 is not whole minutes (read as 6 min 20 s)"]
+            ["warning: workouts[0].segments[0].duration_min: week 2 Tuesday: duration_min = 6.34 is not whole minutes"]
         );
         // With no sprint allowance, the same steps are above the cap.
         let strict = Rules {
