@@ -717,6 +717,41 @@ mod tests {
         );
     }
 
+    /// The week tool offers the repeat construct the way strict-mode providers need it: every
+    /// key required (optional ones nullable), no other keys, and step minutes that may be
+    /// fractions. (`providers::openai` checks the whole schema against strict mode's rules.)
+    #[test]
+    fn the_week_tool_offers_repeats_with_nullable_parts_and_fractional_steps() {
+        let tool = week_tool();
+        let segment =
+            &tool.parameters["properties"]["workouts"]["items"]["properties"]["segments"]["items"];
+        let required: Vec<&str> = segment["required"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        for key in ["sets", "work", "recovery"] {
+            assert!(required.contains(&key), "{key} is required");
+        }
+        assert_eq!(
+            segment["properties"]["sets"]["type"],
+            json!(["integer", "null"])
+        );
+        assert_eq!(segment["properties"]["sets"]["maximum"], json!(MAX_SETS));
+        for key in ["work", "recovery"] {
+            let step = &segment["properties"][key];
+            assert_eq!(step["type"], json!(["object", "null"]), "{key}");
+            assert_eq!(step["additionalProperties"], json!(false), "{key}");
+            assert_eq!(
+                step["properties"]["duration_min"]["type"], "number",
+                "{key}"
+            );
+        }
+        // Plain segments stay whole minutes.
+        assert_eq!(segment["properties"]["duration_min"]["type"], "integer");
+    }
+
     #[test]
     fn seed_day_objects_become_training_days_and_counts() {
         let mut entry = json!({"week_number": 2.0, "training_days": [
