@@ -6,7 +6,7 @@ use chrono::{Datelike, Duration, NaiveDate};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
-use crate::domain::plan::{PlanOverview, Segment, WeekDetails};
+use crate::domain::plan::{round_minutes, PlanOverview, Segment, WeekDetails};
 use crate::domain::profile::{self, AthleteProfile};
 use crate::domain::validate::{self, Rules, Severity, Violation};
 use crate::domain::{Phase, Weekday};
@@ -258,7 +258,7 @@ fn document(run: &Run) -> PlanDocument<'_> {
                 name: &workout.name,
                 description: &workout.description,
                 detailed_description: workout.detailed_description.as_deref(),
-                duration_min: workout.minutes(),
+                duration_min: round_minutes(workout.minutes()),
                 tss: workout.tss(),
                 segments: &workout.segments,
             })

@@ -466,7 +466,7 @@ fn weeks_text(overview: &PlanOverview, weeks: &[WeekDetails], fallback: &[i64]) 
                 text.push_str(&format!(
                     "  {:<3} {:>4} min {:>6.1} TSS  {}\n",
                     &workout.weekday.name()[..3],
-                    workout.minutes(),
+                    crate::domain::plan::round_minutes(workout.minutes()),
                     workout.tss(),
                     printable(&workout.name)
                 ));

@@ -379,6 +379,12 @@ pub fn serialize_minutes<S: Serializer>(minutes: &f64, serializer: S) -> Result<
 /// Below this magnitude a whole f64 converts to i64 exactly.
 const WHOLE_F64_LIMIT: f64 = 9_007_199_254_740_992.0;
 
+/// Minutes rounded to 0.01 min (0.6 s), the precision fractional step durations are written
+/// with, so that a sum of fractions prints as written (6.34, not 6.340000000000001).
+pub fn round_minutes(minutes: f64) -> f64 {
+    (minutes * 100.0).round() / 100.0
+}
+
 /// Minutes to hours, rounded to 0.01 h so that sums print stably.
 pub fn minutes_to_hours(minutes: f64) -> f64 {
     (minutes / 60.0 * 100.0).round() / 100.0

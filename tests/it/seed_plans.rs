@@ -586,3 +586,33 @@ fn a_plan_file_we_write_satisfies_the_seeds_output_schema() {
     let validated = sandbox.run(&["validate", path]);
     assert_eq!(validated.status.code(), Some(0), "{}", stdout(&validated));
 }
+
+/// How short a sprint above 200 % FTP must be is a setting: with none allowed, the seed's
+/// 10 s sprints at 250-300 % are errors naming the step; an allowance above a minute is refused.
+#[test]
+fn the_sprint_allowance_is_a_setting() {
+    let sandbox = Sandbox::new();
+    let path = fixture("seed/report_data_12wk_llm.json")
+        .display()
+        .to_string();
+    let output = sandbox.run(&["validate", &path, "--json", "--sprint-max-s", "0"]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let report: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let found = violations(&report);
+    assert!(
+        found.contains(&(
+            "error".to_string(),
+            "athletes[0].training_plan.weekly_plan[0].workouts[2].segments[5].work.power_low_pct"
+                .to_string(),
+            "week 1 Friday: power_low_pct is 250, must be between 0 and 200".to_string()
+        )),
+        "{found:#?}"
+    );
+    let refused = sandbox.run(&["validate", &path, "--sprint-max-s", "61"]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        stderr(&refused).contains("--sprint-max-s") && stderr(&refused).contains("61"),
+        "{}",
+        stderr(&refused)
+    );
+}
