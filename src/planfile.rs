@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use crate::domain::event;
-use crate::domain::plan::{PlanOverview, Segment, WeekDetails};
+use crate::domain::plan::{round_minutes, PlanOverview, Segment, WeekDetails};
 use crate::domain::profile::{self, AthleteProfile};
 use crate::domain::validate::{self, Rules, Severity, Violation};
 use crate::domain::{Phase, Weekday};
@@ -72,6 +72,8 @@ struct PlanMetadata {
     target_ftp: f64,
     ftp_gain_watts: f64,
     ftp_gain_percent: f64,
+    /// What made the plan, for the seed's Phase 4, which requires it.
+    plan_type: String,
     start_date: String,
     end_date: String,
     event_date: Option<String>,
@@ -119,9 +121,18 @@ struct PlannedWorkout<'a> {
     name: &'a str,
     description: &'a str,
     detailed_description: Option<&'a str>,
-    duration_min: i64,
+    #[serde(serialize_with = "crate::domain::plan::serialize_minutes")]
+    duration_min: f64,
     tss: f64,
+    #[serde(serialize_with = "segments_for_plan_file")]
     segments: &'a [Segment],
+}
+
+fn segments_for_plan_file<S: serde::Serializer>(
+    segments: &&[Segment],
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.collect_seq(segments.iter().map(Segment::for_plan_file))
 }
 
 #[derive(Serialize)]
@@ -201,6 +212,43 @@ fn round_tenth(value: f64) -> f64 {
     (value * 10.0).round() / 10.0
 }
 
+/// The profile as a plan file holds it: our canonical keys, which `validate` reads back, and
+/// what the seed's Phase 4 and viewer read (`ftp`, `power_to_weight`, `training_availability`;
+/// without `ftp` the viewer assumes 260 W). The seed's readers ignore our keys and ours theirs.
+fn athlete_profile(athlete: &AthleteProfile) -> Value {
+    let mut value = profile::canonical_json(athlete);
+    if let Some(object) = value.as_object_mut() {
+        let week_days = athlete
+            .available_days
+            .iter()
+            .map(|day| day.name())
+            .collect::<Vec<_>>()
+            .join(", ");
+        object.insert("ftp".to_string(), json!(athlete.ftp_w));
+        object.insert(
+            "power_to_weight".to_string(),
+            json!(athlete
+                .weight_kg
+                .map(|weight| round_hundredth(athlete.ftp_w / weight))),
+        );
+        object.insert(
+            "training_availability".to_string(),
+            json!({"hours_per_week": athlete.weekly_hours, "week_days": week_days}),
+        );
+    }
+    value
+}
+
+/// The seed's `plan_metadata.plan_type`: who designed the plan (a week the built-in coach
+/// detailed as a fallback says so in its own `generated_by`).
+fn plan_type(provider: &str, model: &str) -> String {
+    format!("periodize plan designed by {provider} ({model})")
+}
+
+fn round_hundredth(value: f64) -> f64 {
+    (value * 100.0).round() / 100.0
+}
+
 fn document(run: &Run) -> PlanDocument<'_> {
     let spec = &run.spec;
     let overview = run
@@ -225,7 +273,7 @@ fn document(run: &Run) -> PlanDocument<'_> {
                 name: &workout.name,
                 description: &workout.description,
                 detailed_description: workout.detailed_description.as_deref(),
-                duration_min: workout.total_minutes(),
+                duration_min: round_minutes(workout.minutes()),
                 tss: workout.tss(),
                 segments: &workout.segments,
             })
@@ -274,13 +322,14 @@ fn document(run: &Run) -> PlanDocument<'_> {
             .unwrap_or_default();
 
     PlanDocument {
-        athlete_profile: profile::canonical_json(&spec.profile),
+        athlete_profile: athlete_profile(&spec.profile),
         plan_metadata: PlanMetadata {
             total_weeks: spec.total_weeks,
             current_ftp,
             target_ftp: overview.target_ftp,
             ftp_gain_watts: round_tenth(gain_w),
             ftp_gain_percent: round_tenth(gain_w / current_ftp * 100.0),
+            plan_type: plan_type(&spec.provider, &spec.model),
             start_date: date_of(spec.start_date, 1, Weekday::Monday).to_string(),
             // A plan that leads into its event ends on the event day.
             end_date: event_day
@@ -443,7 +492,8 @@ fn workout_days(workouts: Option<&Value>) -> Value {
 }
 
 /// Free text that plans made elsewhere may omit and that carries no rule: a workout's `name`
-/// (the seed's workouts have none) and `description`, a segment's `description`.
+/// (the seed's workouts have none) and `description`, a segment's and a repeat step's
+/// `description`.
 fn default_free_text(week: &mut Value) {
     let Some(workouts) = week.get_mut("workouts").and_then(Value::as_array_mut) else {
         return;
@@ -463,12 +513,22 @@ fn default_free_text(week: &mut Value) {
             .into_iter()
             .flatten()
         {
-            if let Some(segment) = segment.as_object_mut() {
-                if segment.get("description").is_none_or(Value::is_null) {
-                    segment.insert("description".to_string(), json!(""));
+            let Some(segment) = segment.as_object_mut() else {
+                continue;
+            };
+            empty_description(segment);
+            for key in ["work", "recovery"] {
+                if let Some(step) = segment.get_mut(key).and_then(Value::as_object_mut) {
+                    empty_description(step);
                 }
             }
         }
+    }
+}
+
+fn empty_description(object: &mut Map<String, Value>) {
+    if object.get("description").is_none_or(Value::is_null) {
+        object.insert("description".to_string(), json!(""));
     }
 }
 
@@ -636,14 +696,31 @@ fn whole(value: &Value) -> Option<u64> {
 }
 
 /// What `validate` checked in a file: the plans it found (a plan file is one; the seed's Phase 4
-/// `report_data.json` holds one per athlete at `athletes[].training_plan`), and every
-/// violation, with its path into the file.
+/// `report_data.json` holds one per athlete at `athletes[].training_plan`), each week's figures
+/// as the rules computed them, and every violation, with its path into the file.
 #[derive(Debug, Default)]
 pub struct Checked {
     /// In a report, one line per plan checked: where it sits and whose it is (empty for a
     /// plan file, which is its one plan).
     pub plans: Vec<String>,
+    /// Every week that was read, in file order.
+    pub weeks: Vec<WeekFigures>,
     pub violations: Vec<Violation>,
+}
+
+/// One week's riding time and TSS from its workouts (repeats expanded), beside what its
+/// overview entry planned: the figures the hours and TSS rules compare.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WeekFigures {
+    /// Where the week's plan sits in a Phase 4 report (`athletes[0].training_plan`); empty
+    /// in a plan file.
+    pub plan: String,
+    pub week_number: i64,
+    pub tss: f64,
+    pub hours: f64,
+    /// What the overview entry planned, when it has one.
+    pub target_tss: Option<f64>,
+    pub target_hours: Option<f64>,
 }
 
 /// Every rule on a plan file's text, or on each plan of a Phase 4 report.
@@ -656,9 +733,11 @@ pub fn validate_file_text(text: &str, rules: &Rules) -> Checked {
         object.get("athletes")?.as_array().cloned()
     });
     let Some(athletes) = report else {
+        let (violations, weeks) = check_plan_text(text, rules, "");
         return Checked {
             plans: Vec::new(),
-            violations: validate_plan_text(text, rules),
+            weeks,
+            violations,
         };
     };
     let mut checked = Checked::default();
@@ -679,10 +758,13 @@ pub fn validate_file_text(text: &str, rules: &Rules) -> Checked {
                     .plans
                     .push(format!("{at}.training_plan ({})", name.escape_debug()));
                 let text = serde_json::to_string(plan).expect("a JSON value serializes");
-                for mut violation in validate_plan_text(&text, rules) {
+                let (violations, weeks) =
+                    check_plan_text(&text, rules, &format!("{at}.training_plan"));
+                for mut violation in violations {
                     violation.path = format!("{at}.training_plan.{}", violation.path);
                     checked.violations.push(violation);
                 }
+                checked.weeks.extend(weeks);
             }
             _ => checked.violations.push(problem(
                 &format!("{at}.training_plan"),
@@ -695,23 +777,49 @@ pub fn validate_file_text(text: &str, rules: &Rules) -> Checked {
 
 /// Every rule of SPEC §6 on a plan file's text, with paths into the file.
 pub fn validate_plan_text(text: &str, rules: &Rules) -> Vec<Violation> {
+    check_plan_text(text, rules, "").0
+}
+
+/// The violations of a plan's text, and the figures of each week it read (`plan` says where
+/// the plan sits, for the figures).
+fn check_plan_text(text: &str, rules: &Rules, plan: &str) -> (Vec<Violation>, Vec<WeekFigures>) {
     match parse_plan(text) {
-        Ok(plan) => {
-            let event_day = plan.start_date.and_then(|start| {
-                event::event_day(start, plan.total_weeks, plan.profile.event_date)
+        Ok(parsed) => {
+            let event_day = parsed.start_date.and_then(|start| {
+                event::event_day(start, parsed.total_weeks, parsed.profile.event_date)
             });
-            validate::check_plan(
-                &plan.overview,
-                &plan.weeks,
-                &plan.profile,
-                plan.total_weeks,
+            let violations = validate::check_plan(
+                &parsed.overview,
+                &parsed.weeks,
+                &parsed.profile,
+                parsed.total_weeks,
                 event_day,
                 rules,
             )
             .into_iter()
             .map(in_file)
-            .collect()
+            .collect();
+            let weeks = parsed
+                .weeks
+                .iter()
+                .map(|week| {
+                    let entry = parsed
+                        .overview
+                        .weekly_overview
+                        .iter()
+                        .find(|entry| entry.week_number == week.week_number);
+                    WeekFigures {
+                        plan: plan.to_string(),
+                        week_number: week.week_number,
+                        tss: week.tss(),
+                        hours: week.hours(),
+                        target_tss: entry.map(|entry| entry.target_tss),
+                        target_hours: entry.map(|entry| entry.total_hours),
+                    }
+                })
+                .collect();
+            (violations, weeks)
         }
-        Err(problems) => problems,
+        Err(problems) => (problems, Vec::new()),
     }
 }

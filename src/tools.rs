@@ -4,8 +4,11 @@
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 
-use crate::domain::plan::{PlanOverview, Segment, WeekDetails, WeekOverview, Workout};
-use crate::domain::validate::{Severity, Violation};
+use crate::domain::plan::{
+    partial_repeat, PlanOverview, Repeat, Segment, Step, WeekDetails, WeekOverview, Workout,
+    MAX_SETS,
+};
+use crate::domain::validate::{Severity, Violation, MAX_POWER_PCT};
 use crate::domain::{Phase, SegmentKind, Weekday};
 use crate::llm::ToolSpec;
 
@@ -86,16 +89,33 @@ pub fn week_tool() -> ToolSpec {
 fn build_week_tool() -> ToolSpec {
     let weekdays = names(&Weekday::ALL, Weekday::name);
     let kinds = names(&SegmentKind::ALL, SegmentKind::name);
+    // A repeat's steps may be seconds long (0.25 = 15 s). Their power has no bounds here: a
+    // short sprint may go above MAX_POWER_PCT, and the validator names any value out of range.
+    // Kept small: every week request carries this schema.
+    let step = json!({
+        "type": ["object", "null"],
+        "properties": {
+            "duration_min": {"type": "number", "exclusiveMinimum": 0, "description": "minutes, fractions allowed (0.25 = 15 s)"},
+            "power_low_pct": {"type": "number"},
+            "power_high_pct": {"type": ["number", "null"]},
+            "description": {"type": "string"}
+        },
+        "required": ["duration_min", "power_low_pct", "power_high_pct", "description"],
+        "additionalProperties": false
+    });
     let segment = json!({
         "type": "object",
         "properties": {
             "type": {"type": "string", "enum": kinds},
             "duration_min": {"type": "integer", "minimum": 1},
-            "power_low_pct": {"type": "number", "minimum": 0, "maximum": 200, "description": "lower power target in % of FTP"},
-            "power_high_pct": {"type": ["number", "null"], "minimum": 0, "maximum": 200, "description": "upper power target in % of FTP, at least power_low_pct; null for a steady target"},
-            "description": {"type": "string"}
+            "power_low_pct": {"type": "number", "minimum": 0, "maximum": MAX_POWER_PCT, "description": "lower power target in % of FTP"},
+            "power_high_pct": {"type": ["number", "null"], "minimum": 0, "maximum": MAX_POWER_PCT, "description": "upper power target in % of FTP, at least power_low_pct; null for a steady target"},
+            "description": {"type": "string"},
+            "sets": {"type": ["integer", "null"], "minimum": 1, "maximum": MAX_SETS, "description": "a repeat: sets x (work, recovery); null on a plain segment"},
+            "work": step,
+            "recovery": step
         },
-        "required": ["type", "duration_min", "power_low_pct", "power_high_pct", "description"],
+        "required": ["type", "duration_min", "power_low_pct", "power_high_pct", "description", "sets", "work", "recovery"],
         "additionalProperties": false
     });
     let workout = json!({
@@ -184,12 +204,45 @@ fn typed<T: DeserializeOwned>(
     path: &str,
     problems: &mut Vec<Violation>,
 ) -> Option<T> {
+    let located = match &value {
+        Value::Object(object) => Some(object.clone()),
+        _ => None,
+    };
     match serde_json::from_value::<T>(value) {
         Ok(typed) => Some(typed),
         Err(err) => {
-            problems.push(structural(path, err.to_string()));
+            let at = located
+                .and_then(|object| culprit::<T>(&object))
+                .map_or_else(|| path.to_string(), |key| field_path(path, &key));
+            problems.push(structural(&at, err.to_string()));
             None
         }
+    }
+}
+
+/// The one key of `object` that makes it fail to parse as `T`, if there is exactly such a key:
+/// the object parses without it, or fails only because it is then missing. serde's messages
+/// ("invalid type: floating point `6.34`, expected i64") name the value but not the field; this
+/// finds the field, so every type error is reported at its path. It runs only on a failure.
+fn culprit<T: DeserializeOwned>(object: &serde_json::Map<String, Value>) -> Option<String> {
+    object.keys().find_map(|key| {
+        let mut without = object.clone();
+        without.remove(key);
+        let missing = format!("missing field `{key}`");
+        match serde_json::from_value::<T>(Value::Object(without)) {
+            Ok(_) => Some(key.clone()),
+            Err(err) if err.to_string() == missing => Some(key.clone()),
+            Err(_) => None,
+        }
+    })
+}
+
+/// The path of `key` inside the object at `path`: tool arguments' own keys have no prefix
+/// (`week_number`, `weekly_plan[3].week_number`), every other object's are dotted.
+fn field_path(path: &str, key: &str) -> String {
+    match path.strip_suffix("arguments") {
+        Some(prefix) => format!("{prefix}{key}"),
+        None => format!("{path}.{key}"),
     }
 }
 
@@ -279,11 +332,8 @@ pub fn week_from_value(value: Value, prefix: &str) -> Result<WeekDetails, Vec<Vi
         );
         let mut segments = Vec::with_capacity(segment_items.len());
         for (segment_index, segment_item) in segment_items.into_iter().enumerate() {
-            if let Some(segment) = typed::<Segment>(
-                segment_item,
-                &format!("{path}.segments[{segment_index}]"),
-                &mut problems,
-            ) {
+            let segment_path = format!("{path}.segments[{segment_index}]");
+            if let Some(segment) = segment_from_value(segment_item, &segment_path, &mut problems) {
                 segments.push(segment);
             }
         }
@@ -308,6 +358,44 @@ pub fn week_from_value(value: Value, prefix: &str) -> Result<WeekDetails, Vec<Vi
         }
         _ => Err(problems),
     }
+}
+
+/// One segment, the parts of its repeat parsed under their own paths (`….sets`, `….work`,
+/// `….recovery`), and half a repeat (`sets` without `work`, or steps without `sets`) reported
+/// at the missing key.
+fn segment_from_value(value: Value, path: &str, problems: &mut Vec<Violation>) -> Option<Segment> {
+    let Value::Object(mut object) = value else {
+        problems.push(structural(path, "expected an object"));
+        return None;
+    };
+    let before = problems.len();
+    let mut part = |key: &str| object.remove(key).filter(|value| !value.is_null());
+    let (sets, work, recovery) = (part("sets"), part("work"), part("recovery"));
+    let sets = sets.and_then(|value| typed::<i64>(value, &format!("{path}.sets"), problems));
+    let work = work.and_then(|value| typed::<Step>(value, &format!("{path}.work"), problems));
+    let recovery =
+        recovery.and_then(|value| typed::<Step>(value, &format!("{path}.recovery"), problems));
+    let segment = typed::<Segment>(Value::Object(object), path, problems);
+    if problems.len() > before {
+        return None;
+    }
+    if let Some(partial) = partial_repeat(sets.is_some(), work.is_some(), recovery.is_some()) {
+        problems.push(structural(
+            &format!("{path}.{}", partial.missing),
+            partial.to_string(),
+        ));
+        return None;
+    }
+    segment.map(|mut segment| {
+        if let (Some(sets), Some(work)) = (sets, work) {
+            segment.repeat = Some(Repeat {
+                sets,
+                work,
+                recovery,
+            });
+        }
+        segment
+    })
 }
 
 /// Accepts harmless variations seen in plans made elsewhere and in model output: day counts
@@ -429,6 +517,9 @@ fn day_objects_to_names(object: &mut serde_json::Map<String, Value>) {
     }
 }
 
+/// The numbers of a segment and of a repeat's steps.
+const STEP_NUMBERS: [&str; 3] = ["duration_min", "power_low_pct", "power_high_pct"];
+
 pub fn normalize_week(value: &mut Value) {
     if let Some(object) = value.as_object_mut() {
         numeric_string(object.get_mut("week_number"));
@@ -442,11 +533,19 @@ pub fn normalize_week(value: &mut Value) {
             continue;
         };
         for segment in segments {
-            if let Some(object) = segment.as_object_mut() {
-                for key in ["duration_min", "power_low_pct", "power_high_pct"] {
-                    numeric_string(object.get_mut(key));
+            let Some(object) = segment.as_object_mut() else {
+                continue;
+            };
+            for key in STEP_NUMBERS.into_iter().chain(["sets"]) {
+                numeric_string(object.get_mut(key));
+            }
+            whole_number(object.get_mut("sets"));
+            for key in ["work", "recovery"] {
+                if let Some(step) = object.get_mut(key).and_then(Value::as_object_mut) {
+                    for key in STEP_NUMBERS {
+                        numeric_string(step.get_mut(key));
+                    }
                 }
-                whole_number(object.get_mut("duration_min"));
             }
         }
     }
@@ -528,6 +627,8 @@ mod tests {
         }
     }
 
+    /// Every bad element is reported, each at the field that is wrong: serde's own messages
+    /// name the value but not the field.
     #[test]
     fn every_bad_element_is_reported_with_its_path() {
         let problems = parse_week(
@@ -538,7 +639,10 @@ mod tests {
         )
         .unwrap_err();
         let paths: Vec<&str> = problems.iter().map(|p| p.path.as_str()).collect();
-        assert_eq!(paths, ["workouts[0]", "workouts[1].segments[0]"]);
+        assert_eq!(
+            paths,
+            ["workouts[0].weekday", "workouts[1].segments[0].type"]
+        );
         assert!(
             problems[0].message.contains("Funday"),
             "{}",
@@ -549,6 +653,103 @@ mod tests {
             "{}",
             problems[1].message
         );
+    }
+
+    /// The seed's repeat blocks read as `Repeat`s; half a repeat, and a bad value inside one,
+    /// are reported at the key to fix.
+    #[test]
+    fn repeats_read_flat_and_their_problems_name_the_key() {
+        let week = parse_week(
+            r#"{"week_number": 1, "workouts": [{"weekday": "Monday", "name": "a", "description": "b", "detailed_description": null, "segments": [
+                {"type": "steady", "duration_min": 10, "power_low_pct": 60, "power_high_pct": null, "description": "", "sets": null, "work": null, "recovery": null},
+                {"type": "interval", "duration_min": 6.34, "power_low_pct": 250, "power_high_pct": 300, "description": "",
+                 "sets": 2.0, "work": {"duration_min": 0.17, "power_low_pct": 250, "power_high_pct": 300, "description": "Hard"},
+                 "recovery": {"duration_min": "3", "power_low_pct": 50, "description": "Easy"}}
+            ]}]}"#,
+        )
+        .unwrap();
+        let segments = &week.workouts[0].segments;
+        assert_eq!(segments[0].repeat, None);
+        let repeat = segments[1].repeat.as_ref().expect("a repeat");
+        assert_eq!(repeat.sets, 2);
+        assert_eq!(repeat.work.duration_min, 0.17);
+        assert_eq!(
+            repeat.recovery.as_ref().map(|step| step.duration_min),
+            Some(3.0)
+        );
+        // Written back flat, as read; a plain segment gains no keys.
+        let written = serde_json::to_value(&week).unwrap();
+        assert_eq!(written["workouts"][0]["segments"][1]["sets"], 2);
+        assert!(written["workouts"][0]["segments"][0].get("sets").is_none());
+
+        let problems = parse_week(
+            r#"{"week_number": 1, "workouts": [{"weekday": "Monday", "name": "a", "description": "b", "segments": [
+                {"type": "interval", "duration_min": 10, "power_low_pct": 60, "description": "", "sets": 3},
+                {"type": "interval", "duration_min": 10, "power_low_pct": 60, "description": "", "recovery": {"duration_min": 1, "power_low_pct": 50, "description": ""}},
+                {"type": "interval", "duration_min": 10, "power_low_pct": 60, "description": "", "sets": 2.5, "work": {"duration_min": true, "power_low_pct": 50, "description": ""}}
+            ]}]}"#,
+        )
+        .unwrap_err();
+        let found: Vec<(&str, &str)> = problems
+            .iter()
+            .map(|p| (p.path.as_str(), p.message.as_str()))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                (
+                    "workouts[0].segments[0].work",
+                    "work is missing: a repeat needs `sets` and `work` (and may have `recovery`)"
+                ),
+                (
+                    "workouts[0].segments[1].sets",
+                    "sets is missing: a repeat needs `sets` and `work` (and may have `recovery`)"
+                ),
+                (
+                    "workouts[0].segments[2].sets",
+                    "invalid type: floating point `2.5`, expected i64"
+                ),
+                (
+                    "workouts[0].segments[2].work.duration_min",
+                    "invalid type: boolean `true`, expected f64"
+                ),
+            ]
+        );
+    }
+
+    /// The week tool offers the repeat construct the way strict-mode providers need it: every
+    /// key required (optional ones nullable), no other keys, and step minutes that may be
+    /// fractions. (`providers::openai` checks the whole schema against strict mode's rules.)
+    #[test]
+    fn the_week_tool_offers_repeats_with_nullable_parts_and_fractional_steps() {
+        let tool = week_tool();
+        let segment =
+            &tool.parameters["properties"]["workouts"]["items"]["properties"]["segments"]["items"];
+        let required: Vec<&str> = segment["required"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        for key in ["sets", "work", "recovery"] {
+            assert!(required.contains(&key), "{key} is required");
+        }
+        assert_eq!(
+            segment["properties"]["sets"]["type"],
+            json!(["integer", "null"])
+        );
+        assert_eq!(segment["properties"]["sets"]["maximum"], json!(MAX_SETS));
+        for key in ["work", "recovery"] {
+            let step = &segment["properties"][key];
+            assert_eq!(step["type"], json!(["object", "null"]), "{key}");
+            assert_eq!(step["additionalProperties"], json!(false), "{key}");
+            assert_eq!(
+                step["properties"]["duration_min"]["type"], "number",
+                "{key}"
+            );
+        }
+        // Plain segments stay whole minutes.
+        assert_eq!(segment["properties"]["duration_min"]["type"], "integer");
     }
 
     #[test]

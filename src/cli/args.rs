@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::domain::validate::SPRINT_MAX_S;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "periodize",
@@ -218,6 +220,9 @@ pub struct PlanArgs {
     /// hard_days_back_to_back, cooldown_above_previous, warmup_cooldown).
     #[arg(long = "rule", value_name = "NAME=SEVERITY")]
     pub rules: Vec<String>,
+    /// Longest step, in seconds, that may go above 200 % FTP (up to 300 %); 0 allows none.
+    #[arg(long, default_value_t = SPRINT_MAX_S, value_name = "SECONDS")]
+    pub sprint_max_s: u32,
     /// Keep per-week checkpoints after the plan is done.
     #[arg(long)]
     pub keep_checkpoints: bool,
@@ -286,6 +291,9 @@ pub struct ValidateArgs {
     /// hard_days_back_to_back, cooldown_above_previous, warmup_cooldown).
     #[arg(long = "rule", value_name = "NAME=SEVERITY")]
     pub rules: Vec<String>,
+    /// Longest step, in seconds, that may go above 200 % FTP (up to 300 %); 0 allows none.
+    #[arg(long, default_value_t = SPRINT_MAX_S, value_name = "SECONDS")]
+    pub sprint_max_s: u32,
 }
 
 #[derive(Debug, Args)]

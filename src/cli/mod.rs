@@ -241,7 +241,12 @@ pub async fn run(cli: Cli, env: Env) -> Result<u8, Error> {
                     reason: format!("not valid JSON: {err}"),
                 });
             }
-            let rules = resolve::rules(args.tss_check, args.max_training_days, &args.rules)?;
+            let rules = resolve::rules(
+                args.tss_check,
+                args.max_training_days,
+                &args.rules,
+                args.sprint_max_s,
+            )?;
             let checked = crate::planfile::validate_file_text(&text, &rules);
             render::violations(&args.file, &checked, json_output)?;
             Ok(

@@ -466,7 +466,7 @@ fn weeks_text(overview: &PlanOverview, weeks: &[WeekDetails], fallback: &[i64]) 
                 text.push_str(&format!(
                     "  {:<3} {:>4} min {:>6.1} TSS  {}\n",
                     &workout.weekday.name()[..3],
-                    workout.total_minutes(),
+                    crate::domain::plan::round_minutes(workout.minutes()),
                     workout.tss(),
                     printable(&workout.name)
                 ));
@@ -524,6 +524,7 @@ pub fn violations(
             "errors": errors,
             "warnings": warnings,
             "checked": checked.plans,
+            "weeks": checked.weeks,
             "violations": violations,
         });
         return out(&pretty(&value));
@@ -531,6 +532,24 @@ pub fn violations(
     let mut text = String::new();
     for plan in &checked.plans {
         text.push_str(&format!("checked {}\n", printable(plan)));
+    }
+    for week in &checked.weeks {
+        let planned = |value: Option<f64>, unit: &str| {
+            value.map_or(String::new(), |value| format!(" (planned {value} {unit})"))
+        };
+        let at = if week.plan.is_empty() {
+            String::new()
+        } else {
+            format!("{} ", printable(&week.plan))
+        };
+        text.push_str(&format!(
+            "{at}week {}: {:.1} TSS{}, {:.2} h{}\n",
+            week.week_number,
+            week.tss,
+            planned(week.target_tss, "TSS"),
+            week.hours,
+            planned(week.target_hours, "h")
+        ));
     }
     for violation in violations {
         text.push_str(&format!("{}\n", printable(&violation.to_string())));

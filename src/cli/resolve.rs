@@ -14,6 +14,10 @@ use crate::cli::args::{
 use crate::cli::inputs::{self, CheckedItem, ItemBody, ItemSource};
 use crate::cli::{Env, Error};
 use crate::domain::validate::{Rule, RuleSeverity, Rules, TssCheck};
+
+/// The longest `--sprint-max-s`: the guide's rule set (§6) allows efforts above 150 % FTP up to
+/// 60 s; anything longer above 200 % is not a sprint.
+const MAX_SPRINT_S: u32 = 60;
 use crate::engine::batch::{Drive, DriveKind, MAX_RUN_CONCURRENCY, MAX_WEEK_CONCURRENCY};
 use crate::engine::{self};
 use crate::pricing::{self, PriceTable};
@@ -84,6 +88,7 @@ pub fn rules(
     tss_check: TssCheckArg,
     max_training_days: u32,
     rule_flags: &[String],
+    sprint_max_s: u32,
 ) -> Result<Rules, Error> {
     if !(1..=MAX_TRAINING_DAYS).contains(&max_training_days) {
         return Err(arg(
@@ -129,10 +134,18 @@ pub fn rules(
         })?;
         severities.insert(rule, severity);
     }
+    if sprint_max_s > MAX_SPRINT_S {
+        return Err(arg(
+            "--sprint-max-s",
+            sprint_max_s,
+            format!("expected 0 to {MAX_SPRINT_S} seconds"),
+        ));
+    }
     Ok(Rules {
         max_training_days,
         tss_check,
         severities,
+        sprint_max_s,
         ..Rules::default()
     })
 }
@@ -377,7 +390,12 @@ pub fn generate(
         ));
     }
     let budget = budget(&args.budget)?.unwrap_or_default();
-    let rules = rules(args.tss_check, args.max_training_days, &args.rules)?;
+    let rules = rules(
+        args.tss_check,
+        args.max_training_days,
+        &args.rules,
+        args.sprint_max_s,
+    )?;
     let limits = limits(&args.model)?;
     let prompts = Arc::new(prompts(&args.model)?);
     let provider = provider(&args.model, None, env)?;

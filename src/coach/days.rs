@@ -184,10 +184,10 @@ pub(super) fn planned_minutes(fraction: f64, reference_min: i64) -> i64 {
 /// The most minutes a week may have after `previous_min` without the validator's
 /// "hours rise more than 10 %" warning, compared the way the validator compares (rounded hours).
 pub(super) fn max_rise_minutes(previous_min: i64) -> i64 {
-    let limit = minutes_to_hours(previous_min) * HOURS_RISE_WARN + 1e-9;
+    let limit = minutes_to_hours(small_f64(previous_min)) * HOURS_RISE_WARN + 1e-9;
     // A week is at most 10 080 minutes, so the cast is exact.
     let mut minutes = (limit * 60.0).ceil() as i64 + 1;
-    while minutes > 1 && minutes_to_hours(minutes) > limit {
+    while minutes > 1 && minutes_to_hours(small_f64(minutes)) > limit {
         minutes -= 1;
     }
     minutes
@@ -198,8 +198,8 @@ pub(super) fn max_rise_minutes(previous_min: i64) -> i64 {
 pub(super) fn within_rounding(total_min: i64, weekly_hours: f64, capacity_min: i64) -> i64 {
     let mut minutes = total_min;
     while minutes > 1
-        && (minutes_to_hours(minutes) > weekly_hours + 1e-9
-            || minutes_to_hours(minutes) * 60.0 > small_f64(capacity_min) + 1e-6)
+        && (minutes_to_hours(small_f64(minutes)) > weekly_hours + 1e-9
+            || minutes_to_hours(small_f64(minutes)) * 60.0 > small_f64(capacity_min) + 1e-6)
     {
         minutes -= 1;
     }

@@ -256,7 +256,7 @@ pub fn create_plan_overview(
             hard_days: count_i64(hard_days),
             easy_days: day_count - count_i64(hard_days),
             rest_days: 7 - day_count,
-            total_hours: minutes_to_hours(total_min),
+            total_hours: minutes_to_hours(small_f64(total_min)),
         };
         let mut details = WeekDetails {
             week_number,
@@ -271,21 +271,21 @@ pub fn create_plan_overview(
                 entry.easy_days = day_count;
             } else if let Some(next) = shrunk(tried_min, total_min) {
                 tried_min = next;
-                entry.total_hours = minutes_to_hours(tried_min);
+                entry.total_hours = minutes_to_hours(small_f64(tried_min));
             } else {
                 break;
             }
             details.workouts = design_week(profile, &context, &entry);
         }
         guard.push(WeekLoad::detailed(&entry, &details));
-        let actual_min = details.total_minutes();
+        let actual_min = whole_minutes(details.minutes());
         if details.workouts.iter().any(|workout| workout.name == FTP_TEST_NAME) {
             test_weeks.push(week_number);
         }
         longest_ride_min = details
             .workouts
             .iter()
-            .map(Workout::total_minutes)
+            .map(|workout| whole_minutes(workout.minutes()))
             .fold(longest_ride_min, i64::max);
         entry.total_hours = details.hours();
         entry.target_tss = details.tss();
@@ -391,4 +391,10 @@ fn count_i64(count: usize) -> i64 {
 fn small_f64(value: i64) -> f64 {
     // Minutes, weeks and counts: far below 2^53, so exact in f64.
     value as f64
+}
+
+/// The coach's own sums of minutes as an integer: it writes whole-minute segments and no
+/// repeats, so every sum of its minutes is a small whole number.
+fn whole_minutes(minutes: f64) -> i64 {
+    minutes.round() as i64
 }

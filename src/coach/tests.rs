@@ -163,7 +163,7 @@ fn seed_athlete_plan_summary() {
                     "{} {} {}'",
                     &workout.weekday.name()[..3],
                     workout.name,
-                    workout.total_minutes()
+                    workout.minutes()
                 )
             })
             .collect();
@@ -232,7 +232,7 @@ fn budget_larger_than_five_days_can_hold() {
     let weeks = weeks_of(&profile, &overview, &rules);
     let violations = untolerated(&check_plan(&overview, &weeks, &profile, 8, None, &rules));
     assert!(violations.is_empty(), "{violations:#?}");
-    assert!(weeks.iter().all(|week| week.total_minutes() <= 100));
+    assert!(weeks.iter().all(|week| week.minutes() <= 100.0));
     // Week 1 (60 % of the budget: 60 min) rides 3 × 20 min rather than 5 × 12 min.
     assert_eq!(overview.weekly_overview[0].training_days.len(), 3);
     assert!(overview
@@ -286,7 +286,7 @@ fn targets_set_elsewhere_move_endurance_within_zone_two() {
             (week.tss() - target).abs() < (own.tss() - target).abs(),
             "steering must move towards the target"
         );
-        assert_eq!(week.total_minutes(), own.total_minutes());
+        assert_eq!(week.minutes(), own.minutes());
         for segment in week.workouts.iter().flat_map(|workout| &workout.segments) {
             if segment.kind == SegmentKind::Steady && segment.power_low_pct >= ZONE2_PCT.0 {
                 assert!(segment.power_high() <= ZONE2_PCT.1, "{segment:?}");

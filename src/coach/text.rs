@@ -131,10 +131,9 @@ pub(super) fn phase_rationale(
             }
         ),
         Phase::Build => format!(
-            "{position}: with the base in place, {} now drive{} fitness up (FTP {:.0} W today), with endurance \
+            "{position}: with the base in place, {} now drive fitness up (FTP {:.0} W today), with endurance \
              riding around them. {versus_last}",
             focus_sessions(context.goal.focus),
-            if focus_sessions(context.goal.focus).ends_with('s') { "" } else { "s" },
             profile.ftp_w
         ),
         Phase::Recovery => format!(
@@ -170,8 +169,8 @@ pub(super) fn phase_rationale(
 /// The quality work a focus builds with, as a phrase.
 pub(super) fn focus_sessions(focus: Focus) -> &'static str {
     match focus {
-        Focus::Criterium => "anaerobic 1-min efforts, VO2max and over-unders",
-        Focus::TimeTrial => "long threshold reps at time-trial power",
+        Focus::Criterium => "anaerobic 1-min efforts and VO2max intervals",
+        Focus::TimeTrial => "long threshold reps at time-trial power and some VO2max work",
         Focus::Climbing => "climbing-style threshold and VO2max efforts",
         Focus::Endurance => "long tempo, sweet spot and some VO2max work",
         Focus::Racing => "threshold, VO2max and anaerobic efforts",
@@ -207,14 +206,14 @@ pub(super) fn weekly_focus(
                 "{} {} ({})",
                 workout.weekday,
                 workout.name,
-                duration_text(workout.total_minutes())
+                duration_text(whole_minutes(workout.minutes()))
             )
         })
         .collect();
     format!(
         "{emphasis} Sessions: {}. Week total {} and about {:.0} TSS at FTP {:.0} W.",
         sessions.join("; "),
-        duration_text(details.total_minutes()),
+        duration_text(whole_minutes(details.minutes())),
         details.tss(),
         profile.ftp_w
     )
@@ -238,7 +237,7 @@ pub(super) fn watch_points(
     let longest = details
         .workouts
         .iter()
-        .map(Workout::total_minutes)
+        .map(|workout| whole_minutes(workout.minutes()))
         .max()
         .unwrap_or(0);
     match phase {
@@ -361,12 +360,13 @@ pub(super) fn coaching_notes(profile: &AthleteProfile, plan: &PlanFacts<'_>) -> 
             if loading_weeks == 2 { ", the rhythm that suits athletes over 55" } else { "" }
         );
     }
+    let build_role = format!("Build adds {}", focus_sessions(plan.goal.focus));
     let roles: Vec<&str> = [
         (
             Phase::Foundation,
             "Foundation builds aerobic endurance with steady rides plus tempo and sweet-spot work",
         ),
-        (Phase::Build, "Build adds threshold and VO2max intervals"),
+        (Phase::Build, build_role.as_str()),
         (
             Phase::Peak,
             "Peak trims volume while keeping race-like intensity",
@@ -429,19 +429,6 @@ pub(super) fn coaching_notes(profile: &AthleteProfile, plan: &PlanFacts<'_>) -> 
             weeks_text(weeks)
         );
     }
-    let _ = write!(
-        notes,
-        "Quality sessions are chosen for {}: {}. ",
-        match plan.goal.focus {
-            Focus::Criterium => "criterium racing",
-            Focus::TimeTrial => "time trialling",
-            Focus::Climbing => "climbing",
-            Focus::Endurance => "a long endurance event",
-            Focus::Racing => "road racing",
-            Focus::General => "a higher FTP",
-        },
-        focus_sessions(plan.goal.focus)
-    );
     if let Some(event_min) = plan.goal.event_min {
         let _ = write!(
             notes,
@@ -455,8 +442,7 @@ pub(super) fn coaching_notes(profile: &AthleteProfile, plan: &PlanFacts<'_>) -> 
         (Some(_), Some(event)) => {
             let _ = write!(
                 notes,
-                "Everything points at your event on {} {}: the plan ends on that day, which carries the event and \
-                 no workout. ",
+                "The plan ends on your event, {} {} (no workout that day). ",
                 event.weekday,
                 event.date.format("%Y-%m-%d")
             );

@@ -575,10 +575,11 @@ pub(super) fn segment(
 ) -> Segment {
     Segment {
         kind,
-        duration_min: minutes,
+        duration_min: small_f64(minutes),
         power_low_pct: low_pct,
         power_high_pct: Some(high_pct),
         description,
+        repeat: None,
     }
 }
 

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::event::{self, EventDay, Experience};
 use crate::domain::load::{self, WeekLoad};
-use crate::domain::plan::{PlanOverview, WeekDetails, WeekOverview, Workout};
+use crate::domain::plan::{PlanOverview, Segment, WeekDetails, WeekOverview, Workout, MAX_SETS};
 use crate::domain::profile::AthleteProfile;
 use crate::domain::{Phase, SegmentKind, Weekday};
 
@@ -183,6 +183,9 @@ pub struct Rules {
     pub max_ctl_ramp: f64,
     /// Severities set for plausibility rules; a rule not listed has its default.
     pub severities: BTreeMap<Rule, RuleSeverity>,
+    /// Longest step, in seconds, that may go above `MAX_POWER_PCT` (up to `SPRINT_MAX_PCT`);
+    /// 0 allows no step above it.
+    pub sprint_max_s: u32,
 }
 
 impl Default for Rules {
@@ -192,6 +195,7 @@ impl Default for Rules {
             tss_check: TssCheck::Error,
             max_ctl_ramp: RECREATIONAL_CTL_RAMP,
             severities: BTreeMap::new(),
+            sprint_max_s: SPRINT_MAX_S,
         }
     }
 }
@@ -244,6 +248,17 @@ pub const BUDGET_TOLERANCE: f64 = 1.10;
 pub const TARGET_FTP_RANGE: std::ops::RangeInclusive<f64> = 0.9..=1.25;
 pub const MAX_HARD_DAYS: i64 = 3;
 pub const MAX_POWER_PCT: f64 = 200.0;
+/// The default of `Rules::sprint_max_s`: Coggan's level 7 (neuromuscular power) is sprints
+/// under 30 s (guide §1.3), the only efforts ridden above twice FTP.
+pub const SPRINT_MAX_S: u32 = 30;
+/// The most a short sprint may ask for: peak sprint power of trained riders is about 2.5 to 3
+/// times FTP, and the seed's real plans write 250 to 300 % for their 10 s sprints.
+pub const SPRINT_MAX_PCT: f64 = 300.0;
+/// The precision of a fractional step duration (0.01 min, 0.6 s): a repeat's outer duration
+/// may differ from its expansion by this much per set before it earns a warning.
+pub const REPEAT_STEP_ROUNDING_MIN: f64 = 0.01;
+/// Float slack when fractional minutes are summed and compared with a whole cap.
+const MINUTES_SLACK: f64 = 1e-6;
 /// Half of 0.01 h in minutes plus float slack: the rounding allowed in `total_hours`.
 pub const HOURS_ROUNDING_MIN: f64 = 0.31;
 /// Week-over-week hours rise that earns a warning (outside a recovery week).
@@ -1056,58 +1071,23 @@ fn week_rules(
         }
         for (segment_index, segment) in workout.segments.iter().enumerate() {
             let segment_path = format!("{path}.segments[{segment_index}]");
+            let at = format!("week {n} {}", workout.weekday);
             report.text(
                 || format!("{segment_path}.description"),
                 &segment.description,
                 MAX_SEGMENT_TEXT_CHARS,
             );
-            if segment.duration_min < 1 {
-                report.error(
-                    format!("{segment_path}.duration_min"),
-                    format!(
-                        "week {n} {}: duration_min is {}, must be at least 1",
-                        workout.weekday, segment.duration_min
-                    ),
-                );
-            }
-            let low = segment.power_low_pct;
-            if !low.is_finite() || !(0.0..=MAX_POWER_PCT).contains(&low) {
-                report.error(
-                    format!("{segment_path}.power_low_pct"),
-                    format!(
-                        "week {n} {}: power_low_pct is {low}, must be between 0 and 200",
-                        workout.weekday
-                    ),
-                );
-            }
-            if let Some(high) = segment.power_high_pct {
-                if !high.is_finite() || !(0.0..=MAX_POWER_PCT).contains(&high) {
-                    report.error(
-                        format!("{segment_path}.power_high_pct"),
-                        format!(
-                            "week {n} {}: power_high_pct is {high}, must be between 0 and 200",
-                            workout.weekday
-                        ),
-                    );
-                } else if high < low {
-                    report.error(
-                        format!("{segment_path}.power_high_pct"),
-                        format!(
-                            "week {n} {}: power_high_pct {high} is below power_low_pct {low}",
-                            workout.weekday
-                        ),
-                    );
-                }
-            }
+            segment_rules(report, &segment_path, &at, segment, rules);
         }
-        let minutes = workout.total_minutes();
+        let minutes = workout.minutes();
         let cap = profile.cap_min(workout.weekday);
-        if minutes > i64::from(cap) {
+        if minutes > f64::from(cap) + MINUTES_SLACK {
             report.error(
                 format!("{path}.segments"),
                 format!(
-                    "week {n} {}: workout lasts {minutes} min, above the daily cap of {cap} min",
-                    workout.weekday
+                    "week {n} {}: workout lasts {} min, above the daily cap of {cap} min",
+                    workout.weekday,
+                    minutes_text(minutes)
                 ),
             );
         }
@@ -1206,7 +1186,7 @@ fn week_plausibility_rules(
     );
     let load = WeekLoad::detailed(entry, week);
     if entry.phase == Phase::Recovery {
-        let minutes = week.total_minutes() as f64;
+        let minutes = week.minutes();
         let threshold = load.threshold_minutes.unwrap_or(0.0);
         if minutes > 0.0 && threshold / minutes > RECOVERY_MAX_THRESHOLD_SHARE + 1e-9 {
             report.rule(
@@ -1335,6 +1315,149 @@ fn hard_days_rule(
             load::THRESHOLD_PCT
         ),
     );
+}
+
+/// The rules of one segment: a plain one is one step; a repeat is checked part by part (its
+/// sets, its work and recovery steps) and its outer duration against its expansion. The outer
+/// power of a repeat is a summary that nobody rides, so only its steps' power is checked.
+fn segment_rules(report: &mut Report, path: &str, at: &str, segment: &Segment, rules: &Rules) {
+    let minutes = segment.duration_min;
+    if minutes.is_finite() && minutes > 0.0 && minutes.fract() != 0.0 {
+        // A repeat's outer minutes are not ridden, so saying how they are read would mislead.
+        let read_as = match segment.repeat {
+            None => format!(" (read as {})", minutes_text(minutes)),
+            Some(_) => String::new(),
+        };
+        report.warning(
+            format!("{path}.duration_min"),
+            format!("{at}: duration_min = {minutes} is not whole minutes{read_as}"),
+        );
+    }
+    let Some(repeat) = &segment.repeat else {
+        step_rules(
+            report,
+            path,
+            at,
+            (minutes, segment.power_low_pct, segment.power_high_pct),
+            rules,
+        );
+        return;
+    };
+    if !(1..=MAX_SETS).contains(&repeat.sets) {
+        report.error(
+            format!("{path}.sets"),
+            format!("{at}: sets is {}, must be 1 to {MAX_SETS}", repeat.sets),
+        );
+    }
+    for (name, step) in [
+        ("work", Some(&repeat.work)),
+        ("recovery", repeat.recovery.as_ref()),
+    ] {
+        let Some(step) = step else { continue };
+        let step_path = format!("{path}.{name}");
+        report.text(
+            || format!("{step_path}.description"),
+            &step.description,
+            MAX_SEGMENT_TEXT_CHARS,
+        );
+        step_rules(
+            report,
+            &step_path,
+            at,
+            (step.duration_min, step.power_low_pct, step.power_high_pct),
+            rules,
+        );
+    }
+    let expanded = segment.minutes();
+    // Each step written to 0.01 min may be off by half of that; a set holds two steps. A set
+    // count out of range is an error already, and its expansion means nothing.
+    let tolerance = REPEAT_STEP_ROUNDING_MIN * repeat.sets.clamp(1, MAX_SETS) as f64 + 1e-9;
+    if (1..=MAX_SETS).contains(&repeat.sets)
+        && minutes.is_finite()
+        && expanded.is_finite()
+        && (minutes - expanded).abs() > tolerance
+    {
+        let recovery = repeat
+            .recovery
+            .as_ref()
+            .map_or(String::new(), |step| format!(" + {}", step.duration_min));
+        report.warning(
+            format!("{path}.duration_min"),
+            format!(
+                "{at}: duration_min is {minutes}, but the repeat {} x ({}{recovery}) lasts {}; the repeat is what counts",
+                repeat.sets,
+                repeat.work.duration_min,
+                minutes_text(expanded)
+            ),
+        );
+    }
+}
+
+/// The rules of one ridden step (a plain segment, or a repeat's work or recovery): a duration
+/// above 0, and power within 0..=`MAX_POWER_PCT`, or up to `SPRINT_MAX_PCT` in a step of at
+/// most `rules.sprint_max_s` seconds.
+fn step_rules(
+    report: &mut Report,
+    path: &str,
+    at: &str,
+    (minutes, low, high): (f64, f64, Option<f64>),
+    rules: &Rules,
+) {
+    if !minutes.is_finite() || minutes <= 0.0 {
+        report.error(
+            format!("{path}.duration_min"),
+            format!("{at}: duration_min is {minutes}, must be more than 0"),
+        );
+    }
+    let short = minutes.is_finite() && minutes * 60.0 <= f64::from(rules.sprint_max_s) + 1e-9;
+    let cap = if short { SPRINT_MAX_PCT } else { MAX_POWER_PCT };
+    let allowed = |pct: f64| pct.is_finite() && (0.0..=cap).contains(&pct);
+    let range = |name: &str, pct: f64| {
+        let could_sprint = pct > MAX_POWER_PCT && pct <= SPRINT_MAX_PCT && rules.sprint_max_s > 0;
+        let sprint = if short || !could_sprint {
+            String::new()
+        } else {
+            format!(
+                " (above {MAX_POWER_PCT} only in steps of at most {} s; this one lasts {})",
+                rules.sprint_max_s,
+                minutes_text(minutes)
+            )
+        };
+        format!("{at}: {name} is {pct}, must be between 0 and {cap}{sprint}")
+    };
+    if !allowed(low) {
+        report.error(format!("{path}.power_low_pct"), range("power_low_pct", low));
+    }
+    if let Some(high) = high {
+        if !allowed(high) {
+            report.error(
+                format!("{path}.power_high_pct"),
+                range("power_high_pct", high),
+            );
+        } else if high < low {
+            report.error(
+                format!("{path}.power_high_pct"),
+                format!("{at}: power_high_pct {high} is below power_low_pct {low}"),
+            );
+        }
+    }
+}
+
+/// Minutes as a reader says them: `45`, `6 min 20 s` style only when there are seconds.
+fn minutes_text(minutes: f64) -> String {
+    if !minutes.is_finite() {
+        return minutes.to_string();
+    }
+    let seconds = (minutes * 60.0).round();
+    let whole = (seconds / 60.0).trunc();
+    let rest = seconds - whole * 60.0;
+    if rest == 0.0 {
+        format!("{whole} min")
+    } else if whole == 0.0 {
+        format!("{rest} s")
+    } else {
+        format!("{whole} min {rest} s")
+    }
 }
 
 /// Checks a whole plan (3c and `periodize validate`): the overview, every week against its
@@ -1498,7 +1621,9 @@ fn cross_week_rules(report: &mut Report, overview: &PlanOverview, weeks: &[WeekD
 mod tests {
     use super::*;
     use crate::coach;
+    use crate::domain::plan::Workout;
     use crate::domain::profile::parse_profile;
+    use crate::domain::SegmentKind;
 
     fn profile() -> AthleteProfile {
         parse_profile(
@@ -1812,10 +1937,11 @@ mod tests {
         };
         let hard = crate::domain::plan::Segment {
             kind: SegmentKind::Work,
-            duration_min: 12,
+            duration_min: 12.0,
             power_low_pct: 95.0,
             power_high_pct: Some(100.0),
             description: String::new(),
+            repeat: None,
         };
         for (week, day) in [(0, Weekday::Sunday), (1, Weekday::Monday)] {
             let workout = weeks[week]
@@ -1830,6 +1956,58 @@ mod tests {
         assert!(
             found.iter().any(|v| v.starts_with("warning: weekly_overview[1]: hard_days_back_to_back: week 1 Sunday and week 2 Monday are both hard")),
             "{found:?}"
+        );
+    }
+
+    fn segments(value: serde_json::Value) -> Vec<Segment> {
+        serde_json::from_value(value).expect("well-formed segments")
+    }
+
+    /// The violations of week 2 with `segments` as its first workout, under that workout.
+    fn segment_findings(segments: Vec<Segment>, rules: &Rules) -> Vec<String> {
+        let profile = profile();
+        let overview = coach::create_plan_overview(&profile, 4, None, rules);
+        let mut week = coach::add_week_details(&profile, &overview, 2, None, rules);
+        week.workouts[0].segments = segments;
+        let entry = overview.week(2).expect("week 2");
+        check_week(&week, 2, entry, &profile, None, rules)
+            .iter()
+            .filter(|violation| violation.path.starts_with("workouts[0].segments["))
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    /// The guide's vector E (§1.2): 10 min ramp 50 to 70 %, 5 x (3 min at 120 %, 3 min at
+    /// 50 %), 10 min at 50 %. Written as a repeat, it counts as its 50 expanded minutes, not as
+    /// the outer block, and its TSS is the sum over the ten steps.
+    #[test]
+    fn a_repeat_counts_as_its_expansion() {
+        let workout = Workout {
+            weekday: Weekday::Tuesday,
+            name: "E".into(),
+            description: String::new(),
+            detailed_description: None,
+            segments: segments(serde_json::json!([
+                {"type": "warmup", "duration_min": 10, "power_low_pct": 50, "power_high_pct": 70, "description": ""},
+                {"type": "interval", "duration_min": 99, "power_low_pct": 120, "power_high_pct": null, "description": "",
+                 "sets": 5, "work": {"duration_min": 3, "power_low_pct": 120, "power_high_pct": null, "description": ""},
+                 "recovery": {"duration_min": 3, "power_low_pct": 50, "power_high_pct": null, "description": ""}},
+                {"type": "cooldown", "duration_min": 10, "power_low_pct": 50, "power_high_pct": null, "description": ""}
+            ])),
+        };
+        assert_eq!(workout.minutes(), 50.0);
+        // 6.0 + 5 x (7.2 + 1.25) + 4.17; the guide's per-step figure, with its ramp counted
+        // by the mean of IF², is 52.5.
+        assert_eq!(workout.tss(), 52.4);
+        let kinds: Vec<SegmentKind> = workout.steps().map(|step| step.kind).collect();
+        assert_eq!(kinds.len(), 12);
+        assert_eq!(
+            (kinds[1], kinds[2], kinds[10]),
+            (
+                SegmentKind::Work,
+                SegmentKind::Recovery,
+                SegmentKind::Recovery
+            )
         );
     }
 
@@ -1863,5 +2041,60 @@ mod tests {
                 errors
             );
         }
+    }
+
+    #[test]
+    fn every_rule_reads_the_steps_of_a_repeat() {
+        let rules = Rules::default();
+        let step = |minutes: f64, pct: f64| serde_json::json!({"duration_min": minutes, "power_low_pct": pct, "power_high_pct": null, "description": ""});
+        let repeat = |outer: f64, sets: i64, work, recovery| {
+            serde_json::json!({"type": "interval", "duration_min": outer, "power_low_pct": 100, "power_high_pct": null,
+                               "description": "", "sets": sets, "work": work, "recovery": recovery})
+        };
+        // The seed's sprints: 2 x (10 s at 250-300 %, 3 min easy), outer 6.34 min. Short
+        // enough to go above 200 %; the outer minutes are not whole, which is worth a warning.
+        let sprints = segments(serde_json::json!([repeat(
+            6.34,
+            2,
+            serde_json::json!({"duration_min": 0.17, "power_low_pct": 250, "power_high_pct": 300, "description": "Hard"}),
+            step(3.0, 55.0)
+        )]));
+        assert_eq!(
+            segment_findings(sprints.clone(), &rules),
+            ["warning: workouts[0].segments[0].duration_min: week 2 Tuesday: duration_min = 6.34 is not whole minutes"]
+        );
+        // With no sprint allowance, the same steps are above the cap.
+        let strict = Rules {
+            sprint_max_s: 0,
+            ..Rules::default()
+        };
+        let found = segment_findings(sprints, &strict);
+        assert!(
+            found.contains(&"error: workouts[0].segments[0].work.power_high_pct: week 2 Tuesday: power_high_pct is 300, must be between 0 and 200".to_string()),
+            "{found:#?}"
+        );
+
+        assert_eq!(
+            segment_findings(
+                segments(serde_json::json!([
+                    repeat(100.0, 4, step(10.0, 90.0), step(5.0, 55.0)),
+                    repeat(3.0, 0, step(0.0, 90.0), serde_json::Value::Null),
+                    repeat(51.0, 51, step(0.75, 250.0), step(0.25, 350.0)),
+                    repeat(50.0, 50, step(0.75, 100.0), step(0.25, 50.0)),
+                    {"type": "steady", "duration_min": 0.5, "power_low_pct": 230, "power_high_pct": null, "description": ""}
+                ])),
+                &rules
+            ),
+            [
+                "warning: workouts[0].segments[0].duration_min: week 2 Tuesday: duration_min is 100, but the repeat 4 x (10 + 5) lasts 60 min; the repeat is what counts",
+                "error: workouts[0].segments[1].sets: week 2 Tuesday: sets is 0, must be 1 to 50",
+                "error: workouts[0].segments[1].work.duration_min: week 2 Tuesday: duration_min is 0, must be more than 0",
+                "error: workouts[0].segments[2].sets: week 2 Tuesday: sets is 51, must be 1 to 50",
+                "error: workouts[0].segments[2].work.power_low_pct: week 2 Tuesday: power_low_pct is 250, must be between 0 and 200 (above 200 only in steps of at most 30 s; this one lasts 45 s)",
+                "error: workouts[0].segments[2].recovery.power_low_pct: week 2 Tuesday: power_low_pct is 350, must be between 0 and 300",
+                // 30 s is short enough to sprint, as a plain segment too.
+                "warning: workouts[0].segments[4].duration_min: week 2 Tuesday: duration_min = 0.5 is not whole minutes (read as 30 s)",
+            ]
+        );
     }
 }

@@ -15,10 +15,10 @@ use std::path::Path;
 use chrono::NaiveDate;
 use sha2::{Digest, Sha256};
 
-use crate::domain::plan::{minutes_to_hours, PlanOverview, WeekOverview};
+use crate::domain::plan::{minutes_to_hours, PlanOverview, WeekOverview, MAX_SETS};
 use crate::domain::profile::AthleteProfile;
 use crate::domain::validate::{
-    TssCheck, BUDGET_TOLERANCE, MAX_HARD_DAYS, MAX_POWER_PCT, TARGET_FTP_RANGE,
+    TssCheck, BUDGET_TOLERANCE, MAX_HARD_DAYS, MAX_POWER_PCT, SPRINT_MAX_PCT, TARGET_FTP_RANGE,
 };
 use crate::domain::{zones, Weekday};
 use crate::files::{self, ReadError};
@@ -74,6 +74,7 @@ pub const WEEK_VARIABLES: &[&str] = &[
     "hours_tolerance_pct",
     "hours_tolerance_unloading_pct",
     "max_power_pct",
+    "max_sets",
     "minutes_window",
     "next_week",
     "phase",
@@ -81,6 +82,8 @@ pub const WEEK_VARIABLES: &[&str] = &[
     "power_zones",
     "previous_week",
     "rest_days",
+    "sprint_max_pct",
+    "sprint_max_s",
     "target_hours",
     "target_minutes",
     "target_tss",
@@ -866,7 +869,7 @@ mod tests {
                 let (low, high) = minutes_window(hours, tolerance);
                 assert!(low <= high, "{hours} {tolerance}");
                 for minutes in [low, high] {
-                    let off = (minutes_to_hours(minutes) - hours).abs() / hours;
+                    let off = (minutes_to_hours(minutes as f64) - hours).abs() / hours;
                     assert!(
                         off <= tolerance + 1e-9,
                         "{hours} h, {minutes} min is off by {off}"
@@ -874,7 +877,7 @@ mod tests {
                 }
                 // The window is as wide as the rule allows: one minute more is outside it.
                 for minutes in [low - 1, high + 1] {
-                    let off = (minutes_to_hours(minutes) - hours).abs() / hours;
+                    let off = (minutes_to_hours(minutes as f64) - hours).abs() / hours;
                     assert!(
                         off > tolerance - 0.01,
                         "{hours} h, {minutes} min is off by {off}"

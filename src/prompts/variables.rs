@@ -15,6 +15,11 @@ pub(super) fn brief_error(step: StepId, reason: impl Into<String>) -> Error {
 }
 
 /// A number as a person writes it: at most two decimals, no trailing zeros ("7", "6.5", "7.25").
+/// Whole minutes of a window as f64: a week's minutes are far below 2^53, so exact.
+fn whole_f64(minutes: i64) -> f64 {
+    minutes as f64
+}
+
 pub(super) fn num(value: f64) -> String {
     if !value.is_finite() {
         return value.to_string();
@@ -154,7 +159,7 @@ pub(super) fn calendar(
             let shown = event.format("%Y-%m-%d");
             match place_event(start, total_weeks, event) {
                 EventPlacement::InLastWeek(day) => format!(
-                    "- Event: {shown}, the {} of week {}: the plan's last day. Schedule no workout on it or after it; taper over the final 7-14 days (volume down 40-60 %, some intensity kept) with openers 1-2 days before.",
+                    "- Event: {shown} ({}, week {}), the plan's last day: no workout on it or after it; openers 1-2 days before.",
                     day.weekday, day.week
                 ),
                 EventPlacement::Early { .. } => format!("- Event: {shown}, before the plan's last week; treat the plan as preparation for what comes next."),
@@ -193,7 +198,7 @@ pub fn overview_variables(brief: &StepBrief, start_date: Option<NaiveDate>) -> R
         indent(&format!(
             "{}\n- Together: at most {capacity_min} min ({} h) a week.",
             caps_listing(profile, &available),
-            num(minutes_to_hours(i64::from(capacity_min)))
+            num(minutes_to_hours(f64::from(capacity_min)))
         )),
     );
     vars.insert("ftp_w", num(profile.ftp_w));
@@ -298,7 +303,8 @@ pub(super) fn plan_summary(overview: &PlanOverview, profile: &AthleteProfile) ->
 /// the validator measures it (minutes converted to hours rounded to 0.01 h).
 pub(super) fn minutes_window(total_hours: f64, tolerance: f64) -> (i64, i64) {
     let target = total_hours * 60.0;
-    let off = |minutes: i64| (minutes_to_hours(minutes) - total_hours).abs() / total_hours;
+    let off =
+        |minutes: i64| (minutes_to_hours(whole_f64(minutes)) - total_hours).abs() / total_hours;
     // `total_hours` is checked finite and above 0 by the caller (and bounded by the budget rule),
     // so the casts below are exact small integers.
     // The epsilon keeps an exact edge (7.5 h + 10% = 495 min) from being lost to float noise;
@@ -403,12 +409,15 @@ pub(super) fn week_variables_with(
         pct(HOURS_TOLERANCE_UNLOADING),
     );
     vars.insert("max_power_pct", num(MAX_POWER_PCT));
+    vars.insert("max_sets", MAX_SETS.to_string());
+    vars.insert("sprint_max_pct", num(SPRINT_MAX_PCT));
+    vars.insert("sprint_max_s", brief.rules.sprint_max_s.to_string());
     vars.insert(
         "minutes_window",
         format!(
             "{low_min} and {high_min} min ({} to {} h)",
-            num(minutes_to_hours(low_min)),
-            num(minutes_to_hours(high_min))
+            num(minutes_to_hours(whole_f64(low_min))),
+            num(minutes_to_hours(whole_f64(high_min)))
         ),
     );
     vars.insert(

@@ -30,6 +30,7 @@ use crate::store::records::{
 use crate::store::{Access, Durability, Error};
 use crate::workflow::RunId;
 
+/// Named for format 2, the first JSON format; it holds format 2 and 3 records alike.
 const TREE: &str = "v2";
 const LEGACY_RUNS: &str = "runs";
 const LEGACY_STEPS: &str = "steps";
@@ -231,11 +232,18 @@ impl SledStore {
         let meta = match tree.as_ref().map(|tree| tree.get(keys::META)).transpose() {
             Err(source) => return Err(io("meta record")(source)),
             Ok(Some(Some(bytes))) => {
-                records::decode::<MetaRecord>(&bytes).map_err(|source| Error::Corrupt {
-                    run_id: "(store)".into(),
-                    key: "meta".into(),
-                    source,
-                })?
+                let meta =
+                    records::decode::<MetaRecord>(&bytes).map_err(|source| Error::Corrupt {
+                        run_id: "(store)".into(),
+                        key: "meta".into(),
+                        source,
+                    })?;
+                // This build writes its own version from now on; the records of an older JSON
+                // version in the tree read as they are.
+                MetaRecord {
+                    format: records::FORMAT_VERSION,
+                    ..meta
+                }
             }
             Ok(_) => initial_meta(legacy.as_ref())?,
         };

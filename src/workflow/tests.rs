@@ -745,3 +745,129 @@ fn oversized_arguments_are_refused_and_kept_cut_for_the_repair() {
         turns[0].feedback
     );
 }
+
+/// A week the model answers with repeats: each run of identical (work, recovery) pairs in the
+/// coach's week folded into one repeat segment, so the week rides the same minutes and TSS.
+fn folded_week(week: u32) -> crate::domain::plan::WeekDetails {
+    use crate::domain::plan::{Repeat, Segment, Step};
+    use crate::domain::SegmentKind;
+    let spec = spec(2);
+    let overview = coach::create_plan_overview(&spec.profile, 2, None, &spec.rules);
+    let mut details = coach::add_week_details(&spec.profile, &overview, week, None, &spec.rules);
+    let step = |segment: &Segment| Step {
+        duration_min: segment.duration_min,
+        power_low_pct: segment.power_low_pct,
+        power_high_pct: segment.power_high_pct,
+        description: segment.description.clone(),
+    };
+    let same = |a: &Segment, b: &Segment| {
+        (a.kind, a.duration_min, a.power_low_pct, a.power_high_pct)
+            == (b.kind, b.duration_min, b.power_low_pct, b.power_high_pct)
+    };
+    for workout in &mut details.workouts {
+        let old = std::mem::take(&mut workout.segments);
+        let mut index = 0;
+        while index < old.len() {
+            let pair = |at: usize| {
+                old.get(at)
+                    .is_some_and(|s| matches!(s.kind, SegmentKind::Work | SegmentKind::Interval))
+                    && old
+                        .get(at + 1)
+                        .is_some_and(|s| s.kind == SegmentKind::Recovery)
+            };
+            let mut sets = 0;
+            while pair(index + 2 * sets)
+                && (sets == 0
+                    || (same(&old[index], &old[index + 2 * sets])
+                        && same(&old[index + 1], &old[index + 2 * sets + 1])))
+            {
+                sets += 1;
+            }
+            if sets < 2 {
+                workout.segments.push(old[index].clone());
+                index += 1;
+                continue;
+            }
+            let (work, recovery) = (&old[index], &old[index + 1]);
+            workout.segments.push(Segment {
+                kind: SegmentKind::Interval,
+                duration_min: (work.duration_min + recovery.duration_min) * sets as f64,
+                power_low_pct: work.power_low_pct,
+                power_high_pct: work.power_high_pct,
+                description: "the set".into(),
+                repeat: Some(Repeat {
+                    sets: sets as i64,
+                    work: step(work),
+                    recovery: Some(step(recovery)),
+                }),
+            });
+            index += 2 * sets;
+        }
+    }
+    details
+}
+
+/// A model may answer with repeats: the week is accepted as it came (the repeat kept, no
+/// warning), counted as its expansion, and the plan file writes it back flat for `validate`,
+/// which reads it with no finding.
+#[test]
+fn a_week_written_with_repeats_is_accepted_and_written_back() {
+    let spec = spec(2);
+    let overview = coach::create_plan_overview(&spec.profile, 2, None, &spec.rules);
+    let plain = coach::add_week_details(&spec.profile, &overview, 1, None, &spec.rules);
+    let folded = folded_week(1);
+    assert!(
+        folded
+            .workouts
+            .iter()
+            .flat_map(|w| &w.segments)
+            .any(|s| s.repeat.is_some()),
+        "the coach's week 1 has an interval set to fold"
+    );
+    assert!(
+        folded
+            .workouts
+            .iter()
+            .map(|w| w.segments.len())
+            .sum::<usize>()
+            < plain
+                .workouts
+                .iter()
+                .map(|w| w.segments.len())
+                .sum::<usize>()
+    );
+    assert_eq!(
+        (folded.minutes(), folded.tss()),
+        (plain.minutes(), plain.tss())
+    );
+    let mut machine = Machine::new(spec);
+    let arguments = serde_json::to_string(&folded).expect("serializes");
+    for event in [
+        Event::Start {
+            at_ms: 1_000,
+            week_concurrency: 4,
+        },
+        good_overview(1, 2_000),
+        reply(
+            StepId::Week(1),
+            1,
+            tools::ADD_WEEK_DETAILS,
+            arguments,
+            3_000,
+        ),
+        good_week(2, 1, 4_000),
+    ] {
+        machine.handle(&event);
+    }
+    assert_eq!(state_name(machine.state()), "finalizing");
+    let run = machine.run();
+    assert_eq!(run.week(1), Some(&folded));
+    assert!(run.steps[&StepId::Week(1)].warnings.is_empty());
+    let file = crate::planfile::render(run).expect("renders");
+    let text = String::from_utf8(file).expect("UTF-8");
+    assert!(text.contains("\"sets\": "), "the file keeps the repeat");
+    assert_eq!(
+        crate::planfile::validate_plan_text(&text, &Rules::default()),
+        []
+    );
+}

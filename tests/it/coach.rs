@@ -276,26 +276,28 @@ fn check_coach(profile: &AthleteProfile, weeks: u32, rules: &Rules) -> Result<()
         prop_assert_eq!(week.hours(), entry.total_hours);
         // Never above the budget, in minutes and in the rounded hours the validator reads.
         prop_assert!(
-            week.total_minutes() as f64 <= profile.weekly_hours * 60.0 + 1e-9,
+            week.minutes() <= profile.weekly_hours * 60.0 + 1e-9,
             "week {} has {} min, budget {} h",
             number,
-            week.total_minutes(),
+            week.minutes(),
             profile.weekly_hours
         );
         prop_assert!(week.hours() <= profile.weekly_hours + 1e-9);
         for workout in &week.workouts {
-            let cap = i64::from(profile.cap_min(workout.weekday));
+            let cap = f64::from(profile.cap_min(workout.weekday));
             prop_assert!(
-                workout.total_minutes() <= cap,
+                workout.minutes() <= cap,
                 "week {} {}: {} min > cap {}",
                 number,
                 workout.weekday,
-                workout.total_minutes(),
+                workout.minutes(),
                 cap
             );
             prop_assert!(!workout.segments.is_empty());
             for segment in &workout.segments {
-                prop_assert!(segment.duration_min >= 1);
+                // Whole minutes, no repeats: the coach writes plain whole-minute segments.
+                prop_assert!(segment.duration_min >= 1.0 && segment.duration_min.fract() == 0.0);
+                prop_assert!(segment.repeat.is_none());
                 prop_assert!(segment.power_high() >= segment.power_low_pct);
                 prop_assert!(
                     (0.0..=200.0).contains(&segment.power_low_pct) && segment.power_high() <= 200.0

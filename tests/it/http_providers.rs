@@ -342,8 +342,13 @@ async fn refused_arguments_are_repaired_in_the_providers_own_format() {
 }
 
 /// What a whole plan costs, by the mock's count of the request bytes (4 characters a token):
-/// the fixture athlete's 12-week plan stays under 36 K input tokens at first-attempt success,
+/// the fixture athlete's 12-week plan stays under 37 K input tokens at first-attempt success,
 /// and a 52-week plan under 4.6 times that, so cost grows with the weeks, not their square.
+///
+/// The bound was 36 K (measured 32.6 K) until the repeat construct: its schema (912
+/// characters) and its paragraph in the 3b prompt (393) add about 330 tokens to each week
+/// request, 36.5 K measured for the 12 weeks. A model that writes its interval sets as repeats
+/// answers with far fewer output tokens than that (a 5 x 3 min set was ten segments).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_plan_costs_tokens_in_proportion_to_its_weeks() {
     let athlete =
@@ -378,7 +383,7 @@ async fn a_plan_costs_tokens_in_proportion_to_its_weeks() {
     }
     let (twelve, fifty_two) = (input_by_weeks[0], input_by_weeks[1]);
     assert!(
-        twelve <= 36_000,
+        twelve <= 37_000,
         "a 12-week plan sends {twelve} input tokens"
     );
     assert!(

@@ -218,7 +218,7 @@ fn start_date_places_the_event_in_the_plan() {
         "{user}"
     );
     assert!(
-        user.contains("- Event: 2025-06-01, the Sunday of week 4: the plan's last day. Schedule no workout on it or after it"),
+        user.contains("- Event: 2025-06-01 (Sunday, week 4), the plan's last day: no workout on it or after it"),
         "{user}"
     );
     let (_, without) = set.overview_messages(&overview_brief()).unwrap();
@@ -256,10 +256,11 @@ fn week_of(week: u32, minutes: i64) -> WeekDetails {
             detailed_description: None,
             segments: vec![Segment {
                 kind: SegmentKind::Steady,
-                duration_min: share,
+                duration_min: share as f64,
                 power_low_pct: 65.0,
                 power_high_pct: None,
                 description: "Z2".into(),
+                repeat: None,
             }],
         })
         .collect();

@@ -123,6 +123,10 @@ fn human_report_of_the_broken_seed_plan() {
     let output = sandbox.run(&["validate", "seed_plan_broken.json"]);
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     expect![[r#"
+        week 1: 227.3 TSS (planned 220 TSS), 5.33 h (planned 5 h)
+        week 2: 267.1 TSS (planned 270 TSS), 5.50 h (planned 5.5 h)
+        week 3: 288.4 TSS (planned 290 TSS), 5.60 h (planned 4 h)
+        week 4: 133.3 TSS (planned 135 TSS), 3.50 h (planned 3.5 h)
         error: weekly_plan[0].workouts[0].weekday: week 1: Monday is not a training day of this week (training days: Tuesday, Thursday, Saturday, Sunday)
         error: weekly_plan[1].workouts[0].segments[1].power_high_pct: week 2 Tuesday: power_high_pct 95 is below power_low_pct 105
         error: weekly_plan[2].workouts: week 3 (Build): workouts total 5.60 h, the overview planned 4 h (off by 40.0%; warn above 10.0%, fail above 20.0%)
@@ -337,4 +341,289 @@ fn a_phase_4_report_is_checked_plan_by_plan() {
     let (code, checked) = validate_json(&json!({"athletes": []}));
     assert_eq!(code, Some(1));
     assert_eq!(violations(&checked)[0].1, "athletes");
+}
+
+/// The seed's real 12-week plan writes its interval sets as repeats (`sets` × `work` and
+/// `recovery`, the outer `duration_min` the whole block, 10 s sprints as 0.17 min). Each week's
+/// TSS is the expanded figure, within 1 % of a sum over the expanded steps done by hand
+/// (python over the file: hours × IF² × 100, IF the midpoint); the flat reading counted the
+/// outer block instead (week 7: 518). A TSS warning is raised exactly for the weeks whose
+/// expanded figure is off its target by more than the warning threshold.
+#[test]
+fn the_seeds_12_week_plan_is_read_with_its_repeats_expanded() {
+    const EXPECTED_TSS: [f64; 12] = [
+        321.4, 335.9, 338.9, 242.9, 356.2, 347.6, 356.8, 254.0, 345.0, 315.2, 289.7, 242.5,
+    ];
+    let text = std::fs::read_to_string(fixture("seed/report_data_12wk_llm.json")).unwrap();
+    let file: Value = serde_json::from_str(&text).unwrap();
+    let (code, checked) = validate_json(&file);
+    assert_eq!(code, Some(0), "{checked:#}");
+    assert_eq!(
+        checked["checked"],
+        json!(["athletes[0].training_plan (Tom)"])
+    );
+    let weeks = checked["weeks"]
+        .as_array()
+        .expect("the report has each week");
+    assert_eq!(weeks.len(), 12);
+    let found = violations(&checked);
+    let plan = &file["athletes"][0]["training_plan"]["weekly_plan"];
+    for (index, (week, expected)) in weeks.iter().zip(EXPECTED_TSS).enumerate() {
+        assert_eq!(week["week_number"], index + 1);
+        let tss = week["tss"].as_f64().unwrap();
+        assert!(
+            (tss - expected).abs() <= expected * 0.01,
+            "week {}: {tss} TSS, expected {expected}",
+            index + 1
+        );
+        let target = plan[index]["target_tss"].as_f64().unwrap();
+        assert_eq!(week["target_tss"], target);
+        let unloading = ["Recovery", "Taper"].contains(&plan[index]["phase"].as_str().unwrap());
+        let warn_above = if unloading { 0.12 } else { 0.15 };
+        let off = (tss - target).abs() / target;
+        let tss_findings: Vec<_> = found
+            .iter()
+            .filter(|(_, path, message)| {
+                path == &format!("athletes[0].training_plan.weekly_plan[{index}].workouts")
+                    && message.contains(" TSS")
+            })
+            .collect();
+        if off > warn_above {
+            assert_eq!(tss_findings.len(), 1, "week {}: {found:#?}", index + 1);
+            assert_eq!(tss_findings[0].0, "warning");
+            assert!(
+                tss_findings[0].2.contains(&format!("{tss:.1} TSS")),
+                "{}",
+                tss_findings[0].2
+            );
+        } else {
+            assert!(
+                tss_findings.is_empty(),
+                "week {}: {tss_findings:#?}",
+                index + 1
+            );
+        }
+    }
+    // Week 7 is 17 % under its target, not 20.5 % over it.
+    assert!(found.iter().any(|(_, path, message)| path
+        == "athletes[0].training_plan.weekly_plan[6].workouts"
+        && message.contains("356.9 TSS")
+        && message.contains("off by 17.0%")));
+    // Fractional minutes read, with a warning naming the field; an outer block that disagrees
+    // with its repeat names both figures.
+    assert!(found.contains(&(
+        "warning".to_string(),
+        "athletes[0].training_plan.weekly_plan[0].workouts[2].segments[5].duration_min".to_string(),
+        "week 1 Friday: duration_min = 6.34 is not whole minutes".to_string()
+    )));
+    assert!(found.contains(&(
+        "warning".to_string(),
+        "athletes[0].training_plan.weekly_plan[6].workouts[3].segments[1].duration_min".to_string(),
+        "week 7 Saturday: duration_min is 100, but the repeat 4 x (10 + 5) lasts 60 min; the repeat is what counts".to_string()
+    )));
+    assert!(found.iter().all(|(severity, _, _)| severity == "warning"));
+
+    // The text report shows each week's figures too.
+    let sandbox = Sandbox::new();
+    let path = sandbox.write("report_data.json", &text);
+    let output = sandbox.run(&["validate", path.to_str().unwrap()]);
+    assert!(
+        stdout(&output).contains(
+            "athletes[0].training_plan week 7: 356.9 TSS (planned 430 TSS), 6.18 h (planned 7.6 h)\n"
+        ),
+        "{}",
+        stdout(&output)
+    );
+}
+
+/// Any type error in a plan file names its field, and the rules still run on the rest.
+#[test]
+fn a_type_error_in_a_plan_file_names_its_field() {
+    let mut plan = seed_plan();
+    plan["weekly_plan"][1]["workouts"][0]["segments"][1]["power_low_pct"] = json!(true);
+    plan["weekly_plan"][2]["workouts"][1]["segments"][0]["sets"] = json!(2.5);
+    plan["weekly_plan"][2]["workouts"][1]["segments"][0]["work"] =
+        json!({"duration_min": 1, "power_low_pct": 90, "description": ""});
+    let (code, report) = validate_json(&plan);
+    assert_eq!(code, Some(1));
+    let paths: Vec<String> = violations(&report).into_iter().map(|v| v.1).collect();
+    assert_eq!(
+        paths,
+        [
+            "weekly_plan[1].workouts[0].segments[1].power_low_pct",
+            "weekly_plan[2].workouts[1].segments[0].sets"
+        ]
+    );
+}
+
+/// The subset of draft-07 the seed's output schema uses: `type` (one or a list), `required`,
+/// `properties`, `items`, `enum`, `minimum`, `maximum`, `minItems`. Every failure with its path.
+fn schema_errors(schema: &Value, value: &Value, path: &str, errors: &mut Vec<String>) {
+    let type_of = |value: &Value| match value {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(number) if number.is_i64() || number.is_u64() => "integer",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    };
+    if let Some(wanted) = schema.get("type") {
+        let wanted: Vec<&str> = match wanted {
+            Value::String(one) => vec![one.as_str()],
+            Value::Array(many) => many.iter().filter_map(Value::as_str).collect(),
+            other => panic!("{path}: unexpected type keyword {other}"),
+        };
+        let found = type_of(value);
+        // An integer is a number too.
+        let fits = wanted.contains(&found) || (found == "integer" && wanted.contains(&"number"));
+        if !fits {
+            errors.push(format!("{path}: is {found} {value}, expected {wanted:?}"));
+            return;
+        }
+    }
+    if let Some(allowed) = schema.get("enum").and_then(Value::as_array) {
+        if !allowed.contains(value) {
+            errors.push(format!("{path}: {value} is not one of {allowed:?}"));
+        }
+    }
+    if let Some(number) = value.as_f64() {
+        if let Some(minimum) = schema.get("minimum").and_then(Value::as_f64) {
+            if number < minimum {
+                errors.push(format!("{path}: {number} is below {minimum}"));
+            }
+        }
+        if let Some(maximum) = schema.get("maximum").and_then(Value::as_f64) {
+            if number > maximum {
+                errors.push(format!("{path}: {number} is above {maximum}"));
+            }
+        }
+    }
+    if let Value::Object(object) = value {
+        for key in schema
+            .get("required")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+        {
+            if !object.contains_key(key) {
+                errors.push(format!("{path}: `{key}` is missing"));
+            }
+        }
+        if let Some(properties) = schema.get("properties").and_then(Value::as_object) {
+            for (key, child) in properties {
+                if let Some(inner) = object.get(key) {
+                    schema_errors(child, inner, &format!("{path}.{key}"), errors);
+                }
+            }
+        }
+    }
+    if let Value::Array(items) = value {
+        if let Some(min) = schema.get("minItems").and_then(Value::as_u64) {
+            if (items.len() as u64) < min {
+                errors.push(format!("{path}: {} items, at least {min}", items.len()));
+            }
+        }
+        if let Some(item_schema) = schema.get("items") {
+            for (index, item) in items.iter().enumerate() {
+                schema_errors(item_schema, item, &format!("{path}[{index}]"), errors);
+            }
+        }
+    }
+}
+
+/// The walker finds what it should: it is what the next test relies on.
+#[test]
+fn the_schema_walker_reports_each_failure_with_its_path() {
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string(fixture("seed/training_plan_output_schema.json")).unwrap(),
+    )
+    .unwrap();
+    let mut errors = Vec::new();
+    schema_errors(
+        &schema,
+        &json!({"athlete_profile": {"name": "x", "age": 30.5}, "plan_metadata": {}, "coaching_notes": "",
+                "monitoring_guidance": "", "weekly_plan": [{"week_number": 1, "phase": "Build", "phase_rationale": "",
+                "weekly_focus": "", "weekly_watch_points": "", "workouts": [{"weekday": "Funday", "description": "",
+                "segments": [{"type": "steady", "duration_min": 6.34, "power_low_pct": 60, "power_high_pct": null, "description": ""}]}]}]}),
+        "plan",
+        &mut errors,
+    );
+    for expected in [
+        "plan.athlete_profile: `ftp` is missing",
+        "plan.athlete_profile.age: is number 30.5, expected [\"integer\"]",
+        "plan.plan_metadata: `plan_type` is missing",
+        "plan.weekly_plan[0].workouts[0].weekday: \"Funday\" is not one of",
+        "plan.weekly_plan[0].workouts[0].segments[0].duration_min: is number 6.34, expected [\"integer\"]",
+        "plan.weekly_plan[0].workouts[0].segments[0].power_high_pct: is null null, expected [\"number\"]",
+    ] {
+        assert!(
+            errors.iter().any(|error| error.starts_with(expected)),
+            "{expected} in {errors:#?}"
+        );
+    }
+}
+
+/// A plan file we write loads in the seed's Phase 4: it satisfies the seed's output schema
+/// (required keys, types, enums and bounds at every level), and `validate` still reads it.
+#[test]
+fn a_plan_file_we_write_satisfies_the_seeds_output_schema() {
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string(fixture("seed/training_plan_output_schema.json")).unwrap(),
+    )
+    .unwrap();
+    let sandbox = Sandbox::new();
+    let profile = fixture("profiles/athlete.json").display().to_string();
+    let output = sandbox.run(&["generate", "--profile", &profile, "--weeks", "12", "--json"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let finished: Value = serde_json::from_str(stdout(&output).lines().last().unwrap()).unwrap();
+    let path = finished["path"].as_str().unwrap();
+    let plan: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let mut errors = Vec::new();
+    schema_errors(&schema, &plan, "plan", &mut errors);
+    assert!(errors.is_empty(), "{errors:#?}");
+    // What the seed's viewer reads, with the athlete's own numbers.
+    let athlete = &plan["athlete_profile"];
+    assert_eq!(athlete["ftp"], 232.0);
+    assert_eq!(athlete["power_to_weight"], 3.65);
+    assert_eq!(athlete["training_availability"]["hours_per_week"], 8.0);
+    assert_eq!(
+        athlete["training_availability"]["week_days"],
+        "Tuesday, Wednesday, Thursday, Saturday, Sunday"
+    );
+    // Our own keys stay, and the file still validates.
+    assert_eq!(athlete["ftp_w"], 232.0);
+    let validated = sandbox.run(&["validate", path]);
+    assert_eq!(validated.status.code(), Some(0), "{}", stdout(&validated));
+}
+
+/// How short a sprint above 200 % FTP must be is a setting: with none allowed, the seed's
+/// 10 s sprints at 250-300 % are errors naming the step; an allowance above a minute is refused.
+#[test]
+fn the_sprint_allowance_is_a_setting() {
+    let sandbox = Sandbox::new();
+    let path = fixture("seed/report_data_12wk_llm.json")
+        .display()
+        .to_string();
+    let output = sandbox.run(&["validate", &path, "--json", "--sprint-max-s", "0"]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let report: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let found = violations(&report);
+    assert!(
+        found.contains(&(
+            "error".to_string(),
+            "athletes[0].training_plan.weekly_plan[0].workouts[2].segments[5].work.power_low_pct"
+                .to_string(),
+            "week 1 Friday: power_low_pct is 250, must be between 0 and 200".to_string()
+        )),
+        "{found:#?}"
+    );
+    let refused = sandbox.run(&["validate", &path, "--sprint-max-s", "61"]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        stderr(&refused).contains("--sprint-max-s") && stderr(&refused).contains("61"),
+        "{}",
+        stderr(&refused)
+    );
 }

@@ -1,5 +1,6 @@
 //! Store tests: round trips, the commit sequence compared and set, versioned records refused
-//! when unknown, corrupt records named, the format 2 encoding pinned by golden files.
+//! when unknown, corrupt records named, the format 3 encoding pinned by golden files, and the
+//! format 2 golden files still read.
 //! Reopening a store here is a clean restart (sled flushes on drop); crashes are in tests/crash.rs.
 
 use periodize::domain::profile::parse_profile;
@@ -116,14 +117,14 @@ fn unknown_versions_and_corrupt_records_are_refused_by_name() {
         batches: 0,
         commits: 0,
     });
-    assert_eq!(&record[..2], &2u16.to_le_bytes(), "the version comes first");
+    assert_eq!(&record[..2], &3u16.to_le_bytes(), "the version comes first");
     assert!(records::decode::<records::MetaRecord>(&record).is_ok());
     let mut future = record.clone();
     future[..2].copy_from_slice(&99u16.to_le_bytes());
     let err = records::decode::<records::MetaRecord>(&future).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "record has format version 99, this build reads versions 1 to 2; a newer periodize wrote it"
+        "record has format version 99, this build reads versions 1 to 3; a newer periodize wrote it"
     );
     assert!(records::decode::<records::MetaRecord>(&[2])
         .unwrap_err()
@@ -160,11 +161,28 @@ fn unknown_versions_and_corrupt_records_are_refused_by_name() {
     );
 }
 
-/// The format 2 encoding of fully populated records is pinned: a change to a record type that
+/// A week whose Tuesday holds a repeat with sub-minute work and a fractional plain segment:
+/// what only format 3 records hold.
+fn week_with_a_repeat() -> periodize::domain::plan::WeekDetails {
+    serde_json::from_value(serde_json::json!({"week_number": 1, "workouts": [{
+        "weekday": "Tuesday", "name": "Sprints", "description": "8 x 15 s", "detailed_description": null,
+        "segments": [
+            {"type": "warmup", "duration_min": 15, "power_low_pct": 50, "power_high_pct": 75, "description": "build"},
+            {"type": "interval", "duration_min": 16, "power_low_pct": 250, "power_high_pct": 280, "description": "sprints",
+             "sets": 8, "work": {"duration_min": 0.25, "power_low_pct": 250, "power_high_pct": 280, "description": "all out"},
+             "recovery": {"duration_min": 1.75, "power_low_pct": 45, "power_high_pct": null, "description": "spin"}},
+            {"type": "steady", "duration_min": 2, "power_low_pct": 60, "power_high_pct": null, "description": "settle",
+             "sets": 3, "work": {"duration_min": 0.5, "power_low_pct": 60, "power_high_pct": null, "description": "roll"}},
+            {"type": "cooldown", "duration_min": 10.5, "power_low_pct": 40, "power_high_pct": 50, "description": "easy"}
+        ]}]}))
+    .expect("the week is well formed")
+}
+
+/// The format 3 encoding of fully populated records is pinned: a change to a record type that
 /// would change stored bytes shows here, and needs a new format version. Regenerate with
 /// `PERIODIZE_UPDATE_GOLDEN=1` only together with such a version.
 #[test]
-fn format_2_records_match_their_golden_files() {
+fn format_3_records_match_their_golden_files() {
     use periodize::domain::validate::{Severity, Violation};
     use periodize::llm::{PriorReply, RepairTurn, ToolCall, Usage};
     use periodize::workflow::{
@@ -299,9 +317,14 @@ fn format_2_records_match_their_golden_files() {
         .unwrap();
     let raw = |key: Vec<u8>| store.get_raw_for_tests("v2", &key).unwrap().unwrap();
     let head_created = raw(keys::head(spec.run_id));
+    let head_created_v3 = head_created.clone();
     store
         .commit(&machine, &[StepId::Overview].into_iter().collect(), 0, 7)
         .unwrap();
+    let mut repeat_step = StepState::new(StepId::Week(1));
+    repeat_step.requests = 1;
+    repeat_step.accepted = Some(Accepted::Week(week_with_a_repeat()));
+    repeat_step.accepted_at_ms = Some(42);
     let cases: Vec<(&str, Vec<u8>)> = vec![
         ("head_created", head_created),
         ("head_drafting", raw(keys::head(spec.run_id))),
@@ -316,10 +339,14 @@ fn format_2_records_match_their_golden_files() {
             "step_overview",
             records::encode(&records::StepRecord::from(&overview_step)),
         ),
+        (
+            "step_week_repeat",
+            records::encode(&records::StepRecord::from(&repeat_step)),
+        ),
     ];
     for (name, bytes) in cases {
-        let path = crate::support::fixture(&format!("records/v2/{name}.json"));
-        assert_eq!(&bytes[..2], &2u16.to_le_bytes());
+        let path = crate::support::fixture(&format!("records/v3/{name}.json"));
+        assert_eq!(&bytes[..2], &3u16.to_le_bytes());
         let body = std::str::from_utf8(&bytes[2..]).unwrap();
         let pretty = format!(
             "{}\n",
@@ -332,9 +359,9 @@ fn format_2_records_match_their_golden_files() {
         }
         let golden = std::fs::read_to_string(&path)
             .unwrap_or_else(|err| panic!("{}: {err}", path.display()));
-        assert_eq!(pretty, golden, "{name}: the format 2 bytes changed");
+        assert_eq!(pretty, golden, "{name}: the format 3 bytes changed");
         // And the golden file still decodes to the same record.
-        let mut golden_bytes = 2u16.to_le_bytes().to_vec();
+        let mut golden_bytes = 3u16.to_le_bytes().to_vec();
         golden_bytes.extend_from_slice(golden.as_bytes());
         match name {
             "head_created" | "head_drafting" => {
@@ -357,12 +384,69 @@ fn format_2_records_match_their_golden_files() {
                 let decoded = records::decode_step(&golden_bytes).unwrap();
                 assert_eq!(StepState::from(decoded), step);
             }
+            "step_week_repeat" => {
+                let decoded = records::decode_step(&golden_bytes).unwrap();
+                assert_eq!(StepState::from(decoded), repeat_step);
+            }
             _ => {
                 let decoded = records::decode_step(&golden_bytes).unwrap();
                 assert_eq!(StepState::from(decoded), overview_step);
             }
         }
     }
+    // Format 2 records (the golden files of the last build that wrote them) still read: format
+    // 3 is format 2 plus optional fields, so each decodes, and writes back the very same body
+    // now marked 3. The spec's rules gain `sprint_max_s`, 0 for a version 2 run (that build
+    // allowed no step above 200 %).
+    for (name, bytes) in [
+        ("head_created", head_created_v3.clone()),
+        ("head_drafting", raw(keys::head(spec.run_id))),
+        ("batch", raw(keys::batch(0xfeed))),
+        ("open", raw(keys::open(spec.run_id))),
+        (
+            "step_week",
+            records::encode(&records::StepRecord::from(&step)),
+        ),
+        (
+            "step_overview",
+            records::encode(&records::StepRecord::from(&overview_step)),
+        ),
+    ] {
+        let text =
+            std::fs::read_to_string(crate::support::fixture(&format!("records/v2/{name}.json")))
+                .unwrap();
+        let mut v2 = 2u16.to_le_bytes().to_vec();
+        v2.extend_from_slice(text.as_bytes());
+        let rewritten = match name {
+            "head_created" | "head_drafting" => {
+                records::encode(&records::decode::<records::HeadRecord>(&v2).unwrap())
+            }
+            "batch" => records::encode(&records::decode::<records::BatchRecord>(&v2).unwrap()),
+            "open" => records::encode(&records::decode::<records::OpenRecord>(&v2).unwrap()),
+            _ => records::encode(&records::decode_step(&v2).unwrap()),
+        };
+        assert_eq!(&rewritten[..2], &3u16.to_le_bytes());
+        if name.starts_with("step_") {
+            // A step holds the week the coach of its day wrote: the body must come back as it
+            // was, whatever today's coach writes.
+            let body: serde_json::Value = serde_json::from_slice(&rewritten[2..]).unwrap();
+            let golden: serde_json::Value = serde_json::from_str(&text).unwrap();
+            assert_eq!(body, golden, "{name}: a version 2 body reads as version 3");
+        } else {
+            assert_eq!(
+                rewritten, bytes,
+                "{name}: a version 2 body reads as version 3"
+            );
+        }
+    }
+    let text = std::fs::read_to_string(crate::support::fixture("records/v2/spec.json")).unwrap();
+    let mut v2 = 2u16.to_le_bytes().to_vec();
+    v2.extend_from_slice(text.as_bytes());
+    let decoded: records::SpecRecord = records::decode(&v2).unwrap();
+    let mut v2_spec = spec.clone();
+    v2_spec.rules.sprint_max_s = 0;
+    assert_eq!(RunSpec::try_from(decoded).unwrap(), v2_spec);
+
     // Records written before costs were recorded still read: no cost, no money budget.
     let read = |name: &str| {
         let text =
@@ -452,5 +536,12 @@ fn rule_severities_are_stored_with_the_run_and_absent_on_the_defaults() {
 
     let pinned = std::fs::read_to_string(crate::support::fixture("records/v2/spec.json")).unwrap();
     let record: records::SpecRecord = serde_json::from_str(&pinned).unwrap();
-    assert_eq!(RunSpec::try_from(record).unwrap().rules, Rules::default());
+    // A version 2 run allowed no sprint above 200 % FTP, and keeps that rule.
+    assert_eq!(
+        RunSpec::try_from(record).unwrap().rules,
+        Rules {
+            sprint_max_s: 0,
+            ..Rules::default()
+        }
+    );
 }

@@ -384,6 +384,12 @@ fn segment_kind(text: &str) -> Result<v2::SegmentKindRecord, Invalid> {
     })
 }
 
+/// Version 1 held whole minutes as i64; a plan's durations are far below 2^53, so the f64 of
+/// today's records holds them exactly (and writes them back as the same integers).
+fn whole_minutes(minutes: i64) -> f64 {
+    minutes as f64
+}
+
 fn violation(record: Violation) -> v2::ViolationRecord {
     let Violation {
         severity,
@@ -541,6 +547,8 @@ pub fn upgrade_run(
             },
             max_ctl_ramp: None,
             rule_severities: BTreeMap::new(),
+            // The version 1 release allowed no step above 200 % FTP.
+            sprint_max_s: 0,
         },
         retry: v2::RetryRecord {
             max_attempts,
@@ -777,10 +785,11 @@ fn upgrade_accepted(accepted: Accepted) -> Result<v2::AcceptedRecord, Invalid> {
                                     } = segment;
                                     Ok(v2::SegmentRecord {
                                         kind: segment_kind(&kind)?,
-                                        duration_min,
+                                        duration_min: whole_minutes(duration_min),
                                         power_low_pct,
                                         power_high_pct,
                                         description,
+                                        repeat: None,
                                     })
                                 })
                                 .collect::<Result<_, Invalid>>()?,

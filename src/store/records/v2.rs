@@ -1,19 +1,32 @@
-//! Format version 2, frozen: the record types the store writes today, and their conversions to
-//! and from the live workflow and domain types.
+//! Format versions 2 and 3: the record types the store writes today (version 3), which read
+//! version 2 bodies unchanged, and their conversions to and from the live workflow and domain
+//! types.
+//!
+//! Version 3 is version 2 plus optional fields, so one set of types reads both: every field a
+//! version 3 body may hold beyond version 2 is optional with a default, and a version 2 body is
+//! a valid version 3 body with none of them. Version 3 holds: attempt costs
+//! (`AttemptRecordV2::cost_micro_usd`), the money budget (`BudgetRecord::max_cost_micro_usd`)
+//! and the summary's cost (`SummaryRecord::{cost_micro_usd, unpriced_requests}`), which a
+//! build still writing version 2 already added without a bump (records with them are marked
+//! version 2; they read the same either way); the rule `RulesRecord::sprint_max_s`; and
+//! fractional segment minutes and the repeat construct (`SegmentRecord::repeat`). A build that
+//! knows only version 2 refuses version 3 records by their number.
 //!
 //! These types are a boundary, not a copy of the domain: they change only together with a new
-//! format version (a `v3.rs` beside this file, with an upgrade from these). The body is JSON, so
-//! every field is named and every enum variant is tagged by name; a reordered field or variant
-//! cannot change what a stored record means. Conversions destructure every struct and match
-//! every variant without a wildcard, so a field added to a live type fails to compile here
-//! until someone decides how it is stored.
+//! format version. A change that is not "optional fields added" goes into a `v4.rs` beside this
+//! file, with an upgrade from these. The body is JSON, so every field is named and every enum
+//! variant is tagged by name; a reordered field or variant cannot change what a stored record
+//! means. Conversions destructure every struct and match every variant without a wildcard, so
+//! a field added to a live type fails to compile here until someone decides how it is stored.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::plan::{PlanOverview, Segment, WeekDetails, WeekOverview, Workout};
 use crate::domain::event::{EventDetails, EventKind, Experience, Priority};
+use crate::domain::plan::{
+    serialize_minutes, PlanOverview, Repeat, Segment, Step, WeekDetails, WeekOverview, Workout,
+};
 use crate::domain::profile::AthleteProfile;
 use crate::domain::validate::{
     Rule, RuleSeverity, Rules, Severity, TssCheck, Violation, RECREATIONAL_CTL_RAMP,
@@ -74,7 +87,8 @@ impl<'de> Deserialize<'de> for Id {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MetaRecord {
-    /// The format version of the tree's records.
+    /// The newest format version written to the tree. Records of an older JSON version (2) in
+    /// it read as they are, and each run is rewritten in the newer one by its next commit.
     pub format: u16,
     pub created_at_ms: u64,
     /// Runs and batches created, and transitions committed, over the store's life. Compared
@@ -198,6 +212,10 @@ pub enum WeekdayRecord {
 pub struct RulesRecord {
     pub max_training_days: u32,
     pub tss_check: TssCheckRecord,
+    /// Version 3. Absent in version 2 records, written by builds that allowed no step above
+    /// 200 % FTP: 0 keeps those runs under the rules they were created with.
+    #[serde(default)]
+    pub sprint_max_s: u32,
     /// Added with the plausibility rules, absent at its default (`RECREATIONAL_CTL_RAMP`), so
     /// records written before them and runs on the defaults read and write as they did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -523,11 +541,104 @@ pub struct WorkoutRecord {
 #[serde(deny_unknown_fields)]
 pub struct SegmentRecord {
     pub kind: SegmentKindRecord,
-    pub duration_min: i64,
+    /// Minutes. Written as an integer when whole (so version 2 records, which hold only whole
+    /// minutes, keep their bytes), with its fraction from version 3 on.
+    #[serde(serialize_with = "serialize_minutes")]
+    pub duration_min: f64,
     pub power_low_pct: f64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub power_high_pct: Option<f64>,
     pub description: String,
+    /// Version 3: `sets` × (work, recovery). One optional object rather than three optional
+    /// keys, so a record cannot hold half a repeat.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repeat: Option<RepeatRecord>,
+}
+
+/// Version 3: the repeat of a segment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RepeatRecord {
+    pub sets: i64,
+    pub work: RepeatStepRecord,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery: Option<RepeatStepRecord>,
+}
+
+/// Version 3: one step of a repeat; minutes may be fractions (0.25 is 15 s).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RepeatStepRecord {
+    #[serde(serialize_with = "serialize_minutes")]
+    pub duration_min: f64,
+    pub power_low_pct: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub power_high_pct: Option<f64>,
+    pub description: String,
+}
+
+impl From<&Step> for RepeatStepRecord {
+    fn from(step: &Step) -> Self {
+        let Step {
+            duration_min,
+            power_low_pct,
+            power_high_pct,
+            description,
+        } = step;
+        RepeatStepRecord {
+            duration_min: *duration_min,
+            power_low_pct: *power_low_pct,
+            power_high_pct: *power_high_pct,
+            description: description.clone(),
+        }
+    }
+}
+
+impl From<RepeatStepRecord> for Step {
+    fn from(record: RepeatStepRecord) -> Self {
+        let RepeatStepRecord {
+            duration_min,
+            power_low_pct,
+            power_high_pct,
+            description,
+        } = record;
+        Step {
+            duration_min,
+            power_low_pct,
+            power_high_pct,
+            description,
+        }
+    }
+}
+
+impl From<&Repeat> for RepeatRecord {
+    fn from(repeat: &Repeat) -> Self {
+        let Repeat {
+            sets,
+            work,
+            recovery,
+        } = repeat;
+        RepeatRecord {
+            sets: *sets,
+            work: work.into(),
+            recovery: recovery.as_ref().map(RepeatStepRecord::from),
+        }
+    }
+}
+
+impl From<RepeatRecord> for Repeat {
+    fn from(record: RepeatRecord) -> Self {
+        let RepeatRecord {
+            sets,
+            work,
+            recovery,
+        } = record;
+        Repeat {
+            sets,
+            work: work.into(),
+            recovery: recovery.map(Step::from),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -718,10 +829,12 @@ impl From<&Rules> for RulesRecord {
             tss_check,
             max_ctl_ramp,
             severities,
+            sprint_max_s,
         } = rules;
         RulesRecord {
             max_training_days: *max_training_days,
             tss_check: (*tss_check).into(),
+            sprint_max_s: *sprint_max_s,
             max_ctl_ramp: (*max_ctl_ramp != RECREATIONAL_CTL_RAMP).then_some(*max_ctl_ramp),
             rule_severities: severities
                 .iter()
@@ -738,10 +851,12 @@ impl From<RulesRecord> for Rules {
             tss_check,
             max_ctl_ramp,
             rule_severities,
+            sprint_max_s,
         } = record;
         Rules {
             max_training_days,
             tss_check: tss_check.into(),
+            sprint_max_s,
             max_ctl_ramp: max_ctl_ramp.unwrap_or(RECREATIONAL_CTL_RAMP),
             severities: rule_severities
                 .into_iter()
@@ -1462,6 +1577,7 @@ impl From<&WeekDetails> for WeekDetailsRecord {
                                     power_low_pct,
                                     power_high_pct,
                                     description,
+                                    repeat,
                                 } = segment;
                                 SegmentRecord {
                                     kind: (*kind).into(),
@@ -1469,6 +1585,7 @@ impl From<&WeekDetails> for WeekDetailsRecord {
                                     power_low_pct: *power_low_pct,
                                     power_high_pct: *power_high_pct,
                                     description: description.clone(),
+                                    repeat: repeat.as_ref().map(RepeatRecord::from),
                                 }
                             })
                             .collect(),
@@ -1511,6 +1628,7 @@ impl From<WeekDetailsRecord> for WeekDetails {
                                     power_low_pct,
                                     power_high_pct,
                                     description,
+                                    repeat,
                                 } = segment;
                                 Segment {
                                     kind: kind.into(),
@@ -1518,6 +1636,7 @@ impl From<WeekDetailsRecord> for WeekDetails {
                                     power_low_pct,
                                     power_high_pct,
                                     description,
+                                    repeat: repeat.map(Repeat::from),
                                 }
                             })
                             .collect(),
