@@ -76,12 +76,14 @@ def metrics(plan):
     week_end_ctl = [ctl]
     max_acwr = 0.0
     history = [ctl] * 28
+    ctl_on = {}
     for day in range(weeks * 7):
         date = start + datetime.timedelta(days=day)
         tss = daily.get(date, 0.0)
         history.append(tss)
         ctl += (tss - ctl) / 42.0
         atl += (tss - atl) / 7.0
+        ctl_on[date] = ctl
         ctl_peak = max(ctl_peak, ctl)
         if day % 7 == 6:
             week_end_ctl.append(ctl)
@@ -89,6 +91,10 @@ def metrics(plan):
             if chronic > 0:
                 max_acwr = max(max_acwr, sum(history[-7:]) / chronic)
     ramps = [b - a for a, b in zip(week_end_ctl, week_end_ctl[1:])]
+    # A plan that ends on its event ends there, not on the Sunday after it.
+    event = plan["weekly_plan"][-1].get("event") if plan["weekly_plan"] else None
+    if event:
+        ctl = ctl_on[datetime.date.fromisoformat(event["date"])]
     total_min = sum(zone_min.values()) or 1.0
     return {
         "ctl_start": ctl_start,

@@ -306,7 +306,10 @@ fn document(run: &Run) -> PlanDocument<'_> {
                     date: day.date.to_string(),
                     weekday: day.weekday,
                     kind: spec.profile.event_kind().name(),
-                    priority: spec.profile.event.map_or("A", |details| details.priority.name()),
+                    priority: spec
+                        .profile
+                        .event
+                        .map_or("A", |details| details.priority.name()),
                     duration_h: spec.profile.event.and_then(|details| details.duration_h),
                 }),
         });
@@ -334,7 +337,13 @@ fn document(run: &Run) -> PlanDocument<'_> {
             // A plan that leads into its event ends on the event day.
             end_date: event_day
                 .map_or_else(
-                    || date_of(spec.start_date, i64::from(spec.total_weeks), Weekday::Sunday),
+                    || {
+                        date_of(
+                            spec.start_date,
+                            i64::from(spec.total_weeks),
+                            Weekday::Sunday,
+                        )
+                    },
                     |day| day.date,
                 )
                 .to_string(),

@@ -609,7 +609,8 @@ mod tests {
         for weeks in [1, 5, 12, 52] {
             let overview = crate::coach::create_plan_overview(&profile, weeks, None, &rules);
             for week in 1..=weeks {
-                let details = crate::coach::add_week_details(&profile, &overview, week, None, &rules);
+                let details =
+                    crate::coach::add_week_details(&profile, &overview, week, None, &rules);
                 let arguments = serde_json::to_string(&details).unwrap();
                 assert_eq!(parse_week(&arguments), parse_week_leniently(&arguments));
                 assert_eq!(parse_week(&arguments).unwrap(), details);

@@ -49,7 +49,7 @@ pub fn spec(total_weeks: u32, run_id: u128, output_dir: &str) -> RunSpec {
 pub fn replay(runs: usize, total_weeks: u32) -> Scripted {
     let profile = parse_profile(PROFILE).expect("valid profile");
     let rules = Rules::default();
-    let overview = coach::create_plan_overview(&profile, total_weeks, &rules);
+    let overview = coach::create_plan_overview(&profile, total_weeks, None, &rules);
     let call = |name: &str, arguments: String| {
         ModelOutcome::Call(ToolCall {
             id: "replay".into(),
@@ -65,7 +65,7 @@ pub fn replay(runs: usize, total_weeks: u32) -> Scripted {
     );
     script.script_step(StepId::Overview, vec![overview_call; runs]);
     for week in 1..=total_weeks {
-        let details = coach::add_week_details(&profile, &overview, week, &rules);
+        let details = coach::add_week_details(&profile, &overview, week, None, &rules);
         let week_call = call(
             tools::ADD_WEEK_DETAILS,
             serde_json::to_string(&details).expect("json"),

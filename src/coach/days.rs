@@ -109,16 +109,19 @@ pub(super) fn race_days(
 /// Days before the event on which openers belong: one or two days out.
 pub(super) const OPENER_DAYS_BEFORE: std::ops::RangeInclusive<usize> = 1..=2;
 
-/// The latest of `days` one or two days before the event: where the openers go.
+/// Where a race week's openers go: the latest of `days` before the event, which is one or two
+/// days out whenever the athlete can ride then (`with_opener_day` sees to it).
 pub(super) fn opener_day(days: &[Weekday], event: Option<EventDay>) -> Option<Weekday> {
     let event = event?;
     days.iter()
         .copied()
-        .filter(|day| {
-            *day < event.weekday
-                && OPENER_DAYS_BEFORE.contains(&(event.weekday.index() - day.index()))
-        })
+        .filter(|day| *day < event.weekday)
         .max()
+}
+
+/// Whether `day` is one or two days before the event.
+fn is_opener_distance(day: Weekday, event: EventDay) -> bool {
+    day < event.weekday && OPENER_DAYS_BEFORE.contains(&(event.weekday.index() - day.index()))
 }
 
 /// A race week's days with an opener day among them when any candidate allows one: the
@@ -130,10 +133,18 @@ pub(super) fn with_opener_day(
     event: Option<EventDay>,
     max_days: usize,
 ) -> Vec<Weekday> {
-    if opener_day(&days, event).is_some() {
+    let Some(event_day) = event else {
+        return days;
+    };
+    if days.iter().any(|day| is_opener_distance(*day, event_day)) {
         return days;
     }
-    if let Some(day) = opener_day(candidates, event) {
+    let near = candidates
+        .iter()
+        .copied()
+        .filter(|day| is_opener_distance(*day, event_day))
+        .max();
+    if let Some(day) = near {
         if days.len() >= max_days && !days.is_empty() {
             days.remove(0);
         }
@@ -242,7 +253,9 @@ pub(super) fn quality_day_limit(
 ) -> usize {
     let layout = DayLayout::new(profile, days, total_min, long);
     // A long ride grown for an endurance event stays an endurance ride.
-    let long_day = long.and(days.get(layout.long_index).copied()).filter(|_| days.len() > 1);
+    let long_day = long
+        .and(days.get(layout.long_index).copied())
+        .filter(|_| days.len() > 1);
     let roomy: Vec<Weekday> = days
         .iter()
         .zip(&layout.minutes)
@@ -297,7 +310,8 @@ pub(super) fn long_ride(context: &WeekContext, total_min: i64) -> Option<LongRid
     } else {
         small_f64(count_i64(context.load_index)) / small_f64(count_i64(context.load_weeks - 1))
     };
-    let target = final_min * (LONG_RIDE_START_SHARE + (1.0 - LONG_RIDE_START_SHARE) * progress.min(1.0));
+    let target =
+        final_min * (LONG_RIDE_START_SHARE + (1.0 - LONG_RIDE_START_SHARE) * progress.min(1.0));
     let share_cap = small_f64(total_min) * LONG_RIDE_WEEK_SHARE;
     // Minutes of a week: small and exact.
     let target_min = target.min(share_cap).floor() as i64;

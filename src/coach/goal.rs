@@ -88,15 +88,40 @@ fn focus_from_text(goals: &str) -> Focus {
         Focus::Criterium
     } else if has(&["time trial", "time-trial", "chrono"]) || words.contains(&"tt") {
         Focus::TimeTrial
-    } else if has(&["hill climb", "hillclimb", "climb", "mountain", "alpe", "col "]) {
+    } else if has(&[
+        "hill climb",
+        "hillclimb",
+        "climb",
+        "mountain",
+        "alpe",
+        "col ",
+    ]) {
         Focus::Climbing
     } else if has(&[
-        "fondo", "brevet", "sportive", "century", "audax", "randonn", "ultra", "gravel", "etape",
-        "tour ", "long ride", "endurance event",
+        "fondo",
+        "brevet",
+        "sportive",
+        "century",
+        "audax",
+        "randonn",
+        "ultra",
+        "gravel",
+        "etape",
+        "tour ",
+        "long ride",
+        "endurance event",
     ]) || distance_km(goals).is_some_and(|km| km >= 100.0)
     {
         Focus::Endurance
-    } else if has(&["race", "racing", "stage", "mtb", "cross-country", "xc", "cyclocross"]) {
+    } else if has(&[
+        "race",
+        "racing",
+        "stage",
+        "mtb",
+        "cross-country",
+        "xc",
+        "cyclocross",
+    ]) {
         Focus::Racing
     } else {
         Focus::General
@@ -147,7 +172,10 @@ pub(super) fn ending_of(
     let Some(_) = event else {
         return Ending::Test;
     };
-    match profile.event.map_or(Priority::A, |details| details.priority) {
+    match profile
+        .event
+        .map_or(Priority::A, |details| details.priority)
+    {
         // Two weeks, the second ending on the event: 7 to 13 days of taper, the range the
         // literature finds best, whatever the event's weekday.
         Priority::A if total_weeks >= 8 => Ending::Taper(2),

@@ -52,9 +52,15 @@ impl LoadGuard {
                 });
                 let mut weeks = self.weeks.clone();
                 weeks.push(week);
-                let acwr = load::weekly_acwr(&weeks, start).last().copied().unwrap_or(0.0);
+                let acwr = load::weekly_acwr(&weeks, start)
+                    .last()
+                    .copied()
+                    .unwrap_or(0.0);
                 let days = load::series(&weeks, start);
-                let ramp = load::weekly_ramps(&days, start).last().copied().unwrap_or(0.0);
+                let ramp = load::weekly_ramps(&days, start)
+                    .last()
+                    .copied()
+                    .unwrap_or(0.0);
                 acwr <= ACWR_WARN - ACWR_MARGIN && ramp <= self.max_ramp - RAMP_MARGIN
             }
             Phase::Taper => true,

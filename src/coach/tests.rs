@@ -274,7 +274,14 @@ fn targets_set_elsewhere_move_endurance_within_zone_two() {
         entry.target_tss = (entry.target_tss * factor).round();
         let target = entry.target_tss;
         let week = add_week_details(&profile, &foreign, 5, None, &rules);
-        let violations = check_week(&week, 5, &foreign.weekly_overview[4], &profile, None, &rules);
+        let violations = check_week(
+            &week,
+            5,
+            &foreign.weekly_overview[4],
+            &profile,
+            None,
+            &rules,
+        );
         assert!(!has_errors(&violations), "{violations:#?}");
         let miss = (week.tss() - target).abs() / target;
         assert!(
@@ -306,7 +313,10 @@ fn a_missing_week_is_planned_by_the_coach() {
     overview
         .weekly_overview
         .retain(|entry| entry.week_number != 3);
-    assert_eq!(add_week_details(&profile, &overview, 3, None, &rules), expected);
+    assert_eq!(
+        add_week_details(&profile, &overview, 3, None, &rules),
+        expected
+    );
     assert!(add_week_details(&profile, &overview, 0, None, &rules)
         .workouts
         .is_empty());

@@ -101,7 +101,10 @@ pub(super) fn phase_rationale(
         ),
         0 => format!("Volume holds at {hours}."),
         rise if rise > 0 => format!("Volume rises {rise}% to {hours}."),
-        fall => format!("Volume eases {}% to {hours} after the recovery week.", -fall),
+        fall => format!(
+            "Volume eases {}% to {hours} after the recovery week.",
+            -fall
+        ),
     };
     match context.phase {
         _ if context.is_race_week() => {

@@ -91,7 +91,9 @@ pub(super) fn design_days(
     let efforts_day = (context.phase == Phase::Recovery && !context.is_test_week)
         .then(|| {
             (0..days.len()).find(|&index| {
-                !hard[index] && index != layout.long_index && layout.minutes[index] >= EFFORTS_MIN_RIDE_MIN
+                !hard[index]
+                    && index != layout.long_index
+                    && layout.minutes[index] >= EFFORTS_MIN_RIDE_MIN
             })
         })
         .flatten();
@@ -225,8 +227,8 @@ pub(super) fn easy_session(
         Phase::Recovery if is_long => EasyRide::Endurance,
         Phase::Recovery if minutes >= RECOVERY_SPIN_MAX_MIN => EasyRide::EasyEndurance,
         Phase::Recovery => EasyRide::RecoverySpin,
-        Phase::Taper if is_long => EasyRide::Endurance,
-        Phase::Taper => EasyRide::EasyEndurance,
+        // A taper cuts volume, not the nature of the riding.
+        Phase::Taper => EasyRide::Endurance,
         _ if is_long => EasyRide::LongEndurance,
         _ if after_hard => EasyRide::EasyEndurance,
         _ => EasyRide::Endurance,
@@ -952,8 +954,10 @@ pub(super) fn easy_workout(
         match session {
             EasyRide::LongEndurance => ", the week's long ride: steady, fuelled, no surges",
             EasyRide::Endurance => ", steady aerobic riding with a few high-cadence minutes",
-            EasyRide::EasyEndurance if week_has_hard => ", easy aerobic riding to absorb the harder days",
-            EasyRide::EasyEndurance => ", easy aerobic riding that keeps the legs turning without adding fatigue",
+            EasyRide::EasyEndurance if week_has_hard =>
+                ", easy aerobic riding to absorb the harder days",
+            EasyRide::EasyEndurance =>
+                ", easy aerobic riding that keeps the legs turning without adding fatigue",
             EasyRide::RecoverySpin => ", a very easy spin to aid recovery",
             EasyRide::EnduranceWithEfforts => ", easy aerobic riding with a few short efforts",
         }

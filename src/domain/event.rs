@@ -62,7 +62,9 @@ impl EventKind {
                 other => other.to_ascii_lowercase(),
             })
             .collect();
-        EventKind::ALL.into_iter().find(|kind| kind.name() == wanted)
+        EventKind::ALL
+            .into_iter()
+            .find(|kind| kind.name() == wanted)
     }
 
     /// A typical duration in hours, for an event whose profile gives none.
@@ -196,11 +198,7 @@ pub fn place_event(start: NaiveDate, total_weeks: u32, event: NaiveDate) -> Even
 }
 
 /// The event day of a plan, when the plan ends on it.
-pub fn event_day(
-    start: NaiveDate,
-    total_weeks: u32,
-    event: Option<NaiveDate>,
-) -> Option<EventDay> {
+pub fn event_day(start: NaiveDate, total_weeks: u32, event: Option<NaiveDate>) -> Option<EventDay> {
     match place_event(start, total_weeks, event?) {
         EventPlacement::InLastWeek(day) => Some(day),
         _ => None,
@@ -274,14 +272,12 @@ pub fn check_plan_event(
     let mut violations = check_overview_event(overview, event);
     for (index, week) in weeks.iter().enumerate() {
         let week_number = u32::try_from(index + 1).unwrap_or(u32::MAX);
-        violations.extend(
-            check_week_event(week, week_number, event)
-                .into_iter()
-                .map(|violation| Violation {
-                    path: format!("weekly_plan[{index}].{}", violation.path),
-                    ..violation
-                }),
-        );
+        violations.extend(check_week_event(week, week_number, event).into_iter().map(
+            |violation| Violation {
+                path: format!("weekly_plan[{index}].{}", violation.path),
+                ..violation
+            },
+        ));
     }
     violations
 }
@@ -335,9 +331,7 @@ mod tests {
         ));
         assert_eq!(
             place_event(start, 6, date("2027-04-24")),
-            EventPlacement::After {
-                days_after_end: 69
-            }
+            EventPlacement::After { days_after_end: 69 }
         );
         assert_eq!(
             place_event(start, 1, date("2027-01-01")),

@@ -6,6 +6,7 @@
 //! athlete is taken to have trained steadily at the starting CTL every day, so CTL and ATL both
 //! start there and the rolling windows of the ACWR reach back into that history.
 
+use crate::domain::event::EventDay;
 use crate::domain::plan::{WeekDetails, WeekOverview, Workout};
 use crate::domain::{zones, Phase, SegmentKind, Weekday};
 
@@ -237,7 +238,14 @@ impl LoadSummary {
 
 /// The load summary of a detailed plan: `entries` and `weeks` in week order, one each per week.
 /// `start_ctl` is the athlete's CTL, or `implied_start_ctl` of week 1 when it is not known.
-pub fn summarize(entries: &[WeekOverview], weeks: &[WeekDetails], start_ctl: f64) -> LoadSummary {
+/// A plan that ends on its event (`event`) ends there: its CTL at the end is the event day's,
+/// not that of the calendar week's Sunday after it.
+pub fn summarize(
+    entries: &[WeekOverview],
+    weeks: &[WeekDetails],
+    start_ctl: f64,
+    event: Option<EventDay>,
+) -> LoadSummary {
     let loads: Vec<WeekLoad> = entries
         .iter()
         .zip(weeks)
@@ -268,7 +276,13 @@ pub fn summarize(entries: &[WeekOverview], weeks: &[WeekDetails], start_ctl: f64
     LoadSummary {
         ctl_start: start_ctl,
         ctl_peak: days.iter().map(|day| day.ctl).fold(start_ctl, f64::max),
-        ctl_end: days.last().map_or(start_ctl, |day| day.ctl),
+        ctl_end: event
+            .and_then(|event| {
+                let week = usize::try_from(event.week).ok()?.checked_sub(1)?;
+                days.get(week * DAYS_PER_WEEK + event.weekday.index())
+            })
+            .or(days.last())
+            .map_or(start_ctl, |day| day.ctl),
         max_ramp: if ramps.is_empty() { (0, 0.0) } else { max_ramp },
         max_acwr,
         zone_minutes: zone_minutes(weeks.iter().flat_map(|week| &week.workouts)),
@@ -383,7 +397,7 @@ mod tests {
             .map(|week| crate::coach::add_week_details(&profile, &overview, week, None, &rules))
             .collect();
         let start = implied_start_ctl(weeks[0].tss());
-        let summary = summarize(&overview.weekly_overview, &weeks, start);
+        let summary = summarize(&overview.weekly_overview, &weeks, start, None);
         let loads: Vec<WeekLoad> = overview
             .weekly_overview
             .iter()

@@ -620,9 +620,20 @@ fn parse_event(value: &Value) -> Result<(NaiveDate, EventDetails), ProfileError>
     };
     let kind = match present("kind") {
         None => EventKind::None,
-        Some(Value::String(text)) => EventKind::parse(text)
-            .ok_or_else(|| invalid("event.kind", &Value::String(text.clone()), format!("expected one of {}", kinds())))?,
-        Some(other) => return Err(invalid("event.kind", other, format!("expected one of {}", kinds()))),
+        Some(Value::String(text)) => EventKind::parse(text).ok_or_else(|| {
+            invalid(
+                "event.kind",
+                &Value::String(text.clone()),
+                format!("expected one of {}", kinds()),
+            )
+        })?,
+        Some(other) => {
+            return Err(invalid(
+                "event.kind",
+                other,
+                format!("expected one of {}", kinds()),
+            ))
+        }
     };
     let duration_h = match present("duration_h") {
         None => None,
@@ -640,8 +651,13 @@ fn parse_event(value: &Value) -> Result<(NaiveDate, EventDetails), ProfileError>
     };
     let priority = match present("priority") {
         None => Priority::A,
-        Some(Value::String(text)) => Priority::parse(text)
-            .ok_or_else(|| invalid("event.priority", &Value::String(text.clone()), "expected A, B or C"))?,
+        Some(Value::String(text)) => Priority::parse(text).ok_or_else(|| {
+            invalid(
+                "event.priority",
+                &Value::String(text.clone()),
+                "expected A, B or C",
+            )
+        })?,
         Some(other) => return Err(invalid("event.priority", other, "expected A, B or C")),
     };
     Ok((

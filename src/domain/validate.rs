@@ -303,6 +303,43 @@ pub fn has_errors(violations: &[Violation]) -> bool {
         .any(|violation| violation.severity == Severity::Error)
 }
 
+/// The rules 3c is the first to see on the weeks as written: each week passed 3b against its
+/// target, but the weeks together may still cross a load limit the targets kept (a week may
+/// miss its target by up to the TSS tolerance).
+const PLAN_ONLY_RULES: [Rule; 6] = [
+    Rule::RecoveryWeek,
+    Rule::TaperVolume,
+    Rule::TaperIntensity,
+    Rule::CtlRamp,
+    Rule::Acwr,
+    Rule::HardDaysBackToBack,
+];
+
+/// The violations of the whole plan at finalize: an error of a rule that spans weeks becomes a
+/// warning in the plan file, because no step is left to repair it (the overview's targets
+/// passed it in 3a), and failing the run would throw away every accepted week for it. Every
+/// other error stays an error.
+pub fn at_finalize(violations: Vec<Violation>) -> Vec<Violation> {
+    violations
+        .into_iter()
+        .map(|violation| match violation.rule() {
+            Some(rule)
+                if violation.severity == Severity::Error && PLAN_ONLY_RULES.contains(&rule) =>
+            {
+                Violation {
+                    severity: Severity::Warning,
+                    message: format!(
+                        "{} (an error for the overview; at finalize no step can repair it)",
+                        violation.message
+                    ),
+                    ..violation
+                }
+            }
+            _ => violation,
+        })
+        .collect()
+}
+
 struct Report {
     violations: Vec<Violation>,
 }
@@ -410,9 +447,16 @@ pub fn check_overview(
                 load: WeekLoad::planned(entry),
             })
             .collect();
-        load_rules(&mut report, rules, &LoadContext::of(profile, rules, event), &loads);
+        load_rules(
+            &mut report,
+            rules,
+            &LoadContext::of(profile, rules, event),
+            &loads,
+        );
     }
-    report.violations.extend(event::check_overview_event(overview, event));
+    report
+        .violations
+        .extend(event::check_overview_event(overview, event));
     report.violations
 }
 
@@ -423,6 +467,8 @@ struct LoadContext {
     current_ctl: Option<f64>,
     max_ctl_ramp: f64,
     event: Option<EventDay>,
+    /// The athlete's available days (all seven when unknown).
+    available_days: Vec<Weekday>,
 }
 
 impl LoadContext {
@@ -431,15 +477,23 @@ impl LoadContext {
             current_ctl: profile.current_ctl,
             max_ctl_ramp: max_ctl_ramp(rules, profile.experience),
             event,
+            available_days: profile.available_days.clone(),
         }
     }
 
-    /// Days of `week` that can train: all seven, or those before the event in its week.
+    /// Available days of `week` that can train: all of them, or those before the event in its
+    /// week.
     fn training_days(&self, week: i64) -> f64 {
-        match self.event {
-            Some(event) if i64::from(event.week) == week => event.weekday.index() as f64,
-            _ => 7.0,
-        }
+        let before = |day: &&Weekday| match self.event {
+            Some(event) if i64::from(event.week) == week => **day < event.weekday,
+            _ => true,
+        };
+        self.available_days.iter().filter(before).count() as f64
+    }
+
+    /// Available days in a whole week.
+    fn week_days(&self) -> f64 {
+        self.available_days.len() as f64
     }
 }
 
@@ -651,14 +705,16 @@ fn taper_rules(report: &mut Report, rules: &Rules, context: &LoadContext, weeks:
         let mean_hours = |weeks: &[&Placed]| {
             weeks.iter().map(|week| week.load.hours).sum::<f64>() / weeks.len() as f64
         };
-        // The taper's volume a week of riding days: a race week trains only before its event.
+        // The taper's volume per week of the athlete's riding days: a race week trains only on
+        // the days before its event, so it is weighed by those.
         let taper_days: f64 = taper
             .iter()
             .map(|week| context.training_days(week.load.week_number))
             .sum();
         let taper_week_hours = |weeks: &[&Placed]| {
             if taper_days > 0.0 {
-                weeks.iter().map(|week| week.load.hours).sum::<f64>() / taper_days * 7.0
+                weeks.iter().map(|week| week.load.hours).sum::<f64>() / taper_days
+                    * context.week_days()
             } else {
                 0.0
             }
@@ -694,7 +750,10 @@ fn taper_rules(report: &mut Report, rules: &Rules, context: &LoadContext, weeks:
             }
         }
         let threshold: Option<f64> = taper.iter().map(|week| week.load.threshold_minutes).sum();
-        if threshold.is_some_and(|minutes| minutes <= 0.0) {
+        // A taper with no riding at all (a race week with no day before its event) has no
+        // intensity to keep.
+        let rides = taper.iter().any(|week| week.load.hours > 0.0);
+        if rides && threshold.is_some_and(|minutes| minutes <= 0.0) {
             report.rule(
                 rules,
                 Rule::TaperIntensity,
@@ -1544,7 +1603,12 @@ pub fn check_plan(
                 ),
             })
             .collect();
-        load_rules(&mut report, rules, &LoadContext::of(profile, rules, event), &loads);
+        load_rules(
+            &mut report,
+            rules,
+            &LoadContext::of(profile, rules, event),
+            &loads,
+        );
         // Within a week, hard days were judged with the week; here the Sunday→Monday seams.
         for pair in entries.windows(2) {
             let (Some(sunday), Some(monday)) = (detailed(pair[0].1), detailed(pair[1].1)) else {
@@ -1704,6 +1768,7 @@ mod tests {
             current_ctl: None,
             max_ctl_ramp: rules.max_ctl_ramp,
             event: None,
+            available_days: Weekday::ALL.to_vec(),
         };
         load_rules(&mut report, rules, &context, weeks);
         report.violations.iter().map(ToString::to_string).collect()
@@ -2096,5 +2161,34 @@ mod tests {
                 "warning: workouts[0].segments[4].duration_min: week 2 Tuesday: duration_min = 0.5 is not whole minutes (read as 30 s)",
             ]
         );
+    }
+
+    #[test]
+    fn at_finalize_keeps_a_cross_week_load_error_as_a_warning_and_every_other_error() {
+        let violation = |severity, path: &str, message: &str| Violation {
+            severity,
+            path: path.into(),
+            message: message.into(),
+        };
+        let found = at_finalize(vec![
+            violation(
+                Severity::Error,
+                "weekly_overview[4]",
+                "acwr: week 5 (Build): acute:chronic load is 1.600",
+            ),
+            violation(
+                Severity::Error,
+                "weekly_plan[1].workouts[0]",
+                "tss_per_hour: week 2 (Build): 7.0 TSS/h",
+            ),
+            violation(Severity::Error, "weekly_plan", "weeks without details: 3"),
+        ]);
+        assert_eq!(found[0].severity, Severity::Warning);
+        assert!(found[0]
+            .message
+            .starts_with("acwr: week 5 (Build): acute:chronic load is 1.600 (an error"));
+        assert_eq!(found[0].rule(), Some(Rule::Acwr));
+        assert_eq!(found[1].severity, Severity::Error);
+        assert_eq!(found[2].severity, Severity::Error);
     }
 }

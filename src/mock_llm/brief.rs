@@ -98,7 +98,12 @@ fn parse_brief(value: &Value) -> Result<Brief, String> {
     };
     let overview = match step {
         StepId::Overview => None,
-        StepId::Week(_) => Some(coach::create_plan_overview(&profile, total_weeks, event, &rules)),
+        StepId::Week(_) => Some(coach::create_plan_overview(
+            &profile,
+            total_weeks,
+            event,
+            &rules,
+        )),
     };
     Ok(Brief {
         step,
@@ -112,7 +117,9 @@ fn parse_brief(value: &Value) -> Result<Brief, String> {
 
 /// `{"date": "YYYY-MM-DD", "week": N, "weekday": "Saturday"}`, in the plan's last week.
 fn parse_event_day(value: &Value, total_weeks: u32) -> Result<EventDay, String> {
-    let object = value.as_object().ok_or("brief.event_day must be an object")?;
+    let object = value
+        .as_object()
+        .ok_or("brief.event_day must be an object")?;
     let date = object
         .get("date")
         .and_then(Value::as_str)

@@ -351,7 +351,9 @@ pub(super) fn week_variables_with(
     let entry = overview
         .week(week)
         .ok_or_else(|| brief_error(step, format!("the overview has no entry for week {week}")))?;
-    if !(entry.total_hours.is_finite() && entry.total_hours > 0.0) {
+    // A week with no training day (the event falls before any of them) plans 0 h.
+    let rests = entry.training_days.is_empty() && entry.total_hours == 0.0;
+    if !(entry.total_hours.is_finite() && (entry.total_hours > 0.0 || rests)) {
         return Err(brief_error(
             step,
             format!(

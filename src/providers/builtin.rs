@@ -33,8 +33,12 @@ pub fn answer(request: &ToolRequest) -> ToolCall {
     let brief = &request.brief;
     let (name, arguments) = match brief.step {
         StepId::Overview => {
-            let overview =
-                coach::create_plan_overview(&brief.profile, brief.total_weeks, brief.event, &brief.rules);
+            let overview = coach::create_plan_overview(
+                &brief.profile,
+                brief.total_weeks,
+                brief.event,
+                &brief.rules,
+            );
             (
                 tools::CREATE_PLAN_OVERVIEW,
                 serde_json::to_string(&overview),
@@ -45,7 +49,8 @@ pub fn answer(request: &ToolRequest) -> ToolCall {
                 .overview
                 .as_ref()
                 .expect("week requests carry the accepted overview");
-            let details = coach::add_week_details(&brief.profile, overview, week, brief.event, &brief.rules);
+            let details =
+                coach::add_week_details(&brief.profile, overview, week, brief.event, &brief.rules);
             (tools::ADD_WEEK_DETAILS, serde_json::to_string(&details))
         }
     };

@@ -426,14 +426,14 @@ impl Run {
         let weeks: Vec<_> = (1..=self.spec.total_weeks)
             .map(|week| self.week(week).expect("all weeks accepted").clone())
             .collect();
-        let violations = validate::check_plan(
+        let violations = validate::at_finalize(validate::check_plan(
             &overview,
             &weeks,
             &self.spec.profile,
             self.spec.total_weeks,
             self.spec.event_day(),
             &self.spec.rules,
-        );
+        ));
         if validate::has_errors(&violations) {
             let listing = violations
                 .iter()

@@ -170,22 +170,64 @@ fn bad_profiles_and_arguments_exit_2_naming_field_and_value() {
         &["event_date 2026-11-29", "before the plan starts"],
     );
     for (key, value, expected) in [
-        ("event", r#"{"date": "2027-04-24", "kind": "crit"}"#, &["event.kind", "\"crit\"", "criterium"][..]),
-        ("event", r#"{"date": "2027-04-24", "duration_h": 0}"#, &["event.duration_h", "= 0"][..]),
-        ("event", r#"{"date": "2027-04-24", "priority": "D"}"#, &["event.priority", "\"D\"", "A, B or C"][..]),
-        ("event", r#"{"date": "2027-04-24", "distance_km": 200}"#, &["event.distance_km", "200", "unknown key"][..]),
-        ("event", r#"{"kind": "gran_fondo"}"#, &["event.date", "missing"][..]),
-        ("event", r#""2027-04-24""#, &["`event`", "expected an object"][..]),
-        ("recent_weekly_hours", "-1", &["recent_weekly_hours", "-1"][..]),
-        ("current_ctl", "500", &["current_ctl", "500", "between 0 and 200"][..]),
-        ("experience", r#""pro""#, &["experience", "\"pro\"", "new, intermediate or experienced"][..]),
+        (
+            "event",
+            r#"{"date": "2027-04-24", "kind": "crit"}"#,
+            &["event.kind", "\"crit\"", "criterium"][..],
+        ),
+        (
+            "event",
+            r#"{"date": "2027-04-24", "duration_h": 0}"#,
+            &["event.duration_h", "= 0"][..],
+        ),
+        (
+            "event",
+            r#"{"date": "2027-04-24", "priority": "D"}"#,
+            &["event.priority", "\"D\"", "A, B or C"][..],
+        ),
+        (
+            "event",
+            r#"{"date": "2027-04-24", "distance_km": 200}"#,
+            &["event.distance_km", "200", "unknown key"][..],
+        ),
+        (
+            "event",
+            r#"{"kind": "gran_fondo"}"#,
+            &["event.date", "missing"][..],
+        ),
+        (
+            "event",
+            r#""2027-04-24""#,
+            &["`event`", "expected an object"][..],
+        ),
+        (
+            "recent_weekly_hours",
+            "-1",
+            &["recent_weekly_hours", "-1"][..],
+        ),
+        (
+            "current_ctl",
+            "500",
+            &["current_ctl", "500", "between 0 and 200"][..],
+        ),
+        (
+            "experience",
+            r#""pro""#,
+            &["experience", "\"pro\"", "new, intermediate or experienced"][..],
+        ),
     ] {
         check_bad(Some(&profile_with(key, value)), &[], expected);
     }
     check_bad(
-        Some(r#"{"ftp_w":250,"weekly_hours":8,"available_days":["Saturday","Sunday"],"plan_weeks":4,"event":{"date":"2027-04-24","kind":"gran_fondo"},"event_date":"2027-04-25"}"#),
+        Some(
+            r#"{"ftp_w":250,"weekly_hours":8,"available_days":["Saturday","Sunday"],"plan_weeks":4,"event":{"date":"2027-04-24","kind":"gran_fondo"},"event_date":"2027-04-25"}"#,
+        ),
         &[],
-        &["event_date", "2027-04-25", "differs from event.date 2027-04-24"],
+        &[
+            "event_date",
+            "2027-04-25",
+            "differs from event.date 2027-04-24",
+        ],
     );
     // An event on a Saturday, 15 weeks and 5 days after a Monday start: 16 weeks end on it
     // (the last week runs Monday to the event), 17 would put it in week 16 of 17.

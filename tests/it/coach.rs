@@ -4,7 +4,8 @@
 
 use chrono::NaiveDate;
 use periodize::coach::{add_week_details, create_plan_overview, untolerated, MIN_WEEKLY_HOURS};
-use periodize::domain::event::{self, EventDay, EventKind};
+use periodize::domain::event::{self, EventDay, EventKind, Priority};
+use periodize::domain::load;
 use periodize::domain::plan::{PlanOverview, WeekDetails};
 use periodize::domain::profile::{profile_from_value, AthleteProfile};
 use periodize::domain::validate::{
@@ -204,7 +205,10 @@ fn profile_json(case: &Case) -> Value {
         }
     }
     if let Some(tenths) = case.recent_tenth_hours {
-        profile.insert("recent_weekly_hours".into(), json!(f64::from(tenths) / 10.0));
+        profile.insert(
+            "recent_weekly_hours".into(),
+            json!(f64::from(tenths) / 10.0),
+        );
     }
     Value::Object(profile)
 }
@@ -311,13 +315,122 @@ fn check_coach(profile: &AthleteProfile, weeks: u32, rules: &Rules) -> Result<()
     if let Some(event) = event {
         // Nothing on the event day or after it.
         let last = details.last().expect("a plan has weeks");
-        prop_assert!(last.workouts.iter().all(|workout| workout.weekday < event.weekday));
+        prop_assert!(last
+            .workouts
+            .iter()
+            .all(|workout| workout.weekday < event.weekday));
     }
     Ok(())
 }
 
+/// A plan that ends on its event builds fitness: CTL at the end, after the taper, is above
+/// CTL at the start. Asserted where the profile leaves room to build: 12 weeks or more, at
+/// least 3 training days and 4-16 h, not already riding 80 % of the budget (the coach cannot
+/// raise the load of an athlete who rides the whole budget today, and short or masters plans
+/// spend too much of their length unloading to show the gain after a taper).
+fn check_fitness_builds(
+    profile: &AthleteProfile,
+    weeks: u32,
+    rules: &Rules,
+) -> Result<(), TestCaseError> {
+    let Some(event) = event_of(profile, weeks) else {
+        return Ok(());
+    };
+    let room = weeks >= 12
+        && profile.available_days.len() >= 3
+        && (4.0..=16.0).contains(&profile.weekly_hours)
+        && profile.age.is_none_or(|age| age < 55)
+        && profile
+            .recent_weekly_hours
+            .is_none_or(|hours| hours < 0.8 * profile.weekly_hours)
+        && profile
+            .event
+            .is_none_or(|details| details.priority != Priority::C);
+    if !room || rules.max_training_days < 3 {
+        return Ok(());
+    }
+    let overview = create_plan_overview(profile, weeks, Some(event), rules);
+    let details = all_weeks(profile, &overview, weeks, rules);
+    let start = profile
+        .current_ctl
+        .unwrap_or_else(|| load::implied_start_ctl(details[0].tss()));
+    let summary = load::summarize(&overview.weekly_overview, &details, start, Some(event));
+    prop_assert!(
+        summary.ctl_end > summary.ctl_start,
+        "CTL {:.1} -> peak {:.1} -> end {:.1}",
+        summary.ctl_start,
+        summary.ctl_peak,
+        summary.ctl_end
+    );
+    Ok(())
+}
+
+/// The share of a plan's riding time whose power (by midpoint) is inside `range`.
+fn time_share(details: &[WeekDetails], range: std::ops::RangeInclusive<f64>) -> f64 {
+    let steps: Vec<_> = details
+        .iter()
+        .flat_map(|week| &week.workouts)
+        .flat_map(|workout| workout.steps())
+        .collect();
+    let total: f64 = steps.iter().map(|step| step.minutes).sum();
+    let inside: f64 = steps
+        .iter()
+        .filter(|step| range.contains(&((step.low_pct + step.high_pct) / 2.0)))
+        .map(|step| step.minutes)
+        .sum();
+    inside / total
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(cases()))]
+
+    #[test]
+    fn plans_that_end_on_their_event_build_fitness(case in case_strategy()) {
+        let value = profile_json(&case);
+        let profile = profile_from_value(&value)
+            .map_err(|err| TestCaseError::fail(format!("the repaired profile must be valid: {err}\n{value}")))?;
+        check_fitness_builds(&profile, case.weeks, &case.rules)?;
+    }
+
+    /// The same athlete training for a criterium, a time trial and a gran fondo: the criterium
+    /// plan has the most time above 120 % FTP, and the time trial more threshold (zone 4) than
+    /// the fondo.
+    #[test]
+    fn plans_for_different_events_differ_in_the_expected_direction(
+        case in case_strategy(),
+        weekday in 0usize..7,
+    ) {
+        let mut value = profile_json(&case);
+        let hours = value["weekly_hours"].as_f64().unwrap();
+        let days = value["available_days"].as_array().unwrap().len();
+        // Room for quality sessions of each kind: 3+ days, 4+ hours, a plan with a build.
+        prop_assume!(days >= 3 && hours >= 4.0 && case.weeks >= 8 && case.rules.max_training_days >= 3);
+        let date = event_date(case.weeks, weekday).to_string();
+        if let Some(object) = value.as_object_mut() {
+            object.remove("event_date");
+        }
+        let mut plan_for = |kind: &str, duration_h: f64| -> Result<Vec<WeekDetails>, TestCaseError> {
+            value["event"] = json!({"date": date, "kind": kind, "duration_h": duration_h});
+            value["goals"] = json!("");
+            let profile = profile_from_value(&value).map_err(|err| TestCaseError::fail(err.to_string()))?;
+            let event = event_of(&profile, case.weeks);
+            let overview = create_plan_overview(&profile, case.weeks, event, &case.rules);
+            Ok(all_weeks(&profile, &overview, case.weeks, &case.rules))
+        };
+        let crit = plan_for("criterium", 1.0)?;
+        let tt = plan_for("time_trial", 1.0)?;
+        let fondo = plan_for("gran_fondo", 6.0)?;
+        let above = 120.0001..=1000.0;
+        prop_assert!(time_share(&crit, above.clone()) > time_share(&fondo, above.clone()));
+        prop_assert!(time_share(&crit, above.clone()) > time_share(&tt, above));
+        let threshold = 90.0001..=105.0;
+        prop_assert!(
+            time_share(&tt, threshold.clone()) > time_share(&fondo, threshold.clone()),
+            "TT {:.3} fondo {:.3}",
+            time_share(&tt, threshold.clone()),
+            time_share(&fondo, threshold)
+        );
+    }
 
     #[test]
     fn builtin_plans_pass_every_rule(case in case_strategy()) {

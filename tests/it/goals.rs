@@ -19,7 +19,13 @@ fn plan_and_notices(profile: Value, extra: &[&str]) -> (Value, String) {
     let sandbox = Sandbox::new();
     let path = sandbox.write("profile.json", &profile.to_string());
     let path = path.display().to_string();
-    let mut args = vec!["generate", "--profile", path.as_str(), "--start-date", START];
+    let mut args = vec![
+        "generate",
+        "--profile",
+        path.as_str(),
+        "--start-date",
+        START,
+    ];
     args.extend_from_slice(extra);
     let output = sandbox.run(&args);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
@@ -49,7 +55,10 @@ fn steps(plan: &Value) -> Vec<(f64, f64)> {
         }
         let low = segment["power_low_pct"].as_f64().unwrap();
         let high = segment["power_high_pct"].as_f64().unwrap_or(low);
-        out.push((segment["duration_min"].as_f64().unwrap(), (low + high) / 2.0));
+        out.push((
+            segment["duration_min"].as_f64().unwrap(),
+            (low + high) / 2.0,
+        ));
     }
     let mut out = Vec::new();
     for week in plan["weekly_plan"].as_array().unwrap() {
@@ -148,14 +157,20 @@ fn a_saturday_gran_fondo_gets_exactly_16_weeks_ending_on_the_event_with_a_sized_
         .flat_map(|week| week["workouts"].as_array().unwrap())
         .map(|workout| workout["duration_min"].as_f64().unwrap())
         .fold(0.0, f64::max);
-    assert!(longest >= (0.7 * 7.0 * 60.0_f64).min(330.0) - 1e-9, "{longest}");
+    assert!(
+        longest >= (0.7 * 7.0 * 60.0_f64).min(330.0) - 1e-9,
+        "{longest}"
+    );
     assert!(longest <= 330.0);
 }
 
 #[test]
 fn an_event_after_the_plan_is_a_warning_and_no_taper() {
     let (plan, message) = plan_and_notices(
-        athlete("gran fondo", json!({"date": "2027-06-26", "kind": "gran_fondo"})),
+        athlete(
+            "gran fondo",
+            json!({"date": "2027-06-26", "kind": "gran_fondo"}),
+        ),
         &["--weeks", "12"],
     );
     assert!(
@@ -184,7 +199,10 @@ fn plans_differ_by_event_kind_in_the_expected_direction() {
     // Each on the Sunday of week 12.
     let plan_for = |goals: &str, kind: &str, hours: f64| {
         plan(
-            athlete(goals, json!({"date": "2027-03-28", "kind": kind, "duration_h": hours})),
+            athlete(
+                goals,
+                json!({"date": "2027-03-28", "kind": kind, "duration_h": hours}),
+            ),
             &["--weeks", "12"],
         )
     };
@@ -192,7 +210,10 @@ fn plans_differ_by_event_kind_in_the_expected_direction() {
     let tt = plan_for("40 km TT", "time_trial", 1.0);
     let fondo = plan_for("gran fondo", "gran_fondo", 6.0);
     let above_120 = share(&crit, 120.0001..=1000.0);
-    assert!(above_120 >= 0.02, "criterium time above 120 %: {above_120:.3}");
+    assert!(
+        above_120 >= 0.02,
+        "criterium time above 120 %: {above_120:.3}"
+    );
     assert!(share(&fondo, 120.0001..=1000.0) < above_120);
     // Threshold (Coggan zone 4): the time trial more than the fondo.
     let threshold = |plan: &Value| share(plan, 90.0001..=105.0);
@@ -213,4 +234,26 @@ fn plans_differ_by_event_kind_in_the_expected_direction() {
             .fold(0.0, f64::max)
     };
     assert!(longest(&fondo) > longest(&crit));
+}
+
+#[test]
+fn an_event_before_any_training_day_of_its_week_leaves_that_week_empty() {
+    // Monday 2027-03-22 is the first day of week 12: nothing can train before it that week.
+    let plan = plan(
+        athlete(
+            "gravel",
+            json!({"date": "2027-03-22", "kind": "gravel", "priority": "A"}),
+        ),
+        &["--weeks", "12"],
+    );
+    let weeks = plan["weekly_plan"].as_array().unwrap();
+    let last = &weeks[11];
+    assert_eq!(last["training_days"], json!([]));
+    assert_eq!(last["workouts"], json!([]));
+    assert_eq!(last["event"]["weekday"], "Monday");
+    assert_eq!(plan["plan_metadata"]["end_date"], "2027-03-22");
+    // The week before carries the taper's intensity.
+    assert_eq!(weeks[10]["phase"], "Taper");
+    assert!(weeks[10]["hard_days"].as_i64().unwrap() >= 1);
+    assert_eq!(plan["validation"]["errors"], 0);
 }

@@ -115,14 +115,13 @@ impl Harness {
                     .overview()
                     .expect("weeks follow the overview")
                     .clone();
-                let details =
-                    coach::add_week_details(
-                        &self.spec.profile,
-                        &overview,
-                        week,
-                        self.spec.event_day(),
-                        &self.spec.rules,
-                    );
+                let details = coach::add_week_details(
+                    &self.spec.profile,
+                    &overview,
+                    week,
+                    self.spec.event_day(),
+                    &self.spec.rules,
+                );
                 (
                     tools::ADD_WEEK_DETAILS.into(),
                     serde_json::to_string(&details).unwrap(),

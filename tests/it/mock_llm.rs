@@ -1053,7 +1053,8 @@ async fn each_fault_has_its_wire_shape() {
                     assert_eq!(calls.len(), 1, "{context}");
                     assert_eq!(stop_reason(proto, &reply.body), normal_stop(proto));
                     let overview = parse_overview(&args_text(proto, &calls[0].1).unwrap()).unwrap();
-                    let violations = check_overview(&overview, &brief.profile, WEEKS, None, &brief.rules);
+                    let violations =
+                        check_overview(&overview, &brief.profile, WEEKS, None, &brief.rules);
                     assert!(has_errors(&violations), "{context}");
                 }
                 FaultKind::Timeout | FaultKind::Drop => unreachable!(),

@@ -223,7 +223,9 @@ fn start_date_places_the_event_in_the_plan() {
     );
     let (_, without) = set.overview_messages(&overview_brief()).unwrap();
     assert!(
-        without.contains("- Event: 2025-06-01, the plan's last day. Schedule nothing on it or after it"),
+        without.contains(
+            "- Event: 2025-06-01, the plan's last day. Schedule nothing on it or after it"
+        ),
         "{without}"
     );
 }

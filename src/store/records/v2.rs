@@ -1089,7 +1089,11 @@ mirror_enum!(
     [RoadRace, Criterium, GranFondo, TimeTrial, StageRace, Gravel, Mtb, HillClimb, None]
 );
 mirror_enum!(Priority, PriorityRecord, [A, B, C]);
-mirror_enum!(Experience, ExperienceRecord, [New, Intermediate, Experienced]);
+mirror_enum!(
+    Experience,
+    ExperienceRecord,
+    [New, Intermediate, Experienced]
+);
 
 fn parse_date(field: &'static str, text: &str) -> Result<chrono::NaiveDate, Invalid> {
     chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| invalid(field, text))
