@@ -545,3 +545,32 @@ fn rule_severities_are_stored_with_the_run_and_absent_on_the_defaults() {
         }
     );
 }
+
+/// The profile's event, experience and recent training are stored with the run and read back
+/// whole; a profile without them stores no such keys (so its record reads as it always did).
+#[test]
+fn the_profiles_event_and_training_background_are_stored_with_the_run() {
+    let plain = spec(0xe7e7);
+    let bytes = records::encode(&records::SpecRecord::from(&plain));
+    let body = std::str::from_utf8(&bytes[2..]).unwrap();
+    for key in ["\"event\"", "recent_weekly_hours", "current_ctl", "experience"] {
+        assert!(!body.contains(key), "{key} in {body}");
+    }
+    let mut rich = plain.clone();
+    rich.profile = parse_profile(
+        r#"{"name":"Eve","ftp_w":250,"weekly_hours":8,"available_days":["Tuesday","Saturday","Sunday"],
+            "event":{"date":"2027-04-24","kind":"Gran Fondo","duration_h":6.5,"priority":"B"},
+            "recent_weekly_hours":5.5,"current_ctl":42,"experience":"experienced"}"#,
+    )
+    .unwrap();
+    let bytes = records::encode(&records::SpecRecord::from(&rich));
+    let body = std::str::from_utf8(&bytes[2..]).unwrap();
+    assert!(
+        body.contains(r#""event_date":"2027-04-24""#)
+            && body.contains(r#""event":{"kind":"gran_fondo","duration_h":6.5,"priority":"B"}"#)
+            && body.contains(r#""experience":"experienced""#),
+        "{body}"
+    );
+    let record: records::SpecRecord = records::decode(&bytes).unwrap();
+    assert_eq!(RunSpec::try_from(record).unwrap(), rich);
+}
