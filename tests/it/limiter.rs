@@ -182,8 +182,10 @@ async fn without_max_rpm_the_shared_backoff_keeps_429s_rare() {
 
 /// The same, end to end: the CLI's batch of 10 runs × 4 weeks against mock-llm behind a
 /// sliding-window limit (scaled to 20 requests per 2 s, 600 a minute, so the test takes
-/// seconds): with `--max-rpm` at the limit the batch is paced under it; without, the
-/// headers and the shared pause keep 429s to a tenth of the requests. Only counts are
+/// seconds): with `--max-rpm` 5 % under the limit the batch is paced under it; without, the
+/// headers and the shared pause keep 429s to a tenth of the requests. (Exactly at the limit,
+/// a loaded machine that delays one request's bytes can land 21 in a window: the limiter spaces
+/// the sends, the server counts the arrivals.) Only counts are
 /// asserted; the wall time against the floor is measured at full scale in the closing notes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cli_batch_behind_a_rate_limit_is_paced_by_the_shared_limiter() {
@@ -191,7 +193,7 @@ async fn a_cli_batch_behind_a_rate_limit_is_paced_by_the_shared_limiter() {
 
     use crate::support::{fixture, stderr, Sandbox};
 
-    for max_rpm in [Some("600"), None] {
+    for max_rpm in [Some("570"), None] {
         let mock = MockServer::start(
             MockConfig {
                 rate_limit: Some(RateLimitConfig {
