@@ -179,18 +179,18 @@ fn seed_athlete_plan_summary() {
         );
     }
     expect![[r#"
-         1 Foundation  4.17 h 189.0 TSS hard 2 | Tue Long tempo 1×20 min 30', Thu Endurance ride 30', Sat Sweet spot 3×10 min 55', Sun Long endurance ride 135'
-         2 Foundation  4.58 h 213.7 TSS hard 2 | Tue Long tempo 1×25 min 35', Thu Endurance ride 30', Sat Sweet spot 3×12 min 60', Sun Long endurance ride 150'
-         3 Foundation  5.03 h 228.8 TSS hard 2 | Tue Long tempo 1×27 min 37', Thu Endurance ride 35', Sat Sweet spot 2×15 min 65', Sun Long endurance ride 165'
+         1 Foundation  4.17 h 178.7 TSS hard 2 | Tue Sweet spot 1×10 min 30', Thu Endurance ride 30', Sat Long tempo 1×20 min 55', Sun Long endurance ride 135'
+         2 Foundation  4.58 h 198.4 TSS hard 2 | Tue Sweet spot 1×12 min 35', Thu Endurance ride 30', Sat Long tempo 1×25 min 60', Sun Long endurance ride 150'
+         3 Foundation  5.03 h 221.5 TSS hard 2 | Tue Sweet spot 1×15 min 37', Thu Endurance ride 35', Sat Long tempo 1×30 min 65', Sun Long endurance ride 165'
          4 Recovery    2.75 h 101.6 TSS hard 0 | Tue Endurance with short efforts 40', Thu Easy endurance 35', Sat Endurance ride 90'
-         5 Build       5.08 h 226.4 TSS hard 2 | Tue Long tempo 1×20 min 40', Thu Endurance ride 35', Sat Sweet spot 3×10 min 65', Sun Long endurance ride 165'
-         6 Build       5.58 h 252.8 TSS hard 2 | Tue Long tempo 1×25 min 40', Thu Endurance ride 40', Sat Sweet spot 3×12 min 75', Sun Long endurance ride 180'
-         7 Build       5.82 h 270.4 TSS hard 2 | Tue Long tempo 1×29 min 44', Thu Endurance ride 40', Sat Sweet spot 3×15 min 75', Sun Long endurance ride 190'
+         5 Build       5.08 h 227.3 TSS hard 2 | Tue Sweet spot 2×10 min 40', Thu Endurance ride 35', Sat Long tempo 2×20 min 65', Sun Long endurance ride 165'
+         6 Build       5.58 h 247.7 TSS hard 2 | Tue Sweet spot 1×12 min 40', Thu Endurance ride 40', Sat Long tempo 2×25 min 75', Sun Long endurance ride 180'
+         7 Build       6.13 h 267.5 TSS hard 2 | Tue Sweet spot 1×15 min 45', Thu Endurance ride 45', Sat Long tempo 1×30 min 78', Sun Long endurance ride 200'
          8 Recovery    3.33 h 124.6 TSS hard 0 | Tue Endurance with short efforts 45', Thu Easy endurance 45', Sat Endurance ride 110'
-         9 Build       6.00 h 274.7 TSS hard 2 | Tue Long tempo 1×25 min 45', Thu Endurance ride 45', Sat Sweet spot 2×20 min 75', Sun Long endurance ride 195'
-        10 Peak        5.67 h 255.1 TSS hard 2 | Tue Long tempo 1×20 min 40', Thu Endurance ride 40', Sat Over-unders 3×9 min 75', Sun Long endurance ride 185'
-        11 Peak        5.33 h 237.1 TSS hard 2 | Tue Long tempo 1×25 min 40', Thu Endurance ride 35', Sat Over-unders 2×9 min 70', Sun Long endurance ride 175'
-        12 Recovery    3.50 h 153.2 TSS hard 1 | Tue Easy endurance 50', Thu Easy endurance 45', Sat FTP test (20 min) 115'
+         9 Build       6.00 h 270.8 TSS hard 2 | Tue Sweet spot 1×20 min 45', Thu Endurance ride 45', Sat Long tempo 2×25 min 75', Sun Long endurance ride 195'
+        10 Peak        5.75 h 257.9 TSS hard 2 | Tue Over-unders 2×9 min 45', Thu Endurance ride 40', Sat Long tempo 2×20 min 75', Sun Long endurance ride 185'
+        11 Peak        5.50 h 252.9 TSS hard 2 | Tue Over-unders 2×9 min 40', Thu Endurance ride 40', Sat Long tempo 2×25 min 70', Sun Long endurance ride 180'
+        12 Recovery    3.67 h 159.8 TSS hard 1 | Tue Easy endurance 50', Thu Easy endurance 50', Sat FTP test (20 min) 120'
     "#]].assert_eq(&table);
 }
 

@@ -97,15 +97,21 @@ pub(super) fn design_days(
             })
         })
         .flatten();
-    let mut quality_used = 0;
+    // The week's key session (the first of its list) goes to the hard day with the most time,
+    // the next to the next: a short day gets the session that fits a short day.
+    let mut by_room: Vec<usize> = (0..days.len()).filter(|&index| hard[index]).collect();
+    by_room.sort_by_key(|&index| (std::cmp::Reverse(layout.minutes[index]), index));
     days.iter()
         .enumerate()
         .map(|(index, &day)| {
             let minutes = layout.minutes[index];
             if hard[index] {
+                let rank = by_room
+                    .iter()
+                    .position(|&other| other == index)
+                    .unwrap_or(0);
                 // Later macrocycles rotate the sessions, so no week repeats the last cycle's.
-                let session = quality[(quality_used + context.cycle) % quality.len()];
-                quality_used += 1;
+                let session = quality[(rank + context.cycle) % quality.len()];
                 quality_workout(profile, day, minutes, session, context.phase_index, bands)
             } else {
                 let day_before = days

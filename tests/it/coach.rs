@@ -403,8 +403,13 @@ proptest! {
         let mut value = profile_json(&case);
         let hours = value["weekly_hours"].as_f64().unwrap();
         let days = value["available_days"].as_array().unwrap().len();
-        // Room for quality sessions of each kind: 3+ days, 4+ hours, a plan with a build.
-        prop_assume!(days >= 3 && hours >= 4.0 && case.weeks >= 8 && case.rules.max_training_days >= 3);
+        // Room for quality sessions of each kind: 3+ days with an hour or more,
+        // 4+ hours, a plan with a build.
+        let base = profile_from_value(&value).map_err(|err| TestCaseError::fail(err.to_string()))?;
+        let roomy_days = base.available_days.iter().filter(|day| base.cap_min(**day) >= 60).count();
+        prop_assume!(
+            days >= 3 && roomy_days >= 3 && hours >= 4.0 && case.weeks >= 8 && case.rules.max_training_days >= 3
+        );
         let date = event_date(case.weeks, weekday).to_string();
         if let Some(object) = value.as_object_mut() {
             object.remove("event_date");

@@ -553,7 +553,12 @@ fn the_profiles_event_and_training_background_are_stored_with_the_run() {
     let plain = spec(0xe7e7);
     let bytes = records::encode(&records::SpecRecord::from(&plain));
     let body = std::str::from_utf8(&bytes[2..]).unwrap();
-    for key in ["\"event\"", "recent_weekly_hours", "current_ctl", "experience"] {
+    for key in [
+        "\"event\"",
+        "recent_weekly_hours",
+        "current_ctl",
+        "experience",
+    ] {
         assert!(!body.contains(key), "{key} in {body}");
     }
     let mut rich = plain.clone();
