@@ -93,11 +93,7 @@ pub(super) fn select_days(
 }
 
 /// The days a race week can train: the available days before the event.
-pub(super) fn race_days(
-    profile: &AthleteProfile,
-    _base_days: &[Weekday],
-    event: Weekday,
-) -> Vec<Weekday> {
+pub(super) fn race_days(profile: &AthleteProfile, event: Weekday) -> Vec<Weekday> {
     profile
         .available_days
         .iter()
