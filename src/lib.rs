@@ -6,6 +6,7 @@ pub mod cli;
 pub mod coach;
 pub mod domain;
 pub mod engine;
+pub mod export;
 pub mod files;
 pub mod llm;
 #[cfg(feature = "mock-llm")]

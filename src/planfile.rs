@@ -177,7 +177,7 @@ struct PhaseReport {
 
 /// The date of `day` in week `week_number` of a plan starting the week of `start`, or `None`
 /// past the calendar's end (year 262142): weeks are Monday-based.
-fn checked_date_of(start: NaiveDate, week_number: i64, day: Weekday) -> Option<NaiveDate> {
+pub(crate) fn checked_date_of(start: NaiveDate, week_number: i64, day: Weekday) -> Option<NaiveDate> {
     let start_monday = start.checked_sub_signed(Duration::days(i64::from(
         start.weekday().num_days_from_monday(),
     )))?;
@@ -732,15 +732,22 @@ pub struct WeekFigures {
     pub target_hours: Option<f64>,
 }
 
+/// The athletes of the seed's Phase 4 `report_data.json` (each holding its plan at
+/// `training_plan`), or `None` when the document is a plan file (it has `athlete_profile`) or
+/// no report at all.
+pub fn report_athletes(value: &Value) -> Option<&[Value]> {
+    let object = value.as_object()?;
+    if object.contains_key("athlete_profile") {
+        return None;
+    }
+    object.get("athletes")?.as_array().map(Vec::as_slice)
+}
+
 /// Every rule on a plan file's text, or on each plan of a Phase 4 report.
 pub fn validate_file_text(text: &str, rules: &Rules) -> Checked {
-    let report = serde_json::from_str::<Value>(text).ok().and_then(|value| {
-        let object = value.as_object()?;
-        if object.contains_key("athlete_profile") {
-            return None;
-        }
-        object.get("athletes")?.as_array().cloned()
-    });
+    let report = serde_json::from_str::<Value>(text)
+        .ok()
+        .and_then(|value| report_athletes(&value).map(<[Value]>::to_vec));
     let Some(athletes) = report else {
         let (violations, weeks) = check_plan_text(text, rules, "");
         return Checked {

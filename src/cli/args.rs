@@ -41,6 +41,8 @@ pub enum Command {
     Show(ShowArgs),
     /// Validate a plan file (ours or the seed's format) against every rule.
     Validate(ValidateArgs),
+    /// Export a plan file's workouts for the apps that ride them (this build: zwo).
+    Export(ExportArgs),
     /// Serve a local mock LLM speaking the Anthropic, OpenAI, Gemini and Ollama protocols
     /// (in builds with the `mock-llm` feature only).
     #[cfg(feature = "mock-llm")]
@@ -294,6 +296,25 @@ pub struct ValidateArgs {
     /// Longest step, in seconds, that may go above 200 % FTP (up to 300 %); 0 allows none.
     #[arg(long, default_value_t = SPRINT_MAX_S, value_name = "SECONDS")]
     pub sprint_max_s: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Plan file to export (ours, the seed's, or a Phase 4 report_data.json: its first athlete).
+    #[arg(value_name = "PLAN")]
+    pub plan: PathBuf,
+    /// zwo, fit, ics, intervals, mrc, html, report-data or all (this build writes zwo).
+    #[arg(long, value_name = "FORMAT")]
+    pub format: String,
+    /// Directory of the exported files (created when missing).
+    #[arg(long, default_value = "export", value_name = "DIR")]
+    pub out: PathBuf,
+    /// First day to export, included.
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub from: Option<String>,
+    /// Last day to export, included.
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub to: Option<String>,
 }
 
 #[derive(Debug, Args)]

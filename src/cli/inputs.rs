@@ -193,13 +193,18 @@ fn manifest_item(name: &str, base: &Path, line: &str) -> Result<ItemSource, Erro
     })
 }
 
-/// The plan's first day from its text: a Monday, within the window around today.
-pub fn start_date(flag: &'static str, text: &str, today: NaiveDate) -> Result<NaiveDate, Error> {
-    let date = NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").map_err(|_| Error::Arg {
+/// A date given as `YYYY-MM-DD` to `flag`.
+pub fn date(flag: &'static str, text: &str) -> Result<NaiveDate, Error> {
+    NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").map_err(|_| Error::Arg {
         flag,
         value: text.to_string(),
         reason: "expected a date as YYYY-MM-DD".into(),
-    })?;
+    })
+}
+
+/// The plan's first day from its text: a Monday, within the window around today.
+pub fn start_date(flag: &'static str, text: &str, today: NaiveDate) -> Result<NaiveDate, Error> {
+    let date = date(flag, text)?;
     if date.weekday() != chrono::Weekday::Mon {
         return Err(Error::Arg {
             flag,

@@ -87,6 +87,12 @@ pub enum Error {
     UnknownBatch { prefix: String, dir: PathBuf },
     #[error("prefix {prefix:?} is ambiguous: {matches}")]
     AmbiguousRun { prefix: String, matches: String },
+    #[error("cannot write {}", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("cannot write to the terminal")]
     Output(#[source] std::io::Error),
 }
@@ -132,7 +138,7 @@ impl Error {
             | Error::UnknownRun { .. }
             | Error::UnknownBatch { .. }
             | Error::AmbiguousRun { .. } => 2,
-            Error::NoSpace { .. } | Error::Engine(_) | Error::Output(_) => 1,
+            Error::NoSpace { .. } | Error::Engine(_) | Error::Write { .. } | Error::Output(_) => 1,
         }
     }
 }
@@ -228,6 +234,7 @@ pub async fn run(cli: Cli, env: Env) -> Result<u8, Error> {
             Ok(0)
         }
         Command::Doctor => doctor(state_dir, json_output),
+        Command::Export(args) => export(resolve::export(&args)?, json_output),
         Command::Validate(args) => {
             let text = inputs::read_input(
                 "plan file",
@@ -439,6 +446,37 @@ async fn resume(job: resolve::ResumeJob, json_output: bool, env: &Env) -> Result
 
 pub(crate) fn state_label(state: &State) -> &'static str {
     workflow::state_name(state)
+}
+
+/// `periodize export`: every file of the resolved export, each written atomically (a reader
+/// sees the old file or the whole new one), then their paths, one a line (with `--json`, one
+/// document). The bytes come from the pure `export` modules, so a second export rewrites
+/// identical files.
+fn export(job: resolve::ExportJob, json_output: bool) -> Result<u8, Error> {
+    let files = crate::export::files(&job.plan, job.format, job.range);
+    if files.is_empty() {
+        eprintln!("notice: no workout of the plan falls within the dates given; nothing written");
+    }
+    let mut paths = Vec::with_capacity(files.len());
+    for file in &files {
+        let path = engine::output::write_atomically(&job.out, &file.name, &file.bytes).map_err(
+            |source| Error::Write {
+                path: job.out.join(&file.name),
+                source,
+            },
+        )?;
+        paths.push(path.display().to_string());
+    }
+    let mut stdout = std::io::stdout().lock();
+    if json_output {
+        let document = json!({"format": job.format.name(), "files": paths});
+        writeln!(stdout, "{document}").map_err(Error::Output)?;
+    } else {
+        for path in &paths {
+            writeln!(stdout, "{}", printable(path)).map_err(Error::Output)?;
+        }
+    }
+    Ok(0)
 }
 
 /// `periodize doctor`: every problem of a state directory, one line each (or one JSON document

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 
 use crate::cli::args::{
-    BudgetArgs, DurabilityArg, FallbackArg, GenerateArgs, ModelArgs, PlanArgs, ProviderName,
+    BudgetArgs, DurabilityArg, ExportArgs, FallbackArg, GenerateArgs, ModelArgs, PlanArgs, ProviderName,
     ResumeArgs, TssCheckArg,
 };
 use crate::cli::inputs::{self, CheckedItem, ItemBody, ItemSource};
@@ -20,6 +20,8 @@ use crate::domain::validate::{Rule, RuleSeverity, Rules, TssCheck};
 const MAX_SPRINT_S: u32 = 60;
 use crate::engine::batch::{Drive, DriveKind, MAX_RUN_CONCURRENCY, MAX_WEEK_CONCURRENCY};
 use crate::engine::{self};
+use crate::export::model::ExportPlan;
+use crate::export::{DateRange, Format};
 use crate::pricing::{self, PriceTable};
 use crate::prompts::PromptSet;
 use crate::providers::resolve::{self as provider_resolve, Choice, ProviderKind, Recorded};
@@ -739,6 +741,64 @@ pub fn batch(store: &Store, prefix: &str) -> Result<Batch, Error> {
                 .join(", "),
         }),
     }
+}
+
+/// `export`, resolved: the plan read, the format and dates checked.
+pub struct ExportJob {
+    pub plan: ExportPlan,
+    pub format: Format,
+    pub out: PathBuf,
+    pub range: DateRange,
+}
+
+/// Checks every flag of `export` and reads its plan file, so that nothing is written for a
+/// command that would fail.
+pub fn export(args: &ExportArgs) -> Result<ExportJob, Error> {
+    let names = || {
+        Format::ALL
+            .iter()
+            .map(|format| format.name())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let format = Format::parse(&args.format).ok_or_else(|| {
+        arg(
+            "--format",
+            &args.format,
+            format!("unknown format, expected one of {}", names()),
+        )
+    })?;
+    if !format.implemented() {
+        return Err(arg(
+            "--format",
+            &args.format,
+            "not implemented yet: this build exports zwo only",
+        ));
+    }
+    let from = args
+        .from
+        .as_deref()
+        .map(|text| inputs::date("--from", text))
+        .transpose()?;
+    let to = args
+        .to
+        .as_deref()
+        .map(|text| inputs::date("--to", text))
+        .transpose()?;
+    if let (Some(from), Some(to)) = (from, to) {
+        if to < from {
+            return Err(arg("--to", to, format!("is before --from {from}")));
+        }
+    }
+    let text = inputs::read_input("plan file", &args.plan, crate::planfile::MAX_PLAN_FILE_BYTES)?;
+    let plan = crate::export::model::from_plan_text(&text)
+        .map_err(|error| arg("plan file", args.plan.display(), error.to_string()))?;
+    Ok(ExportJob {
+        plan,
+        format,
+        out: args.out.clone(),
+        range: DateRange { from, to },
+    })
 }
 
 /// Opens a store for a command that only reads it.

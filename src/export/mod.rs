@@ -1,0 +1,175 @@
+//! Exports of a finished plan, pure: the plan model (`model.rs`) and one module per format
+//! (`zwo.rs`), each turning the model into files (names and bytes) with no clock and no
+//! randomness, so the same plan exports byte-identical files. The CLI writes them.
+
+pub mod model;
+pub mod zwo;
+
+use chrono::NaiveDate;
+
+use crate::export::model::{DatedWorkout, ExportPlan, ExportWeek};
+
+/// The formats of issue 10, in its order; `implemented` says which this build writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Zwo,
+    Fit,
+    Ics,
+    Intervals,
+    Mrc,
+    Html,
+    ReportData,
+    All,
+}
+
+impl Format {
+    pub const ALL: [Format; 8] = [
+        Format::Zwo,
+        Format::Fit,
+        Format::Ics,
+        Format::Intervals,
+        Format::Mrc,
+        Format::Html,
+        Format::ReportData,
+        Format::All,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Zwo => "zwo",
+            Format::Fit => "fit",
+            Format::Ics => "ics",
+            Format::Intervals => "intervals",
+            Format::Mrc => "mrc",
+            Format::Html => "html",
+            Format::ReportData => "report-data",
+            Format::All => "all",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Format> {
+        let wanted = text.trim();
+        Format::ALL
+            .into_iter()
+            .find(|format| format.name().eq_ignore_ascii_case(wanted))
+    }
+
+    pub fn implemented(self) -> bool {
+        matches!(self, Format::Zwo)
+    }
+}
+
+/// The days whose workouts are exported, both ends included; `None` is open.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DateRange {
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+}
+
+impl DateRange {
+    pub fn contains(&self, date: NaiveDate) -> bool {
+        self.from.is_none_or(|from| from <= date) && self.to.is_none_or(|to| date <= to)
+    }
+}
+
+/// One file to write: a name safe on every file system, and its bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportFile {
+    pub name: String,
+    pub bytes: Vec<u8>,
+}
+
+/// The files of `format` for the workouts of `plan` within `range`, in date order. `format`
+/// must be implemented (the CLI refuses the others first).
+pub fn files(plan: &ExportPlan, format: Format, range: DateRange) -> Vec<ExportFile> {
+    assert!(format.implemented(), "{} is not implemented", format.name());
+    let mut names = Vec::new();
+    let mut files = Vec::new();
+    for (week, workout) in workouts(plan, range) {
+        let name = unique(file_stem(week, workout), &mut names);
+        files.push(ExportFile {
+            name: format!("{name}.{}", zwo::EXTENSION),
+            bytes: zwo::workout_file(plan, week, workout).into_bytes(),
+        });
+    }
+    files
+}
+
+/// Every workout within `range`, with its week, in date order.
+pub fn workouts(
+    plan: &ExportPlan,
+    range: DateRange,
+) -> impl Iterator<Item = (&ExportWeek, &DatedWorkout)> + '_ {
+    plan.weeks.iter().flat_map(move |week| {
+        week.workouts
+            .iter()
+            .filter(move |workout| range.contains(workout.date))
+            .map(move |workout| (week, workout))
+    })
+}
+
+/// Longest slug of a workout name in a file name: with the date, week and day the name stays
+/// far below every file system's 255-byte limit, and readable in a file list.
+const MAX_SLUG_CHARS: usize = 40;
+
+/// `2027-01-05_w01_tue_threshold-2x10`: date first so files sort by date, then the week and
+/// day a rider looks for, then the workout's name as lowercase ASCII letters, digits and
+/// hyphens. No character any file system reserves, no reserved name (it starts with a digit),
+/// no trailing dot or space, no case-only differences.
+pub fn file_stem(week: &ExportWeek, workout: &DatedWorkout) -> String {
+    let day = workout.weekday.name()[..3].to_ascii_lowercase();
+    format!(
+        "{}_w{:02}_{day}_{}",
+        workout.date,
+        week.week_number,
+        slug(&workout.name)
+    )
+}
+
+/// `Sweet spot 2×10 min` → `sweet-spot-2x10-min`; an empty or non-Latin name → `workout`.
+fn slug(name: &str) -> String {
+    let mut out = String::new();
+    for c in name.chars() {
+        let c = if c == '×' { 'x' } else { c };
+        if c.is_ascii_alphanumeric() {
+            if out.len() == MAX_SLUG_CHARS {
+                break;
+            }
+            out.push(c.to_ascii_lowercase());
+        } else if !out.is_empty() && !out.ends_with('-') && out.len() < MAX_SLUG_CHARS {
+            out.push('-');
+        }
+    }
+    let trimmed = out.trim_end_matches('-');
+    if trimmed.is_empty() {
+        "workout".to_string()
+    } else {
+        trimmed.to_string()
+    }
+}
+
+/// A second workout of the same name on the same day gets `_2`, a third `_3`, in plan order.
+fn unique(stem: String, taken: &mut Vec<String>) -> String {
+    let mut candidate = stem.clone();
+    let mut number = 2;
+    while taken.contains(&candidate) {
+        candidate = format!("{stem}_{number}");
+        number += 1;
+    }
+    taken.push(candidate.clone());
+    candidate
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs_are_short_lowercase_ascii() {
+        assert_eq!(slug("Sweet spot 2×10 min"), "sweet-spot-2x10-min");
+        assert_eq!(slug("  CON: <a/b>?  "), "con-a-b");
+        assert_eq!(slug("Ötztaler ✓"), "tztaler");
+        assert_eq!(slug("✓✓"), "workout");
+        assert_eq!(slug(&"a".repeat(100)).len(), MAX_SLUG_CHARS);
+    }
+}

@@ -1,0 +1,446 @@
+//! The export model, pure: a finished plan as the apps that ride it need it (profile summary,
+//! start date, event, dated workouts whose repeats stay repeats, provenance), read from a plan
+//! file's text and free of every workflow type. Each format module writes from it alone.
+
+use chrono::NaiveDate;
+use serde_json::Value;
+
+use crate::domain::event::{self, EventKind};
+use crate::domain::plan::{self, Segment, MAX_SETS};
+use crate::domain::{Phase, SegmentKind, Weekday};
+use crate::planfile;
+
+/// A plan ready to export.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExportPlan {
+    pub profile: ProfileSummary,
+    /// The plan's first Monday.
+    pub start_date: NaiveDate,
+    /// The event the plan ends on, when it has one in its last week.
+    pub event: Option<PlanEvent>,
+    pub weeks: Vec<ExportWeek>,
+    /// Who made the plan: our plan files' `run` section; `None` for the seed's files.
+    pub provenance: Option<Provenance>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProfileSummary {
+    pub name: String,
+    pub ftp_w: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PlanEvent {
+    pub date: NaiveDate,
+    pub kind: EventKind,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Provenance {
+    pub run_id: String,
+    pub provider: String,
+    pub model: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExportWeek {
+    pub week_number: u32,
+    pub phase: Phase,
+    /// In date order.
+    pub workouts: Vec<DatedWorkout>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DatedWorkout {
+    pub date: NaiveDate,
+    pub weekday: Weekday,
+    pub name: String,
+    pub description: String,
+    pub detailed_description: Option<String>,
+    pub blocks: Vec<Block>,
+}
+
+impl DatedWorkout {
+    /// Every step as ridden, repeats expanded.
+    pub fn steps(&self) -> impl Iterator<Item = &Step> + '_ {
+        self.blocks.iter().flat_map(Block::steps)
+    }
+
+    /// Riding time in seconds, repeats expanded.
+    pub fn duration_s(&self) -> u64 {
+        self.steps().map(|step| u64::from(step.duration_s)).sum()
+    }
+}
+
+/// One part of a workout: a step, or a repeat kept as a repeat.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Block {
+    Step(Step),
+    Repeat(Repeat),
+}
+
+impl Block {
+    pub fn steps(&self) -> Box<dyn Iterator<Item = &Step> + '_> {
+        match self {
+            Block::Step(step) => Box::new(std::iter::once(step)),
+            Block::Repeat(repeat) => Box::new(
+                (0..repeat.sets)
+                    .flat_map(move |_| std::iter::once(&repeat.work).chain(&repeat.recovery)),
+            ),
+        }
+    }
+}
+
+/// `sets` × (`work`, then `recovery`), at least one set.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Repeat {
+    pub sets: u32,
+    pub work: Step,
+    pub recovery: Option<Step>,
+    /// What the block is, as its writer described it (the first set's words when regrouped).
+    pub description: String,
+}
+
+/// One ridden step. Durations are whole seconds, the unit every export format counts in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Step {
+    pub kind: SegmentKind,
+    pub duration_s: u32,
+    /// Percent of FTP; `high_pct` equals `low_pct` for a steady target.
+    pub low_pct: f64,
+    pub high_pct: f64,
+    pub description: String,
+}
+
+impl Step {
+    /// Kind, duration and power: what two steps must share to be sets of one repeat (their
+    /// words differ, "rep 1/3", "rep 2/3").
+    fn same_shape(&self, other: &Step) -> bool {
+        self.kind == other.kind
+            && self.duration_s == other.duration_s
+            && self.low_pct == other.low_pct
+            && self.high_pct == other.high_pct
+    }
+
+    /// A step that can be the work of a regrouped repeat: not an easy part of the session.
+    fn is_effort(&self) -> bool {
+        !matches!(
+            self.kind,
+            SegmentKind::Warmup | SegmentKind::Cooldown | SegmentKind::Recovery
+        )
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ModelError {
+    #[error("is not JSON: {0}")]
+    NotJson(String),
+    #[error("is a report with no athlete: `athletes` is empty")]
+    EmptyReport,
+    #[error("is not a readable plan: {0}")]
+    Unreadable(String),
+    #[error(
+        "has no `plan_metadata.start_date`: an export needs the plan's dates; add it (YYYY-MM-DD, the first Monday)"
+    )]
+    NoStartDate,
+    #[error("has `plan_metadata.start_date` {0:?}, expected a date YYYY-MM-DD")]
+    BadStartDate(String),
+    #[error("has dates past the end of the calendar (start {0})")]
+    CalendarOverflow(NaiveDate),
+}
+
+/// Reads a plan file's text: ours, the seed's, or the first athlete's plan of the seed's Phase
+/// 4 `report_data.json`, through `planfile::parse_plan`.
+pub fn from_plan_text(text: &str) -> Result<ExportPlan, ModelError> {
+    let value: Value =
+        serde_json::from_str(text).map_err(|err| ModelError::NotJson(err.to_string()))?;
+    let plan_value = match planfile::report_athletes(&value) {
+        Some(athletes) => athletes
+            .first()
+            .ok_or(ModelError::EmptyReport)?
+            .get("training_plan")
+            .cloned()
+            .unwrap_or(Value::Null),
+        None => value,
+    };
+    let plan_text = serde_json::to_string(&plan_value).expect("a JSON value serializes");
+    let parsed = planfile::parse_plan(&plan_text).map_err(|problems| {
+        ModelError::Unreadable(
+            problems
+                .iter()
+                .map(|problem| format!("{}: {}", problem.path, problem.message))
+                .collect::<Vec<_>>()
+                .join("; "),
+        )
+    })?;
+    let start_date = match plan_value.pointer("/plan_metadata/start_date") {
+        None | Some(Value::Null) => return Err(ModelError::NoStartDate),
+        Some(written) => written
+            .as_str()
+            .and_then(|text| NaiveDate::parse_from_str(text, "%Y-%m-%d").ok())
+            .ok_or_else(|| ModelError::BadStartDate(written.to_string()))?,
+    };
+    // The calendar starts on the Monday of the start date's week, as the plan file's dates do.
+    let monday = planfile::checked_date_of(start_date, 1, Weekday::Monday)
+        .ok_or(ModelError::CalendarOverflow(start_date))?;
+    let mut weeks = Vec::with_capacity(parsed.weeks.len());
+    for details in &parsed.weeks {
+        let week_number = u32::try_from(details.week_number).unwrap_or(0);
+        let phase = parsed
+            .overview
+            .week(week_number)
+            .map_or(Phase::Foundation, |entry| entry.phase);
+        let mut workouts = Vec::with_capacity(details.workouts.len());
+        for workout in &details.workouts {
+            let date = planfile::checked_date_of(monday, details.week_number, workout.weekday)
+                .ok_or(ModelError::CalendarOverflow(start_date))?;
+            workouts.push(DatedWorkout {
+                date,
+                weekday: workout.weekday,
+                name: workout.name.clone(),
+                description: workout.description.clone(),
+                detailed_description: workout.detailed_description.clone(),
+                blocks: regroup(workout.segments.iter().filter_map(block).collect()),
+            });
+        }
+        workouts.sort_by_key(|workout| workout.date);
+        weeks.push(ExportWeek {
+            week_number,
+            phase,
+            workouts,
+        });
+    }
+    weeks.sort_by_key(|week| week.week_number);
+    let event = event::event_day(monday, parsed.total_weeks, parsed.profile.event_date).map(|day| {
+        PlanEvent {
+            date: day.date,
+            kind: parsed.profile.event_kind(),
+        }
+    });
+    let provenance = plan_value.get("run").and_then(|run| {
+        let text = |key: &str| run.get(key).and_then(Value::as_str).map(str::to_string);
+        Some(Provenance {
+            run_id: text("id")?,
+            provider: text("provider")?,
+            model: text("model")?,
+        })
+    });
+    Ok(ExportPlan {
+        profile: ProfileSummary {
+            name: parsed.profile.name.clone(),
+            ftp_w: parsed.profile.ftp_w,
+        },
+        start_date: monday,
+        event,
+        weeks,
+        provenance,
+    })
+}
+
+/// Minutes to whole seconds, the unit of every export format.
+fn seconds(minutes: f64) -> u32 {
+    // Plan durations are bounded far below u32 seconds; the cast saturates on anything else.
+    (minutes * 60.0).round().max(0.0) as u32
+}
+
+fn step(kind: SegmentKind, minutes: f64, low: f64, high: Option<f64>, text: &str) -> Step {
+    Step {
+        kind,
+        duration_s: seconds(minutes),
+        low_pct: low,
+        high_pct: high.unwrap_or(low),
+        description: text.to_string(),
+    }
+}
+
+/// A plan segment as a block. The kinds inside a repeat are `Segment::steps`'s (`Work`,
+/// `Recovery`), so the expansion of a block is the plan's own. A repeat of no set is nothing
+/// ridden, so it is left out, as are steps shorter than half a second.
+fn block(segment: &Segment) -> Option<Block> {
+    let Some(repeat) = &segment.repeat else {
+        let plain = step(
+            segment.kind,
+            segment.duration_min,
+            segment.power_low_pct,
+            segment.power_high_pct,
+            &segment.description,
+        );
+        return (plain.duration_s > 0).then_some(Block::Step(plain));
+    };
+    let as_step = |kind, part: &plan::Step| {
+        step(
+            kind,
+            part.duration_min,
+            part.power_low_pct,
+            part.power_high_pct,
+            &part.description,
+        )
+    };
+    let sets = u32::try_from(repeat.sets.clamp(0, MAX_SETS)).unwrap_or(0);
+    let work = as_step(SegmentKind::Work, &repeat.work);
+    let recovery = repeat
+        .recovery
+        .as_ref()
+        .map(|part| as_step(SegmentKind::Recovery, part))
+        .filter(|part| part.duration_s > 0);
+    (sets > 0 && work.duration_s > 0).then(|| {
+        Block::Repeat(Repeat {
+            sets,
+            description: if segment.description.is_empty() {
+                work.description.clone()
+            } else {
+                segment.description.clone()
+            },
+            work,
+            recovery,
+        })
+    })
+}
+
+/// The rule that turns flat intervals back into a repeat: a run of at least two consecutive
+/// (effort, recovery) pairs of plain steps, every effort of the same shape (kind, duration,
+/// power) and every recovery too, becomes one `Repeat` of that many sets; an effort is any step
+/// but a warm-up, cool-down or recovery, and the words (which count reps) may differ, the first
+/// set's being kept. A last effort with no recovery after it stays a step of its own, since a
+/// repeat's every set ends with its recovery. Nothing else changes, so the ridden steps, and
+/// the time and power of the workout, are the same before and after.
+pub fn regroup(blocks: Vec<Block>) -> Vec<Block> {
+    let mut out = Vec::with_capacity(blocks.len());
+    let mut index = 0;
+    while index < blocks.len() {
+        let sets = pairs_from(&blocks, index);
+        if sets >= 2 {
+            let (Block::Step(work), Block::Step(recovery)) = (&blocks[index], &blocks[index + 1])
+            else {
+                unreachable!("pairs_from counts only plain steps");
+            };
+            out.push(Block::Repeat(Repeat {
+                sets: u32::try_from(sets).unwrap_or(u32::MAX),
+                description: work.description.clone(),
+                work: work.clone(),
+                recovery: Some(recovery.clone()),
+            }));
+            index += 2 * sets;
+        } else {
+            out.push(blocks[index].clone());
+            index += 1;
+        }
+    }
+    out
+}
+
+/// How many (effort, recovery) pairs of one shape start at `start`.
+fn pairs_from(blocks: &[Block], start: usize) -> usize {
+    let pair = |at: usize| match (blocks.get(at), blocks.get(at + 1)) {
+        (Some(Block::Step(work)), Some(Block::Step(recovery)))
+            if work.is_effort() && recovery.kind == SegmentKind::Recovery =>
+        {
+            Some((work, recovery))
+        }
+        _ => None,
+    };
+    let Some((first_work, first_recovery)) = pair(start) else {
+        return 0;
+    };
+    let mut sets = 1;
+    while let Some((work, recovery)) = pair(start + 2 * sets) {
+        if !(work.same_shape(first_work) && recovery.same_shape(first_recovery)) {
+            break;
+        }
+        sets += 1;
+    }
+    sets
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plain(kind: SegmentKind, duration_s: u32, low: f64, high: f64, text: &str) -> Block {
+        Block::Step(Step {
+            kind,
+            duration_s,
+            low_pct: low,
+            high_pct: high,
+            description: text.to_string(),
+        })
+    }
+
+    /// The coach writes a VO2max session flat, rep by rep: its three (effort, recovery) pairs
+    /// become one repeat of three sets; the last effort, with the steady part after it and not
+    /// a recovery, stays a step, and the ridden steps do not change.
+    #[test]
+    fn flat_alternating_intervals_of_one_shape_regroup_into_a_repeat() {
+        let warmup = plain(SegmentKind::Warmup, 600, 50.0, 70.0, "warm up");
+        let on = |n: u32| plain(SegmentKind::Interval, 180, 106.0, 115.0, &format!("rep {n}"));
+        let off = plain(SegmentKind::Recovery, 180, 45.0, 55.0, "easy");
+        let other_off = plain(SegmentKind::Recovery, 240, 45.0, 55.0, "easy");
+        let steady = plain(SegmentKind::Steady, 300, 60.0, 70.0, "steady");
+        let flat = vec![
+            warmup.clone(),
+            on(1),
+            off.clone(),
+            on(2),
+            off.clone(),
+            on(3),
+            off.clone(),
+            on(4),
+            other_off.clone(),
+            on(5),
+            steady.clone(),
+        ];
+        let grouped = regroup(flat.clone());
+        let Block::Step(work) = on(1) else { panic!() };
+        let Block::Step(recovery) = off.clone() else {
+            panic!()
+        };
+        assert_eq!(
+            grouped,
+            vec![
+                warmup,
+                Block::Repeat(Repeat {
+                    sets: 3,
+                    work,
+                    recovery: Some(recovery),
+                    description: "rep 1".to_string(),
+                }),
+                on(4),
+                other_off,
+                on(5),
+                steady,
+            ]
+        );
+        let ridden = |blocks: &[Block]| {
+            blocks
+                .iter()
+                .flat_map(Block::steps)
+                .map(|step| (step.duration_s, step.low_pct, step.high_pct))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(ridden(&grouped), ridden(&flat));
+    }
+
+    /// One pair is not a repeat, and a recovery after a warm-up does not make one.
+    #[test]
+    fn a_single_pair_or_an_easy_pair_stays_flat() {
+        let flat = vec![
+            plain(SegmentKind::Warmup, 300, 50.0, 60.0, ""),
+            plain(SegmentKind::Recovery, 60, 45.0, 50.0, ""),
+            plain(SegmentKind::Warmup, 300, 50.0, 60.0, ""),
+            plain(SegmentKind::Recovery, 60, 45.0, 50.0, ""),
+            plain(SegmentKind::Work, 600, 90.0, 95.0, ""),
+            plain(SegmentKind::Recovery, 300, 45.0, 55.0, ""),
+            plain(SegmentKind::Work, 600, 90.0, 95.0, ""),
+        ];
+        assert_eq!(regroup(flat.clone()), flat);
+    }
+
+    /// A seed report has no start date: the export says which field it needs.
+    #[test]
+    fn a_plan_without_a_start_date_is_refused_naming_the_field() {
+        let text = include_str!("../../tests/fixtures/seed/report_data_4wk_llm.json");
+        let err = from_plan_text(text).unwrap_err();
+        assert_eq!(err, ModelError::NoStartDate);
+        assert!(err.to_string().contains("plan_metadata.start_date"));
+    }
+}

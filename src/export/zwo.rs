@@ -1,0 +1,198 @@
+//! Zwift's `.zwo` workout file, pure: one workout of the export model as the XML Zwift (and
+//! MyWhoosh, Rouvy, TrainingPeaks Virtual, intervals.icu, Golden Cheetah) imports. Only
+//! elements and attributes Zwift's own workouts use (the domain guide §2.1, from the h4l
+//! inventory of the built-in files); power is a fraction of FTP, durations whole seconds.
+
+use std::fmt::Write;
+
+use crate::domain::SegmentKind;
+use crate::export::model::{Block, DatedWorkout, ExportPlan, ExportWeek, Step};
+
+/// The file extension Zwift looks for in its workouts folder.
+pub const EXTENSION: &str = "zwo";
+
+/// One indentation level: four spaces, as Zwift's own editor writes.
+const INDENT: &str = "    ";
+
+/// Decimal places of a power fraction: a percentage with two decimals (90.25 %) is exact.
+const POWER_DECIMALS: usize = 4;
+
+/// The `.zwo` text of one workout. Deterministic: no clock, no randomness, so the same plan
+/// gives the same bytes.
+pub fn workout_file(plan: &ExportPlan, week: &ExportWeek, workout: &DatedWorkout) -> String {
+    let mut out = String::with_capacity(2048);
+    out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<workout_file>\n");
+    element(&mut out, "author", &author(plan));
+    element(&mut out, "name", &workout.name);
+    element(&mut out, "description", &description(week, workout));
+    element(&mut out, "sportType", "bike");
+    writeln!(out, "{INDENT}<workout>").expect("writing to a String cannot fail");
+    for block in &workout.blocks {
+        write_block(&mut out, block);
+    }
+    writeln!(out, "{INDENT}</workout>\n</workout_file>").expect("writing to a String cannot fail");
+    out
+}
+
+fn author(plan: &ExportPlan) -> String {
+    match &plan.provenance {
+        Some(made) => format!("periodize ({} {})", made.provider, made.model),
+        None => "periodize".to_string(),
+    }
+}
+
+/// What the rider reads in Zwift's workout list: where the session sits in the plan, then the
+/// plan's own words.
+fn description(week: &ExportWeek, workout: &DatedWorkout) -> String {
+    let mut text = format!(
+        "Week {} ({}), {} {}.",
+        week.week_number, week.phase, workout.weekday, workout.date
+    );
+    for part in [Some(&workout.description), workout.detailed_description.as_ref()]
+        .into_iter()
+        .flatten()
+        .filter(|part| !part.trim().is_empty())
+    {
+        text.push_str("\n\n");
+        text.push_str(part.trim());
+    }
+    text
+}
+
+fn element(out: &mut String, name: &str, text: &str) {
+    writeln!(out, "{INDENT}<{name}>{}</{name}>", escape(text, false))
+        .expect("writing to a String cannot fail");
+}
+
+/// The block of one step or repeat, with its description as a cue at its start. Zwift leaves
+/// open whether a cue's offset inside `IntervalsT` counts per set or over the block, so a
+/// repeat's cue is at 0 only.
+fn write_block(out: &mut String, block: &Block) {
+    let (tag, attributes, cue) = match block {
+        Block::Step(step) => {
+            let (tag, attributes) = step_element(step);
+            (tag, attributes, step.description.as_str())
+        }
+        Block::Repeat(repeat) => match &repeat.recovery {
+            Some(recovery) => (
+                "IntervalsT",
+                vec![
+                    ("Repeat", repeat.sets.to_string()),
+                    ("OnDuration", repeat.work.duration_s.to_string()),
+                    ("OffDuration", recovery.duration_s.to_string()),
+                    ("OnPower", power(midpoint(&repeat.work))),
+                    ("OffPower", power(midpoint(recovery))),
+                ],
+                repeat.description.as_str(),
+            ),
+            // `IntervalsT` always rides an off part: sets with no recovery are unrolled.
+            None => {
+                for _ in 0..repeat.sets {
+                    write_block(out, &Block::Step(repeat.work.clone()));
+                }
+                return;
+            }
+        },
+    };
+    let mut line = format!("{INDENT}{INDENT}<{tag}");
+    for (name, value) in &attributes {
+        write!(line, " {name}=\"{}\"", escape(value, true)).expect("writing to a String cannot fail");
+    }
+    if cue.trim().is_empty() {
+        writeln!(out, "{line}/>").expect("writing to a String cannot fail");
+    } else {
+        writeln!(
+            out,
+            "{line}>\n{INDENT}{INDENT}{INDENT}<textevent timeoffset=\"0\" message=\"{}\"/>\n{INDENT}{INDENT}</{tag}>",
+            escape(cue.trim(), true)
+        )
+        .expect("writing to a String cannot fail");
+    }
+}
+
+/// A warm-up ramps up from its low to its high target. A cool-down ramps down; Zwift reads a
+/// `Cooldown`'s `PowerLow` as its start and `PowerHigh` as its end, so the high target comes
+/// first. Any other step's range is a band to hold, not a ramp: a `SteadyState` at its
+/// midpoint, written as `Power` (given `PowerLow`/`PowerHigh`, Zwift would take the midpoint
+/// too, but other readers would not).
+fn step_element(step: &Step) -> (&'static str, Vec<(&'static str, String)>) {
+    let duration = ("Duration", step.duration_s.to_string());
+    match step.kind {
+        SegmentKind::Warmup => (
+            "Warmup",
+            vec![
+                duration,
+                ("PowerLow", power(step.low_pct)),
+                ("PowerHigh", power(step.high_pct)),
+            ],
+        ),
+        SegmentKind::Cooldown => (
+            "Cooldown",
+            vec![
+                duration,
+                ("PowerLow", power(step.high_pct)),
+                ("PowerHigh", power(step.low_pct)),
+            ],
+        ),
+        _ => ("SteadyState", vec![duration, ("Power", power(midpoint(step)))]),
+    }
+}
+
+fn midpoint(step: &Step) -> f64 {
+    (step.low_pct + step.high_pct) / 2.0
+}
+
+/// A percentage of FTP as Zwift's fraction: `90.5` → `0.905`, `100` → `1.0`.
+fn power(pct: f64) -> String {
+    let mut text = format!("{:.POWER_DECIMALS$}", pct / 100.0);
+    while text.ends_with('0') && !text.ends_with(".0") {
+        text.pop();
+    }
+    text
+}
+
+/// XML-escapes text for an element or (`attribute`) a double-quoted attribute. Line breaks
+/// and tabs in an attribute become character references, since a parser folds literal ones
+/// into spaces; an element keeps them as they are. The characters XML 1.0 forbids (other
+/// control characters, U+FFFE, U+FFFF) are left out.
+pub fn escape(text: &str, attribute: bool) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            '\n' | '\t' if !attribute => out.push(c),
+            '\n' => out.push_str("&#10;"),
+            '\r' => out.push_str("&#13;"),
+            '\t' => out.push_str("&#9;"),
+            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn power_is_a_short_exact_fraction() {
+        assert_eq!(power(90.5), "0.905");
+        assert_eq!(power(100.0), "1.0");
+        assert_eq!(power(55.0), "0.55");
+        assert_eq!(power(90.25), "0.9025");
+    }
+
+    #[test]
+    fn escape_leaves_nothing_a_parser_would_misread() {
+        assert_eq!(
+            escape("a<b>&\"c\"'\n\u{1}d", true),
+            "a&lt;b&gt;&amp;&quot;c&quot;&apos;&#10;d"
+        );
+        assert_eq!(escape("a\n\u{1}b", false), "a\nb");
+    }
+}
