@@ -177,7 +177,11 @@ struct PhaseReport {
 
 /// The date of `day` in week `week_number` of a plan starting the week of `start`, or `None`
 /// past the calendar's end (year 262142): weeks are Monday-based.
-pub(crate) fn checked_date_of(start: NaiveDate, week_number: i64, day: Weekday) -> Option<NaiveDate> {
+pub(crate) fn checked_date_of(
+    start: NaiveDate,
+    week_number: i64,
+    day: Weekday,
+) -> Option<NaiveDate> {
     let start_monday = start.checked_sub_signed(Duration::days(i64::from(
         start.weekday().num_days_from_monday(),
     )))?;

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 
 use crate::cli::args::{
-    BudgetArgs, DurabilityArg, ExportArgs, FallbackArg, GenerateArgs, ModelArgs, PlanArgs, ProviderName,
-    ResumeArgs, TssCheckArg,
+    BudgetArgs, DurabilityArg, ExportArgs, FallbackArg, GenerateArgs, ModelArgs, PlanArgs,
+    ProviderName, ResumeArgs, TssCheckArg,
 };
 use crate::cli::inputs::{self, CheckedItem, ItemBody, ItemSource};
 use crate::cli::{Env, Error};
@@ -790,7 +790,11 @@ pub fn export(args: &ExportArgs) -> Result<ExportJob, Error> {
             return Err(arg("--to", to, format!("is before --from {from}")));
         }
     }
-    let text = inputs::read_input("plan file", &args.plan, crate::planfile::MAX_PLAN_FILE_BYTES)?;
+    let text = inputs::read_input(
+        "plan file",
+        &args.plan,
+        crate::planfile::MAX_PLAN_FILE_BYTES,
+    )?;
     let plan = crate::export::model::from_plan_text(&text)
         .map_err(|error| arg("plan file", args.plan.display(), error.to_string()))?;
     Ok(ExportJob {

@@ -211,12 +211,13 @@ pub fn from_plan_text(text: &str) -> Result<ExportPlan, ModelError> {
         });
     }
     weeks.sort_by_key(|week| week.week_number);
-    let event = event::event_day(monday, parsed.total_weeks, parsed.profile.event_date).map(|day| {
-        PlanEvent {
-            date: day.date,
-            kind: parsed.profile.event_kind(),
-        }
-    });
+    let event =
+        event::event_day(monday, parsed.total_weeks, parsed.profile.event_date).map(|day| {
+            PlanEvent {
+                date: day.date,
+                kind: parsed.profile.event_kind(),
+            }
+        });
     let provenance = plan_value.get("run").and_then(|run| {
         let text = |key: &str| run.get(key).and_then(Value::as_str).map(str::to_string);
         Some(Provenance {
@@ -372,7 +373,15 @@ mod tests {
     #[test]
     fn flat_alternating_intervals_of_one_shape_regroup_into_a_repeat() {
         let warmup = plain(SegmentKind::Warmup, 600, 50.0, 70.0, "warm up");
-        let on = |n: u32| plain(SegmentKind::Interval, 180, 106.0, 115.0, &format!("rep {n}"));
+        let on = |n: u32| {
+            plain(
+                SegmentKind::Interval,
+                180,
+                106.0,
+                115.0,
+                &format!("rep {n}"),
+            )
+        };
         let off = plain(SegmentKind::Recovery, 180, 45.0, 55.0, "easy");
         let other_off = plain(SegmentKind::Recovery, 240, 45.0, 55.0, "easy");
         let steady = plain(SegmentKind::Steady, 300, 60.0, 70.0, "steady");

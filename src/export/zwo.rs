@@ -48,7 +48,12 @@ fn description(week: &ExportWeek, workout: &DatedWorkout) -> String {
         "Week {} ({}), {} {}.",
         week.week_number, week.phase, workout.weekday, workout.date
     );
-    for part in [Some(&workout.description), workout.detailed_description.as_ref()]
+    // The seed's files often repeat the description as the detailed one: said once.
+    let detailed = workout
+        .detailed_description
+        .as_ref()
+        .filter(|detailed| detailed.trim() != workout.description.trim());
+    for part in [Some(&workout.description), detailed]
         .into_iter()
         .flatten()
         .filter(|part| !part.trim().is_empty())
@@ -96,7 +101,8 @@ fn write_block(out: &mut String, block: &Block) {
     };
     let mut line = format!("{INDENT}{INDENT}<{tag}");
     for (name, value) in &attributes {
-        write!(line, " {name}=\"{}\"", escape(value, true)).expect("writing to a String cannot fail");
+        write!(line, " {name}=\"{}\"", escape(value, true))
+            .expect("writing to a String cannot fail");
     }
     if cue.trim().is_empty() {
         writeln!(out, "{line}/>").expect("writing to a String cannot fail");
@@ -134,7 +140,10 @@ fn step_element(step: &Step) -> (&'static str, Vec<(&'static str, String)>) {
                 ("PowerHigh", power(step.low_pct)),
             ],
         ),
-        _ => ("SteadyState", vec![duration, ("Power", power(midpoint(step)))]),
+        _ => (
+            "SteadyState",
+            vec![duration, ("Power", power(midpoint(step)))],
+        ),
     }
 }
 

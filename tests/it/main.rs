@@ -9,6 +9,7 @@ mod costs;
 mod doctor;
 mod engine_model;
 mod engine_runs;
+mod export;
 mod failure_policy;
 mod goals;
 mod hostile;
