@@ -84,6 +84,11 @@ fn arg(flag: &'static str, value: impl ToString, reason: impl Into<String>) -> E
     }
 }
 
+/// Names for an error message: `a, b, c`.
+fn listed<'a>(names: impl Iterator<Item = &'a str>) -> String {
+    names.collect::<Vec<_>>().join(", ")
+}
+
 /// The rules from their flags; each `--rule` is `NAME=error|warning|off`, a later one for the
 /// same rule winning.
 pub fn rules(
@@ -106,13 +111,7 @@ pub fn rules(
     };
     let mut severities = std::collections::BTreeMap::new();
     for flag in rule_flags {
-        let names = || {
-            Rule::ALL
-                .iter()
-                .map(|rule| rule.name())
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
+        let names = || listed(Rule::ALL.iter().map(|rule| rule.name()));
         let Some((name, severity)) = flag.split_once('=') else {
             return Err(arg(
                 "--rule",
@@ -754,18 +753,12 @@ pub struct ExportJob {
 /// Checks every flag of `export` and reads its plan file, so that nothing is written for a
 /// command that would fail.
 pub fn export(args: &ExportArgs) -> Result<ExportJob, Error> {
-    let names = || {
-        Format::ALL
-            .iter()
-            .map(|format| format.name())
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
     let format = Format::parse(&args.format).ok_or_else(|| {
+        let names = listed(Format::ALL.iter().map(|format| format.name()));
         arg(
             "--format",
             &args.format,
-            format!("unknown format, expected one of {}", names()),
+            format!("unknown format, expected one of {names}"),
         )
     })?;
     if !format.implemented() {

@@ -444,6 +444,45 @@ mod tests {
         assert_eq!(regroup(flat.clone()), flat);
     }
 
+    /// The model's expansion is the plan's own (`Workout::steps`, the one every rule reads),
+    /// step by step, on the seed's 12-week plan with its repeats and 10 s sprints.
+    #[test]
+    fn the_models_steps_are_the_plans_steps() {
+        let text = include_str!("../../tests/fixtures/seed/report_data_12wk_llm.json");
+        let mut report: Value = serde_json::from_str(text).unwrap();
+        let plan_value = &mut report["athletes"][0]["training_plan"];
+        plan_value["plan_metadata"]["start_date"] = Value::from("2027-01-04");
+        let plan_text = plan_value.to_string();
+        let parsed = planfile::parse_plan(&plan_text).unwrap();
+        let model = from_plan_text(&report.to_string()).unwrap();
+        let mut compared = 0;
+        for (details, week) in parsed.weeks.iter().zip(&model.weeks) {
+            let mut planned = details.workouts.clone();
+            planned.sort_by_key(|workout| workout.weekday);
+            assert_eq!(planned.len(), week.workouts.len());
+            for (workout, exported) in planned.iter().zip(&week.workouts) {
+                let want: Vec<_> = workout
+                    .steps()
+                    .map(|step| (seconds(step.minutes), step.low_pct, step.high_pct))
+                    .collect();
+                let got: Vec<_> = exported
+                    .steps()
+                    .map(|step| (step.duration_s, step.low_pct, step.high_pct))
+                    .collect();
+                assert_eq!(got, want, "{}", workout.name);
+                compared += 1;
+            }
+        }
+        assert!(compared > 40 && model.weeks.len() == 12);
+        let repeats = model.weeks[0]
+            .workouts
+            .iter()
+            .flat_map(|workout| &workout.blocks)
+            .filter(|block| matches!(block, Block::Repeat(_)))
+            .count();
+        assert!(repeats > 0, "the seed's `sets` stay repeats");
+    }
+
     /// A seed report has no start date: the export says which field it needs.
     #[test]
     fn a_plan_without_a_start_date_is_refused_naming_the_field() {

@@ -122,27 +122,25 @@ fn write_block(out: &mut String, block: &Block) {
 /// midpoint, written as `Power` (given `PowerLow`/`PowerHigh`, Zwift would take the midpoint
 /// too, but other readers would not).
 fn step_element(step: &Step) -> (&'static str, Vec<(&'static str, String)>) {
-    let duration = ("Duration", step.duration_s.to_string());
+    let ramp = |tag, start, end| {
+        (
+            tag,
+            vec![
+                ("Duration", step.duration_s.to_string()),
+                ("PowerLow", power(start)),
+                ("PowerHigh", power(end)),
+            ],
+        )
+    };
     match step.kind {
-        SegmentKind::Warmup => (
-            "Warmup",
-            vec![
-                duration,
-                ("PowerLow", power(step.low_pct)),
-                ("PowerHigh", power(step.high_pct)),
-            ],
-        ),
-        SegmentKind::Cooldown => (
-            "Cooldown",
-            vec![
-                duration,
-                ("PowerLow", power(step.high_pct)),
-                ("PowerHigh", power(step.low_pct)),
-            ],
-        ),
+        SegmentKind::Warmup => ramp("Warmup", step.low_pct, step.high_pct),
+        SegmentKind::Cooldown => ramp("Cooldown", step.high_pct, step.low_pct),
         _ => (
             "SteadyState",
-            vec![duration, ("Power", power(midpoint(step)))],
+            vec![
+                ("Duration", step.duration_s.to_string()),
+                ("Power", power(midpoint(step))),
+            ],
         ),
     }
 }

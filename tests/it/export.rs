@@ -86,15 +86,6 @@ fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
 fn plan_workouts(plan: &Value) -> BTreeMap<(String, String), Vec<Ridden>> {
     let start = plan["plan_metadata"]["start_date"].as_str().unwrap();
     let start = chrono::NaiveDate::parse_from_str(start, "%Y-%m-%d").unwrap();
-    let days = [
-        "Monday",
-        "Tuesday",
-        "Wednesday",
-        "Thursday",
-        "Friday",
-        "Saturday",
-        "Sunday",
-    ];
     let mut workouts = BTreeMap::new();
     for week in plan["weekly_plan"].as_array().unwrap() {
         let week_number = week["week_number"].as_i64().unwrap();
@@ -114,8 +105,8 @@ fn plan_workouts(plan: &Value) -> BTreeMap<(String, String), Vec<Ridden>> {
                     }
                 }
             }
-            let weekday = workout["weekday"].as_str().unwrap();
-            let day = days.iter().position(|day| *day == weekday).unwrap() as i64;
+            let weekday: chrono::Weekday = workout["weekday"].as_str().unwrap().parse().unwrap();
+            let day = i64::from(weekday.num_days_from_monday());
             let date = start + chrono::Duration::days((week_number - 1) * 7 + day);
             let key = (
                 date.to_string(),
