@@ -783,6 +783,13 @@ pub fn export(args: &ExportArgs) -> Result<ExportJob, Error> {
             return Err(arg("--to", to, format!("is before --from {from}")));
         }
     }
+    if args.out.exists() && !args.out.is_dir() {
+        return Err(arg(
+            "--out",
+            args.out.display(),
+            "is not a directory: name a directory (created when missing)",
+        ));
+    }
     let text = inputs::read_input(
         "plan file",
         &args.plan,

@@ -379,4 +379,14 @@ fn bad_export_input_exits_2_naming_the_flag_and_value_and_writes_nothing() {
         );
         assert!(!sandbox.path("never").exists(), "{args:?} wrote files");
     }
+    // An --out that is a file, not a directory, is refused and left as it was.
+    let file = sandbox.write("a-file", "keep");
+    let output = export(&sandbox, &plan_path, &file.display().to_string(), &[]);
+    let message = stderr(&output);
+    assert_eq!(output.status.code(), Some(2), "{message}");
+    assert!(
+        message.contains("--out") && message.contains("a-file"),
+        "{message}"
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "keep");
 }
