@@ -301,12 +301,13 @@ impl WeekContext {
         goal: Goal,
         event: Option<EventDay>,
     ) -> WeekContext {
-        let cycle_of = |week: i64| {
-            timeline
-                .iter()
-                .filter(|(number, _)| *number < week && is_test_week(timeline, *number))
-                .count()
-        };
+        // The test weeks, found once: each week's cycle counts those before it.
+        let test_weeks: Vec<i64> = timeline
+            .iter()
+            .map(|(number, _)| *number)
+            .filter(|number| is_test_week(timeline, *number))
+            .collect();
+        let cycle_of = |week: i64| test_weeks.iter().filter(|number| **number < week).count();
         let cycle = cycle_of(week_number);
         let same_phase = || {
             timeline
@@ -320,7 +321,7 @@ impl WeekContext {
             phase_weeks: same_phase().count().max(1),
             is_final_week: timeline.iter().all(|(week, _)| *week <= week_number),
             cycle,
-            is_test_week: is_test_week(timeline, week_number),
+            is_test_week: test_weeks.contains(&week_number),
             load_index: timeline
                 .iter()
                 .filter(|(week, phase)| *week < week_number && is_load(phase))

@@ -8,8 +8,10 @@
 //! (`AttemptRecordV2::cost_micro_usd`), the money budget (`BudgetRecord::max_cost_micro_usd`)
 //! and the summary's cost (`SummaryRecord::{cost_micro_usd, unpriced_requests}`), which a
 //! build still writing version 2 already added without a bump (records with them are marked
-//! version 2; they read the same either way); the rule `RulesRecord::sprint_max_s`; and
-//! fractional segment minutes and the repeat construct (`SegmentRecord::repeat`). A build that
+//! version 2; they read the same either way); the rules `RulesRecord::{sprint_max_s,
+//! max_ctl_ramp, rule_severities}`; the profile's event and training background
+//! (`ProfileRecord::{event, recent_weekly_hours, current_ctl, experience}`); and fractional
+//! segment minutes and the repeat construct (`SegmentRecord::repeat`). A build that
 //! knows only version 2 refuses version 3 records by their number.
 //!
 //! These types are a boundary, not a copy of the domain: they change only together with a new
