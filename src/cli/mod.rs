@@ -459,7 +459,7 @@ fn export(job: resolve::ExportJob, json_output: bool) -> Result<u8, Error> {
     }
     let mut paths = Vec::with_capacity(files.len());
     for file in &files {
-        let path = engine::output::write_atomically(&job.out, &file.name, &file.bytes).map_err(
+        let path = engine::output::write_atomically_at(&job.out, &file.name, &file.bytes).map_err(
             |source| Error::Write {
                 path: job.out.join(&file.name),
                 source,

@@ -762,10 +762,16 @@ pub fn export(args: &ExportArgs) -> Result<ExportJob, Error> {
         )
     })?;
     if !format.implemented() {
+        let names = listed(
+            Format::CONCRETE
+                .iter()
+                .filter(|format| format.implemented())
+                .map(|format| format.name()),
+        );
         return Err(arg(
             "--format",
             &args.format,
-            "not implemented yet: this build exports zwo only",
+            format!("not implemented yet: this build exports {names}"),
         ));
     }
     let from = args

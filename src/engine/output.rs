@@ -5,6 +5,15 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+/// `write_atomically` for a relative path of plain components (`report.html`, `zwo/a.zwo`),
+/// its folders created first.
+pub fn write_atomically_at(dir: &Path, relative: &str, bytes: &[u8]) -> std::io::Result<PathBuf> {
+    match relative.rsplit_once('/') {
+        Some((folder, file_name)) => write_atomically(&dir.join(folder), file_name, bytes),
+        None => write_atomically(dir, relative, bytes),
+    }
+}
+
 pub fn write_atomically(dir: &Path, file_name: &str, bytes: &[u8]) -> std::io::Result<PathBuf> {
     fs::create_dir_all(dir)?;
     let final_path = dir.join(file_name);

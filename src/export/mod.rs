@@ -1,6 +1,6 @@
 //! Exports of a finished plan, pure: the plan model (`model.rs`) and one module per format
-//! (`zwo.rs`), each turning the model into files (names and bytes) with no clock and no
-//! randomness, so the same plan exports byte-identical files. The CLI writes them.
+//! (`zwo.rs`, …), each turning the model into files (relative names and bytes) with no clock
+//! and no randomness, so the same plan exports byte-identical files. The callers write them.
 
 pub mod model;
 pub mod zwo;
@@ -55,8 +55,45 @@ impl Format {
     }
 
     pub fn implemented(self) -> bool {
-        matches!(self, Format::Zwo)
+        match self {
+            Format::All => Format::CONCRETE.iter().all(|format| format.implemented()),
+            Format::Zwo => true,
+            _ => false,
+        }
     }
+
+    /// Parses a comma-separated list (`zwo,ics,html`, or `all`) into distinct concrete
+    /// formats in issue order; the error is the first name that is not a format.
+    pub fn parse_list(text: &str) -> Result<Vec<Format>, String> {
+        let mut formats = Vec::new();
+        for part in text.split(',') {
+            let format = Format::parse(part).ok_or_else(|| part.trim().to_string())?;
+            let expanded: &[Format] = match format {
+                Format::All => &Format::CONCRETE,
+                _ => std::slice::from_ref(&format),
+            };
+            for format in expanded {
+                if !formats.contains(format) {
+                    formats.push(*format);
+                }
+            }
+        }
+        formats.sort_by_key(|format| Format::ALL.iter().position(|f| f == format));
+        Ok(formats)
+    }
+}
+
+impl Format {
+    /// Every format but `All`.
+    pub const CONCRETE: [Format; 7] = [
+        Format::Zwo,
+        Format::Fit,
+        Format::Ics,
+        Format::Intervals,
+        Format::Mrc,
+        Format::Html,
+        Format::ReportData,
+    ];
 }
 
 /// The days whose workouts are exported, both ends included; `None` is open.
@@ -72,27 +109,64 @@ impl DateRange {
     }
 }
 
-/// One file to write: a name safe on every file system, and its bytes.
+/// One file to write: a relative path (a file name, or `folder/file` for `All`) safe on every
+/// file system, and its bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExportFile {
     pub name: String,
     pub bytes: Vec<u8>,
 }
 
-/// The files of `format` for the workouts of `plan` within `range`, in date order. `format`
-/// must be implemented (the CLI refuses the others first).
+/// The files of `format` for `plan`, in a fixed order. A single format's files are named
+/// plainly; `All` puts each format's files in a folder named after the format (`zwo/…`,
+/// `fit/…`), so several formats sharing one name scheme never collide. Per-workout and
+/// calendar formats hold the workouts within `range`; the reports describe the whole plan.
+/// `format` must be implemented (the callers refuse the others first).
 pub fn files(plan: &ExportPlan, format: Format, range: DateRange) -> Vec<ExportFile> {
     assert!(format.implemented(), "{} is not implemented", format.name());
-    let mut names = Vec::new();
-    let mut files = Vec::new();
-    for (week, workout) in workouts(plan, range) {
-        let name = unique(file_stem(week, workout), &mut names);
-        files.push(ExportFile {
-            name: format!("{name}.{}", zwo::EXTENSION),
-            bytes: zwo::workout_file(plan, week, workout).into_bytes(),
-        });
+    match format {
+        Format::All => Format::CONCRETE
+            .iter()
+            .flat_map(|concrete| {
+                files(plan, *concrete, range)
+                    .into_iter()
+                    .map(move |file| ExportFile {
+                        name: format!("{}/{}", concrete.name(), file.name),
+                        bytes: file.bytes,
+                    })
+            })
+            .collect(),
+        Format::Zwo => per_workout(plan, range, zwo::EXTENSION, |week, workout| {
+            zwo::workout_file(plan, week, workout).into_bytes()
+        }),
+        Format::Fit
+        | Format::Ics
+        | Format::Intervals
+        | Format::Mrc
+        | Format::Html
+        | Format::ReportData => {
+            unreachable!("refused by the assertion above")
+        }
     }
-    files
+}
+
+/// One file per workout within `range`, named by `file_stem` (made unique) and `extension`.
+fn per_workout(
+    plan: &ExportPlan,
+    range: DateRange,
+    extension: &str,
+    mut write: impl FnMut(&ExportWeek, &DatedWorkout) -> Vec<u8>,
+) -> Vec<ExportFile> {
+    let mut names = Vec::new();
+    workouts(plan, range)
+        .map(|(week, workout)| ExportFile {
+            name: format!(
+                "{}.{extension}",
+                unique(file_stem(week, workout), &mut names)
+            ),
+            bytes: write(week, workout),
+        })
+        .collect()
 }
 
 /// Every workout within `range`, with its week, in date order.
@@ -163,6 +237,19 @@ fn unique(stem: String, taken: &mut Vec<String>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn format_lists_expand_all_and_name_the_bad_part() {
+        assert_eq!(
+            Format::parse_list("html, zwo,zwo").unwrap(),
+            vec![Format::Zwo, Format::Html]
+        );
+        assert_eq!(
+            Format::parse_list("all").unwrap(),
+            Format::CONCRETE.to_vec()
+        );
+        assert_eq!(Format::parse_list("zwo,pdf").unwrap_err(), "pdf");
+    }
 
     #[test]
     fn slugs_are_short_lowercase_ascii() {

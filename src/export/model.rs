@@ -70,6 +70,11 @@ impl DatedWorkout {
     pub fn duration_s(&self) -> u64 {
         self.steps().map(|step| u64::from(step.duration_s)).sum()
     }
+
+    /// Training stress of the workout as exported (whole-second steps), unrounded.
+    pub fn tss(&self) -> f64 {
+        self.steps().map(Step::tss).sum()
+    }
 }
 
 /// One part of a workout: a step, or a repeat kept as a repeat.
@@ -113,6 +118,15 @@ pub struct Step {
 }
 
 impl Step {
+    /// Training stress of the step, unrounded: the plan's own rule on its exported duration.
+    pub fn tss(&self) -> f64 {
+        crate::domain::tss::step_tss(
+            f64::from(self.duration_s) / 60.0,
+            self.low_pct,
+            self.high_pct,
+        )
+    }
+
     /// Kind, duration and power: what two steps must share to be sets of one repeat (their
     /// words differ, "rep 1/3", "rep 2/3").
     fn same_shape(&self, other: &Step) -> bool {

@@ -56,3 +56,45 @@ pub fn stderr(output: &Output) -> String {
 pub fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
+
+/// The Python interpreter holding the export tests' independent readers (the Garmin FIT SDK,
+/// icalendar), from `PERIODIZE_CHECKER_PYTHON` (`.ci/run` sets it with
+/// `scripts/checkers/install`). Without it a test says it skipped that check, and under `CI`
+/// it fails instead: a check CI skipped would prove nothing.
+pub fn checker_python() -> Option<PathBuf> {
+    match std::env::var_os("PERIODIZE_CHECKER_PYTHON") {
+        Some(python) => Some(PathBuf::from(python)),
+        None => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "PERIODIZE_CHECKER_PYTHON is unset under CI: run scripts/checkers/install"
+            );
+            eprintln!(
+                "skipped: the Python readers (set PERIODIZE_CHECKER_PYTHON=\"$(scripts/checkers/install)\")"
+            );
+            None
+        }
+    }
+}
+
+/// Runs `script` (a file of scripts/checkers) with the checker interpreter and `args`; its
+/// stdout, or a panic with its stderr when it fails. `None` when the readers are not set up.
+pub fn run_checker(script: &str, args: &[&Path]) -> Option<String> {
+    let python = checker_python()?;
+    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scripts/checkers")
+        .join(script);
+    let output = Command::new(&python)
+        .arg(&script)
+        .args(args)
+        .output()
+        .unwrap_or_else(|err| panic!("run {} {}: {err}", python.display(), script.display()));
+    assert!(
+        output.status.success(),
+        "{} failed:\n{}{}",
+        script.display(),
+        stdout(&output),
+        stderr(&output)
+    );
+    Some(stdout(&output))
+}
