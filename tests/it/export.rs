@@ -46,10 +46,10 @@ const ZWIFT_ALLOW_LIST: &[(&str, &[&str])] = &[
 ];
 
 /// One step as ridden: seconds, power at its start and at its end (fractions of FTP).
-type Ridden = (u64, f64, f64);
+pub(crate) type Ridden = (u64, f64, f64);
 
 /// Generates a 12-week plan with the built-in coach; returns the plan file's path.
-fn plan(sandbox: &Sandbox) -> PathBuf {
+pub(crate) fn plan(sandbox: &Sandbox) -> PathBuf {
     let profile = fixture("profiles/athlete.json").display().to_string();
     let output = sandbox.run(&["generate", "--profile", &profile, "--weeks", "12", "--json"]);
     assert!(output.status.success(), "{}", stderr(&output));
@@ -66,7 +66,7 @@ fn export(sandbox: &Sandbox, plan: &Path, out: &str, extra: &[&str]) -> std::pro
 }
 
 /// Every file of a directory, by name, with its bytes.
-fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+pub(crate) fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     std::fs::read_dir(dir)
         .unwrap()
         .map(|entry| {
@@ -83,7 +83,7 @@ fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
 /// JSON segments (not through periodize's types): a warm-up ramps low → high, a cool-down
 /// high → low, any other step holds the midpoint of its range. The date is counted from
 /// `plan_metadata.start_date` (a Monday), the week and the weekday.
-fn plan_workouts(plan: &Value) -> BTreeMap<(String, String), Vec<Ridden>> {
+pub(crate) fn plan_workouts(plan: &Value) -> BTreeMap<(String, String), Vec<Ridden>> {
     let start = plan["plan_metadata"]["start_date"].as_str().unwrap();
     let start = chrono::NaiveDate::parse_from_str(start, "%Y-%m-%d").unwrap();
     let mut workouts = BTreeMap::new();
@@ -194,7 +194,7 @@ fn read_zwo(name: &str, bytes: &[u8]) -> (String, Vec<Ridden>) {
     (child("name").text().unwrap_or("").to_string(), steps)
 }
 
-fn same_steps(file: &str, exported: &[Ridden], planned: &[Ridden]) {
+pub(crate) fn same_steps(file: &str, exported: &[Ridden], planned: &[Ridden]) {
     let total = |steps: &[Ridden]| steps.iter().map(|step| step.0).sum::<u64>();
     assert_eq!(total(exported), total(planned), "{file}: total seconds");
     assert_eq!(exported.len(), planned.len(), "{file}: steps");

@@ -79,6 +79,7 @@ pub fn checker_python() -> Option<PathBuf> {
 
 /// Runs `script` (a file of scripts/checkers) with the checker interpreter and `args`; its
 /// stdout, or a panic with its stderr when it fails. `None` when the readers are not set up.
+#[allow(dead_code)] // until the export checks of the Python readers call it
 pub fn run_checker(script: &str, args: &[&Path]) -> Option<String> {
     let python = checker_python()?;
     let script = Path::new(env!("CARGO_MANIFEST_DIR"))
