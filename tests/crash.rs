@@ -254,16 +254,161 @@ fn comparable(plan_path: &Path) -> Value {
     plan
 }
 
+/// The files of the output directory (a plan's export folder is not one of them).
 fn plan_files(dir: &Path) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir.join("output"))
         .map(|entries| {
             entries
                 .map(|entry| entry.expect("dir entry").path())
+                .filter(|path| !path.is_dir())
                 .collect()
         })
         .unwrap_or_default();
     files.sort();
     files
+}
+
+/// The export folders of the output directory, each with every file under it by relative
+/// path; the run's id (and its short form) in names and bytes replaced by `RUN`, since two
+/// runs of the same inputs differ in it alone.
+fn export_files(dir: &Path, run_id: Option<&str>) -> BTreeMap<String, Vec<u8>> {
+    fn walk(root: &Path, at: &Path, out: &mut Vec<(String, Vec<u8>)>) {
+        for entry in std::fs::read_dir(at).expect("read an export folder") {
+            let path = entry.expect("dir entry").path();
+            if path.is_dir() {
+                walk(root, &path, out);
+            } else {
+                let relative = path.strip_prefix(root).expect("under the root");
+                out.push((
+                    relative.display().to_string(),
+                    std::fs::read(&path).expect("export bytes"),
+                ));
+            }
+        }
+    }
+    let output = dir.join("output");
+    let mut files = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(&output) {
+        for entry in entries {
+            let path = entry.expect("dir entry").path();
+            if path.is_dir() {
+                walk(&output, &path, &mut files);
+            }
+        }
+    }
+    let anonymous = |text: String| match run_id {
+        Some(id) => text.replace(id, "RUN").replace(&id[..8], "RUN"),
+        None => text,
+    };
+    files
+        .into_iter()
+        .map(|(name, bytes)| {
+            let bytes = match String::from_utf8(bytes) {
+                Ok(text) => anonymous(text).into_bytes(),
+                Err(binary) => binary.into_bytes(),
+            };
+            // The folder carries the plan file's time of finalizing: the name under it is the
+            // export's own.
+            let inner = name
+                .split_once('/')
+                .map_or(name.clone(), |(_, inner)| inner.to_string());
+            (anonymous(inner), bytes)
+        })
+        .collect()
+}
+
+/// What `generate --export` writes in these cases: every format.
+const EXPORTS: &str = "zwo";
+
+/// `generate --export`, killed between its export writes in 3c, after them and before `Done`,
+/// and after `Done` is committed but not flushed, then resumed: the exports are complete and
+/// byte-identical to an uncrashed run's (up to the run id), the files written before the crash
+/// are rewritten with the same bytes, no temporary file is left, and Done is committed once.
+fn exports_killed_in_finalize(selected: &dyn Fn(&str) -> bool) -> usize {
+    let export_args = || {
+        let mut args = generate_args("4");
+        args.extend(["--export".to_string(), EXPORTS.to_string()]);
+        args
+    };
+    let reference_dir = tempfile::tempdir().expect("temporary directory");
+    let reference = command(reference_dir.path())
+        .args(export_args())
+        .output()
+        .expect("run generate");
+    assert!(
+        reference.status.success(),
+        "reference run failed: {}",
+        String::from_utf8_lossy(&reference.stderr)
+    );
+    let reference_plan = comparable(&plan_files(reference_dir.path())[0]);
+    let reference_id = only_run_id(reference_dir.path());
+    let reference_exports = export_files(reference_dir.path(), Some(&reference_id));
+    assert!(
+        reference_exports.len() > 2,
+        "the reference run exported its workouts"
+    );
+    let mut ran = 0;
+    for point in [
+        "after-write:export",
+        "after-write:finalize",
+        "after-commit:finalize",
+    ] {
+        let case = format!("{point} with --export {EXPORTS}");
+        if !selected(&case) {
+            continue;
+        }
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let crashed = command(dir.path())
+            .args(export_args())
+            .env("PERIODIZE_CRASH_POINT", point)
+            .output()
+            .expect("run generate");
+        check(&case, crashed.status.code().is_none(), || {
+            format!(
+                "expected the process to die at the crash point, exit {:?}: {}",
+                crashed.status.code(),
+                String::from_utf8_lossy(&crashed.stderr)
+            )
+        });
+        let run_id = only_run_id(dir.path());
+        let before = export_files(dir.path(), Some(&run_id));
+        let expected_before = match point {
+            "after-write:export" => 1..=reference_exports.len() - 1,
+            _ => reference_exports.len()..=reference_exports.len(),
+        };
+        check(&case, expected_before.contains(&before.len()), || {
+            format!(
+                "{} export files before the resume, expected {expected_before:?}",
+                before.len()
+            )
+        });
+        verify_resumed(&case, dir.path(), &crashed, &reference_plan, 0);
+        let after = export_files(dir.path(), Some(&run_id));
+        check(&case, after.keys().eq(reference_exports.keys()), || {
+            let missing: Vec<_> = reference_exports
+                .keys()
+                .filter(|name| !after.contains_key(*name))
+                .collect();
+            let extra: Vec<_> = after
+                .keys()
+                .filter(|name| !reference_exports.contains_key(*name))
+                .collect();
+            format!("exports differ from the uncrashed run's: missing {missing:?}, extra {extra:?}")
+        });
+        for (name, bytes) in &after {
+            check(&case, reference_exports.get(name) == Some(bytes), || {
+                format!("{name} differs from the uncrashed run's")
+            });
+            if let Some(first) = before.get(name) {
+                check(&case, first == bytes, || {
+                    format!("{name} was rewritten with other bytes")
+                });
+            }
+        }
+        ran += 1;
+        println!("crash case {case}: ok");
+    }
+    ran
 }
 
 fn fail(case: &str, message: String) -> ! {
@@ -425,6 +570,8 @@ fn main() {
         ran += 1;
         println!("crash case {name}: ok");
     }
+
+    ran += exports_killed_in_finalize(&selected);
 
     if selected("sigkill") {
         sigkill_during_weeks(&reference_plan, &[]);

@@ -41,6 +41,7 @@ pub fn spec(total_weeks: u32, run_id: u128, output_dir: &str) -> RunSpec {
         keep_checkpoints: false,
         created_at_ms: 0,
         budget: Default::default(),
+        exports: Vec::new(),
     }
 }
 

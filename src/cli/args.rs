@@ -228,6 +228,10 @@ pub struct PlanArgs {
     /// Keep per-week checkpoints after the plan is done.
     #[arg(long)]
     pub keep_checkpoints: bool,
+    /// Also write these exports when the plan is finalized, comma-separated (zwo, fit, ics,
+    /// intervals, mrc, html, report-data, or all), in a folder beside the plan file.
+    #[arg(long, value_name = "FORMATS")]
+    pub export: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -300,10 +304,11 @@ pub struct ValidateArgs {
 
 #[derive(Debug, Args)]
 pub struct ExportArgs {
-    /// Plan file to export (ours, the seed's, or a Phase 4 report_data.json: its first athlete).
-    #[arg(value_name = "PLAN")]
+    /// Plan file to export (ours, the seed's, or a Phase 4 report_data.json: its first
+    /// athlete), or the id (or a prefix) of a finished run in the state directory.
+    #[arg(value_name = "PLAN|RUN")]
     pub plan: PathBuf,
-    /// zwo, fit, ics, intervals, mrc, html, report-data or all (this build writes zwo).
+    /// zwo, fit, ics, intervals, mrc, html, report-data, or all (each in its own folder).
     #[arg(long, value_name = "FORMAT")]
     pub format: String,
     /// Directory of the exported files (created when missing).

@@ -234,7 +234,7 @@ pub async fn run(cli: Cli, env: Env) -> Result<u8, Error> {
             Ok(0)
         }
         Command::Doctor => doctor(state_dir, json_output),
-        Command::Export(args) => export(resolve::export(&args)?, json_output),
+        Command::Export(args) => export(resolve::export(state_dir, &args)?, json_output),
         Command::Validate(args) => {
             let text = inputs::read_input(
                 "plan file",

@@ -411,6 +411,12 @@ pub fn generate(
             ),
         ));
     }
+    let exports = args
+        .export
+        .as_deref()
+        .map(|text| export_formats("--export", text))
+        .transpose()?
+        .unwrap_or_default();
     let output_dir = output_dir(&args.output_dir)?;
     check_space(state_dir, Path::new(&output_dir), &items)?;
     let (store, mut notices) = Store::open(
@@ -448,6 +454,7 @@ pub fn generate(
         keep_checkpoints: args.keep_checkpoints,
         created_at_ms,
         budget,
+        exports,
     };
     let submission = match batch_name {
         None => Submission::New {
@@ -557,6 +564,7 @@ fn submission_digest(template: &RunSpec, items: &[CheckedItem]) -> String {
         output_dir,
         keep_checkpoints,
         budget,
+        exports,
         ..
     } = template;
     let mut hasher = Sha256::new();
@@ -583,6 +591,11 @@ fn submission_digest(template: &RunSpec, items: &[CheckedItem]) -> String {
     }
     if rules.max_ctl_ramp != Rules::default().max_ctl_ramp {
         hasher.update(format!("max_ctl_ramp={}\n", rules.max_ctl_ramp).as_bytes());
+    }
+    // Likewise exports: a submission without them keeps the digest it had before them.
+    if !exports.is_empty() {
+        let names: Vec<&str> = exports.iter().map(|format| format.name()).collect();
+        hasher.update(format!("exports={}\n", names.join(",")).as_bytes());
     }
     for item in items {
         hasher.update(item.content_hash.as_bytes());
@@ -742,6 +755,43 @@ pub fn batch(store: &Store, prefix: &str) -> Result<Batch, Error> {
     }
 }
 
+/// `--export zwo,ics,html` (or `all`): distinct formats in a fixed order, each one this build
+/// writes.
+fn export_formats(flag: &'static str, text: &str) -> Result<Vec<Format>, Error> {
+    let formats = Format::parse_list(text).map_err(|bad| {
+        let names = listed(Format::ALL.iter().map(|format| format.name()));
+        arg(
+            flag,
+            text,
+            format!("{bad:?} is not a format, expected a comma-separated list of {names}"),
+        )
+    })?;
+    for format in &formats {
+        implemented(flag, text, *format)?;
+    }
+    Ok(formats)
+}
+
+fn implemented(flag: &'static str, text: &str, format: Format) -> Result<(), Error> {
+    if format.implemented() {
+        return Ok(());
+    }
+    let names = listed(
+        Format::CONCRETE
+            .iter()
+            .filter(|format| format.implemented())
+            .map(|format| format.name()),
+    );
+    Err(arg(
+        flag,
+        text,
+        format!(
+            "{} is not implemented yet: this build exports {names}",
+            format.name()
+        ),
+    ))
+}
+
 /// `export`, resolved: the plan read, the format and dates checked.
 pub struct ExportJob {
     pub plan: ExportPlan,
@@ -752,7 +802,7 @@ pub struct ExportJob {
 
 /// Checks every flag of `export` and reads its plan file, so that nothing is written for a
 /// command that would fail.
-pub fn export(args: &ExportArgs) -> Result<ExportJob, Error> {
+pub fn export(state_dir: &Path, args: &ExportArgs) -> Result<ExportJob, Error> {
     let format = Format::parse(&args.format).ok_or_else(|| {
         let names = listed(Format::ALL.iter().map(|format| format.name()));
         arg(
@@ -761,19 +811,7 @@ pub fn export(args: &ExportArgs) -> Result<ExportJob, Error> {
             format!("unknown format, expected one of {names}"),
         )
     })?;
-    if !format.implemented() {
-        let names = listed(
-            Format::CONCRETE
-                .iter()
-                .filter(|format| format.implemented())
-                .map(|format| format.name()),
-        );
-        return Err(arg(
-            "--format",
-            &args.format,
-            format!("not implemented yet: this build exports {names}"),
-        ));
-    }
+    implemented("--format", &args.format, format)?;
     let from = args
         .from
         .as_deref()
@@ -796,19 +834,50 @@ pub fn export(args: &ExportArgs) -> Result<ExportJob, Error> {
             "is not a directory: name a directory (created when missing)",
         ));
     }
+    let plan_path = export_source(state_dir, &args.plan)?;
     let text = inputs::read_input(
         "plan file",
-        &args.plan,
+        &plan_path,
         crate::planfile::MAX_PLAN_FILE_BYTES,
     )?;
     let plan = crate::export::model::from_plan_text(&text)
-        .map_err(|error| arg("plan file", args.plan.display(), error.to_string()))?;
+        .map_err(|error| arg("plan file", plan_path.display(), error.to_string()))?;
     Ok(ExportJob {
         plan,
         format,
         out: args.out.clone(),
         range: DateRange { from, to },
     })
+}
+
+/// The plan file `export` reads: `source` itself when it is a file (or looks like a path),
+/// else the plan file of the finished run it names (an id or a prefix) in the store.
+fn export_source(state_dir: &Path, source: &Path) -> Result<PathBuf, Error> {
+    let text = source.to_string_lossy();
+    let looks_like_a_run = !source.exists()
+        && !text.is_empty()
+        && text.len() <= 32
+        && text.bytes().all(|b| b.is_ascii_hexdigit());
+    if !looks_like_a_run || !state_dir.is_dir() {
+        return Ok(source.to_path_buf());
+    }
+    let store = read_store(state_dir)?;
+    let run_id = run(&store, &text)?;
+    let summary = store.summary(run_id)?.ok_or_else(|| Error::UnknownRun {
+        prefix: text.to_string(),
+        dir: store.dir().to_path_buf(),
+    })?;
+    match summary.plan_path() {
+        Some(path) if matches!(summary.state, crate::workflow::State::Done {}) => Ok(path),
+        _ => Err(arg(
+            "plan file",
+            text,
+            format!(
+                "run {run_id} is {}, not done: it has no plan to export yet",
+                crate::workflow::state_name(&summary.state)
+            ),
+        )),
+    }
 }
 
 /// Opens a store for a command that only reads it.

@@ -12,7 +12,7 @@ pub enum CrashAt {
     AfterFlush,
     /// The target's model reply is in hand; its transition is not committed.
     AfterEffect,
-    /// 3c wrote the plan file; `Done` is not committed.
+    /// 3c wrote the plan file (and its exports); `Done` is not committed.
     AfterWrite,
 }
 
@@ -23,6 +23,9 @@ pub enum CrashTarget {
     Overview,
     Week(u32),
     Finalize,
+    /// 3c's export writes: `after-write:export` is after the first export file and before the
+    /// others (the plan file is written, `Done` is not committed).
+    Export,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,6 +47,7 @@ impl fmt::Display for CrashPoint {
             CrashTarget::Overview => write!(f, "{at}:overview"),
             CrashTarget::Week(week) => write!(f, "{at}:week-{week}"),
             CrashTarget::Finalize => write!(f, "{at}:finalize"),
+            CrashTarget::Export => write!(f, "{at}:export"),
         }
     }
 }
@@ -51,10 +55,11 @@ impl fmt::Display for CrashPoint {
 impl FromStr for CrashPoint {
     type Err = String;
 
-    /// `after-commit|after-flush|after-effect|after-write` `:` `create|overview|week-K|finalize`.
+    /// `after-commit|after-flush|after-effect|after-write` `:`
+    /// `create|overview|week-K|finalize|export`.
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         let bad = || {
-            format!("crash point {text:?} is not <after-commit|after-flush|after-effect|after-write>:<create|overview|week-K|finalize>")
+            format!("crash point {text:?} is not <after-commit|after-flush|after-effect|after-write>:<create|overview|week-K|finalize|export>")
         };
         let (at, target) = text.split_once(':').ok_or_else(bad)?;
         let at = match at {
@@ -68,6 +73,7 @@ impl FromStr for CrashPoint {
             "create" => CrashTarget::Create,
             "overview" => CrashTarget::Overview,
             "finalize" => CrashTarget::Finalize,
+            "export" => CrashTarget::Export,
             week => CrashTarget::Week(
                 week.strip_prefix("week-")
                     .and_then(|k| k.parse().ok())

@@ -43,6 +43,10 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// The plan file just rendered does not read back as an export model: a bug, reported
+    /// rather than a half-written export.
+    #[error("run {run_id}: cannot export the plan: {reason}")]
+    Export { run_id: RunId, reason: String },
     /// Only a store written before start dates were bounded at input can hold such a run;
     /// `doctor` names it.
     #[error("run {run_id}: {overflow}; the run cannot be finished")]
@@ -468,18 +472,22 @@ impl Engine {
                     }
                 };
                 let dir = PathBuf::from(&run.spec.output_dir);
+                let exports = run.spec.exports.clone();
                 let crash = self.crash;
                 let span = tracing::info_span!("step", phase = "finalize");
                 let future = async move {
                     let path = dir.join(&file_name);
                     let written = tokio::task::spawn_blocking(move || {
-                        output::write_atomically(&dir, &file_name, &bytes)
+                        write_plan_and_exports(&dir, &file_name, &bytes, &exports, crash)
                     })
                     .await
                     .unwrap_or_else(|failure| {
-                        Err(std::io::Error::other(format!(
-                            "the plan writer failed: {failure}"
-                        )))
+                        Err(FinalWriteError::Io {
+                            path: None,
+                            source: std::io::Error::other(format!(
+                                "the plan writer failed: {failure}"
+                            )),
+                        })
                     });
                     match written {
                         Ok(path) => {
@@ -499,13 +507,20 @@ impl Engine {
                                 at_ms: clock.now_ms(),
                             })
                         }
-                        // Without the file the run cannot finish: the driver stops with this
-                        // error and the committed Finalizing state waits for `resume`.
-                        Err(source) => Err(Error::WritePlan {
+                        // Without its files the run cannot finish: the driver stops with this
+                        // error and the committed Finalizing state waits for `resume`, which
+                        // writes them all again.
+                        Err(FinalWriteError::Io {
+                            path: failed,
+                            source,
+                        }) => Err(Error::WritePlan {
                             run_id,
-                            path,
+                            path: failed.unwrap_or(path),
                             source,
                         }),
+                        Err(FinalWriteError::Export(reason)) => {
+                            Err(Error::Export { run_id, reason })
+                        }
                     }
                 }
                 .instrument(span);
@@ -518,6 +533,57 @@ impl Engine {
     pub fn build_request(&self, run: &Run, step: StepId) -> Result<ToolRequest, String> {
         build_request(&self.prompts, run, step)
     }
+}
+
+/// Why 3c could not write its files.
+enum FinalWriteError {
+    /// A write failed; `path` names the export file when it was one (else the plan file).
+    Io {
+        path: Option<PathBuf>,
+        source: std::io::Error,
+    },
+    Export(String),
+}
+
+/// 3c's writes, in order: the plan file, then each export under the folder named by the plan
+/// file (`workflow::export_dir_name`), every file atomically. The exports are read from the
+/// plan's own bytes, so they are what `periodize export` of that file writes, and a run
+/// resumed in Finalizing writes the same names and bytes again. Returns the plan's path.
+fn write_plan_and_exports(
+    dir: &Path,
+    file_name: &str,
+    bytes: &[u8],
+    exports: &[crate::export::Format],
+    crash: Option<CrashPoint>,
+) -> Result<PathBuf, FinalWriteError> {
+    let io = |path: Option<PathBuf>| move |source| FinalWriteError::Io { path, source };
+    let plan_path = output::write_atomically(dir, file_name, bytes).map_err(io(None))?;
+    if exports.is_empty() {
+        return Ok(plan_path);
+    }
+    let text =
+        std::str::from_utf8(bytes).map_err(|err| FinalWriteError::Export(err.to_string()))?;
+    let model = crate::export::model::from_plan_text(text)
+        .map_err(|err| FinalWriteError::Export(err.to_string()))?;
+    let export_dir = dir.join(workflow::export_dir_name(file_name));
+    let files = crate::export::files_of(&model, exports, crate::export::DateRange::default());
+    for (index, file) in files.iter().enumerate() {
+        output::write_atomically_at(&export_dir, &file.name, &file.bytes)
+            .map_err(io(Some(export_dir.join(&file.name))))?;
+        let between = index == 0 && files.len() > 1;
+        if between
+            && crash
+                == Some(CrashPoint {
+                    at: CrashAt::AfterWrite,
+                    target: CrashTarget::Export,
+                })
+        {
+            eprintln!("periodize: crash point after-write:export reached, aborting");
+            std::process::abort();
+        }
+    }
+    tracing::info!(dir = %export_dir.display(), files = files.len(), "exports written");
+    Ok(plan_path)
 }
 
 /// A task that panicked: a request becomes a fatal failure of its step (the run's policy then
@@ -554,6 +620,13 @@ fn panicked(
 /// Where a run's plan file is (or will be, once Finalizing fixed its name).
 pub fn plan_path(run: &Run) -> PathBuf {
     Path::new(&run.spec.output_dir).join(run.output_file.as_deref().unwrap_or("(not finalized)"))
+}
+
+/// Where a finalized run's exports are, when it asked for any.
+pub fn exports_path(run: &Run) -> Option<PathBuf> {
+    let file_name = run.output_file.as_deref()?;
+    (!run.spec.exports.is_empty())
+        .then(|| Path::new(&run.spec.output_dir).join(workflow::export_dir_name(file_name)))
 }
 
 /// Renders the request for a step from the run as committed. Pure.

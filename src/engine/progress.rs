@@ -67,6 +67,8 @@ pub enum Progress {
     PlanFinalized {
         run_id: RunId,
         path: PathBuf,
+        /// The folder of the exports written beside the plan, when the run asked for any.
+        exports: Option<PathBuf>,
     },
     RunFailed {
         run_id: RunId,
@@ -113,7 +115,20 @@ impl Progress {
                 ..
             } => format!("{step}: attempt {attempt} failed: {reason}"),
             Progress::RetryScheduled { step, .. } => format!("{step}: retry scheduled"),
-            Progress::PlanFinalized { path, .. } => format!("Plan finalized: {}", path.display()),
+            Progress::PlanFinalized {
+                path,
+                exports: None,
+                ..
+            } => format!("Plan finalized: {}", path.display()),
+            Progress::PlanFinalized {
+                path,
+                exports: Some(exports),
+                ..
+            } => format!(
+                "Plan finalized: {} (exports in {})",
+                path.display(),
+                exports.display()
+            ),
             Progress::RunFailed { reason, .. } => format!("Run failed: {reason}"),
         }
     }
@@ -162,10 +177,20 @@ impl Progress {
                 run_id,
                 json!({"step": step.to_string(), "until_ms": until_ms}),
             ),
-            Progress::PlanFinalized { run_id, path } => (
+            Progress::PlanFinalized {
+                run_id,
+                path,
+                exports,
+            } => (
                 "plan_finalized",
                 run_id,
-                json!({"path": path.display().to_string()}),
+                match exports {
+                    None => json!({"path": path.display().to_string()}),
+                    Some(exports) => json!({
+                        "path": path.display().to_string(),
+                        "exports": exports.display().to_string(),
+                    }),
+                },
             ),
             Progress::RunFailed { run_id, reason } => {
                 ("run_failed", run_id, json!({"reason": reason}))
@@ -251,6 +276,7 @@ pub fn notices(before: &Before, machine: &Machine, event: &Event, ctx: &Ctx) -> 
             notices.push(Progress::PlanFinalized {
                 run_id,
                 path: crate::engine::plan_path(run),
+                exports: crate::engine::exports_path(run),
             });
         }
         State::Failed { reason }

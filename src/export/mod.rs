@@ -125,17 +125,7 @@ pub struct ExportFile {
 pub fn files(plan: &ExportPlan, format: Format, range: DateRange) -> Vec<ExportFile> {
     assert!(format.implemented(), "{} is not implemented", format.name());
     match format {
-        Format::All => Format::CONCRETE
-            .iter()
-            .flat_map(|concrete| {
-                files(plan, *concrete, range)
-                    .into_iter()
-                    .map(move |file| ExportFile {
-                        name: format!("{}/{}", concrete.name(), file.name),
-                        bytes: file.bytes,
-                    })
-            })
-            .collect(),
+        Format::All => files_of(plan, &Format::CONCRETE, range),
         Format::Zwo => per_workout(plan, range, zwo::EXTENSION, |week, workout| {
             zwo::workout_file(plan, week, workout).into_bytes()
         }),
@@ -148,6 +138,25 @@ pub fn files(plan: &ExportPlan, format: Format, range: DateRange) -> Vec<ExportF
             unreachable!("refused by the assertion above")
         }
     }
+}
+
+/// The files of several formats: one format's named as `files` names them, several each in a
+/// folder named after its format (as `All` does). `formats` are concrete and implemented.
+pub fn files_of(plan: &ExportPlan, formats: &[Format], range: DateRange) -> Vec<ExportFile> {
+    if let [format] = formats {
+        return files(plan, *format, range);
+    }
+    formats
+        .iter()
+        .flat_map(|format| {
+            files(plan, *format, range)
+                .into_iter()
+                .map(move |file| ExportFile {
+                    name: format!("{}/{}", format.name(), file.name),
+                    bytes: file.bytes,
+                })
+        })
+        .collect()
 }
 
 /// One file per workout within `range`, named by `file_stem` (made unique) and `extension`.

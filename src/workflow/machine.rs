@@ -915,6 +915,16 @@ pub fn plan_file_name(at_ms: u64, short_id: &str) -> String {
     )
 }
 
+/// The folder of a run's exports, beside its plan file and named after it
+/// (`training_plan_…_<id>_export`): fixed with the plan file's name by the Finalizing
+/// transition, so a resumed 3c writes the same files again.
+pub fn export_dir_name(plan_file_name: &str) -> String {
+    let stem = plan_file_name
+        .strip_suffix(".json")
+        .unwrap_or(plan_file_name);
+    format!("{stem}_export")
+}
+
 /// The state of a new run.
 pub(crate) fn initial_state() -> State {
     State::created()

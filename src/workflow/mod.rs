@@ -19,7 +19,9 @@ use crate::llm::{ModelReply, RepairTurn, StepId, Usage};
 use crate::pricing::Cost;
 
 pub use batch::{Batch, BatchItem, BatchRef};
-pub use machine::{State, MAX_LISTED_VIOLATIONS, MAX_REPAIR_TURNS, TOOLS_NOT_PASSED_HINT};
+pub use machine::{
+    export_dir_name, State, MAX_LISTED_VIOLATIONS, MAX_REPAIR_TURNS, TOOLS_NOT_PASSED_HINT,
+};
 
 /// The engine-generated identity of a run (plan_id). Never taken from model output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -106,6 +108,8 @@ pub struct RunSpec {
     pub created_at_ms: u64,
     /// The limits the run started with.
     pub budget: Budget,
+    /// The export formats 3c writes beside the plan file (none: the plan file only).
+    pub exports: Vec<crate::export::Format>,
 }
 
 impl RunSpec {

@@ -37,6 +37,7 @@ fn spec(total_weeks: u32) -> RunSpec {
         keep_checkpoints: false,
         created_at_ms: 0,
         budget: Default::default(),
+        exports: Vec::new(),
     }
 }
 

@@ -96,6 +96,7 @@ fn history(total_weeks: u32, concurrency: u32, segments: Vec<Segment>) {
         keep_checkpoints: false,
         created_at_ms: 0,
         budget: Budget::default(),
+        exports: Vec::new(),
     };
     // The reference model: completed steps, and the provider calls each had when it completed.
     let mut model: BTreeMap<StepId, u32> = BTreeMap::new();

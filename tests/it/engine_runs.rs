@@ -48,6 +48,7 @@ fn spec(n: u128, dir: &std::path::Path, prompts: &PromptSet) -> RunSpec {
         keep_checkpoints: false,
         created_at_ms: 0,
         budget: Default::default(),
+        exports: Vec::new(),
     }
 }
 

@@ -101,6 +101,7 @@ fn spec(
         keep_checkpoints: true,
         created_at_ms: 0,
         budget,
+        exports: Vec::new(),
     }
 }
 

@@ -97,6 +97,7 @@ pub fn spec(setup: &Setup, run_id: u128, total_weeks: u32, retry: RetryPolicy) -
         keep_checkpoints: false,
         created_at_ms: 0,
         budget: Default::default(),
+        exports: Vec::new(),
     }
 }
 

@@ -77,6 +77,7 @@ impl Harness {
             keep_checkpoints: true,
             created_at_ms: 0,
             budget: Default::default(),
+            exports: Vec::new(),
         };
         let mut harness = Harness {
             machine: Machine::new(spec.clone()),

@@ -1,6 +1,6 @@
 //! Store tests: round trips, the commit sequence compared and set, versioned records refused
-//! when unknown, corrupt records named, the format 3 encoding pinned by golden files, and the
-//! format 2 golden files still read.
+//! when unknown, corrupt records named, the format 4 encoding pinned by golden files, and the
+//! format 2 and 3 golden files still read.
 //! Reopening a store here is a clean restart (sled flushes on drop); crashes are in tests/crash.rs.
 
 use periodize::domain::profile::parse_profile;
@@ -27,6 +27,7 @@ pub fn spec(run_id: u128) -> RunSpec {
         keep_checkpoints: false,
         created_at_ms: 5,
         budget: Default::default(),
+        exports: Vec::new(),
     }
 }
 
@@ -117,14 +118,14 @@ fn unknown_versions_and_corrupt_records_are_refused_by_name() {
         batches: 0,
         commits: 0,
     });
-    assert_eq!(&record[..2], &3u16.to_le_bytes(), "the version comes first");
+    assert_eq!(&record[..2], &4u16.to_le_bytes(), "the version comes first");
     assert!(records::decode::<records::MetaRecord>(&record).is_ok());
     let mut future = record.clone();
     future[..2].copy_from_slice(&99u16.to_le_bytes());
     let err = records::decode::<records::MetaRecord>(&future).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "record has format version 99, this build reads versions 1 to 3; a newer periodize wrote it"
+        "record has format version 99, this build reads versions 1 to 4; a newer periodize wrote it"
     );
     assert!(records::decode::<records::MetaRecord>(&[2])
         .unwrap_err()
@@ -178,11 +179,12 @@ fn week_with_a_repeat() -> periodize::domain::plan::WeekDetails {
     .expect("the week is well formed")
 }
 
-/// The format 3 encoding of fully populated records is pinned: a change to a record type that
+/// The format 4 encoding of fully populated records is pinned: a change to a record type that
 /// would change stored bytes shows here, and needs a new format version. Regenerate with
-/// `PERIODIZE_UPDATE_GOLDEN=1` only together with such a version.
+/// `PERIODIZE_UPDATE_GOLDEN=1` only together with such a version. The format 3 golden files
+/// (the last build that wrote 3) still decode and write back the same bodies, marked 4.
 #[test]
-fn format_3_records_match_their_golden_files() {
+fn format_4_records_match_their_golden_files() {
     use periodize::domain::validate::{Severity, Violation};
     use periodize::llm::{PriorReply, RepairTurn, ToolCall, Usage};
     use periodize::workflow::{
@@ -325,12 +327,22 @@ fn format_3_records_match_their_golden_files() {
     repeat_step.requests = 1;
     repeat_step.accepted = Some(Accepted::Week(week_with_a_repeat()));
     repeat_step.accepted_at_ms = Some(42);
+    let mut spec_with_exports = spec.clone();
+    spec_with_exports.exports = vec![
+        periodize::export::Format::Zwo,
+        periodize::export::Format::Ics,
+        periodize::export::Format::ReportData,
+    ];
     let cases: Vec<(&str, Vec<u8>)> = vec![
         ("head_created", head_created),
         ("head_drafting", raw(keys::head(spec.run_id))),
         ("batch", raw(keys::batch(0xfeed))),
         ("open", raw(keys::open(spec.run_id))),
         ("spec", records::encode(&records::SpecRecord::from(&spec))),
+        (
+            "spec_exports",
+            records::encode(&records::SpecRecord::from(&spec_with_exports)),
+        ),
         (
             "step_week",
             records::encode(&records::StepRecord::from(&step)),
@@ -345,8 +357,8 @@ fn format_3_records_match_their_golden_files() {
         ),
     ];
     for (name, bytes) in cases {
-        let path = crate::support::fixture(&format!("records/v3/{name}.json"));
-        assert_eq!(&bytes[..2], &3u16.to_le_bytes());
+        let path = crate::support::fixture(&format!("records/v4/{name}.json"));
+        assert_eq!(&bytes[..2], &4u16.to_le_bytes());
         let body = std::str::from_utf8(&bytes[2..]).unwrap();
         let pretty = format!(
             "{}\n",
@@ -359,9 +371,9 @@ fn format_3_records_match_their_golden_files() {
         }
         let golden = std::fs::read_to_string(&path)
             .unwrap_or_else(|err| panic!("{}: {err}", path.display()));
-        assert_eq!(pretty, golden, "{name}: the format 3 bytes changed");
+        assert_eq!(pretty, golden, "{name}: the format 4 bytes changed");
         // And the golden file still decodes to the same record.
-        let mut golden_bytes = 3u16.to_le_bytes().to_vec();
+        let mut golden_bytes = 4u16.to_le_bytes().to_vec();
         golden_bytes.extend_from_slice(golden.as_bytes());
         match name {
             "head_created" | "head_drafting" => {
@@ -380,6 +392,10 @@ fn format_3_records_match_their_golden_files() {
                 let decoded: records::SpecRecord = records::decode(&golden_bytes).unwrap();
                 assert_eq!(RunSpec::try_from(decoded).unwrap(), spec);
             }
+            "spec_exports" => {
+                let decoded: records::SpecRecord = records::decode(&golden_bytes).unwrap();
+                assert_eq!(RunSpec::try_from(decoded).unwrap(), spec_with_exports);
+            }
             "step_week" => {
                 let decoded = records::decode_step(&golden_bytes).unwrap();
                 assert_eq!(StepState::from(decoded), step);
@@ -393,6 +409,44 @@ fn format_3_records_match_their_golden_files() {
                 assert_eq!(StepState::from(decoded), overview_step);
             }
         }
+    }
+    // Format 3 records (the golden files of the last build that wrote them) still read: format
+    // 4 is format 3 plus the spec's optional exports, so each decodes and writes back the very
+    // same bytes but for the version.
+    for name in [
+        "head_created",
+        "head_drafting",
+        "batch",
+        "open",
+        "spec",
+        "step_week",
+        "step_overview",
+        "step_week_repeat",
+    ] {
+        let text =
+            std::fs::read_to_string(crate::support::fixture(&format!("records/v3/{name}.json")))
+                .unwrap();
+        let mut v3 = 3u16.to_le_bytes().to_vec();
+        v3.extend_from_slice(text.as_bytes());
+        let rewritten = match name {
+            "head_created" | "head_drafting" => {
+                records::encode(&records::decode::<records::HeadRecord>(&v3).unwrap())
+            }
+            "batch" => records::encode(&records::decode::<records::BatchRecord>(&v3).unwrap()),
+            "open" => records::encode(&records::decode::<records::OpenRecord>(&v3).unwrap()),
+            "spec" => records::encode(&records::decode::<records::SpecRecord>(&v3).unwrap()),
+            _ => records::encode(&records::decode_step(&v3).unwrap()),
+        };
+        let golden =
+            std::fs::read_to_string(crate::support::fixture(&format!("records/v4/{name}.json")))
+                .unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&rewritten[2..]).unwrap();
+        assert_eq!(&rewritten[..2], &4u16.to_le_bytes());
+        assert_eq!(
+            body,
+            serde_json::from_str::<serde_json::Value>(&golden).unwrap(),
+            "{name}: a version 3 body reads as version 4"
+        );
     }
     // Format 2 records (the golden files of the last build that wrote them) still read: format
     // 3 is format 2 plus optional fields, so each decodes, and writes back the very same body
@@ -425,7 +479,7 @@ fn format_3_records_match_their_golden_files() {
             "open" => records::encode(&records::decode::<records::OpenRecord>(&v2).unwrap()),
             _ => records::encode(&records::decode_step(&v2).unwrap()),
         };
-        assert_eq!(&rewritten[..2], &3u16.to_le_bytes());
+        assert_eq!(&rewritten[..2], &4u16.to_le_bytes());
         if name.starts_with("step_") {
             // A step holds the week the coach of its day wrote: the body must come back as it
             // was, whatever today's coach writes.

@@ -1,6 +1,7 @@
 //! The persistence boundary: versioned records and their encoding. Every record starts with a
-//! little-endian u16 format version. Version 3 is written today, as JSON; it is version 2 plus
-//! optional fields, so `v2.rs` holds the types of both and reads a version 2 body as it is.
+//! little-endian u16 format version. Version 4 is written today, as JSON; it is version 2 plus
+//! optional fields (those of version 3, then version 4's), so `v2.rs` holds the types of all
+//! three and reads a version 2 or 3 body as it is.
 //! Version 1 (`v1.rs`, bincode by position) is only read, and upgraded in memory. A version
 //! this build does not know is refused by number, never guessed at.
 
@@ -15,9 +16,9 @@ pub use v2::{
 };
 
 /// The version every record is written with.
-pub const FORMAT_VERSION: u16 = 3;
-/// The first JSON version. Its bodies decode with the same types as `FORMAT_VERSION`'s (version
-/// 3 only added optional fields).
+pub const FORMAT_VERSION: u16 = 4;
+/// The first JSON version. Its bodies decode with the same types as `FORMAT_VERSION`'s
+/// (versions 3 and 4 only added optional fields).
 pub const FIRST_JSON_VERSION: u16 = 2;
 /// The oldest version this build reads (and upgrades).
 pub const OLDEST_READABLE_VERSION: u16 = 1;
@@ -69,8 +70,8 @@ fn known(version: u16) -> Result<u16, CodecError> {
     }
 }
 
-/// Decodes a record that exists only from version 2 on (spec, head, batch, meta), of version 2
-/// or 3.
+/// Decodes a record that exists only from version 2 on (spec, head, batch, meta), of version
+/// 2, 3 or 4.
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
     match known(version_of(bytes)?)? {
         FIRST_JSON_VERSION..=FORMAT_VERSION => {

@@ -561,6 +561,7 @@ pub fn upgrade_run(
         keep_checkpoints,
         created_at_ms,
         budget: budget(initial_budget),
+        exports: Vec::new(),
     };
     let head = v2::HeadRecord {
         state,

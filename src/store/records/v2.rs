@@ -1,10 +1,11 @@
-//! Format versions 2 and 3: the record types the store writes today (version 3), which read
-//! version 2 bodies unchanged, and their conversions to and from the live workflow and domain
-//! types.
+//! Format versions 2, 3 and 4: the record types the store writes today (version 4), which read
+//! version 2 and 3 bodies unchanged, and their conversions to and from the live workflow and
+//! domain types.
 //!
-//! Version 3 is version 2 plus optional fields, so one set of types reads both: every field a
-//! version 3 body may hold beyond version 2 is optional with a default, and a version 2 body is
-//! a valid version 3 body with none of them. Version 3 holds: attempt costs
+//! Versions 3 and 4 are version 2 plus optional fields, so one set of types reads all three:
+//! every field a later body may hold is optional with a default, and an earlier body is a valid
+//! later body with none of them. Version 4 adds the exports written at finalize
+//! (`SpecRecord::exports`). Version 3 holds: attempt costs
 //! (`AttemptRecordV2::cost_micro_usd`), the money budget (`BudgetRecord::max_cost_micro_usd`)
 //! and the summary's cost (`SummaryRecord::{cost_micro_usd, unpriced_requests}`), which a
 //! build still writing version 2 already added without a bump (records with them are marked
@@ -12,7 +13,7 @@
 //! max_ctl_ramp, rule_severities}`; the profile's event and training background
 //! (`ProfileRecord::{event, recent_weekly_hours, current_ctl, experience}`); and fractional
 //! segment minutes and the repeat construct (`SegmentRecord::repeat`). A build that
-//! knows only version 2 refuses version 3 records by their number.
+//! knows only version 2 (or 3) refuses later records by their number.
 //!
 //! These types are a boundary, not a copy of the domain: they change only together with a new
 //! format version. A change that is not "optional fields added" goes into a `v4.rs` beside this
@@ -122,6 +123,10 @@ pub struct SpecRecord {
     pub keep_checkpoints: bool,
     pub created_at_ms: u64,
     pub budget: BudgetRecord,
+    /// Version 4: the export formats 3c writes beside the plan file, by name (`zwo`, `ics`,
+    /// …); absent (none) before, and omitted when none so such specs encode as in version 3.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exports: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -1169,6 +1174,7 @@ impl From<&RunSpec> for SpecRecord {
             keep_checkpoints,
             created_at_ms,
             budget,
+            exports,
         } = spec;
         let RetryPolicy {
             max_attempts,
@@ -1199,6 +1205,10 @@ impl From<&RunSpec> for SpecRecord {
             keep_checkpoints: *keep_checkpoints,
             created_at_ms: *created_at_ms,
             budget: budget.into(),
+            exports: exports
+                .iter()
+                .map(|format| format.name().to_string())
+                .collect(),
         }
     }
 }
@@ -1223,6 +1233,7 @@ impl TryFrom<SpecRecord> for RunSpec {
             keep_checkpoints,
             created_at_ms,
             budget,
+            exports,
         } = record;
         let RetryRecord {
             max_attempts,
@@ -1253,6 +1264,14 @@ impl TryFrom<SpecRecord> for RunSpec {
             keep_checkpoints,
             created_at_ms,
             budget: budget.into(),
+            exports: exports
+                .iter()
+                .map(|name| {
+                    crate::export::Format::parse(name)
+                        .filter(|format| *format != crate::export::Format::All)
+                        .ok_or_else(|| invalid("exports", name.as_str()))
+                })
+                .collect::<Result<_, _>>()?,
         })
     }
 }
