@@ -17,12 +17,12 @@ use periodize::coach;
 use periodize::domain::profile::parse_profile;
 use periodize::domain::validate::{self, Rules};
 use periodize::engine::{self, progress::Observer, Engine};
-use periodize::llm::{ModelOutcome, ModelReply, StepId, ToolCall, Usage};
+use periodize::llm::StepId;
 use periodize::prompts::PromptSet;
 use periodize::providers::{builtin::BuiltinCoach, Provider};
 use periodize::store::Store;
 use periodize::tools;
-use periodize::workflow::{Event, Machine, RunSpec};
+use periodize::workflow::{Machine, RunSpec};
 
 use common::PROFILE;
 
@@ -36,48 +36,9 @@ fn spec(total_weeks: u32, run_id: u128, output_dir: &str) -> RunSpec {
     }
 }
 
-fn call(step: StepId, name: &str, arguments: String) -> Event {
-    Event::Replied {
-        step,
-        attempt: 1,
-        reply: ModelReply {
-            outcome: ModelOutcome::Call(ToolCall {
-                id: "b".into(),
-                name: name.into(),
-                arguments,
-                signature: None,
-            }),
-            usage: Usage::default(),
-        },
-        cost_micro_usd: None,
-        at_ms: 1,
-    }
-}
-
-/// A machine with every week accepted, in Finalizing.
+/// A machine of the bench spec with every week accepted, in Finalizing.
 fn finished_machine(total_weeks: u32, output_dir: &str) -> Machine {
-    let spec = spec(total_weeks, 1, output_dir);
-    let mut machine = Machine::new(spec.clone());
-    machine.handle(&Event::Start {
-        at_ms: 0,
-        week_concurrency: total_weeks,
-    });
-    let overview = coach::create_plan_overview(&spec.profile, total_weeks, None, &spec.rules);
-    machine.handle(&call(
-        StepId::Overview,
-        tools::CREATE_PLAN_OVERVIEW,
-        serde_json::to_string(&overview).expect("json"),
-    ));
-    for week in 1..=total_weeks {
-        let details = coach::add_week_details(&spec.profile, &overview, week, None, &spec.rules);
-        machine.handle(&call(
-            StepId::Week(week),
-            tools::ADD_WEEK_DETAILS,
-            serde_json::to_string(&details).expect("json"),
-        ));
-    }
-    assert_eq!(machine.run().weeks_accepted(), total_weeks);
-    machine
+    common::finished_machine(spec(total_weeks, 1, output_dir))
 }
 
 fn commit_and_flush(c: &mut Criterion) {

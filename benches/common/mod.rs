@@ -14,13 +14,13 @@ use periodize::engine::batch::{Drive, DriveKind};
 use periodize::engine::clock::Clock;
 use periodize::engine::progress::Observer;
 use periodize::engine::{Engine, Outcome, Shutdown};
-use periodize::llm::{ModelOutcome, StepId, ToolCall};
+use periodize::llm::{ModelOutcome, ModelReply, StepId, ToolCall, Usage};
 use periodize::prompts::PromptSet;
 use periodize::providers::scripted::Scripted;
 use periodize::providers::Provider;
 use periodize::store::Store;
 use periodize::tools;
-use periodize::workflow::{Batch, RetryPolicy, RunId, RunSpec};
+use periodize::workflow::{Batch, Event, Machine, RetryPolicy, RunId, RunSpec};
 
 pub const PROFILE: &str = r#"{"name":"Bench","ftp_w":260,"weekly_hours":9,"available_days":["Tuesday","Wednesday","Thursday","Saturday","Sunday"]}"#;
 
@@ -158,4 +158,48 @@ pub fn dir_bytes(dir: &Path) -> (u64, u64) {
         }
     }
     (listed, allocated)
+}
+
+fn call(step: StepId, name: &str, arguments: String) -> Event {
+    Event::Replied {
+        step,
+        attempt: 1,
+        reply: ModelReply {
+            outcome: ModelOutcome::Call(ToolCall {
+                id: "b".into(),
+                name: name.into(),
+                arguments,
+                signature: None,
+            }),
+            usage: Usage::default(),
+        },
+        cost_micro_usd: None,
+        at_ms: 1,
+    }
+}
+
+/// A machine of `spec` with every week accepted (the built-in coach's answers), in Finalizing.
+pub fn finished_machine(spec: RunSpec) -> Machine {
+    let total_weeks = spec.total_weeks;
+    let mut machine = Machine::new(spec.clone());
+    machine.handle(&Event::Start {
+        at_ms: 0,
+        week_concurrency: total_weeks,
+    });
+    let overview = coach::create_plan_overview(&spec.profile, total_weeks, None, &spec.rules);
+    machine.handle(&call(
+        StepId::Overview,
+        tools::CREATE_PLAN_OVERVIEW,
+        serde_json::to_string(&overview).expect("json"),
+    ));
+    for week in 1..=total_weeks {
+        let details = coach::add_week_details(&spec.profile, &overview, week, None, &spec.rules);
+        machine.handle(&call(
+            StepId::Week(week),
+            tools::ADD_WEEK_DETAILS,
+            serde_json::to_string(&details).expect("json"),
+        ));
+    }
+    assert_eq!(machine.run().weeks_accepted(), total_weeks);
+    machine
 }
