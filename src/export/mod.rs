@@ -2,6 +2,7 @@
 //! (`zwo.rs`, …), each turning the model into files (relative names and bytes) with no clock
 //! and no randomness, so the same plan exports byte-identical files. The callers write them.
 
+pub mod fit;
 pub mod model;
 pub mod zwo;
 
@@ -57,7 +58,7 @@ impl Format {
     pub fn implemented(self) -> bool {
         match self {
             Format::All => Format::CONCRETE.iter().all(|format| format.implemented()),
-            Format::Zwo => true,
+            Format::Zwo | Format::Fit => true,
             _ => false,
         }
     }
@@ -129,12 +130,10 @@ pub fn files(plan: &ExportPlan, format: Format, range: DateRange) -> Vec<ExportF
         Format::Zwo => per_workout(plan, range, zwo::EXTENSION, |week, workout| {
             zwo::workout_file(plan, week, workout).into_bytes()
         }),
-        Format::Fit
-        | Format::Ics
-        | Format::Intervals
-        | Format::Mrc
-        | Format::Html
-        | Format::ReportData => {
+        Format::Fit => per_workout(plan, range, fit::EXTENSION, |week, workout| {
+            fit::workout_file(plan, week, workout)
+        }),
+        Format::Ics | Format::Intervals | Format::Mrc | Format::Html | Format::ReportData => {
             unreachable!("refused by the assertion above")
         }
     }

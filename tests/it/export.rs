@@ -330,12 +330,6 @@ fn bad_export_input_exits_2_naming_the_flag_and_value_and_writes_nothing() {
         ),
         (
             plan_path.clone(),
-            vec!["--format", "fit"],
-            "--format",
-            "not implemented yet",
-        ),
-        (
-            plan_path.clone(),
             vec!["--format", "zwo", "--from", "2027-02-30"],
             "--from",
             "\"2027-02-30\"",

@@ -11,6 +11,7 @@ mod engine_model;
 mod engine_runs;
 mod export;
 mod export_finalize;
+mod export_fit;
 mod failure_policy;
 mod goals;
 mod hostile;
