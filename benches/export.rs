@@ -27,7 +27,10 @@ fn export_all_formats(c: &mut Criterion) {
     let bytes: usize = files.iter().map(|file| file.bytes.len()).sum();
     eprintln!(
         "export/52_weeks: {} workouts, {} files, {bytes} bytes in all formats",
-        plan.weeks.iter().map(|week| week.workouts.len()).sum::<usize>(),
+        plan.weeks
+            .iter()
+            .map(|week| week.workouts.len())
+            .sum::<usize>(),
         files.len()
     );
     c.bench_function("export/52_weeks_read_plan", |b| {

@@ -160,7 +160,10 @@ pub fn workout_file(plan: &ExportPlan, week: &ExportWeek, workout: &DatedWorkout
             (WORKOUT_NAME, Value::text(name, WORKOUT_NAME_BYTES)),
             (
                 WORKOUT_DESCRIPTION,
-                Value::text(&description(week, workout), WORKOUT_DESCRIPTION_BYTES),
+                Value::text(
+                    &crate::export::workout_summary(week, workout, " "),
+                    WORKOUT_DESCRIPTION_BYTES,
+                ),
             ),
         ],
     );
@@ -468,28 +471,6 @@ fn kind_label(kind: SegmentKind) -> &'static str {
         SegmentKind::Recovery => "Recovery",
         SegmentKind::Cooldown => "Cool down",
     }
-}
-
-/// What Garmin Connect shows under the name: where the session sits in the plan, then the
-/// plan's own words (the detailed ones only when they differ).
-fn description(week: &ExportWeek, workout: &DatedWorkout) -> String {
-    let mut text = format!(
-        "Week {} ({}), {} {}.",
-        week.week_number, week.phase, workout.weekday, workout.date
-    );
-    let detailed = workout
-        .detailed_description
-        .as_ref()
-        .filter(|detailed| detailed.trim() != workout.description.trim());
-    for part in [Some(&workout.description), detailed]
-        .into_iter()
-        .flatten()
-        .filter(|part| !part.trim().is_empty())
-    {
-        text.push(' ');
-        text.push_str(part.trim());
-    }
-    text
 }
 
 /// `date` at midnight UTC as a FIT `date_time`, held within the values FIT reads as dates.

@@ -177,6 +177,29 @@ fn per_workout(
         .collect()
 }
 
+/// What an app shows under a workout's name: where the session sits in the plan ("Week 3
+/// (build), Tuesday 2027-01-19."), then the plan's own words, each part after `separator`. The
+/// seed's files often repeat the description as the detailed one: it is said once.
+pub fn workout_summary(week: &ExportWeek, workout: &DatedWorkout, separator: &str) -> String {
+    let mut text = format!(
+        "Week {} ({}), {} {}.",
+        week.week_number, week.phase, workout.weekday, workout.date
+    );
+    let detailed = workout
+        .detailed_description
+        .as_ref()
+        .filter(|detailed| detailed.trim() != workout.description.trim());
+    for part in [Some(&workout.description), detailed]
+        .into_iter()
+        .flatten()
+        .filter(|part| !part.trim().is_empty())
+    {
+        text.push_str(separator);
+        text.push_str(part.trim());
+    }
+    text
+}
+
 /// Every workout within `range`, with its week, in date order.
 pub fn workouts(
     plan: &ExportPlan,

@@ -24,7 +24,11 @@ pub fn workout_file(plan: &ExportPlan, week: &ExportWeek, workout: &DatedWorkout
     out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<workout_file>\n");
     element(&mut out, "author", &author(plan));
     element(&mut out, "name", &workout.name);
-    element(&mut out, "description", &description(week, workout));
+    element(
+        &mut out,
+        "description",
+        &crate::export::workout_summary(week, workout, "\n\n"),
+    );
     element(&mut out, "sportType", "bike");
     writeln!(out, "{INDENT}<workout>").expect("writing to a String cannot fail");
     for block in &workout.blocks {
@@ -39,29 +43,6 @@ fn author(plan: &ExportPlan) -> String {
         Some(made) => format!("periodize ({} {})", made.provider, made.model),
         None => "periodize".to_string(),
     }
-}
-
-/// What the rider reads in Zwift's workout list: where the session sits in the plan, then the
-/// plan's own words.
-fn description(week: &ExportWeek, workout: &DatedWorkout) -> String {
-    let mut text = format!(
-        "Week {} ({}), {} {}.",
-        week.week_number, week.phase, workout.weekday, workout.date
-    );
-    // The seed's files often repeat the description as the detailed one: said once.
-    let detailed = workout
-        .detailed_description
-        .as_ref()
-        .filter(|detailed| detailed.trim() != workout.description.trim());
-    for part in [Some(&workout.description), detailed]
-        .into_iter()
-        .flatten()
-        .filter(|part| !part.trim().is_empty())
-    {
-        text.push_str("\n\n");
-        text.push_str(part.trim());
-    }
-    text
 }
 
 fn element(out: &mut String, name: &str, text: &str) {
