@@ -2,7 +2,10 @@
 //! (`zwo.rs`, …), each turning the model into files (relative names and bytes) with no clock
 //! and no randomness, so the same plan exports byte-identical files. The callers write them.
 
+pub mod ics;
+pub mod intervals;
 pub mod model;
+pub mod mrc;
 pub mod zwo;
 
 use chrono::NaiveDate;
@@ -57,7 +60,7 @@ impl Format {
     pub fn implemented(self) -> bool {
         match self {
             Format::All => Format::CONCRETE.iter().all(|format| format.implemented()),
-            Format::Zwo => true,
+            Format::Zwo | Format::Ics | Format::Intervals | Format::Mrc => true,
             _ => false,
         }
     }
@@ -139,12 +142,24 @@ pub fn files(plan: &ExportPlan, format: Format, range: DateRange) -> Vec<ExportF
         Format::Zwo => per_workout(plan, range, zwo::EXTENSION, |week, workout| {
             zwo::workout_file(plan, week, workout).into_bytes()
         }),
-        Format::Fit
-        | Format::Ics
-        | Format::Intervals
-        | Format::Mrc
-        | Format::Html
-        | Format::ReportData => {
+        Format::Ics => vec![ExportFile {
+            name: ics::FILE_NAME.to_string(),
+            bytes: ics::calendar(plan, range).into_bytes(),
+        }],
+        Format::Intervals => {
+            let mut files = per_workout(plan, range, intervals::EXTENSION, |_, workout| {
+                intervals::workout_text(workout).into_bytes()
+            });
+            files.push(ExportFile {
+                name: intervals::EVENTS_FILE_NAME.to_string(),
+                bytes: intervals::events_json(plan, range).into_bytes(),
+            });
+            files
+        }
+        Format::Mrc => per_workout(plan, range, mrc::EXTENSION, |week, workout| {
+            mrc::workout_file(week, workout).into_bytes()
+        }),
+        Format::Fit | Format::Html | Format::ReportData => {
             unreachable!("refused by the assertion above")
         }
     }
