@@ -3,7 +3,10 @@
 //! and no randomness, so the same plan exports byte-identical files. The callers write them.
 
 pub mod fit;
+pub mod ics;
+pub mod intervals;
 pub mod model;
+pub mod mrc;
 pub mod zwo;
 
 use chrono::NaiveDate;
@@ -58,7 +61,7 @@ impl Format {
     pub fn implemented(self) -> bool {
         match self {
             Format::All => Format::CONCRETE.iter().all(|format| format.implemented()),
-            Format::Zwo | Format::Fit => true,
+            Format::Zwo | Format::Fit | Format::Ics | Format::Intervals | Format::Mrc => true,
             _ => false,
         }
     }
@@ -133,7 +136,24 @@ pub fn files(plan: &ExportPlan, format: Format, range: DateRange) -> Vec<ExportF
         Format::Fit => per_workout(plan, range, fit::EXTENSION, |week, workout| {
             fit::workout_file(plan, week, workout)
         }),
-        Format::Ics | Format::Intervals | Format::Mrc | Format::Html | Format::ReportData => {
+        Format::Ics => vec![ExportFile {
+            name: ics::FILE_NAME.to_string(),
+            bytes: ics::calendar(plan, range).into_bytes(),
+        }],
+        Format::Intervals => {
+            let mut files = per_workout(plan, range, intervals::EXTENSION, |_, workout| {
+                intervals::workout_text(workout).into_bytes()
+            });
+            files.push(ExportFile {
+                name: intervals::EVENTS_FILE_NAME.to_string(),
+                bytes: intervals::events_json(plan, range).into_bytes(),
+            });
+            files
+        }
+        Format::Mrc => per_workout(plan, range, mrc::EXTENSION, |week, workout| {
+            mrc::workout_file(week, workout).into_bytes()
+        }),
+        Format::Html | Format::ReportData => {
             unreachable!("refused by the assertion above")
         }
     }
