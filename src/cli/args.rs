@@ -41,7 +41,8 @@ pub enum Command {
     Show(ShowArgs),
     /// Validate a plan file (ours or the seed's format) against every rule.
     Validate(ValidateArgs),
-    /// Export a plan file's workouts for the apps that ride them (this build: zwo).
+    /// Export a plan (file or finished run) for Zwift, Garmin, calendars, intervals.icu, ERG
+    /// trainers, and as a report.
     Export(ExportArgs),
     /// Serve a local mock LLM speaking the Anthropic, OpenAI, Gemini and Ollama protocols
     /// (in builds with the `mock-llm` feature only).
