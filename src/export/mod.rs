@@ -2,7 +2,10 @@
 //! (`zwo.rs`, …), each turning the model into files (relative names and bytes) with no clock
 //! and no randomness, so the same plan exports byte-identical files. The callers write them.
 
+pub mod html;
 pub mod model;
+pub mod report_data;
+pub mod svg;
 pub mod zwo;
 
 use chrono::NaiveDate;
@@ -57,7 +60,7 @@ impl Format {
     pub fn implemented(self) -> bool {
         match self {
             Format::All => Format::CONCRETE.iter().all(|format| format.implemented()),
-            Format::Zwo => true,
+            Format::Zwo | Format::Html | Format::ReportData => true,
             _ => false,
         }
     }
@@ -139,12 +142,16 @@ pub fn files(plan: &ExportPlan, format: Format, range: DateRange) -> Vec<ExportF
         Format::Zwo => per_workout(plan, range, zwo::EXTENSION, |week, workout| {
             zwo::workout_file(plan, week, workout).into_bytes()
         }),
-        Format::Fit
-        | Format::Ics
-        | Format::Intervals
-        | Format::Mrc
-        | Format::Html
-        | Format::ReportData => {
+        // The reports describe the whole plan: the range does not apply to them.
+        Format::Html => vec![ExportFile {
+            name: html::FILE_NAME.into(),
+            bytes: html::report(plan).into_bytes(),
+        }],
+        Format::ReportData => vec![ExportFile {
+            name: report_data::FILE_NAME.into(),
+            bytes: report_data::report_data(plan).into_bytes(),
+        }],
+        Format::Fit | Format::Ics | Format::Intervals | Format::Mrc => {
             unreachable!("refused by the assertion above")
         }
     }

@@ -10,6 +10,7 @@ mod doctor;
 mod engine_model;
 mod engine_runs;
 mod export;
+mod export_report;
 mod failure_policy;
 mod goals;
 mod hostile;
