@@ -8,6 +8,7 @@
 
 use chrono::{Datelike, NaiveDate};
 
+use crate::domain::event::{self, EventKind};
 use crate::domain::load::{self, WeekLoad};
 use crate::domain::validate::Severity;
 use crate::domain::{tss, zones, Phase, SegmentKind, Weekday};
@@ -18,7 +19,7 @@ use crate::export::svg::{escape, num, tick_step, Anchor, Label, Svg};
 pub const FILE_NAME: &str = "report.html";
 
 /// Fill colours of the Coggan zones, zone 1 first: grey, blue, green, yellow, orange, red,
-/// purple, the colours trainer apps use, light to dark by effort.
+/// purple, the scale trainer apps commonly draw workouts in.
 const ZONE_COLORS: [&str; load::ZONES] = [
     "#9aa5b1", "#3b82f6", "#22a55b", "#e5b80b", "#f08a24", "#e0412f", "#9b51e0",
 ];
@@ -132,7 +133,7 @@ fn masthead(out: &mut String, plan: &ExportPlan) {
             long_date(plan.end_date()),
             plan.event.map_or(String::new(), |event| format!(
                 ", ending on the {} on {}",
-                escape(&words(event.kind.name())),
+                escape(&event_name(event.kind)),
                 long_date(event.date)
             )),
         ),
@@ -206,7 +207,7 @@ fn athlete_section(out: &mut String, plan: &ExportPlan) {
                 .map_or(String::new(), |hours| format!(", about {} h", num(hours)));
             format!(
                 "{}, priority {}{hours}, ",
-                escape(&words(details.kind.name())),
+                escape(&event_name(details.kind)),
                 details.priority.name()
             )
         });
@@ -357,28 +358,29 @@ fn timeline_svg(plan: &ExportPlan) -> String {
         {
             end += 1;
         }
-        let first = f64::from(plan.weeks[start].week_number.saturating_sub(1)) * 7.0;
-        let last = f64::from(plan.weeks[end].week_number) * 7.0;
+        let first =
+            f64::from(plan.weeks[start].week_number.saturating_sub(1)) * DAYS_PER_WEEK as f64;
+        let last = f64::from(plan.weeks[end].week_number) * DAYS_PER_WEEK as f64;
         let width = x(last) - x(first);
         let name = phase.name();
-        // Named when the name fits at its phone size, else by its initial.
-        let label = if width > name.len() as f64 * PHONE_WIDE_LABEL * CHAR_WIDTH + 6.0 {
-            name
-        } else {
-            &name[..1]
-        };
+        // Named when the name fits at its phone size, else by its initial, else not at all
+        // (the legend and each week's tooltip still say it).
+        let fits = |text: &str| width > text.len() as f64 * PHONE_WIDE_LABEL * CHAR_WIDTH + 4.0;
+        let label = [name, &name[..1]].into_iter().find(|text| fits(text));
         let style = Label {
             size: LABEL,
             anchor: Anchor::Middle,
             class: "on-color",
             centered: true,
         };
-        svg.text(
-            (x(first) + x(last)) / 2.0,
-            band_top + band_h / 2.0,
-            &style,
-            label,
-        );
+        if let Some(label) = label {
+            svg.text(
+                (x(first) + x(last)) / 2.0,
+                band_top + band_h / 2.0,
+                &style,
+                label,
+            );
+        }
         start = end + 1;
     }
     week_labels(
@@ -396,7 +398,7 @@ fn timeline_svg(plan: &ExportPlan) -> String {
         svg.group("event");
         svg.title(&format!(
             "Event: {} on {}",
-            words(event.kind.name()),
+            event_name(event.kind),
             event.date
         ));
         svg.polygon(
@@ -556,6 +558,7 @@ fn load_section(out: &mut String, plan: &ExportPlan) {
             }
         })
         .collect();
+    // The series reads each week's daily TSS alone; the other figures are not drawn here.
     let series = load::series(&loads, start);
     out.push_str("<section class=\"card\" id=\"load\">\n<h2>Fitness, fatigue and form</h2>\n");
     push(out, load_svg(plan, &series, start));
@@ -613,9 +616,9 @@ fn load_svg(plan: &ExportPlan, series: &[load::Day], start: f64) -> String {
     }
     svg.line((left, y(0.0)), (right, y(0.0)), INK, 1.0);
     if let Some(event) = plan.event {
-        let at = x(day_index(plan, event.date) as f64 + 1.0);
+        let at = x(day_index(plan, event.date) as f64);
         svg.group("event");
-        svg.title(&format!("Event: {}", event.date));
+        svg.title(&format!("Event day: {}", long_date(event.date)));
         svg.polyline(&[(at, top), (at, bottom)], INK, 1.0, true);
         svg.end_group();
     }
@@ -630,7 +633,9 @@ fn load_svg(plan: &ExportPlan, series: &[load::Day], start: f64) -> String {
             )
             .collect()
     };
-    svg.polyline(&line(|day| day.tsb, 0.0), TSB_COLOR, 1.5, false);
+    // A day's TSB is the CTL minus the ATL at the end of the day before: the same line drawn
+    // through the day boundaries, the event day's form where its day starts.
+    svg.polyline(&line(|day| day.ctl - day.atl, 0.0), TSB_COLOR, 1.5, false);
     svg.polyline(&line(|day| day.atl, start), ATL_COLOR, 1.5, false);
     svg.polyline(&line(|day| day.ctl, start), CTL_COLOR, 2.5, false);
     week_labels(
@@ -701,7 +706,7 @@ fn zones_section(out: &mut String, plan: &ExportPlan) {
             ),
         );
     }
-    out.push_str("</tbody>\n</table>\n<p class=\"note\">Each step counts in the zone of the middle of its power range.</p>\n</section>\n");
+    out.push_str("</tbody>\n</table>\n<p class=\"note\">The bar and the last column: the plan's riding time in each zone, each step counted in the zone of the middle of its power range.</p>\n</section>\n");
 }
 
 fn zone_index(power_pct: f64) -> usize {
@@ -802,9 +807,9 @@ fn findings_list<'a>(out: &mut String, findings: impl Iterator<Item = &'a Findin
 
 fn week_section(out: &mut String, plan: &ExportPlan, week: &ExportWeek) {
     let number = week.week_number;
-    let monday = crate::domain::event::date_of(plan.start_date, number, Weekday::Monday);
-    let last_day = crate::domain::event::date_of(plan.start_date, number, Weekday::Sunday)
-        .min(plan.end_date().max(monday));
+    let monday = event::date_of(plan.start_date, number, Weekday::Monday);
+    let last_day =
+        event::date_of(plan.start_date, number, Weekday::Sunday).min(plan.end_date().max(monday));
     let targets = plan.week_targets(number);
     push(
         out,
@@ -915,7 +920,7 @@ fn week_table(
                 out,
                 format!(
                     "<tr class=\"event\"><td>{day}</td><td>{short}</td><td class=\"name\" colspan=\"4\">Event day: {}</td></tr>\n",
-                    escape(&words(event.kind.name()))
+                    escape(&event_name(event.kind))
                 ),
             );
         }
@@ -1170,7 +1175,7 @@ fn step_title(ftp_w: f64, step: &Step) -> String {
 
 /// A block of the structure list, escaped.
 fn block_text(ftp_w: f64, block: &Block) -> String {
-    let words = |step: &Step| {
+    let step_words = |step: &Step| {
         format!(
             "{} {} at {}",
             duration_text(u64::from(step.duration_s)),
@@ -1179,18 +1184,18 @@ fn block_text(ftp_w: f64, block: &Block) -> String {
         )
     };
     let (main, description) = match block {
-        Block::Step(step) => (words(step), step.description.trim()),
+        Block::Step(step) => (step_words(step), step.description.trim()),
         Block::Repeat(repeat) => (
             format!(
                 "{} × ({}{})",
                 repeat.sets,
-                words(&repeat.work),
+                step_words(&repeat.work),
                 repeat
                     .recovery
                     .as_ref()
                     .map_or(String::new(), |recovery| format!(
                         ", then {}",
-                        words(recovery)
+                        step_words(recovery)
                     ))
             ),
             repeat.description.trim(),
@@ -1240,9 +1245,12 @@ fn phase_color(phase: Phase) -> &'static str {
     }
 }
 
-/// `gran_fondo` → `gran fondo`.
-fn words(name: &str) -> String {
-    name.replace('_', " ")
+/// `gran fondo` for `gran_fondo`; `event` for an event of no particular kind.
+fn event_name(kind: EventKind) -> String {
+    match kind {
+        EventKind::None => "event".to_string(),
+        kind => kind.name().replace('_', " "),
+    }
 }
 
 fn day_list(days: &[Weekday]) -> String {
