@@ -269,8 +269,9 @@ fn plan_files(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// The export folders of the output directory, each with every file under it by relative
-/// path; the run's id (and its short form) in names and bytes replaced by `RUN`, since two
-/// runs of the same inputs differ in it alone.
+/// path; the run's id (and its short form) and the plan's time of making
+/// (`plan_metadata.generated_at`, which the reports show) replaced, since two runs of the same
+/// inputs differ in those alone.
 fn export_files(dir: &Path, run_id: Option<&str>) -> BTreeMap<String, Vec<u8>> {
     fn walk(root: &Path, at: &Path, out: &mut Vec<(String, Vec<u8>)>) {
         for entry in std::fs::read_dir(at).expect("read an export folder") {
@@ -296,9 +297,20 @@ fn export_files(dir: &Path, run_id: Option<&str>) -> BTreeMap<String, Vec<u8>> {
             }
         }
     }
-    let anonymous = |text: String| match run_id {
-        Some(id) => text.replace(id, "RUN").replace(&id[..8], "RUN"),
-        None => text,
+    let generated_at = plan_files(dir).first().and_then(|plan| {
+        let plan: Value = serde_json::from_slice(&std::fs::read(plan).ok()?).ok()?;
+        plan["plan_metadata"]["generated_at"]
+            .as_str()
+            .map(str::to_string)
+    });
+    let anonymous = |mut text: String| {
+        if let Some(at) = &generated_at {
+            text = text.replace(at.as_str(), "GENERATED");
+        }
+        match run_id {
+            Some(id) => text.replace(id, "RUN").replace(&id[..8], "RUN"),
+            None => text,
+        }
     };
     files
         .into_iter()
@@ -318,7 +330,7 @@ fn export_files(dir: &Path, run_id: Option<&str>) -> BTreeMap<String, Vec<u8>> {
 }
 
 /// What `generate --export` writes in these cases: every format.
-const EXPORTS: &str = "zwo";
+const EXPORTS: &str = "all";
 
 /// `generate --export`, killed between its export writes in 3c, after them and before `Done`,
 /// and after `Done` is committed but not flushed, then resumed: the exports are complete and

@@ -766,30 +766,7 @@ fn export_formats(flag: &'static str, text: &str) -> Result<Vec<Format>, Error> 
             format!("{bad:?} is not a format, expected a comma-separated list of {names}"),
         )
     })?;
-    for format in &formats {
-        implemented(flag, text, *format)?;
-    }
     Ok(formats)
-}
-
-fn implemented(flag: &'static str, text: &str, format: Format) -> Result<(), Error> {
-    if format.implemented() {
-        return Ok(());
-    }
-    let names = listed(
-        Format::CONCRETE
-            .iter()
-            .filter(|format| format.implemented())
-            .map(|format| format.name()),
-    );
-    Err(arg(
-        flag,
-        text,
-        format!(
-            "{} is not implemented yet: this build exports {names}",
-            format.name()
-        ),
-    ))
 }
 
 /// `export`, resolved: the plan read, the format and dates checked.
@@ -811,7 +788,6 @@ pub fn export(state_dir: &Path, args: &ExportArgs) -> Result<ExportJob, Error> {
             format!("unknown format, expected one of {names}"),
         )
     })?;
-    implemented("--format", &args.format, format)?;
     let from = args
         .from
         .as_deref()

@@ -510,7 +510,6 @@ fn serial_number(plan: &ExportPlan, week: &ExportWeek, workout: &DatedWorkout) -
 mod tests {
     use super::*;
     use crate::domain::{Phase, Weekday};
-    use crate::export::model::ProfileSummary;
 
     fn step(kind: SegmentKind, duration_s: u32, low: f64, high: f64, text: &str) -> Step {
         Step {
@@ -524,14 +523,11 @@ mod tests {
 
     fn plan_of(blocks: Vec<Vec<Block>>) -> ExportPlan {
         let date = NaiveDate::from_ymd_opt(2027, 1, 5).unwrap();
-        ExportPlan {
-            profile: ProfileSummary {
-                name: "Ada".to_string(),
-                ftp_w: 250.0,
-            },
-            start_date: NaiveDate::from_ymd_opt(2027, 1, 4).unwrap(),
-            event: None,
-            weeks: vec![ExportWeek {
+        ExportPlan::for_tests(
+            "Ada",
+            250.0,
+            NaiveDate::from_ymd_opt(2027, 1, 4).unwrap(),
+            vec![ExportWeek {
                 week_number: 1,
                 phase: Phase::Foundation,
                 workouts: blocks
@@ -546,8 +542,7 @@ mod tests {
                     })
                     .collect(),
             }],
-            provenance: None,
-        }
+        )
     }
 
     /// The CRC is FIT's: the standard check value of CRC-16/ARC, and a file's CRC over

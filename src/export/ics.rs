@@ -340,15 +340,13 @@ mod tests {
 
     #[test]
     fn the_calendar_key_is_the_athletes_and_short() {
-        let plan = |name: &str| ExportPlan {
-            profile: crate::export::model::ProfileSummary {
-                name: name.to_string(),
-                ftp_w: 250.0,
-            },
-            start_date: NaiveDate::from_ymd_opt(2027, 1, 4).unwrap(),
-            event: None,
-            weeks: Vec::new(),
-            provenance: None,
+        let plan = |name: &str| {
+            ExportPlan::for_tests(
+                name,
+                250.0,
+                NaiveDate::from_ymd_opt(2027, 1, 4).unwrap(),
+                Vec::new(),
+            )
         };
         let key = calendar_key(&plan("Marta Ruiz"));
         assert_eq!(key.len(), KEY_HEX_CHARS);

@@ -3,17 +3,20 @@
 //! and no randomness, so the same plan exports byte-identical files. The callers write them.
 
 pub mod fit;
+pub mod html;
 pub mod ics;
 pub mod intervals;
 pub mod model;
 pub mod mrc;
+pub mod report_data;
+pub mod svg;
 pub mod zwo;
 
 use chrono::NaiveDate;
 
 use crate::export::model::{DatedWorkout, ExportPlan, ExportWeek};
 
-/// The formats of issue 10, in its order; `implemented` says which this build writes.
+/// The export formats, in the order `all` writes them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     Zwo,
@@ -56,14 +59,6 @@ impl Format {
         Format::ALL
             .into_iter()
             .find(|format| format.name().eq_ignore_ascii_case(wanted))
-    }
-
-    pub fn implemented(self) -> bool {
-        match self {
-            Format::All => Format::CONCRETE.iter().all(|format| format.implemented()),
-            Format::Zwo | Format::Fit | Format::Ics | Format::Intervals | Format::Mrc => true,
-            _ => false,
-        }
     }
 
     /// Parses a comma-separated list (`zwo,ics,html`, or `all`) into distinct concrete
@@ -125,9 +120,7 @@ pub struct ExportFile {
 /// plainly; `All` puts each format's files in a folder named after the format (`zwo/…`,
 /// `fit/…`), so several formats sharing one name scheme never collide. Per-workout and
 /// calendar formats hold the workouts within `range`; the reports describe the whole plan.
-/// `format` must be implemented (the callers refuse the others first).
 pub fn files(plan: &ExportPlan, format: Format, range: DateRange) -> Vec<ExportFile> {
-    assert!(format.implemented(), "{} is not implemented", format.name());
     match format {
         Format::All => files_of(plan, &Format::CONCRETE, range),
         Format::Zwo => per_workout(plan, range, zwo::EXTENSION, |week, workout| {
@@ -153,14 +146,20 @@ pub fn files(plan: &ExportPlan, format: Format, range: DateRange) -> Vec<ExportF
         Format::Mrc => per_workout(plan, range, mrc::EXTENSION, |week, workout| {
             mrc::workout_file(week, workout).into_bytes()
         }),
-        Format::Html | Format::ReportData => {
-            unreachable!("refused by the assertion above")
-        }
+        // The reports describe the whole plan: the range does not apply to them.
+        Format::Html => vec![ExportFile {
+            name: html::FILE_NAME.into(),
+            bytes: html::report(plan).into_bytes(),
+        }],
+        Format::ReportData => vec![ExportFile {
+            name: report_data::FILE_NAME.into(),
+            bytes: report_data::report_data(plan).into_bytes(),
+        }],
     }
 }
 
 /// The files of several formats: one format's named as `files` names them, several each in a
-/// folder named after its format (as `All` does). `formats` are concrete and implemented.
+/// folder named after its format (as `All` does). `formats` are concrete.
 pub fn files_of(plan: &ExportPlan, formats: &[Format], range: DateRange) -> Vec<ExportFile> {
     if let [format] = formats {
         return files(plan, *format, range);

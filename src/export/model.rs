@@ -1,13 +1,17 @@
 //! The export model, pure: a finished plan as the apps that ride it need it (profile summary,
-//! start date, event, dated workouts whose repeats stay repeats, provenance), read from a plan
-//! file's text and free of every workflow type. Each format module writes from it alone.
+//! start date, event, dated workouts whose repeats stay repeats, provenance) and as the reports
+//! show it (the whole profile, the overview with each week's targets, the coaching notes, the
+//! findings of the plan checks), read from a plan file's text and free of every workflow type.
+//! Each format module writes from it alone.
 
 use chrono::NaiveDate;
 use serde_json::Value;
 
 use crate::domain::event::{self, EventKind};
-use crate::domain::plan::{self, Segment, MAX_SETS};
-use crate::domain::{Phase, SegmentKind, Weekday};
+use crate::domain::plan::{self, PlanOverview, Segment, WeekOverview, MAX_SETS};
+use crate::domain::profile::AthleteProfile;
+use crate::domain::validate::{Rule, Rules, Severity, Violation};
+use crate::domain::{zones, Phase, SegmentKind, Weekday};
 use crate::planfile;
 
 /// A plan ready to export.
@@ -21,6 +25,99 @@ pub struct ExportPlan {
     pub weeks: Vec<ExportWeek>,
     /// Who made the plan: our plan files' `run` section; `None` for the seed's files.
     pub provenance: Option<Provenance>,
+    /// The whole athlete profile as the plan file gives it; `profile` is its summary.
+    pub athlete: AthleteProfile,
+    /// `athlete_profile.gender`, which the profile itself does not hold, trimmed; `None` when
+    /// absent or empty.
+    pub gender: Option<String>,
+    /// The plan's overview: its weeks and target FTP, the coaching notes, the monitoring
+    /// guidance, and each week's phase, focus and targets (hours, TSS, days), week by week.
+    pub overview: PlanOverview,
+    /// What made the plan in words: the file's `plan_metadata.plan_type`, or one said from the
+    /// provenance when the file has none.
+    pub plan_type: String,
+    /// When the plan was made, as its `plan_metadata.generated_at` says (RFC 3339, UTC), when
+    /// it says so readably: the plan's own date, never the clock of an export.
+    pub generated_at: Option<String>,
+    /// What the plan checks of `periodize validate` (default rules) find in the plan, in their
+    /// order: the reports show them beside the plan.
+    pub findings: Vec<Finding>,
+}
+
+#[cfg(test)]
+impl ExportPlan {
+    /// A plan of `name` at `ftp_w` from `start_date` with the given weeks and nothing else: for
+    /// the format modules' unit tests.
+    pub(crate) fn for_tests(
+        name: &str,
+        ftp_w: f64,
+        start_date: NaiveDate,
+        weeks: Vec<ExportWeek>,
+    ) -> ExportPlan {
+        let profile = crate::domain::profile::parse_profile(&format!(
+            r#"{{"name":{},"ftp_w":{ftp_w},"weekly_hours":4,"available_days":["Tuesday","Saturday"]}}"#,
+            serde_json::Value::from(name)
+        ))
+        .expect("a valid test profile");
+        ExportPlan {
+            profile: ProfileSummary {
+                name: name.to_string(),
+                ftp_w,
+            },
+            start_date,
+            event: None,
+            provenance: None,
+            athlete: profile,
+            gender: None,
+            overview: PlanOverview {
+                total_weeks: i64::try_from(weeks.len()).unwrap_or(0),
+                target_ftp: ftp_w,
+                coaching_notes: String::new(),
+                monitoring_guidance: String::new(),
+                weekly_overview: Vec::new(),
+            },
+            weeks,
+            plan_type: "periodize plan".to_string(),
+            generated_at: None,
+            findings: Vec::new(),
+        }
+    }
+}
+
+impl ExportPlan {
+    /// The plan's length in weeks, as its overview counts them.
+    pub fn total_weeks(&self) -> u32 {
+        u32::try_from(self.overview.total_weeks).unwrap_or(0)
+    }
+
+    /// The plan's last day: the event day when the plan ends on its event, else the Sunday of
+    /// its last week (the start when that lies past the calendar's end).
+    pub fn end_date(&self) -> NaiveDate {
+        self.event.map_or_else(
+            || {
+                planfile::plan_end_date(self.start_date, self.total_weeks())
+                    .unwrap_or(self.start_date)
+            },
+            |event| event.date,
+        )
+    }
+
+    /// The overview entry of a week: its phase, focus and targets.
+    pub fn week_targets(&self, week_number: u32) -> Option<&WeekOverview> {
+        self.overview.week(week_number)
+    }
+}
+
+/// One finding of the plan checks: a broken rule (an error) or a warning.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Finding {
+    pub severity: Severity,
+    /// The plausibility rule broken, or `None` for a structural rule.
+    pub rule: Option<Rule>,
+    /// The week it is about, when it is about one week.
+    pub week: Option<u32>,
+    /// What is wrong, with its numbers (without the rule's name, which `rule` holds).
+    pub message: String,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -75,6 +172,15 @@ impl DatedWorkout {
     pub fn tss(&self) -> f64 {
         self.steps().map(Step::tss).sum()
     }
+
+    /// The highest Coggan zone a step rides in, each step at its midpoint as the load model
+    /// counts time in zones; zone 1 for a workout with no step.
+    pub fn top_zone(&self) -> u8 {
+        self.steps()
+            .map(|step| zones::zone_of(step.mid_pct()))
+            .max()
+            .unwrap_or(1)
+    }
 }
 
 /// One part of a workout: a step, or a repeat kept as a repeat.
@@ -125,6 +231,11 @@ impl Step {
             self.low_pct,
             self.high_pct,
         )
+    }
+
+    /// The step's intensity in % of FTP, its band's midpoint: what TSS and zones count.
+    pub fn mid_pct(&self) -> f64 {
+        (self.low_pct + self.high_pct) / 2.0
     }
 
     /// Kind, duration and power: what two steps must share to be sets of one repeat (their
@@ -178,7 +289,7 @@ pub fn from_plan_text(text: &str) -> Result<ExportPlan, ModelError> {
         None => value,
     };
     let plan_text = serde_json::to_string(&plan_value).expect("a JSON value serializes");
-    let parsed = planfile::parse_plan(&plan_text).map_err(|problems| {
+    let mut parsed = planfile::parse_plan(&plan_text).map_err(|problems| {
         ModelError::Unreadable(
             problems
                 .iter()
@@ -240,6 +351,44 @@ pub fn from_plan_text(text: &str) -> Result<ExportPlan, ModelError> {
             model: text("model")?,
         })
     });
+    let findings = planfile::validate_plan_text(&plan_text, &Rules::default())
+        .into_iter()
+        .map(|violation| finding(violation, &parsed.overview.weekly_overview))
+        .collect();
+    let metadata_text = |key: &str| {
+        plan_value
+            .get("plan_metadata")
+            .and_then(|metadata| metadata.get(key))
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .filter(|text| !text.is_empty())
+    };
+    let plan_type = metadata_text("plan_type").map_or_else(
+        || match &provenance {
+            Some(made) => format!(
+                "periodize plan designed by {} ({})",
+                made.provider, made.model
+            ),
+            None => "periodize plan".to_string(),
+        },
+        str::to_string,
+    );
+    let generated_at = metadata_text("generated_at")
+        .and_then(|text| chrono::DateTime::parse_from_rfc3339(text).ok())
+        .map(|time| {
+            time.with_timezone(&chrono::Utc)
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        });
+    let gender = plan_value
+        .pointer("/athlete_profile/gender")
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|text| !text.is_empty())
+        .map(|text| text.chars().take(GENDER_MAX_CHARS).collect());
+    parsed
+        .overview
+        .weekly_overview
+        .sort_by_key(|entry| entry.week_number);
     Ok(ExportPlan {
         profile: ProfileSummary {
             name: parsed.profile.name.clone(),
@@ -249,7 +398,45 @@ pub fn from_plan_text(text: &str) -> Result<ExportPlan, ModelError> {
         event,
         weeks,
         provenance,
+        athlete: parsed.profile,
+        gender,
+        overview: parsed.overview,
+        plan_type,
+        generated_at,
+        findings,
     })
+}
+
+/// The longest `gender` kept, in characters: a word, not a text.
+const GENDER_MAX_CHARS: usize = 40;
+
+/// A violation of the plan checks as a finding: the rule's name moved out of the message, and
+/// the week read from the path (`weekly_plan[3]…` is the file's fourth week, whatever its
+/// number; `entries` are the overview's, in file order).
+fn finding(violation: Violation, entries: &[WeekOverview]) -> Finding {
+    let rule = violation.rule();
+    let message = match rule {
+        Some(rule) => violation
+            .message
+            .strip_prefix(rule.name())
+            .and_then(|rest| rest.strip_prefix(": "))
+            .unwrap_or(&violation.message)
+            .to_string(),
+        None => violation.message.clone(),
+    };
+    let week = violation
+        .path
+        .strip_prefix("weekly_plan[")
+        .and_then(|rest| rest.split_once(']'))
+        .and_then(|(index, _)| index.parse::<usize>().ok())
+        .and_then(|index| entries.get(index))
+        .and_then(|entry| u32::try_from(entry.week_number).ok());
+    Finding {
+        severity: violation.severity,
+        rule,
+        week,
+        message,
+    }
 }
 
 /// Minutes to whole seconds, the unit of every export format.

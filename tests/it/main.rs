@@ -12,6 +12,7 @@ mod engine_runs;
 mod export;
 mod export_finalize;
 mod export_fit;
+mod export_report;
 mod export_text;
 mod failure_policy;
 mod goals;
