@@ -511,15 +511,7 @@ mod tests {
     use super::*;
     use crate::domain::{Phase, Weekday};
 
-    fn step(kind: SegmentKind, duration_s: u32, low: f64, high: f64, text: &str) -> Step {
-        Step {
-            kind,
-            duration_s,
-            low_pct: low,
-            high_pct: high,
-            description: text.to_string(),
-        }
-    }
+    use crate::export::model::test_step as step;
 
     fn plan_of(blocks: Vec<Vec<Block>>) -> ExportPlan {
         let date = NaiveDate::from_ymd_opt(2027, 1, 5).unwrap();

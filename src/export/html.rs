@@ -1390,15 +1390,7 @@ fn phone_style() -> String {
 mod tests {
     use super::*;
 
-    fn step(kind: SegmentKind, duration_s: u32, low: f64, high: f64, text: &str) -> Step {
-        Step {
-            kind,
-            duration_s,
-            low_pct: low,
-            high_pct: high,
-            description: text.to_string(),
-        }
-    }
+    use crate::export::model::test_step as step;
 
     #[test]
     fn durations_read_as_a_rider_says_them() {

@@ -339,15 +339,7 @@ fn first_past_spaces_is_digit<'a>(mut chars: impl Iterator<Item = &'a char>) -> 
 mod tests {
     use super::*;
 
-    fn step(kind: SegmentKind, duration_s: u32, low: f64, high: f64, text: &str) -> Step {
-        Step {
-            kind,
-            duration_s,
-            low_pct: low,
-            high_pct: high,
-            description: text.to_string(),
-        }
-    }
+    use crate::export::model::test_step as step;
 
     #[test]
     fn durations_are_exact_whole_seconds() {

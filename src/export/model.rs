@@ -44,6 +44,24 @@ pub struct ExportPlan {
     pub findings: Vec<Finding>,
 }
 
+/// A step of the given shape: for the format modules' unit tests.
+#[cfg(test)]
+pub(crate) fn test_step(
+    kind: SegmentKind,
+    duration_s: u32,
+    low: f64,
+    high: f64,
+    text: &str,
+) -> Step {
+    Step {
+        kind,
+        duration_s,
+        low_pct: low,
+        high_pct: high,
+        description: text.to_string(),
+    }
+}
+
 #[cfg(test)]
 impl ExportPlan {
     /// A plan of `name` at `ftp_w` from `start_date` with the given weeks and nothing else: for
