@@ -219,6 +219,31 @@ pub fn workout_summary(week: &ExportWeek, workout: &DatedWorkout, separator: &st
     text
 }
 
+/// Escapes text for XML and HTML alike (`.zwo`, SVG, the report), in an element or (with
+/// `attribute`) a quoted attribute: the five markup characters become references (`&#39;`,
+/// which HTML and XML both read). In an attribute, line breaks and tabs become character
+/// references, since a parser folds literal ones into spaces; an element keeps them. The
+/// characters neither allows (other control characters, DEL, U+FFFE, U+FFFF) are left out.
+pub fn escape_markup(text: &str, attribute: bool) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            '\n' | '\t' | '\r' if !attribute => out.push(c),
+            '\n' => out.push_str("&#10;"),
+            '\r' => out.push_str("&#13;"),
+            '\t' => out.push_str("&#9;"),
+            c if (c as u32) < 0x20 || c == '\u{7f}' || c == '\u{FFFE}' || c == '\u{FFFF}' => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// Every workout within `range`, with its week, in date order.
 pub fn workouts(
     plan: &ExportPlan,
@@ -287,6 +312,15 @@ fn unique(stem: String, taken: &mut Vec<String>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn markup_escaping_leaves_nothing_a_parser_would_misread() {
+        assert_eq!(
+            escape_markup("a<b>&\"c\"'\n\u{1}\u{7f}d", true),
+            "a&lt;b&gt;&amp;&quot;c&quot;&#39;&#10;d"
+        );
+        assert_eq!(escape_markup("a\n\u{1}b", false), "a\nb");
+    }
 
     #[test]
     fn format_lists_expand_all_and_name_the_bad_part() {

@@ -179,25 +179,9 @@ pub fn num(value: f64) -> String {
     text.strip_suffix(".0").map_or(text.clone(), str::to_string)
 }
 
-/// Escapes text for HTML and XML alike, in an element or a double- or single-quoted
-/// attribute: the five markup characters become references, and the characters neither
-/// allows (control characters other than tab, line feed and carriage return, U+FFFE, U+FFFF)
-/// are left out.
+/// Escapes text for HTML and XML alike, in an element or a quoted attribute.
 pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            '\t' | '\n' | '\r' => out.push(c),
-            c if (c as u32) < 0x20 || c == '\u{7f}' || c == '\u{FFFE}' || c == '\u{FFFF}' => {}
-            c => out.push(c),
-        }
-    }
-    out
+    crate::export::escape_markup(text, false)
 }
 
 /// Round steps for an axis from 0 (or `low`) to `high`: 1, 2 or 5 times a power of ten, the

@@ -6,6 +6,7 @@
 use std::fmt::Write;
 
 use crate::domain::SegmentKind;
+use crate::export::escape_markup;
 use crate::export::model::{Block, DatedWorkout, ExportPlan, ExportWeek, Step};
 
 /// The file extension Zwift looks for in its workouts folder.
@@ -46,8 +47,12 @@ fn author(plan: &ExportPlan) -> String {
 }
 
 fn element(out: &mut String, name: &str, text: &str) {
-    writeln!(out, "{INDENT}<{name}>{}</{name}>", escape(text, false))
-        .expect("writing to a String cannot fail");
+    writeln!(
+        out,
+        "{INDENT}<{name}>{}</{name}>",
+        escape_markup(text, false)
+    )
+    .expect("writing to a String cannot fail");
 }
 
 /// The block of one step or repeat, with its description as a cue at its start. Zwift leaves
@@ -82,7 +87,7 @@ fn write_block(out: &mut String, block: &Block) {
     };
     let mut line = format!("{INDENT}{INDENT}<{tag}");
     for (name, value) in &attributes {
-        write!(line, " {name}=\"{}\"", escape(value, true))
+        write!(line, " {name}=\"{}\"", escape_markup(value, true))
             .expect("writing to a String cannot fail");
     }
     if cue.trim().is_empty() {
@@ -91,7 +96,7 @@ fn write_block(out: &mut String, block: &Block) {
         writeln!(
             out,
             "{line}>\n{INDENT}{INDENT}{INDENT}<textevent timeoffset=\"0\" message=\"{}\"/>\n{INDENT}{INDENT}</{tag}>",
-            escape(cue.trim(), true)
+            escape_markup(cue.trim(), true)
         )
         .expect("writing to a String cannot fail");
     }
@@ -139,30 +144,6 @@ fn power(pct: f64) -> String {
     text
 }
 
-/// XML-escapes text for an element or (`attribute`) a double-quoted attribute. Line breaks
-/// and tabs in an attribute become character references, since a parser folds literal ones
-/// into spaces; an element keeps them as they are. The characters XML 1.0 forbids (other
-/// control characters, U+FFFE, U+FFFF) are left out.
-pub fn escape(text: &str, attribute: bool) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\n' | '\t' if !attribute => out.push(c),
-            '\n' => out.push_str("&#10;"),
-            '\r' => out.push_str("&#13;"),
-            '\t' => out.push_str("&#9;"),
-            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => {}
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -173,14 +154,5 @@ mod tests {
         assert_eq!(power(100.0), "1.0");
         assert_eq!(power(55.0), "0.55");
         assert_eq!(power(90.25), "0.9025");
-    }
-
-    #[test]
-    fn escape_leaves_nothing_a_parser_would_misread() {
-        assert_eq!(
-            escape("a<b>&\"c\"'\n\u{1}d", true),
-            "a&lt;b&gt;&amp;&quot;c&quot;&apos;&#10;d"
-        );
-        assert_eq!(escape("a\n\u{1}b", false), "a\nb");
     }
 }
