@@ -38,6 +38,9 @@ fn main() -> ExitCode {
                 .is_ok_and(|value| value == "1"),
             limiters: Default::default(),
         },
+        store: std::env::var("PERIODIZE_STORE")
+            .ok()
+            .filter(|url| !url.trim().is_empty()),
     };
     match runtime.block_on(periodize::cli::run(cli, env)) {
         Ok(code) => ExitCode::from(code),

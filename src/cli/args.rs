@@ -16,6 +16,10 @@ pub struct Cli {
     /// Directory of the durable store.
     #[arg(long, global = true, default_value = "state", value_name = "DIR")]
     pub state_dir: PathBuf,
+    /// A database shared by a fleet of workers instead of --state-dir: postgres://USER@HOST/DB
+    /// (also PERIODIZE_STORE).
+    #[arg(long, global = true, value_name = "URL")]
+    pub store: Option<String>,
     /// Print machine-readable output: NDJSON events, JSON documents.
     #[arg(long, global = true)]
     pub json: bool,
@@ -33,6 +37,9 @@ pub enum Command {
     BatchReport(BatchReportArgs),
     /// Continue one unfinished run, or all of them.
     Resume(ResumeArgs),
+    /// Work on the runs of a shared store (--store): claim unfinished ones, drive them, and
+    /// pick up those whose worker died.
+    Worker(WorkerArgs),
     /// Show the state of one run, of a batch, or of every run.
     Status(StatusArgs),
     /// List every run in the store (or of one batch).
@@ -96,7 +103,7 @@ pub enum TssCheckArg {
     Off,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct ModelArgs {
     /// Model provider (generate: builtin; resume: the run's own).
     #[arg(long, value_enum)]
@@ -149,8 +156,12 @@ pub struct ModelArgs {
     #[arg(long, default_value_t = 10_000, value_name = "MS")]
     pub shutdown_grace_ms: u64,
     /// Runs driven at the same time.
-    #[arg(long, default_value_t = 4, value_name = "N")]
+    #[arg(long, visible_alias = "runs", default_value_t = 4, value_name = "N")]
     pub run_concurrency: u32,
+    /// How long this process's lease on a run lasts without renewal (renewed three times per
+    /// lease); another worker may take a run whose lease expired.
+    #[arg(long, default_value_t = crate::store::DEFAULT_LEASE_MS, value_name = "MS")]
+    pub lease_ms: u64,
     /// What each committed step must survive before its effects run.
     #[arg(long, value_enum, default_value = "process")]
     pub durability: DurabilityArg,
@@ -233,6 +244,20 @@ pub struct PlanArgs {
     /// intervals, mrc, html, report-data, or all), in a folder beside the plan file.
     #[arg(long, value_name = "FORMATS")]
     pub export: Option<String>,
+    /// Only store the runs, for workers of the shared store to generate (`periodize worker`);
+    /// prints their ids.
+    #[arg(long)]
+    pub enqueue: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    /// Exit once every run of the store is done or failed (default: work until SIGINT/SIGTERM).
+    #[arg(long)]
+    pub until_idle: bool,
+    /// Provider overrides for every claimed run (default: each run's own provider and model).
+    #[command(flatten)]
+    pub model: ModelArgs,
 }
 
 #[derive(Debug, Args)]

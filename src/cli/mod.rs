@@ -117,7 +117,9 @@ fn store_exit_code(err: &store::Error) -> u8 {
         store::Error::Locked { .. }
         | store::Error::NoStore { .. }
         | store::Error::NotADirectory { .. }
-        | store::Error::ReadOnlyDir { .. } => 2,
+        | store::Error::ReadOnlyDir { .. }
+        | store::Error::Unreachable { .. }
+        | store::Error::SchemaTooNew { .. } => 2,
         _ => 1,
     }
 }
@@ -149,22 +151,26 @@ pub struct Env {
     pub crash: Option<CrashPoint>,
     /// Provider keys (never logged) and hosts.
     pub credentials: Credentials,
+    /// PERIODIZE_STORE: the shared store's URL when --store is not given (it may hold a
+    /// password: never printed).
+    pub store: Option<String>,
 }
 
 /// Runs a parsed command; returns the exit code of a command that ran to its end.
 pub async fn run(cli: Cli, env: Env) -> Result<u8, Error> {
     let state_dir = cli.state_dir.as_path();
+    let location = resolve::location(state_dir, cli.store.as_deref(), &env)?;
     let json_output = cli.json;
     match cli.command {
         #[cfg(feature = "mock-llm")]
         Command::MockLlm(args) => mock::run(args, json_output).await,
         Command::Generate(args) => {
-            let job = resolve::generate_args(state_dir, &args, &env)?;
+            let job = resolve::generate_args(&location, &args, &env)?;
             generate(job, json_output, &env).await
         }
         Command::Batch(args) => {
             let job = resolve::generate(
-                state_dir,
+                &location,
                 Profiles::Source(&args.source),
                 args.name.as_deref(),
                 &args.plan,
@@ -173,11 +179,15 @@ pub async fn run(cli: Cli, env: Env) -> Result<u8, Error> {
             generate(job, json_output, &env).await
         }
         Command::Resume(args) => {
-            let job = resolve::resume(state_dir, &args, &env)?;
+            let job = resolve::resume(&location, &args, &env)?;
             resume(job, json_output, &env).await
         }
+        Command::Worker(args) => {
+            let job = resolve::worker(&location, &args, &env)?;
+            worker(job, json_output, &env).await
+        }
         Command::Status(args) => {
-            let store = resolve::read_store(state_dir)?;
+            let store = resolve::read_store(&location)?;
             match (args.run_id, args.batch) {
                 (Some(prefix), _) => {
                     let run_id = resolve::run(&store, &prefix)?;
@@ -196,7 +206,7 @@ pub async fn run(cli: Cli, env: Env) -> Result<u8, Error> {
             Ok(0)
         }
         Command::List(args) => {
-            let store = resolve::read_store(state_dir)?;
+            let store = resolve::read_store(&location)?;
             match args.batch {
                 Some(prefix) => {
                     let batch = resolve::batch(&store, &prefix)?;
@@ -207,7 +217,7 @@ pub async fn run(cli: Cli, env: Env) -> Result<u8, Error> {
             Ok(0)
         }
         Command::BatchReport(args) => {
-            let store = resolve::read_store(state_dir)?;
+            let store = resolve::read_store(&location)?;
             let batch = resolve::batch(&store, &args.batch)?;
             let mut summaries = Vec::with_capacity(batch.items.len());
             for item in &batch.items {
@@ -224,7 +234,7 @@ pub async fn run(cli: Cli, env: Env) -> Result<u8, Error> {
             Ok(0)
         }
         Command::Show(args) => {
-            let store = resolve::read_store(state_dir)?;
+            let store = resolve::read_store(&location)?;
             let run_id = resolve::run(&store, &args.run_id)?;
             let view = store.load_view(run_id)?.ok_or_else(|| Error::UnknownRun {
                 prefix: run_id.to_string(),
@@ -233,8 +243,11 @@ pub async fn run(cli: Cli, env: Env) -> Result<u8, Error> {
             render::show(&view, &summary(&store, run_id)?, json_output)?;
             Ok(0)
         }
-        Command::Doctor => doctor(state_dir, json_output),
-        Command::Export(args) => export(resolve::export(state_dir, &args)?, json_output),
+        Command::Doctor => match &location {
+            store::Location::Dir(_) => doctor(state_dir, json_output),
+            store::Location::Database(_) => doctor_database(&location, json_output),
+        },
+        Command::Export(args) => export(resolve::export(&location, &args)?, json_output),
         Command::Validate(args) => {
             let text = inputs::read_input(
                 "plan file",
@@ -338,6 +351,7 @@ async fn generate(job: resolve::GenerateJob, json_output: bool, env: &Env) -> Re
         provider,
         submission,
         limits,
+        enqueue,
     } = job;
     print_notices(&notices);
     let (run_ids, summaries) = match &submission {
@@ -374,6 +388,9 @@ async fn generate(job: resolve::GenerateJob, json_output: bool, env: &Env) -> Re
         ),
         Submission::Existing { .. } => steps_of(&summaries),
     };
+    if enqueue {
+        return enqueue_only(store, prompts, &submission, json_output, env).await;
+    }
     let (observer, finish) = report::observer(json_output, run_ids.len() > 1, steps);
     let engine = engine_for(store, prompts, observer, env, limits.shutdown_grace_ms);
     if let Submission::New { batch, specs } = &submission {
@@ -402,6 +419,100 @@ async fn generate(job: resolve::GenerateJob, json_output: bool, env: &Env) -> Re
     let code = report::outcomes(json_output, outcomes, engine.shutdown.exit_code());
     close(engine);
     code
+}
+
+/// `--enqueue`: stores the runs for the workers and prints their ids, one a line (with
+/// `--json`, one document); runs of a submission made before are only listed.
+async fn enqueue_only(
+    store: Store,
+    job_prompts: std::sync::Arc<prompts::PromptSet>,
+    submission: &Submission,
+    json_output: bool,
+    env: &Env,
+) -> Result<u8, Error> {
+    let engine = engine_for(
+        store,
+        job_prompts,
+        std::sync::Arc::new(|_: &engine::progress::Progress| {}),
+        env,
+        0,
+    );
+    let (batch, run_ids): (Option<&workflow::Batch>, Vec<RunId>) = match submission {
+        Submission::New { batch, specs } => {
+            engine.submit(batch.as_ref(), specs).await?;
+            (
+                batch.as_ref(),
+                specs.iter().map(|spec| spec.run_id).collect(),
+            )
+        }
+        Submission::Existing { batch } => (
+            Some(batch),
+            batch.items.iter().map(|item| item.run_id).collect(),
+        ),
+    };
+    let mut stdout = std::io::stdout().lock();
+    if json_output {
+        let document = json!({
+            "event": "enqueued",
+            "batch_id": batch.map(|batch| batch.id_text()),
+            "run_ids": run_ids.iter().map(|run_id| run_id.to_string()).collect::<Vec<_>>(),
+        });
+        writeln!(stdout, "{document}").map_err(Error::Output)?;
+    } else {
+        for run_id in &run_ids {
+            writeln!(stdout, "{run_id}").map_err(Error::Output)?;
+        }
+        eprintln!(
+            "periodize: {} run(s) stored for the workers (`periodize worker --store …`)",
+            run_ids.len()
+        );
+    }
+    close(engine);
+    Ok(0)
+}
+
+/// `worker`: claims and drives runs until a shutdown (or, `--until-idle`, until none is left).
+async fn worker(job: resolve::WorkerJob, json_output: bool, env: &Env) -> Result<u8, Error> {
+    let resolve::WorkerJob {
+        store,
+        prompts,
+        provider_for,
+        limits,
+        until_idle,
+    } = job;
+    if !json_output {
+        eprintln!(
+            "periodize: worker started on {} (up to {} runs at once, leases of {} ms)",
+            store.dir().display(),
+            limits.run_concurrency,
+            limits.lease_ms
+        );
+    }
+    let (observer, finish) = report::observer(json_output, true, (0, 0));
+    let engine = engine_for(store, prompts, observer, env, limits.shutdown_grace_ms);
+    let outcomes = engine
+        .work(
+            engine::batch::Claiming {
+                provider_for,
+                until_idle,
+                skipped: Default::default(),
+            },
+            limits.run_concurrency,
+            limits.week_concurrency,
+        )
+        .await;
+    finish();
+    let stopped_by_signal = engine.shutdown.is_requested();
+    let signal_code = engine.shutdown.exit_code();
+    let code = report::outcomes(json_output, outcomes, signal_code);
+    close(engine);
+    match code {
+        // A worker's runs that failed are the store's to report (`status`); the worker itself
+        // did its job. A signal still gives its exit code.
+        Ok(_) if stopped_by_signal => Ok(signal_code),
+        Ok(_) => Ok(0),
+        Err(err) => Err(err),
+    }
 }
 
 /// Ends the command's use of the store, so the next reader can read it in place.
@@ -482,7 +593,7 @@ fn export(job: resolve::ExportJob, json_output: bool) -> Result<u8, Error> {
 /// `periodize doctor`: every problem of a state directory, one line each (or one JSON document
 /// with `--json`); exit 1 when any of them is an error.
 fn doctor(state_dir: &Path, json_output: bool) -> Result<u8, Error> {
-    use crate::store::doctor::{self, Severity};
+    use crate::store::doctor;
     let mut problems = Vec::new();
     match store::files::inspect(state_dir) {
         Err(err @ (store::Error::NoStore { .. } | store::Error::NotADirectory { .. })) => {
@@ -491,19 +602,36 @@ fn doctor(state_dir: &Path, json_output: bool) -> Result<u8, Error> {
         Err(err) => problems.push(doctor::unopenable(&err)),
         Ok(files) => {
             problems.extend(doctor::check_files(&files));
-            match resolve::read_store(state_dir) {
+            match resolve::read_store(&store::Location::Dir(state_dir.to_path_buf())) {
                 Ok(store) => problems.extend(doctor::check(&store, |path| path.is_file())),
                 Err(Error::Store(err)) => problems.push(doctor::unopenable(&err)),
                 Err(err) => return Err(err),
             }
         }
     }
+    print_problems(&state_dir.display().to_string(), &problems, json_output)
+}
+
+/// `periodize doctor --store URL`: every problem of a shared store.
+fn doctor_database(location: &store::Location, json_output: bool) -> Result<u8, Error> {
+    let store = resolve::read_store(location)?;
+    let problems = store::doctor::check_database(&store, engine::now_ms());
+    print_problems(&store.dir().display().to_string(), &problems, json_output)
+}
+
+/// Prints `doctor`'s problems of the store at `label`; 1 when any of them is an error.
+fn print_problems(
+    label: &str,
+    problems: &[store::doctor::Problem],
+    json_output: bool,
+) -> Result<u8, Error> {
+    use crate::store::doctor::Severity;
     let count = |severity| problems.iter().filter(|p| p.severity == severity).count();
     let (errors, warnings) = (count(Severity::Error), count(Severity::Warning));
     let mut stdout = std::io::stdout().lock();
     if json_output {
         let report = json!({
-            "dir": state_dir.display().to_string(),
+            "dir": label,
             "errors": errors,
             "warnings": warnings,
             "problems": problems,
@@ -524,7 +652,7 @@ fn doctor(state_dir: &Path, json_output: bool) -> Result<u8, Error> {
                 writeln!(
                     stdout,
                     "{errors} error(s), {warnings} warning(s) in {}",
-                    state_dir.display()
+                    printable(label)
                 )
             })
     }

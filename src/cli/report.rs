@@ -81,7 +81,7 @@ pub fn outcomes(
                 match outcome {
                     Outcome::Done { .. } => done += 1,
                     Outcome::Failed { .. } => failed += 1,
-                    Outcome::Interrupted { .. } => stopped += 1,
+                    Outcome::Interrupted { .. } | Outcome::Handed { .. } => stopped += 1,
                 }
                 worst = worst.max(outcome_line(json_output, outcome, interrupted_code)?);
             }
@@ -141,6 +141,18 @@ fn outcome_line(json_output: bool, outcome: Outcome, interrupted_code: u8) -> Re
             }
             eprintln!("run {run_id} stopped; `periodize resume {run_id}` continues it");
             Ok(interrupted_code)
+        }
+        Outcome::Handed { run_id } => {
+            if json_output {
+                writeln!(
+                    stdout,
+                    "{}",
+                    json!({"event": "finished", "run_id": run_id.to_string(), "state": "handed"})
+                )
+                .map_err(Error::Output)?;
+            }
+            // Why was said when it happened; the run goes on under its new holder.
+            Ok(0)
         }
     }
 }

@@ -26,7 +26,7 @@ use crate::pricing::{self, PriceTable};
 use crate::prompts::PromptSet;
 use crate::providers::resolve::{self as provider_resolve, Choice, ProviderKind, Recorded};
 use crate::providers::{http, Protocol, Provider};
-use crate::store::{self, Durability, OpenOptions, RunSummary, Store};
+use crate::store::{self, Durability, Location, OpenOptions, RunSummary, Store};
 use crate::workflow::{Batch, BatchItem, BatchRef, Budget, RetryPolicy, RunId, RunSpec, State};
 
 /// The most refusable answers per step a run may allow.
@@ -37,12 +37,13 @@ pub const MAX_TRAINING_DAYS: u32 = 7;
 pub const STORE_BYTES_PER_RUN: u64 = 256 * 1024;
 pub const PLAN_BYTES_PER_WEEK: u64 = 16 * 1024;
 
-/// How drivers run: shared by `generate`, `batch` and `resume`.
+/// How drivers run: shared by `generate`, `batch`, `resume` and `worker`.
 #[derive(Debug, Clone, Copy)]
 pub struct DriveLimits {
     pub week_concurrency: u32,
     pub run_concurrency: u32,
     pub shutdown_grace_ms: u64,
+    pub lease_ms: u64,
 }
 
 /// What a submission makes: new runs, or the runs of the same submission made before.
@@ -63,6 +64,49 @@ pub struct GenerateJob {
     pub provider: Provider,
     pub submission: Submission,
     pub limits: DriveLimits,
+    /// Only store the runs (`--enqueue`).
+    pub enqueue: bool,
+}
+
+/// `worker`, resolved.
+pub struct WorkerJob {
+    pub store: Store,
+    pub prompts: Arc<PromptSet>,
+    pub provider_for: crate::engine::batch::ProviderFor,
+    pub limits: DriveLimits,
+    pub until_idle: bool,
+}
+
+/// Where the store is: `--store` (or PERIODIZE_STORE), a database URL, else `--state-dir`.
+pub fn location(state_dir: &Path, store_flag: Option<&str>, env: &Env) -> Result<Location, Error> {
+    let (flag, url) = match (store_flag, env.store.as_deref()) {
+        (Some(url), _) => ("--store", url),
+        (None, Some(url)) => ("PERIODIZE_STORE", url),
+        (None, None) => return Ok(Location::Dir(state_dir.to_path_buf())),
+    };
+    if !store::postgres::is_database_url(url.trim()) {
+        return Err(arg(
+            flag,
+            store::postgres::conn::redacted(url),
+            "expected a database URL, postgres://USER@HOST[:PORT]/DATABASE (a directory is --state-dir)",
+        ));
+    }
+    Ok(Location::Database(url.trim().to_string()))
+}
+
+/// Opens the store at `location` for a command that writes, with its lease length; a shared
+/// store also paces the providers for the whole fleet.
+fn open_store(
+    location: &Location,
+    options: OpenOptions,
+    limits: &DriveLimits,
+    env: &Env,
+) -> Result<(Store, Vec<String>), Error> {
+    let (store, notices) = Store::open_at(location, options)?;
+    if let Some(pacer) = store.fleet_pacer() {
+        env.credentials.limiters.share_with_fleet(pacer);
+    }
+    Ok((store.with_lease_ms(limits.lease_ms), notices))
 }
 
 /// `resume`, resolved.
@@ -205,10 +249,18 @@ fn limits(args: &ModelArgs) -> Result<DriveLimits, Error> {
             format!("expected 1 to {MAX_RUN_CONCURRENCY}"),
         ));
     }
+    if args.lease_ms < store::MIN_LEASE_MS {
+        return Err(arg(
+            "--lease-ms",
+            args.lease_ms,
+            format!("expected at least {}", store::MIN_LEASE_MS),
+        ));
+    }
     Ok(DriveLimits {
         week_concurrency: args.week_concurrency,
         run_concurrency: args.run_concurrency,
         shutdown_grace_ms: args.shutdown_grace_ms,
+        lease_ms: args.lease_ms,
     })
 }
 
@@ -346,7 +398,7 @@ pub enum Profiles<'a> {
 
 /// `generate --profile …` and `batch SOURCE`: one path.
 pub fn generate(
-    state_dir: &Path,
+    location: &Location,
     profiles: Profiles<'_>,
     name: Option<&str>,
     args: &PlanArgs,
@@ -418,10 +470,16 @@ pub fn generate(
         .transpose()?
         .unwrap_or_default();
     let output_dir = output_dir(&args.output_dir)?;
-    check_space(state_dir, Path::new(&output_dir), &items)?;
-    let (store, mut notices) = Store::open(
-        state_dir,
+    if let Location::Dir(state_dir) = location {
+        check_space(state_dir, Path::new(&output_dir), &items)?;
+    } else {
+        check_space(Path::new(&output_dir), Path::new(&output_dir), &items)?;
+    }
+    let (store, mut notices) = open_store(
+        location,
         OpenOptions::creating(durability(args.model.durability)),
+        &limits,
+        env,
     )?;
     for item in &items {
         notices.extend(
@@ -479,16 +537,17 @@ pub fn generate(
         provider,
         submission,
         limits,
+        enqueue: args.enqueue,
     })
 }
 
 pub fn generate_args(
-    state_dir: &Path,
+    location: &Location,
     args: &GenerateArgs,
     env: &Env,
 ) -> Result<GenerateJob, Error> {
     generate(
-        state_dir,
+        location,
         Profiles::Files(&args.profile),
         args.name.as_deref(),
         &args.plan,
@@ -605,7 +664,7 @@ fn submission_digest(template: &RunSpec, items: &[CheckedItem]) -> String {
 }
 
 /// `resume`: which runs, with which providers, checked against what they were made with.
-pub fn resume(state_dir: &Path, args: &ResumeArgs, env: &Env) -> Result<ResumeJob, Error> {
+pub fn resume(location: &Location, args: &ResumeArgs, env: &Env) -> Result<ResumeJob, Error> {
     let limits = limits(&args.model)?;
     let prompts = Arc::new(prompts(&args.model)?);
     let budget = budget(&args.budget)?;
@@ -620,9 +679,11 @@ pub fn resume(state_dir: &Path, args: &ResumeArgs, env: &Env) -> Result<ResumeJo
     if args.model.provider.is_some() {
         provider(&args.model, None, env)?;
     }
-    let (store, notices) = Store::open(
-        state_dir,
+    let (store, notices) = open_store(
+        location,
         OpenOptions::read_write(durability(args.model.durability)),
+        &limits,
+        env,
     )?;
     let summaries: Vec<RunSummary> = match &args.run_id {
         Some(prefix) => {
@@ -779,7 +840,7 @@ pub struct ExportJob {
 
 /// Checks every flag of `export` and reads its plan file, so that nothing is written for a
 /// command that would fail.
-pub fn export(state_dir: &Path, args: &ExportArgs) -> Result<ExportJob, Error> {
+pub fn export(location: &Location, args: &ExportArgs) -> Result<ExportJob, Error> {
     let format = Format::parse(&args.format).ok_or_else(|| {
         let names = listed(Format::ALL.iter().map(|format| format.name()));
         arg(
@@ -810,12 +871,14 @@ pub fn export(state_dir: &Path, args: &ExportArgs) -> Result<ExportJob, Error> {
             "is not a directory: name a directory (created when missing)",
         ));
     }
-    let plan_path = export_source(state_dir, &args.plan)?;
-    let text = inputs::read_input(
-        "plan file",
-        &plan_path,
-        crate::planfile::MAX_PLAN_FILE_BYTES,
-    )?;
+    let (plan_path, text) = match export_source(location, &args.plan)? {
+        PlanSource::File(path) => {
+            let text =
+                inputs::read_input("plan file", &path, crate::planfile::MAX_PLAN_FILE_BYTES)?;
+            (path, text)
+        }
+        PlanSource::Stored { path, text } => (path, text),
+    };
     let plan = crate::export::model::from_plan_text(&text)
         .map_err(|error| arg("plan file", plan_path.display(), error.to_string()))?;
     Ok(ExportJob {
@@ -826,25 +889,53 @@ pub fn export(state_dir: &Path, args: &ExportArgs) -> Result<ExportJob, Error> {
     })
 }
 
+/// Where `export` reads its plan from.
+enum PlanSource {
+    File(PathBuf),
+    /// A shared store's copy of a run's plan (its file is on the machine that finalized it).
+    Stored {
+        path: PathBuf,
+        text: String,
+    },
+}
+
 /// The plan file `export` reads: `source` itself when it is a file (or looks like a path),
-/// else the plan file of the finished run it names (an id or a prefix) in the store.
-fn export_source(state_dir: &Path, source: &Path) -> Result<PathBuf, Error> {
+/// else the plan file of the finished run it names (an id or a prefix) in the store, or the
+/// shared store's copy of it when the file is not on this machine.
+fn export_source(location: &Location, source: &Path) -> Result<PlanSource, Error> {
     let text = source.to_string_lossy();
     let looks_like_a_run = !source.exists()
         && !text.is_empty()
         && text.len() <= 32
         && text.bytes().all(|b| b.is_ascii_hexdigit());
-    if !looks_like_a_run || !state_dir.is_dir() {
-        return Ok(source.to_path_buf());
+    let has_store = match location {
+        Location::Dir(dir) => dir.is_dir(),
+        Location::Database(_) => true,
+    };
+    if !looks_like_a_run || !has_store {
+        return Ok(PlanSource::File(source.to_path_buf()));
     }
-    let store = read_store(state_dir)?;
+    let store = read_store(location)?;
     let run_id = run(&store, &text)?;
     let summary = store.summary(run_id)?.ok_or_else(|| Error::UnknownRun {
         prefix: text.to_string(),
         dir: store.dir().to_path_buf(),
     })?;
     match summary.plan_path() {
-        Some(path) if matches!(summary.state, crate::workflow::State::Done {}) => Ok(path),
+        Some(path) if matches!(summary.state, crate::workflow::State::Done {}) => {
+            if path.is_file() {
+                return Ok(PlanSource::File(path));
+            }
+            match store.plan_file(run_id)? {
+                Some((_, bytes)) => Ok(PlanSource::Stored {
+                    text: String::from_utf8(bytes).map_err(|_| {
+                        arg("plan file", path.display(), "the stored plan is not UTF-8")
+                    })?,
+                    path,
+                }),
+                None => Ok(PlanSource::File(path)),
+            }
+        }
         _ => Err(arg(
             "plan file",
             text,
@@ -856,9 +947,50 @@ fn export_source(state_dir: &Path, source: &Path) -> Result<PathBuf, Error> {
     }
 }
 
+/// `worker`: a shared store, and how each claimed run gets its provider (its own, with the
+/// flags' overrides), checked now so a typo fails before any run is claimed.
+pub fn worker(
+    location: &Location,
+    args: &crate::cli::args::WorkerArgs,
+    env: &Env,
+) -> Result<WorkerJob, Error> {
+    let limits = limits(&args.model)?;
+    let prompts = Arc::new(prompts(&args.model)?);
+    if args.model.provider.is_some() {
+        provider(&args.model, None, env)?;
+    }
+    let (store, _) = open_store(
+        location,
+        OpenOptions::read_write(durability(args.model.durability)),
+        &limits,
+        env,
+    )?;
+    let model = args.model.clone();
+    let env = env.clone();
+    let provider_for: crate::engine::batch::ProviderFor = Arc::new(move |spec: &RunSpec| {
+        provider(
+            &model,
+            Some(Recorded {
+                provider: &spec.provider,
+                model: &spec.model,
+                base_url: &spec.base_url,
+            }),
+            &env,
+        )
+        .map_err(|err| crate::store::doctor::chain(&err))
+    });
+    Ok(WorkerJob {
+        store,
+        prompts,
+        provider_for,
+        limits,
+        until_idle: args.until_idle,
+    })
+}
+
 /// Opens a store for a command that only reads it.
-pub fn read_store(state_dir: &Path) -> Result<Store, Error> {
-    let (store, notices) = Store::open(state_dir, OpenOptions::read_only())?;
+pub fn read_store(location: &Location) -> Result<Store, Error> {
+    let (store, notices) = Store::open_at(location, OpenOptions::read_only())?;
     debug_assert!(notices.is_empty(), "a read-only open repairs nothing");
     Ok(store)
 }

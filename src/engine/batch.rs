@@ -4,14 +4,16 @@
 //! A run whose task panics fails on its own; the others go on. A store failure (a full disk)
 //! stops new runs from starting; the ones in flight stop at their next commit.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::task::JoinSet;
 
 use crate::engine::crash::{CrashAt, CrashTarget};
 use crate::engine::{Engine, Error, Outcome};
 use crate::providers::Provider;
-use crate::workflow::{Batch, Budget, RunId, RunSpec};
+use crate::workflow::{Batch, Budget, RunId, RunSpec, State};
 
 /// The most runs driven at once, whatever the flags say.
 pub const MAX_RUN_CONCURRENCY: u32 = 256;
@@ -53,49 +55,133 @@ impl Engine {
     }
 
     /// Drives runs, at most `run_concurrency` at once, in the order given; returns one outcome
-    /// per run. Runs not started because of a shutdown are `Interrupted`.
+    /// per run. Each run is leased first: one whose lease another worker of a shared store
+    /// holds waits for it (or for the run to end there). Runs not started because of a
+    /// shutdown are `Interrupted`.
     pub async fn run_all(
         &self,
         drives: Vec<Drive>,
         run_concurrency: u32,
         week_concurrency: u32,
     ) -> Vec<RunOutcome> {
+        self.pool(
+            Source::Listed(drives.into()),
+            run_concurrency,
+            week_concurrency,
+        )
+        .await
+    }
+
+    /// A worker: claims runs that no worker holds (a killed worker's once its leases expire),
+    /// at most `run_concurrency` at a time, and drives each with the provider it was made
+    /// with; until a shutdown, or with `until_idle` until every run is done or failed.
+    pub async fn work(
+        &self,
+        claiming: Claiming,
+        run_concurrency: u32,
+        week_concurrency: u32,
+    ) -> Vec<RunOutcome> {
+        self.pool(Source::Claimed(claiming), run_concurrency, week_concurrency)
+            .await
+    }
+
+    /// The one loop behind `run_all` and `work`: leases, drives, renews and releases.
+    async fn pool(
+        &self,
+        mut source: Source,
+        run_concurrency: u32,
+        week_concurrency: u32,
+    ) -> Vec<RunOutcome> {
         let limit = run_concurrency.clamp(1, MAX_RUN_CONCURRENCY) as usize;
         let week_concurrency = week_concurrency.clamp(1, MAX_WEEK_CONCURRENCY);
-        let mut waiting = drives.into_iter();
         let mut tasks = JoinSet::new();
         let mut owners: HashMap<tokio::task::Id, RunId> = HashMap::new();
         let mut outcomes = Vec::new();
         let mut store_failed = false;
+        let mut shutdown = self.shutdown.clone();
+        let renew_every = Duration::from_millis(self.store.renew_every_ms().max(1));
+        let mut next_renewal = tokio::time::Instant::now() + renew_every;
+        let poll = Duration::from_millis(IDLE_POLL_MS.min(self.store.lease_ms() / 2).max(1));
         loop {
-            while !store_failed && !self.shutdown.is_requested() && tasks.len() < limit {
-                let Some(drive) = waiting.next() else { break };
-                let engine = self.clone();
-                let run_id = drive.run_id;
-                let handle =
-                    tasks.spawn(async move { engine.drive_run(drive, week_concurrency).await });
-                owners.insert(handle.id(), run_id);
-            }
-            let Some(joined) = tasks.join_next_with_id().await else {
-                break;
-            };
-            let (task, result) = match joined {
-                Ok((task, result)) => (task, result),
-                Err(failure) => {
-                    let task = failure.id();
-                    let message = panic_message(failure);
-                    let run_id = owners.get(&task).copied().unwrap_or(RunId(0));
-                    tracing::error!(run_id = %run_id, %message, "a run's task panicked");
-                    (task, Err(Error::Panicked { run_id, message }))
+            if !store_failed && !self.shutdown.is_requested() && tasks.len() < limit {
+                match self.next_drives(&mut source, limit - tasks.len(), &mut outcomes) {
+                    Ok(drives) => {
+                        for drive in drives {
+                            let engine = self.clone();
+                            let run_id = drive.run_id;
+                            let handle = tasks.spawn(async move {
+                                let result = engine.drive_run(drive, week_concurrency).await;
+                                if let Err(err) = engine.store.release(run_id) {
+                                    tracing::warn!(run_id = %run_id, error = %err, "the lease could not be released; it expires");
+                                }
+                                result
+                            });
+                            owners.insert(handle.id(), run_id);
+                        }
+                    }
+                    Err(err) => {
+                        tracing::error!(error = %err, "the store cannot lease runs; no new run starts");
+                        eprintln!(
+                            "periodize: no new run starts: {}",
+                            crate::store::doctor::chain(&err)
+                        );
+                        store_failed = true;
+                    }
                 }
-            };
-            let run_id = owners.remove(&task).expect("every task has an owner");
-            if matches!(result, Err(Error::Store(_))) {
-                store_failed = true;
             }
-            outcomes.push(RunOutcome { run_id, result });
+            if tasks.is_empty()
+                && (store_failed || self.shutdown.is_requested() || source.finished(&self.store))
+            {
+                break;
+            }
+            let waiting = source.waits();
+            tokio::select! {
+                joined = tasks.join_next_with_id(), if !tasks.is_empty() => {
+                    let joined = joined.expect("the set is not empty");
+                    let (task, result) = match joined {
+                        Ok((task, result)) => (task, result),
+                        Err(failure) => {
+                            let task = failure.id();
+                            let message = panic_message(failure);
+                            let run_id = owners.get(&task).copied().unwrap_or(RunId(0));
+                            tracing::error!(run_id = %run_id, %message, "a run's task panicked");
+                            if let Err(err) = self.store.release(run_id) {
+                                tracing::warn!(run_id = %run_id, error = %err, "the lease could not be released; it expires");
+                            }
+                            (task, Err(Error::Panicked { run_id, message }))
+                        }
+                    };
+                    let run_id = owners.remove(&task).expect("every task has an owner");
+                    let result = match result {
+                        // Another worker holds the run now: its outcome is theirs to report.
+                        Err(Error::Store(err)) if err.is_lost_lease() => {
+                            eprintln!("periodize: {}", crate::cli::render::printable(&err.to_string()));
+                            Ok(Outcome::Handed { run_id })
+                        }
+                        Err(Error::Store(err)) => {
+                            store_failed = true;
+                            Err(Error::Store(err))
+                        }
+                        other => other,
+                    };
+                    outcomes.push(RunOutcome { run_id, result });
+                }
+                () = tokio::time::sleep_until(next_renewal) => {
+                    next_renewal = tokio::time::Instant::now() + renew_every;
+                    match self.store.renew(self.clock.now_ms()) {
+                        Ok(lost) => {
+                            for run_id in lost {
+                                tracing::warn!(run_id = %run_id, "lease taken over by another worker; its next commit will be refused");
+                            }
+                        }
+                        Err(err) => tracing::warn!(error = %err, "leases could not be renewed; retrying"),
+                    }
+                }
+                () = tokio::time::sleep(poll), if waiting => {}
+                () = shutdown.wait(), if !self.shutdown.is_requested() => {}
+            }
         }
-        for drive in waiting {
+        for drive in source.unstarted() {
             outcomes.push(RunOutcome {
                 run_id: drive.run_id,
                 result: Ok(Outcome::Interrupted {
@@ -104,6 +190,147 @@ impl Engine {
             });
         }
         outcomes
+    }
+
+    /// The next runs to drive, leased, at most `room` of them. A listed run that ended under
+    /// another worker gets its outcome here instead.
+    fn next_drives(
+        &self,
+        source: &mut Source,
+        room: usize,
+        outcomes: &mut Vec<RunOutcome>,
+    ) -> Result<Vec<Drive>, crate::store::Error> {
+        let now_ms = self.clock.now_ms();
+        match source {
+            Source::Listed(waiting) => {
+                let mut candidates: Vec<Drive> = Vec::new();
+                while candidates.len() < room {
+                    let Some(drive) = waiting.pop_front() else {
+                        break;
+                    };
+                    candidates.push(drive);
+                }
+                if candidates.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let ids: Vec<RunId> = candidates.iter().map(|drive| drive.run_id).collect();
+                let leased = self.store.acquire(&ids, now_ms)?;
+                let mut drives = Vec::with_capacity(leased.len());
+                let mut held_elsewhere = Vec::new();
+                for drive in candidates {
+                    if leased.contains(&drive.run_id) {
+                        drives.push(drive);
+                    } else if let Some(outcome) = self.ended_elsewhere(drive.run_id)? {
+                        outcomes.push(RunOutcome {
+                            run_id: drive.run_id,
+                            result: Ok(outcome),
+                        });
+                    } else {
+                        held_elsewhere.push(drive);
+                    }
+                }
+                // Tried again after the next poll, behind the runs not tried yet.
+                waiting.extend(held_elsewhere);
+                Ok(drives)
+            }
+            Source::Claimed(claiming) => {
+                let claimed = self.store.claim(room, now_ms)?;
+                let mut drives = Vec::with_capacity(claimed.len());
+                for run_id in claimed {
+                    let provider = self
+                        .store
+                        .load_view(run_id)
+                        .map_err(|err| err.to_string())
+                        .and_then(|view| match view {
+                            Some(view) => (claiming.provider_for)(&view.run.spec),
+                            None => Err("the run is not in the store".into()),
+                        });
+                    match provider {
+                        Ok(provider) => drives.push(Drive {
+                            run_id,
+                            provider,
+                            kind: DriveKind::Continue,
+                        }),
+                        Err(reason) => {
+                            eprintln!("periodize: run {run_id} cannot be driven here: {}; left for another worker", crate::cli::render::printable(&reason));
+                            claiming.skipped.insert(run_id);
+                            self.store.release(run_id)?;
+                        }
+                    }
+                }
+                Ok(drives)
+            }
+        }
+    }
+
+    /// The outcome of a run another worker finished (done or failed), if it did.
+    fn ended_elsewhere(&self, run_id: RunId) -> Result<Option<Outcome>, crate::store::Error> {
+        Ok(match self.store.summary(run_id)? {
+            Some(summary) => match summary.state {
+                State::Done {} => Some(Outcome::Done {
+                    run_id,
+                    path: summary
+                        .plan_path()
+                        .unwrap_or_else(|| std::path::PathBuf::from(&summary.output_dir)),
+                }),
+                State::Failed { reason } => Some(Outcome::Failed { run_id, reason }),
+                _ => None,
+            },
+            None => None,
+        })
+    }
+}
+
+/// How often a pool looks again for runs to claim, or for a listed run's lease to be free.
+pub const IDLE_POLL_MS: u64 = 500;
+
+/// The provider a claimed run is driven with, from its spec (an error: it cannot be here).
+pub type ProviderFor = Arc<dyn Fn(&RunSpec) -> Result<Provider, String> + Send + Sync>;
+
+/// What a worker claims with.
+pub struct Claiming {
+    pub provider_for: ProviderFor,
+    /// Stop once every run of the store is done or failed (otherwise: at a shutdown).
+    pub until_idle: bool,
+    /// Runs this worker cannot drive (their provider does not resolve here): not claimed again.
+    pub skipped: std::collections::BTreeSet<RunId>,
+}
+
+/// Where a pool's runs come from.
+enum Source {
+    /// The runs given, in order; those whose lease is held elsewhere go to the back.
+    Listed(VecDeque<Drive>),
+    Claimed(Claiming),
+}
+
+impl Source {
+    /// Whether nothing is left to start: every listed run started, or (a worker with
+    /// `until_idle`) no run of the store is open.
+    fn finished(&self, store: &crate::store::Store) -> bool {
+        match self {
+            Source::Listed(waiting) => waiting.is_empty(),
+            Source::Claimed(claiming) => {
+                claiming.until_idle
+                    && store.open_run_ids(false).is_ok_and(|open| {
+                        open.iter().all(|run_id| claiming.skipped.contains(run_id))
+                    })
+            }
+        }
+    }
+
+    /// Whether the pool should look again after a poll interval.
+    fn waits(&self) -> bool {
+        match self {
+            Source::Listed(waiting) => !waiting.is_empty(),
+            Source::Claimed(_) => true,
+        }
+    }
+
+    fn unstarted(self) -> Vec<Drive> {
+        match self {
+            Source::Listed(waiting) => waiting.into(),
+            Source::Claimed(_) => Vec::new(),
+        }
     }
 }
 

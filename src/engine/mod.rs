@@ -79,6 +79,11 @@ pub enum Outcome {
     Interrupted {
         run_id: RunId,
     },
+    /// Another worker of a shared store took the run's lease (this one was paused or cut off
+    /// past it): this worker's commit was refused, and the run goes on there.
+    Handed {
+        run_id: RunId,
+    },
 }
 
 /// The shared parts every driven run uses.
@@ -474,11 +479,18 @@ impl Engine {
                 let dir = PathBuf::from(&run.spec.output_dir);
                 let exports = run.spec.exports.clone();
                 let crash = self.crash;
+                let store = self.store.clone();
                 let span = tracing::info_span!("step", phase = "finalize");
                 let future = async move {
                     let path = dir.join(&file_name);
                     let written = tokio::task::spawn_blocking(move || {
-                        write_plan_and_exports(&dir, &file_name, &bytes, &exports, crash)
+                        let path =
+                            write_plan_and_exports(&dir, &file_name, &bytes, &exports, crash)?;
+                        // A shared store keeps the plan too, so any machine can serve it.
+                        store
+                            .put_plan_file(run_id, &file_name, &bytes)
+                            .map_err(FinalWriteError::Store)?;
+                        Ok(path)
                     })
                     .await
                     .unwrap_or_else(|failure| {
@@ -521,6 +533,7 @@ impl Engine {
                         Err(FinalWriteError::Export(reason)) => {
                             Err(Error::Export { run_id, reason })
                         }
+                        Err(FinalWriteError::Store(err)) => Err(Error::Store(err)),
                     }
                 }
                 .instrument(span);
@@ -543,6 +556,7 @@ enum FinalWriteError {
         source: std::io::Error,
     },
     Export(String),
+    Store(crate::store::Error),
 }
 
 /// 3c's writes, in order: the plan file, then each export under the folder named by the plan

@@ -10,9 +10,13 @@
 //! limit it knows nothing about; the same after a header budget's reset time passes.
 //!
 //! Time is tokio's, so a test with paused time sees minutes of pacing pass at once.
+//!
+//! With a shared store, `--max-rpm` is the whole fleet's: after its local turn, a request takes
+//! the fleet's next send slot from the store (`FleetPacer`), one sequence of evenly spaced slots
+//! per endpoint kept in the database's clock, and waits for it.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use tokio::sync::Notify;
@@ -59,10 +63,23 @@ impl Drop for Turn {
     }
 }
 
+/// The fleet's send slots of every endpoint, kept by a shared store.
+pub trait FleetPacer: Send + Sync + std::fmt::Debug {
+    /// Reserves the endpoint's next slot, `interval_ms` after the one before it (or now, if that
+    /// has passed); returns how long to wait for it.
+    fn reserve(&self, endpoint: &str, interval_ms: u64) -> Result<u64, String>;
+}
+
+/// Where a registry's limiters find the fleet's pacer, once the store is open.
+type PacerSlot = Arc<OnceLock<Arc<dyn FleetPacer>>>;
+
 #[derive(Debug)]
 pub struct Limiter {
     limits: Limits,
     shared: Arc<Shared>,
+    /// The endpoint's key in the fleet's slots: a digest of its name, so no URL is stored.
+    fleet_key: String,
+    pacer: PacerSlot,
 }
 
 #[derive(Debug, Default)]
@@ -100,9 +117,36 @@ struct State {
 
 impl Limiter {
     pub fn new(limits: Limits) -> Limiter {
+        Limiter::in_fleet(limits, "", PacerSlot::default())
+    }
+
+    fn in_fleet(limits: Limits, endpoint: &str, pacer: PacerSlot) -> Limiter {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(endpoint.as_bytes());
         Limiter {
             limits,
             shared: Arc::new(Shared::default()),
+            fleet_key: digest.iter().map(|byte| format!("{byte:02x}")).collect(),
+            pacer,
+        }
+    }
+
+    /// Waits for the fleet's next send slot of this endpoint, when the store is shared and the
+    /// endpoint has a request limit. A store that cannot answer leaves the local pacing alone
+    /// in charge (with a warning): the request is not failed for it.
+    async fn fleet_turn(&self) {
+        let (Some(pacer), Some(max_rpm)) = (self.pacer.get(), self.limits.max_rpm) else {
+            return;
+        };
+        let interval_ms = WINDOW.as_millis() as u64 / u64::from(max_rpm.max(1));
+        match pacer.reserve(&self.fleet_key, interval_ms) {
+            Ok(0) => {}
+            Ok(wait_ms) => {
+                tokio::time::sleep(Duration::from_millis(wait_ms.min(MAX_PAUSE_MS))).await
+            }
+            Err(reason) => {
+                tracing::warn!(%reason, "the fleet's rate slot is unavailable; pacing this worker alone")
+            }
         }
     }
 
@@ -117,7 +161,7 @@ impl Limiter {
     /// Waits until a request of about `estimated_tokens` input tokens may be sent, and takes
     /// its place.
     pub async fn acquire(&self, estimated_tokens: u64) -> Turn {
-        loop {
+        let turn = loop {
             // Registered before the state is read, so a reply arriving in between still wakes it.
             let answered = self.shared.changed.notified();
             tokio::pin!(answered);
@@ -150,7 +194,7 @@ impl Limiter {
                         state.next_id += 1;
                         state.sent.push_back((now, estimated_tokens, id));
                         state.probe_in_flight |= probing;
-                        return Turn {
+                        break Turn {
                             id,
                             probe: probing.then(|| self.shared.clone()),
                         };
@@ -162,7 +206,9 @@ impl Limiter {
                 Some(wake) => tokio::time::sleep_until(wake).await,
                 None => answered.await,
             }
-        }
+        };
+        self.fleet_turn().await;
+        turn
     }
 
     /// The earliest moment a request of `estimated_tokens` may go: after any pause, the rpm
@@ -360,6 +406,7 @@ fn duration_ms(text: &str) -> Option<u64> {
 #[derive(Debug, Clone, Default)]
 pub struct Registry {
     limiters: Arc<Mutex<BTreeMap<String, Arc<Limiter>>>>,
+    pacer: PacerSlot,
 }
 
 impl Registry {
@@ -368,8 +415,14 @@ impl Registry {
         let mut limiters = self.limiters.lock().unwrap_or_else(PoisonError::into_inner);
         limiters
             .entry(endpoint.to_string())
-            .or_insert_with(|| Arc::new(Limiter::new(limits)))
+            .or_insert_with(|| Arc::new(Limiter::in_fleet(limits, endpoint, self.pacer.clone())))
             .clone()
+    }
+
+    /// Makes every limiter of this registry (made before or after) also take the fleet's
+    /// slots. The first pacer set stays.
+    pub fn share_with_fleet(&self, pacer: Arc<dyn FleetPacer>) {
+        let _ = self.pacer.set(pacer);
     }
 }
 

@@ -137,6 +137,68 @@ pub fn check(store: &Store, file_exists: impl Fn(&Path) -> bool) -> Vec<Problem>
     doctor.problems
 }
 
+/// Every problem of a shared store: each run read whole (a record that does not decode, a
+/// step under the wrong number), a finished run without its stored plan, a run without its
+/// lease row, and leases a dead worker left (they expire on their own; reported so an
+/// operator sees which runs wait for a takeover).
+pub fn check_database(store: &Store, now_ms: u64) -> Vec<Problem> {
+    let mut doctor = Doctor::default();
+    let Some(database) = store.database() else {
+        return doctor.problems;
+    };
+    let leases: BTreeMap<RunId, (Option<String>, u64, u64)> = match database.leases() {
+        Ok(leases) => leases
+            .into_iter()
+            .map(|(run_id, owner, token, expires)| (run_id, (owner, token, expires)))
+            .collect(),
+        Err(err) => {
+            doctor.error(None, "leases", format!("cannot be read: {}", chain(&err)));
+            BTreeMap::new()
+        }
+    };
+    let heads = match store.summaries() {
+        Ok(summaries) => summaries,
+        Err(err) => {
+            doctor.error(None, "runs", format!("cannot be read: {}", chain(&err)));
+            Vec::new()
+        }
+    };
+    for summary in heads {
+        let run_id = summary.run_id;
+        if let Err(err) = store.load_view(run_id) {
+            doctor.error(Some(run_id), "run", chain(&err));
+        }
+        if matches!(summary.state, crate::workflow::State::Done {}) {
+            match store.plan_file(run_id) {
+                Ok(Some(_)) => {}
+                Ok(None) => doctor.warning(
+                    Some(run_id),
+                    "plan_files",
+                    "done, but the store keeps no copy of its plan (only the finalizing machine has it)",
+                ),
+                Err(err) => doctor.error(Some(run_id), "plan_files", chain(&err)),
+            }
+        }
+        match leases.get(&run_id) {
+            None => doctor.error(
+                Some(run_id),
+                "leases",
+                "has no lease row: no worker can claim it",
+            ),
+            Some((Some(owner), token, expires)) if *expires <= now_ms => doctor.warning(
+                Some(run_id),
+                "leases",
+                format!(
+                    "lease of {owner} (token {token}) expired {} ms ago; the next worker to claim takes it over",
+                    now_ms - expires
+                ),
+            ),
+            Some(_) => {}
+        }
+    }
+    doctor.problems
+}
+
 /// A run's records as found, in either format.
 #[derive(Default)]
 struct Found {

@@ -8,6 +8,7 @@
 pub mod backend;
 pub mod doctor;
 pub mod files;
+pub mod postgres;
 pub mod records;
 pub mod sled_store;
 
@@ -18,6 +19,7 @@ use std::sync::{Arc, Mutex};
 use crate::llm::{StepId, Usage};
 use crate::pricing::Cost;
 use crate::store::backend::{Commit, NewRun, RecordStore, RunRecords};
+use crate::store::postgres::PgStore;
 use crate::store::records::{
     BatchItemRecord, BatchRecord, BatchRefRecord, CodecError, HeadRecord, Id, SpecRecord,
     StepRecord, SummaryRecord, UsageRecord,
@@ -85,6 +87,30 @@ pub enum Error {
         expected: u64,
         found: Option<u64>,
     },
+    #[error("cannot reach the database {location}: {reason} (check --store or PERIODIZE_STORE)")]
+    Unreachable { location: String, reason: String },
+    #[error("the database {location} was migrated by a newer periodize (schema version {version}, {name:?}; this build knows up to {known}); upgrade periodize")]
+    SchemaTooNew {
+        location: String,
+        version: i64,
+        name: String,
+        known: i64,
+    },
+    #[error("database operation failed: {what}")]
+    Database {
+        what: String,
+        #[source]
+        source: ::postgres::Error,
+    },
+    #[error("run {run_id}: this worker's lease (fencing token {token}) was taken over{}; its commit was refused and the run is left to its new holder", now.as_ref().map_or(String::new(), |(owner, token)| format!(" by {owner} (token {token})")))]
+    Fenced {
+        run_id: RunId,
+        token: u64,
+        /// The lease's holder and token now, when known.
+        now: Option<(String, u64)>,
+    },
+    #[error("run {run_id} was committed without holding its lease (an engine bug)")]
+    NotLeased { run_id: RunId },
     #[error("run {run_id}: record {key} is unreadable")]
     Corrupt {
         run_id: String,
@@ -115,6 +141,12 @@ pub enum Error {
 }
 
 impl Error {
+    /// Whether the error says another writer holds the run now (its lease was taken over, or
+    /// its commit sequence moved on): that run stops here, the others go on.
+    pub fn is_lost_lease(&self) -> bool {
+        matches!(self, Error::Fenced { .. } | Error::Conflict { .. })
+    }
+
     /// Whether the error is the disk running out of space (sled's or a file's).
     pub fn is_disk_full(&self) -> bool {
         let io = match self {
@@ -236,12 +268,32 @@ pub struct RunView {
     pub version: u16,
 }
 
+/// Where the store is: a directory of this machine (sled), or a database a fleet shares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    Dir(PathBuf),
+    /// A `postgres://` or `postgresql://` URL (it may hold a password: never print it).
+    Database(String),
+}
+
+/// How long a lease lasts unless its holder renews it, by default.
+pub const DEFAULT_LEASE_MS: u64 = 30_000;
+/// A holder renews its leases this many times per lease period, so one late renewal (a slow
+/// database, a busy machine) does not lose them.
+pub const RENEWALS_PER_LEASE: u64 = 3;
+/// The shortest lease accepted: renewals must fit round trips to the database.
+pub const MIN_LEASE_MS: u64 = 300;
+
 /// The durable home of every run.
 #[derive(Clone)]
 pub struct Store {
     backend: Arc<dyn RecordStore>,
     /// The same backend, when it is sled: for `doctor`, flush counts and raw test access.
     sled: Option<Arc<SledStore>>,
+    /// The same backend, when it is PostgreSQL: for `doctor` and the lease tests.
+    database: Option<Arc<PgStore>>,
+    /// How long the leases this process takes last.
+    lease_ms: u64,
     dir: PathBuf,
     /// Runs read from an older format, with their upgraded spec: their next commit rewrites
     /// them whole in the current one.
@@ -280,6 +332,27 @@ impl RecordStore for EmptyStore {
         Ok(Vec::new())
     }
     fn batch_by_digest(&self, _: &str) -> Result<Option<BatchRecord>, Error> {
+        Ok(None)
+    }
+    fn acquire(&self, _: &[RunId], _: u64, _: u64) -> Result<Vec<RunId>, Error> {
+        Err(Error::ReadOnly)
+    }
+    fn claim(&self, _: usize, _: u64, _: u64) -> Result<Vec<RunId>, Error> {
+        Err(Error::ReadOnly)
+    }
+    fn renew(&self, _: u64, _: u64) -> Result<Vec<RunId>, Error> {
+        Ok(Vec::new())
+    }
+    fn release(&self, _: RunId) -> Result<(), Error> {
+        Ok(())
+    }
+    fn put_plan_file(&self, _: RunId, _: &str, _: &[u8]) -> Result<(), Error> {
+        Err(Error::ReadOnly)
+    }
+    fn plan_file(&self, _: RunId) -> Result<Option<(String, Vec<u8>)>, Error> {
+        Ok(None)
+    }
+    fn reserve_slot(&self, _: &str, _: u64) -> Result<Option<u64>, Error> {
         Ok(None)
     }
 }
@@ -321,6 +394,8 @@ impl Store {
                 Store {
                     backend: Arc::new(EmptyStore),
                     sled: None,
+                    database: None,
+                    lease_ms: DEFAULT_LEASE_MS,
                     dir: dir.to_path_buf(),
                     upgrades: Arc::default(),
                 },
@@ -334,11 +409,96 @@ impl Store {
             Store {
                 backend: sled.clone(),
                 sled: Some(sled),
+                database: None,
+                lease_ms: DEFAULT_LEASE_MS,
                 dir: dir.to_path_buf(),
                 upgrades: Arc::default(),
             },
             notices,
         ))
+    }
+
+    /// Opens the store at `location`: a directory as `open` does, or a database (created or
+    /// migrated on first use by a writer).
+    pub fn open_at(
+        location: &Location,
+        options: OpenOptions,
+    ) -> Result<(Store, Vec<String>), Error> {
+        match location {
+            Location::Dir(dir) => Store::open(dir, options),
+            Location::Database(url) => {
+                let database = Arc::new(PgStore::open(url, options.access == Access::ReadOnly)?);
+                Ok((
+                    Store {
+                        backend: database.clone(),
+                        sled: None,
+                        dir: PathBuf::from(database.location()),
+                        database: Some(database),
+                        lease_ms: DEFAULT_LEASE_MS,
+                        upgrades: Arc::default(),
+                    },
+                    Vec::new(),
+                ))
+            }
+        }
+    }
+
+    /// The same store, taking leases of `lease_ms` (at least `MIN_LEASE_MS`).
+    pub fn with_lease_ms(mut self, lease_ms: u64) -> Store {
+        self.lease_ms = lease_ms.max(MIN_LEASE_MS);
+        self
+    }
+
+    pub fn lease_ms(&self) -> u64 {
+        self.lease_ms
+    }
+
+    /// How often a holder renews its leases.
+    pub fn renew_every_ms(&self) -> u64 {
+        self.lease_ms / RENEWALS_PER_LEASE
+    }
+
+    /// The database backend, when the store is one (for `doctor` and the lease tests).
+    pub fn database(&self) -> Option<&PgStore> {
+        self.database.as_deref()
+    }
+
+    /// Leases those of `run_ids` that no other process holds; returns them.
+    pub fn acquire(&self, run_ids: &[RunId], now_ms: u64) -> Result<Vec<RunId>, Error> {
+        self.backend.acquire(run_ids, self.lease_ms, now_ms)
+    }
+
+    /// Leases up to `max` open runs no process holds, oldest first.
+    pub fn claim(&self, max: usize, now_ms: u64) -> Result<Vec<RunId>, Error> {
+        self.backend.claim(max, self.lease_ms, now_ms)
+    }
+
+    /// Renews this process's leases; returns the runs whose lease was taken over.
+    pub fn renew(&self, now_ms: u64) -> Result<Vec<RunId>, Error> {
+        self.backend.renew(self.lease_ms, now_ms)
+    }
+
+    pub fn release(&self, run_id: RunId) -> Result<(), Error> {
+        self.backend.release(run_id)
+    }
+
+    /// Keeps a finished run's plan in a shared store (a no-op for a directory).
+    pub fn put_plan_file(&self, run_id: RunId, name: &str, bytes: &[u8]) -> Result<(), Error> {
+        self.backend.put_plan_file(run_id, name, bytes)
+    }
+
+    /// A finished run's plan as a shared store keeps it: its file name and bytes.
+    pub fn plan_file(&self, run_id: RunId) -> Result<Option<(String, Vec<u8>)>, Error> {
+        self.backend.plan_file(run_id)
+    }
+
+    /// The fleet-wide pacing of provider requests, when the store is shared.
+    pub fn fleet_pacer(&self) -> Option<Arc<dyn crate::providers::limiter::FleetPacer>> {
+        self.database.as_ref().map(|_| {
+            Arc::new(StorePacer {
+                backend: self.backend.clone(),
+            }) as Arc<dyn crate::providers::limiter::FleetPacer>
+        })
     }
 
     /// Opens a store for reading or writing, without notices (tests, benchmarks).
@@ -556,6 +716,26 @@ impl Store {
             .as_ref()
             .ok_or(Error::ReadOnly)?
             .delete_raw(tree, key)
+    }
+}
+
+/// The fleet's request slots, kept by the shared store.
+struct StorePacer {
+    backend: Arc<dyn RecordStore>,
+}
+
+impl std::fmt::Debug for StorePacer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StorePacer")
+    }
+}
+
+impl crate::providers::limiter::FleetPacer for StorePacer {
+    fn reserve(&self, endpoint: &str, interval_ms: u64) -> Result<u64, String> {
+        match self.backend.reserve_slot(endpoint, interval_ms) {
+            Ok(wait_ms) => Ok(wait_ms.unwrap_or(0)),
+            Err(err) => Err(doctor::chain(&err)),
+        }
     }
 }
 

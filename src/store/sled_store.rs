@@ -22,7 +22,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 
 use crate::llm::StepId;
-use crate::store::backend::{Commit, FlushFuture, NewRun, RecordStore, RunRecords};
+use crate::store::backend::{Commit, FlushFuture, LocalLeases, NewRun, RecordStore, RunRecords};
 use crate::store::files::{self, DirState, View};
 use crate::store::records::{
     self, BatchRecord, HeadRecord, Id, MetaRecord, OpenRecord, SpecRecord, StateRecord, StepRecord,
@@ -168,6 +168,7 @@ pub struct SledStore {
     data: String,
     /// Record bytes this process wrote: whether closing should look at compacting.
     written_bytes: AtomicU64,
+    leases: LocalLeases,
     /// The private copy a read-only open reads. Declared last, so it is removed only after
     /// every sled handle above has been dropped.
     _view: Option<View>,
@@ -270,6 +271,7 @@ impl SledStore {
             dir: state.dir.clone(),
             data: state.data.clone(),
             written_bytes: AtomicU64::new(0),
+            leases: LocalLeases::default(),
             _view: view,
         };
         store.check_against_manifest(state)?;
@@ -1092,6 +1094,38 @@ impl RecordStore for SledStore {
             source,
         })?;
         self.batch(id.0)
+    }
+
+    fn acquire(&self, run_ids: &[RunId], _: u64, _: u64) -> Result<Vec<RunId>, Error> {
+        self.writable()?;
+        Ok(self.leases.acquire(run_ids))
+    }
+
+    fn claim(&self, max: usize, _: u64, _: u64) -> Result<Vec<RunId>, Error> {
+        self.writable()?;
+        Ok(self.leases.claim(self.open_runs()?, max))
+    }
+
+    fn renew(&self, _: u64, _: u64) -> Result<Vec<RunId>, Error> {
+        // Nobody else can open the directory while this process holds its lock.
+        Ok(Vec::new())
+    }
+
+    fn release(&self, run_id: RunId) -> Result<(), Error> {
+        self.leases.release(run_id);
+        Ok(())
+    }
+
+    fn put_plan_file(&self, _: RunId, _: &str, _: &[u8]) -> Result<(), Error> {
+        Ok(())
+    }
+
+    fn plan_file(&self, _: RunId) -> Result<Option<(String, Vec<u8>)>, Error> {
+        Ok(None)
+    }
+
+    fn reserve_slot(&self, _: &str, _: u64) -> Result<Option<u64>, Error> {
+        Ok(None)
     }
 }
 

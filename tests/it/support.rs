@@ -99,3 +99,10 @@ pub fn run_checker(script: &str, args: &[&Path]) -> Option<String> {
     );
     Some(stdout(&output))
 }
+
+// A fresh PostgreSQL database per test (skipped without a server, failing under CI): shared
+// with the harness binaries, which include the same file.
+#[path = "../support/pg.rs"]
+mod pg;
+#[allow(unused_imports)] // until the PostgreSQL tests call them
+pub use pg::{pg_admin_url, pg_database};
