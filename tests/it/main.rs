@@ -15,6 +15,7 @@ mod export_fit;
 mod export_report;
 mod export_text;
 mod failure_policy;
+mod fleet;
 mod goals;
 mod hostile;
 mod http_providers;

@@ -1,0 +1,554 @@
+//! The PostgreSQL store and its fleet, on a real server (`PERIODIZE_TEST_PG`; each test gets a
+//! fresh database): a run made there equals the same run made on sled, enqueued runs are worked
+//! by several workers with each run done once, bad URLs and newer schemas are refused by name,
+//! the stored plan serves `export` on a machine without the file, the fleet's rate slots space
+//! requests across workers, and the lease protocol (claim, renew, expire, steal, fenced commit)
+//! against the database matches its model in a property test.
+
+use std::collections::BTreeSet;
+use std::process::{Child, Stdio};
+
+use periodize::store::{self, Location, OpenOptions, Store};
+use periodize::workflow::{AttemptOutcome, Machine, RunId};
+use proptest::prelude::*;
+use serde_json::Value;
+
+use crate::support::{fixture, pg_database, stderr, stdout, Sandbox};
+
+/// The plan without what differs between two runs of the same inputs.
+fn plan_content(text: &str) -> Value {
+    let mut plan: Value = serde_json::from_str(text).expect("plan JSON");
+    plan["run"].as_object_mut().expect("run").remove("id");
+    if let Some(phases) = plan["run"]["phases"].as_object_mut() {
+        for phase in phases.values_mut().filter_map(Value::as_object_mut) {
+            phase.remove("wall_ms");
+        }
+    }
+    plan["plan_metadata"]
+        .as_object_mut()
+        .expect("metadata")
+        .remove("generated_at");
+    plan
+}
+
+fn only_plan(sandbox: &Sandbox) -> String {
+    let files: Vec<_> = std::fs::read_dir(sandbox.path("output"))
+        .expect("output directory")
+        .map(|entry| entry.expect("entry").path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    std::fs::read_to_string(&files[0]).expect("plan file")
+}
+
+fn open(url: &str) -> Store {
+    Store::open_at(
+        &Location::Database(url.to_string()),
+        OpenOptions::read_write(store::Durability::Process),
+    )
+    .expect("open the database store")
+    .0
+}
+
+#[test]
+fn a_run_made_on_postgres_equals_the_same_run_made_on_sled() {
+    let Some(url) = pg_database("a_run_made_on_postgres_equals_the_same_run_made_on_sled") else {
+        return;
+    };
+    let profile = fixture("profiles/athlete.json");
+    let profile = profile.to_str().unwrap();
+    let args = [
+        "generate",
+        "--profile",
+        profile,
+        "--weeks",
+        "6",
+        "--start-date",
+        "2026-11-30",
+    ];
+    let on_sled = Sandbox::new();
+    let output = on_sled.run(&args);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let on_postgres = Sandbox::new();
+    let output = on_postgres
+        .command()
+        .args(["--store", &url])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        !on_postgres.path("state").exists(),
+        "a database store writes no state directory"
+    );
+    assert_eq!(
+        plan_content(&only_plan(&on_postgres)),
+        plan_content(&only_plan(&on_sled))
+    );
+    // `status`, `show` and `doctor` read the database.
+    let listed = on_postgres
+        .command()
+        .args(["--store", &url, "--json", "status"])
+        .output()
+        .unwrap();
+    let listed: Value = serde_json::from_str(&stdout(&listed)).unwrap();
+    let run = &listed[0];
+    assert_eq!(run["state"], "done", "{listed}");
+    let run_id = run["run_id"].as_str().unwrap();
+    let shown = on_postgres
+        .command()
+        .args(["--store", &url, "--json", "show", run_id])
+        .output()
+        .unwrap();
+    assert!(shown.status.success(), "{}", stderr(&shown));
+    let doctor = on_postgres
+        .command()
+        .args(["--store", &url, "doctor"])
+        .output()
+        .unwrap();
+    assert!(doctor.status.success(), "{}", stdout(&doctor));
+    assert!(
+        stdout(&doctor).contains("0 error(s), 0 warning(s)"),
+        "{}",
+        stdout(&doctor)
+    );
+}
+
+fn spawn_worker(sandbox: &Sandbox, url: &str) -> Child {
+    sandbox
+        .command()
+        .args([
+            "--store",
+            url,
+            "worker",
+            "--until-idle",
+            "--runs",
+            "2",
+            "--lease-ms",
+            "2000",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn a worker")
+}
+
+#[test]
+fn enqueued_runs_are_worked_by_two_workers_and_each_is_done_once() {
+    let Some(url) = pg_database("enqueued_runs_are_worked_by_two_workers_and_each_is_done_once")
+    else {
+        return;
+    };
+    let sandbox = Sandbox::new();
+    let profile = std::fs::read_to_string(fixture("profiles/athlete.json")).unwrap();
+    std::fs::create_dir(sandbox.path("riders")).unwrap();
+    for rider in 0..6 {
+        let mut value: Value = serde_json::from_str(&profile).unwrap();
+        value["name"] = Value::String(format!("Rider {rider}"));
+        sandbox.write(&format!("riders/{rider}.json"), &value.to_string());
+    }
+    let output = sandbox
+        .command()
+        .args([
+            "--store",
+            &url,
+            "batch",
+            "riders",
+            "--enqueue",
+            "--weeks",
+            "4",
+        ])
+        .args(["--start-date", "2026-11-30", "--latency-ms", "20"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let enqueued: BTreeSet<String> = stdout(&output).lines().map(str::to_string).collect();
+    assert_eq!(enqueued.len(), 6, "{}", stdout(&output));
+    let written = std::fs::read_dir(sandbox.path("output")).map_or(0, |dir| dir.count());
+    assert_eq!(written, 0, "--enqueue only stores the runs");
+    let workers = [spawn_worker(&sandbox, &url), spawn_worker(&sandbox, &url)];
+    let mut finished = Vec::new();
+    for worker in workers {
+        let output = worker.wait_with_output().unwrap();
+        assert!(output.status.success(), "{}", stderr(&output));
+        finished.extend(stdout(&output).lines().map(str::to_string));
+    }
+    // Each run's plan path was printed by exactly one worker.
+    assert_eq!(finished.len(), 6, "{finished:?}");
+    let unique: BTreeSet<&String> = finished.iter().collect();
+    assert_eq!(unique.len(), 6, "{finished:?}");
+    let store = open(&url);
+    for run_id in &enqueued {
+        let run_id = RunId::parse(run_id).unwrap();
+        let view = store.load_view(run_id).unwrap().expect("stored");
+        assert_eq!(view.run.done_count, 1, "run {run_id} finalized once");
+        for step in view.run.steps.values() {
+            let accepted = step
+                .attempts
+                .iter()
+                .filter(|a| matches!(a.outcome, AttemptOutcome::Accepted { .. }))
+                .count();
+            assert_eq!(accepted, 1, "run {run_id} {}: accepted once", step.step);
+        }
+        let (name, bytes) = store
+            .plan_file(run_id)
+            .unwrap()
+            .expect("the plan is stored");
+        let on_disk = std::fs::read(sandbox.path("output").join(&name)).unwrap();
+        assert_eq!(bytes, on_disk, "the stored plan is the written file");
+    }
+    // Every lease was released on exit.
+    let leases = store.database().unwrap().leases().unwrap();
+    assert!(
+        leases
+            .iter()
+            .all(|(_, owner, _, expires)| owner.is_none() && *expires == 0),
+        "{leases:?}"
+    );
+}
+
+#[test]
+fn a_bad_store_url_is_refused_by_name_and_without_its_password() {
+    let sandbox = Sandbox::new();
+    let output = sandbox.run(&["--store", "mysql://fleet:hunter2@db/plans", "list"]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let text = stderr(&output);
+    assert!(
+        text.contains("--store") && text.contains("mysql://fleet:***@db/plans"),
+        "{text}"
+    );
+    assert!(!text.contains("hunter2"), "{text}");
+    // The environment variable is named when it is the source.
+    let output = sandbox
+        .command()
+        .env("PERIODIZE_STORE", "/var/lib/plans")
+        .args(["list"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("PERIODIZE_STORE"),
+        "{}",
+        stderr(&output)
+    );
+    // A server that does not answer is exit 2 too, named, password hidden.
+    let output = sandbox.run(&[
+        "--store",
+        "postgres://fleet:hunter2@127.0.0.1:1/plans",
+        "list",
+    ]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let text = stderr(&output);
+    assert!(
+        text.contains("cannot reach the database postgres://fleet:***@127.0.0.1:1/plans"),
+        "{text}"
+    );
+    assert!(!text.contains("hunter2"), "{text}");
+}
+
+#[test]
+fn a_database_migrated_by_a_newer_periodize_is_refused_by_name() {
+    let Some(url) = pg_database("a_database_migrated_by_a_newer_periodize_is_refused_by_name")
+    else {
+        return;
+    };
+    let store = open(&url);
+    let applied = store.database().unwrap().migrations().unwrap();
+    let known: Vec<i64> = store::postgres::schema::MIGRATIONS
+        .iter()
+        .map(|m| m.version)
+        .collect();
+    assert_eq!(applied.iter().map(|(v, _)| *v).collect::<Vec<_>>(), known);
+    drop(store);
+    // A second open applies nothing again.
+    drop(open(&url));
+    let admin = url.clone();
+    std::thread::spawn(move || {
+        let mut client = postgres::Client::connect(&admin, postgres::NoTls).unwrap();
+        client
+            .execute(
+                "INSERT INTO periodize_schema (version, name, applied_at_ms) VALUES (99, 'runs sharded by region', 0)",
+                &[],
+            )
+            .unwrap();
+    })
+    .join()
+    .unwrap();
+    let sandbox = Sandbox::new();
+    let output = sandbox.run(&["--store", &url, "list"]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let text = stderr(&output);
+    assert!(
+        text.contains("schema version 99")
+            && text.contains("runs sharded by region")
+            && text.contains("upgrade periodize"),
+        "{text}"
+    );
+}
+
+#[test]
+fn export_serves_the_stored_plan_where_the_file_is_not() {
+    let Some(url) = pg_database("export_serves_the_stored_plan_where_the_file_is_not") else {
+        return;
+    };
+    let made_here = Sandbox::new();
+    let profile = fixture("profiles/athlete.json");
+    let output = made_here
+        .command()
+        .args([
+            "--store",
+            &url,
+            "generate",
+            "--profile",
+            profile.to_str().unwrap(),
+        ])
+        .args(["--weeks", "4", "--start-date", "2026-11-30"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let plan_file = made_here.path("output").join(
+        std::fs::read_dir(made_here.path("output"))
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .file_name(),
+    );
+    let here = made_here.run(&[
+        "export",
+        plan_file.to_str().unwrap(),
+        "--format",
+        "ics",
+        "--out",
+        "here",
+    ]);
+    assert!(here.status.success(), "{}", stderr(&here));
+    let listed = made_here
+        .command()
+        .args(["--store", &url, "--json", "list"])
+        .output()
+        .unwrap();
+    let listed: Value = serde_json::from_str(&stdout(&listed)).unwrap();
+    let run_id = listed[0]["run_id"].as_str().unwrap().to_string();
+    // Another machine: no output directory, only the database.
+    std::fs::remove_dir_all(made_here.path("output")).unwrap();
+    let elsewhere = Sandbox::new();
+    let output = elsewhere
+        .command()
+        .args([
+            "--store",
+            &url,
+            "export",
+            &run_id[..8],
+            "--format",
+            "ics",
+            "--out",
+            "there",
+        ])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let read = |dir: std::path::PathBuf| {
+        let mut files: Vec<(std::ffi::OsString, Vec<u8>)> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|entry| {
+                let entry = entry.unwrap();
+                (entry.file_name(), std::fs::read(entry.path()).unwrap())
+            })
+            .collect();
+        files.sort();
+        files
+    };
+    let there = read(elsewhere.path("there"));
+    assert_eq!(there.len(), 1);
+    assert_eq!(
+        there,
+        read(made_here.path("here")),
+        "the stored plan is the file's"
+    );
+}
+
+#[test]
+fn the_fleet_rate_slots_space_requests_across_workers() {
+    let Some(url) = pg_database("the_fleet_rate_slots_space_requests_across_workers") else {
+        return;
+    };
+    let (first, second) = (open(&url), open(&url));
+    let pacers = [first.fleet_pacer().unwrap(), second.fleet_pacer().unwrap()];
+    let started = std::time::Instant::now();
+    let interval_ms = 200;
+    let mut waits = Vec::new();
+    for turn in 0..10 {
+        waits.push(pacers[turn % 2].reserve("endpoint", interval_ms).unwrap());
+    }
+    let elapsed_ms = started.elapsed().as_millis() as u64;
+    // The k-th reservation, whichever worker made it, waits for the k-th slot: k intervals
+    // after the first, less the time the reservations themselves took.
+    for (k, wait) in waits.iter().enumerate() {
+        let slot = k as u64 * interval_ms;
+        assert!(
+            *wait <= slot && *wait + elapsed_ms + 5 >= slot,
+            "reservation {k} waits {wait} ms for slot {slot} (reserving took {elapsed_ms} ms): {waits:?}"
+        );
+    }
+    // Another endpoint has its own slots.
+    assert!(pacers[0].reserve("another", interval_ms).unwrap() <= 5);
+}
+
+/// The lease protocol as the workers use it, one operation at a time.
+#[derive(Debug, Clone)]
+enum Op {
+    Acquire(usize),
+    Claim(usize),
+    Renew(usize),
+    Commit(usize),
+    Release(usize),
+    Advance(u64),
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        (0..3usize).prop_map(Op::Acquire),
+        (0..3usize).prop_map(Op::Claim),
+        (0..3usize).prop_map(Op::Renew),
+        (0..3usize).prop_map(Op::Commit),
+        (0..3usize).prop_map(Op::Commit),
+        (0..3usize).prop_map(Op::Release),
+        (0..1_500u64).prop_map(Op::Advance),
+    ]
+}
+
+/// The model: who holds the lease with which token until when, and what each worker thinks
+/// it holds.
+#[derive(Debug, Default)]
+struct Model {
+    token: u64,
+    holder: Option<(usize, u64)>,
+    expires_ms: u64,
+    seq: u64,
+    /// Per worker: the token it holds, and the sequence it last read or committed.
+    held: [Option<(u64, u64)>; 3],
+}
+
+const LEASE_MS: u64 = 1_000;
+
+#[test]
+fn the_lease_protocol_matches_its_model_against_the_database() {
+    let Some(url) = pg_database("the_lease_protocol_matches_its_model_against_the_database") else {
+        return;
+    };
+    let workers: Vec<Store> = (0..3).map(|_| open(&url).with_lease_ms(LEASE_MS)).collect();
+    let next_run = std::sync::atomic::AtomicU64::new(1);
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|text| text.parse().ok())
+        .unwrap_or(64);
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig::with_cases(cases));
+    runner
+        .run(&proptest::collection::vec(op(), 1..40), |ops| {
+            let run_id = RunId(u128::from(
+                next_run.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            ));
+            lease_case(&url, &workers, run_id, &ops);
+            Ok(())
+        })
+        .unwrap();
+}
+
+fn lease_case(url: &str, workers: &[Store], run_id: RunId, ops: &[Op]) {
+    let spec = crate::store::spec(run_id.0);
+    workers[0]
+        .create_runs(None, std::slice::from_ref(&spec), 5)
+        .unwrap();
+    let mut machines: Vec<Option<Machine>> = vec![None, None, None];
+    let mut model = Model::default();
+    let mut now_ms = 1_000_000u64;
+    for op in ops {
+        match *op {
+            Op::Acquire(w) | Op::Claim(w) => {
+                let got = match op {
+                    Op::Acquire(_) => workers[w].acquire(&[run_id], now_ms).unwrap(),
+                    _ => workers[w]
+                        .claim(10, now_ms)
+                        .unwrap()
+                        .into_iter()
+                        .filter(|id| *id == run_id)
+                        .collect(),
+                };
+                let free = model.holder.is_none() || model.expires_ms <= now_ms;
+                assert_eq!(got == [run_id], free, "{op:?} at {now_ms}: {model:?}");
+                if free {
+                    model.token += 1;
+                    model.holder = Some((w, model.token));
+                    model.expires_ms = now_ms + LEASE_MS;
+                    let (machine, seq) = workers[w].load(run_id).unwrap().unwrap();
+                    assert_eq!(seq, model.seq, "a new holder reads the last commit");
+                    machines[w] = Some(machine);
+                    model.held[w] = Some((model.token, seq));
+                }
+            }
+            Op::Renew(w) => {
+                let lost = workers[w].renew(now_ms).unwrap();
+                let holds =
+                    model.held[w].is_some_and(|(token, _)| model.holder == Some((w, token)));
+                assert_eq!(
+                    lost.contains(&run_id),
+                    model.held[w].is_some() && !holds,
+                    "{op:?}: {model:?}"
+                );
+                if holds {
+                    model.expires_ms = now_ms + LEASE_MS;
+                }
+            }
+            Op::Release(w) => {
+                workers[w].release(run_id).unwrap();
+                if let Some((token, _)) = model.held[w].take() {
+                    if model.holder == Some((w, token)) {
+                        model.holder = None;
+                        model.expires_ms = 0;
+                    }
+                }
+                machines[w] = None;
+            }
+            Op::Commit(w) => {
+                let Some(machine) = &machines[w] else {
+                    continue;
+                };
+                let (token, seq) = model.held[w].expect("a worker with a machine holds a token");
+                let result = workers[w].commit(machine, &Default::default(), seq, now_ms);
+                // Only the current token commits, expired or not: nobody else can have
+                // committed while it is current.
+                if model.holder == Some((w, token)) {
+                    assert_eq!(result.unwrap(), seq + 1, "{op:?}: {model:?}");
+                    model.seq += 1;
+                    model.held[w] = Some((token, seq + 1));
+                } else {
+                    let err = result.expect_err("a stale token is fenced");
+                    assert!(matches!(err, store::Error::Fenced { .. }), "{err}");
+                    assert!(err.to_string().contains("taken over"), "{err}");
+                    model.held[w] = None;
+                    machines[w] = None;
+                }
+            }
+            Op::Advance(ms) => now_ms += ms,
+        }
+    }
+    // The stored sequence is the model's: no refused commit wrote anything.
+    assert_eq!(workers[0].summary(run_id).unwrap().unwrap().seq, model.seq);
+    for worker in workers {
+        worker.release(run_id).unwrap();
+    }
+    // Out of the next cases' claims.
+    let (url, id) = (url.to_string(), run_id.to_string());
+    std::thread::spawn(move || {
+        let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+        client
+            .execute(
+                "UPDATE leases SET claimable = false WHERE run_id = $1",
+                &[&id],
+            )
+            .unwrap();
+    })
+    .join()
+    .unwrap();
+}
