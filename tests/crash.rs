@@ -522,10 +522,58 @@ fn main() {
     cases.push("after-commit:finalize".to_string());
     cases.push("after-write:finalize".to_string());
 
+    let mut ran = basic_cases(&cases, &selected, &reference_plan, "");
+
+    // The sweep over HTTP: a fresh mock-llm per case, its request log as the witness. The
+    // uncrashed reference of each (protocol, faults) pair is made when first needed.
+    let mut references: BTreeMap<(&str, Faults), Reference> = BTreeMap::new();
+    for case in http_cases() {
+        let name = case.name();
+        if !selected(&name) {
+            continue;
+        }
+        let reference = references
+            .entry((case.protocol, case.faults))
+            .or_insert_with(|| http_reference(case.protocol, case.faults));
+        run_http_case(&case, reference);
+        ran += 1;
+        println!("crash case {name}: ok");
+    }
+
+    ran += exports_killed_in_finalize(&selected);
+
+    if selected("sigkill") {
+        sigkill_during_weeks(&reference_plan, &[]);
+        ran += 1;
+        let slow_mock = Mock::start(40);
+        let openai = slow_mock.provider_args("openai");
+        sigkill_during_weeks(&uncrashed_plan(&openai), &openai);
+        ran += 1;
+    }
+    // The same crash points, and the kills in finalize and during 3b, against PostgreSQL: the
+    // same engine and machine on the shared store, each case on a fresh database.
+    if selected("postgres") && harness::use_postgres("crash (postgres)") {
+        let every = |_: &str| true;
+        ran += basic_cases(&cases, &every, &reference_plan, " (postgres)");
+        ran += exports_killed_in_finalize(&every);
+        sigkill_during_weeks(&reference_plan, &[]);
+        ran += 1;
+    }
+    println!("{ran} passed, 0 failed");
+}
+
+/// The crash points of the built-in coach, at week concurrency 1 and 4: crash at the point,
+/// resume, check the contract. `store` labels the case (the PostgreSQL pass).
+fn basic_cases(
+    cases: &[String],
+    selected: &dyn Fn(&str) -> bool,
+    reference_plan: &Value,
+    store: &str,
+) -> usize {
     let mut ran = 0;
     for concurrency in ["1", "4"] {
-        for point in &cases {
-            let case = format!("{point} (week concurrency {concurrency})");
+        for point in cases {
+            let case = format!("{point} (week concurrency {concurrency}){store}");
             if !selected(&case) {
                 continue;
             }
@@ -566,34 +614,7 @@ fn main() {
             println!("crash case {case}: ok");
         }
     }
-
-    // The sweep over HTTP: a fresh mock-llm per case, its request log as the witness. The
-    // uncrashed reference of each (protocol, faults) pair is made when first needed.
-    let mut references: BTreeMap<(&str, Faults), Reference> = BTreeMap::new();
-    for case in http_cases() {
-        let name = case.name();
-        if !selected(&name) {
-            continue;
-        }
-        let reference = references
-            .entry((case.protocol, case.faults))
-            .or_insert_with(|| http_reference(case.protocol, case.faults));
-        run_http_case(&case, reference);
-        ran += 1;
-        println!("crash case {name}: ok");
-    }
-
-    ran += exports_killed_in_finalize(&selected);
-
-    if selected("sigkill") {
-        sigkill_during_weeks(&reference_plan, &[]);
-        ran += 1;
-        let slow_mock = Mock::start(40);
-        let openai = slow_mock.provider_args("openai");
-        sigkill_during_weeks(&uncrashed_plan(&openai), &openai);
-        ran += 1;
-    }
-    println!("{ran} passed, 0 failed");
+    ran
 }
 
 /// What the mock does to the first request of every step of a case (`--fault-only-first-n 1`

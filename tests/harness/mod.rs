@@ -1,7 +1,66 @@
 //! What the process-killing harnesses (`crash`, `chaos`, `batch_crash`) share: the binary
 //! under test, a command for it (no inherited crash point or log filter; mock briefs on), and a minimal
 //! HTTP GET for the mock server's statistics (the harnesses have no HTTP client of their own).
+//! After `use_postgres()`, every working directory a harness makes gets its own fresh
+//! PostgreSQL database as its store (`PERIODIZE_STORE`), so the same cases run against the
+//! shared store.
 #![allow(dead_code)]
+
+#[path = "../support/pg.rs"]
+mod pg;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+
+static ON_POSTGRES: AtomicBool = AtomicBool::new(false);
+static DATABASES: Mutex<Option<HashMap<PathBuf, String>>> = Mutex::new(None);
+
+/// Runs every later case on PostgreSQL, if a test server is configured (`PERIODIZE_TEST_PG`);
+/// says so and returns false when it is not (and fails under `CI`).
+pub fn use_postgres(harness: &str) -> bool {
+    if pg::pg_admin_url().is_none() {
+        // Fails under CI, says it skipped otherwise.
+        let _ = pg::pg_database(harness);
+        return false;
+    }
+    ON_POSTGRES.store(true, Ordering::SeqCst);
+    true
+}
+
+/// The database of a working directory, made on first use.
+fn database_of(dir: &Path) -> String {
+    let mut databases = DATABASES
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    databases
+        .get_or_insert_with(HashMap::new)
+        .entry(dir.to_path_buf())
+        .or_insert_with(|| pg::pg_database("crash_case").expect("a test server is configured"))
+        .clone()
+}
+
+/// A process killed at a crash point holds its leases until they expire (30 s by default);
+/// the harness runs one process at a time, so it expires them at once instead of waiting, as
+/// a later worker would find them after the lease length.
+fn expire_leases(url: &str) {
+    let url = url.to_string();
+    std::thread::spawn(move || {
+        let mut client = postgres::Client::connect(&url, postgres::NoTls).expect("connect");
+        match client.execute(
+            "UPDATE leases SET expires_at_ms = 0 WHERE owner IS NOT NULL",
+            &[],
+        ) {
+            Ok(_) => {}
+            // Nothing was stored there yet.
+            Err(err) if err.code() == Some(&postgres::error::SqlState::UNDEFINED_TABLE) => {}
+            Err(err) => panic!("expire the leases: {err}"),
+        }
+    })
+    .join()
+    .expect("the lease thread");
+}
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -28,7 +87,13 @@ pub fn command(dir: &Path) -> Command {
         .env_remove("PERIODIZE_CRASH_POINT")
         .env_remove("PERIODIZE_LOG")
         // Requests to the harness's mock-llm carry their brief; the built-in coach ignores it.
-        .env("PERIODIZE_MOCK_BRIEF", "1");
+        .env("PERIODIZE_MOCK_BRIEF", "1")
+        .env_remove("PERIODIZE_STORE");
+    if ON_POSTGRES.load(Ordering::SeqCst) {
+        let url = database_of(dir);
+        expire_leases(&url);
+        command.env("PERIODIZE_STORE", url);
+    }
     command
 }
 
