@@ -552,3 +552,190 @@ fn lease_case(url: &str, workers: &[Store], run_id: RunId, ops: &[Op]) {
     .join()
     .unwrap();
 }
+
+/// `periodize mock-llm` as a process of its own, stopped when dropped.
+struct MockProcess {
+    child: Child,
+    url: String,
+}
+
+impl MockProcess {
+    fn start(sandbox: &Sandbox, flags: &[&str]) -> MockProcess {
+        use std::io::BufRead;
+        let mut child = sandbox
+            .command()
+            .args(["mock-llm", "--port", "0"])
+            .args(flags)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn mock-llm");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let url = line.trim().rsplit(' ').next().unwrap().to_string();
+        MockProcess { child, url }
+    }
+
+    fn stats(&self) -> Value {
+        let authority = self.url.trim_start_matches("http://");
+        let mut stream = std::net::TcpStream::connect(authority).unwrap();
+        use std::io::{Read, Write};
+        write!(
+            stream,
+            "GET /__mock/stats HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut raw = String::new();
+        stream.read_to_string(&mut raw).unwrap();
+        let body = &raw[raw.find("\r\n\r\n").unwrap() + 4..];
+        serde_json::from_str(body).expect("plain JSON stats")
+    }
+}
+
+impl Drop for MockProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn enqueue_riders(sandbox: &Sandbox, url: &str, riders: usize, weeks: &str, provider: &[&str]) {
+    let profile = std::fs::read_to_string(fixture("profiles/athlete.json")).unwrap();
+    std::fs::create_dir_all(sandbox.path("riders")).unwrap();
+    for rider in 0..riders {
+        let mut value: Value = serde_json::from_str(&profile).unwrap();
+        value["name"] = Value::String(format!("Rider {rider}"));
+        sandbox.write(&format!("riders/{rider}.json"), &value.to_string());
+    }
+    let output = sandbox
+        .command()
+        .args([
+            "--store",
+            url,
+            "batch",
+            "riders",
+            "--enqueue",
+            "--weeks",
+            weeks,
+        ])
+        .args(["--start-date", "2026-11-30"])
+        .args(provider)
+        .env("ANTHROPIC_API_KEY", "test-key-not-secret")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+}
+
+/// SIGTERM: no new claims, the requests in flight finish and are committed, and every lease is
+/// released, so another worker continues at once instead of waiting for the lease to expire.
+#[test]
+fn a_worker_stopped_by_sigterm_releases_its_leases() {
+    use std::io::BufRead;
+    let Some(url) = pg_database("a_worker_stopped_by_sigterm_releases_its_leases") else {
+        return;
+    };
+    let sandbox = Sandbox::new();
+    let mock = MockProcess::start(&sandbox, &["--latency-ms", "300"]);
+    enqueue_riders(
+        &sandbox,
+        &url,
+        3,
+        "6",
+        &["--provider", "anthropic", "--base-url", &mock.url],
+    );
+    let mut worker = sandbox
+        .command()
+        .args(["--store", &url, "--json", "worker", "--runs", "2"])
+        .env("ANTHROPIC_API_KEY", "test-key-not-secret")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(worker.stdout.take().unwrap()).lines();
+    // The first durable step: the worker holds runs and has requests in flight.
+    for line in lines.by_ref() {
+        if line.unwrap().contains("overview_created") {
+            break;
+        }
+    }
+    // SAFETY: kill(2) on our own child.
+    assert_eq!(
+        unsafe { libc::kill(worker.id() as libc::pid_t, libc::SIGTERM) },
+        0
+    );
+    let status = worker.wait().unwrap();
+    assert_eq!(status.code(), Some(143));
+    let store = open(&url);
+    let leases = store.database().unwrap().leases().unwrap();
+    assert_eq!(leases.len(), 3);
+    assert!(
+        leases
+            .iter()
+            .all(|(_, owner, _, expires)| owner.is_none() && *expires == 0),
+        "{leases:?}"
+    );
+    // Two runs were claimed (tokens raised), the third never was: no new claim after SIGTERM.
+    let claimed = leases.iter().filter(|(_, _, token, _)| *token > 0).count();
+    assert_eq!(claimed, 2, "{leases:?}");
+    let summaries = store.summaries().unwrap();
+    assert!(summaries
+        .iter()
+        .all(|s| !matches!(s.state, periodize::workflow::State::Done {})));
+}
+
+/// With a shared store, `--max-rpm` is the fleet's: two workers at `--max-rpm 300` together
+/// send at most 5 requests a second, which a server allowing 7 a second never refuses; two
+/// workers pacing alone (10 a second) would be refused.
+#[test]
+fn two_workers_share_one_request_rate() {
+    let Some(url) = pg_database("two_workers_share_one_request_rate") else {
+        return;
+    };
+    let sandbox = Sandbox::new();
+    let mock = MockProcess::start(
+        &sandbox,
+        &["--rate-limit", "7/1000", "--retry-after-s", "1"],
+    );
+    enqueue_riders(
+        &sandbox,
+        &url,
+        4,
+        "3",
+        &["--provider", "anthropic", "--base-url", &mock.url],
+    );
+    let workers: Vec<Child> = (0..2)
+        .map(|_| {
+            sandbox
+                .command()
+                .args([
+                    "--store",
+                    &url,
+                    "worker",
+                    "--until-idle",
+                    "--runs",
+                    "2",
+                    "--max-rpm",
+                    "300",
+                ])
+                .env("ANTHROPIC_API_KEY", "test-key-not-secret")
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for worker in workers {
+        let output = worker.wait_with_output().unwrap();
+        assert!(output.status.success(), "{}", stderr(&output));
+    }
+    let stats = mock.stats();
+    let log = stats["log"].as_array().unwrap();
+    let refused = log.iter().filter(|entry| entry["status"] == 429).count();
+    assert_eq!(log.len(), 16, "4 runs of 1 overview and 3 weeks: {stats}");
+    assert_eq!(
+        refused, 0,
+        "the fleet stayed under the server's limit: {stats}"
+    );
+}
