@@ -598,7 +598,7 @@ fn basic_cases(
                 &case,
                 dir.path(),
                 &crashed,
-                &reference_plan,
+                reference_plan,
                 concurrency.parse().expect("a number"),
             );
             if point == "after-write:finalize" {

@@ -29,10 +29,8 @@ use serde_json::{json, Value};
 
 #[path = "harness/mod.rs"]
 mod harness;
-#[path = "support/pg.rs"]
-mod pg;
 
-use harness::{command, http_get_json, BIN, START};
+use harness::{command, http_get_json, pg, BIN, START};
 
 const RUNS: usize = 30;
 const WORKERS: usize = 3;

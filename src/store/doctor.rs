@@ -149,7 +149,12 @@ pub fn check_database(store: &Store, now_ms: u64) -> Vec<Problem> {
     let leases: BTreeMap<RunId, (Option<String>, u64, u64)> = match database.leases() {
         Ok(leases) => leases
             .into_iter()
-            .map(|(run_id, owner, token, expires)| (run_id, (owner, token, expires)))
+            .map(|lease| {
+                (
+                    lease.run_id,
+                    (lease.owner, lease.token, lease.expires_at_ms),
+                )
+            })
             .collect(),
         Err(err) => {
             doctor.error(None, "leases", format!("cannot be read: {}", chain(&err)));

@@ -7,7 +7,7 @@
 #![allow(dead_code)]
 
 #[path = "../support/pg.rs"]
-mod pg;
+pub mod pg;
 
 use std::collections::HashMap;
 use std::path::PathBuf;

@@ -202,7 +202,7 @@ fn enqueued_runs_are_worked_by_two_workers_and_each_is_done_once() {
     assert!(
         leases
             .iter()
-            .all(|(_, owner, _, expires)| owner.is_none() && *expires == 0),
+            .all(|lease| lease.owner.is_none() && lease.expires_at_ms == 0),
         "{leases:?}"
     );
 }
@@ -673,11 +673,11 @@ fn a_worker_stopped_by_sigterm_releases_its_leases() {
     assert!(
         leases
             .iter()
-            .all(|(_, owner, _, expires)| owner.is_none() && *expires == 0),
+            .all(|lease| lease.owner.is_none() && lease.expires_at_ms == 0),
         "{leases:?}"
     );
     // Two runs were claimed (tokens raised), the third never was: no new claim after SIGTERM.
-    let claimed = leases.iter().filter(|(_, _, token, _)| *token > 0).count();
+    let claimed = leases.iter().filter(|lease| lease.token > 0).count();
     assert_eq!(claimed, 2, "{leases:?}");
     let summaries = store.summaries().unwrap();
     assert!(summaries

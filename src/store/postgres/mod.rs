@@ -32,6 +32,29 @@ pub fn is_database_url(location: &str) -> bool {
     location.starts_with("postgres://") || location.starts_with("postgresql://")
 }
 
+/// A run's lease row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    pub run_id: RunId,
+    /// The worker holding it; `None` once released.
+    pub owner: Option<String>,
+    /// The fencing token: raised by every claim.
+    pub token: u64,
+    /// 0 once released.
+    pub expires_at_ms: u64,
+}
+
+/// A new run's row, encoded.
+struct NewRunRow {
+    run_id: String,
+    seq: i64,
+    state: &'static str,
+    claimable: bool,
+    created_at_ms: i64,
+    spec: Vec<u8>,
+    head: Vec<u8>,
+}
+
 pub struct PgStore {
     conn: Connection,
     /// The URL without its password, for messages.
@@ -174,8 +197,8 @@ impl PgStore {
             .map_err(self.database("the schema versions"))
     }
 
-    /// Every lease as stored (run, owner, token, expiry), for `doctor` and the tests.
-    pub fn leases(&self) -> Result<Vec<(RunId, Option<String>, u64, u64)>, Error> {
+    /// Every lease as stored, for `doctor` and the tests.
+    pub fn leases(&self) -> Result<Vec<Lease>, Error> {
         let rows = self
             .conn
             .call(|client| {
@@ -198,12 +221,12 @@ impl PgStore {
             .map_err(self.database("the leases"))?;
         rows.into_iter()
             .map(|(run_id, owner, token, expires)| {
-                Ok((
-                    parse_run_id(&run_id)?,
+                Ok(Lease {
+                    run_id: parse_run_id(&run_id)?,
                     owner,
-                    to_u64(token),
-                    to_u64(expires),
-                ))
+                    token: to_u64(token),
+                    expires_at_ms: to_u64(expires),
+                })
             })
             .collect()
     }
@@ -312,18 +335,16 @@ impl RecordStore for PgStore {
                 records::encode(batch),
             )
         });
-        let rows: Vec<(String, i64, &'static str, bool, i64, Vec<u8>, Vec<u8>)> = runs
+        let rows: Vec<NewRunRow> = runs
             .iter()
-            .map(|run| {
-                (
-                    id_text(RunId(run.spec.run_id.0)),
-                    to_i64(run.head.seq),
-                    state_column(&run.head.state),
-                    claimable(&run.head.state),
-                    to_i64(run.spec.created_at_ms),
-                    records::encode(&run.spec),
-                    records::encode(&run.head),
-                )
+            .map(|run| NewRunRow {
+                run_id: id_text(RunId(run.spec.run_id.0)),
+                seq: to_i64(run.head.seq),
+                state: state_column(&run.head.state),
+                claimable: claimable(&run.head.state),
+                created_at_ms: to_i64(run.spec.created_at_ms),
+                spec: records::encode(&run.spec),
+                head: records::encode(&run.head),
             })
             .collect();
         let exists = self
@@ -331,7 +352,7 @@ impl RecordStore for PgStore {
             .call(move |client| {
                 in_transaction(client, |transaction| {
                     // Checked before anything is written, so a refusal writes nothing.
-                    let ids: Vec<&String> = rows.iter().map(|row| &row.0).collect();
+                    let ids: Vec<&String> = rows.iter().map(|row| &row.run_id).collect();
                     if let Some(row) = transaction.query_opt(
                         "SELECT run_id FROM runs WHERE run_id = ANY($1) LIMIT 1",
                         &[&ids],
@@ -345,16 +366,16 @@ impl RecordStore for PgStore {
                             &[id, digest, created, record],
                         )?;
                     }
-                    for (run_id, seq, state, open, created, spec, head) in &rows {
+                    for row in &rows {
                         transaction.execute(
                             "INSERT INTO runs (run_id, seq, state, created_at_ms, spec, head)
                              VALUES ($1, $2, $3, $4, $5, $6)",
-                            &[run_id, seq, state, created, spec, head],
+                            &[&row.run_id, &row.seq, &row.state, &row.created_at_ms, &row.spec, &row.head],
                         )?;
                         transaction.execute(
                             "INSERT INTO leases (run_id, claimable, owner, token, expires_at_ms, created_at_ms)
                              VALUES ($1, $2, NULL, 0, 0, $3)",
-                            &[run_id, open, created],
+                            &[&row.run_id, &row.claimable, &row.created_at_ms],
                         )?;
                     }
                     Ok(None)
