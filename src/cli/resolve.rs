@@ -84,10 +84,10 @@ pub fn location(state_dir: &Path, store_flag: Option<&str>, env: &Env) -> Result
         (None, Some(url)) => ("PERIODIZE_STORE", url),
         (None, None) => return Ok(Location::Dir(state_dir.to_path_buf())),
     };
-    if !store::postgres::is_database_url(url.trim()) {
+    if !store::is_database_url(url.trim()) {
         return Err(arg(
             flag,
-            store::postgres::conn::redacted(url),
+            store::redacted_url(url),
             "expected a database URL, postgres://USER@HOST[:PORT]/DATABASE (a directory is --state-dir)",
         ));
     }

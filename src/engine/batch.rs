@@ -155,7 +155,7 @@ impl Engine {
                     let result = match result {
                         // Another worker holds the run now: its outcome is theirs to report.
                         Err(Error::Store(err)) if err.is_lost_lease() => {
-                            eprintln!("periodize: {}", crate::cli::render::printable(&err.to_string()));
+                            eprintln!("periodize: {err}");
                             Ok(Outcome::Handed { run_id })
                         }
                         Err(Error::Store(err)) => {
@@ -252,7 +252,7 @@ impl Engine {
                             kind: DriveKind::Continue,
                         }),
                         Err(reason) => {
-                            eprintln!("periodize: run {run_id} cannot be driven here: {}; left for another worker", crate::cli::render::printable(&reason));
+                            eprintln!("periodize: run {run_id} cannot be driven here: {reason}; left for another worker");
                             claiming.skipped.insert(run_id);
                             self.store.release(run_id)?;
                         }

@@ -20,6 +20,8 @@ use crate::llm::{StepId, Usage};
 use crate::pricing::Cost;
 use crate::store::backend::{Commit, NewRun, RecordStore, RunRecords};
 use crate::store::postgres::PgStore;
+pub use crate::store::postgres::conn::redacted as redacted_url;
+pub use crate::store::postgres::is_database_url;
 use crate::store::records::{
     BatchItemRecord, BatchRecord, BatchRefRecord, CodecError, HeadRecord, Id, SpecRecord,
     StepRecord, SummaryRecord, UsageRecord,

@@ -65,6 +65,12 @@ fn outside_dependencies_have_one_owner() {
                 "{path} uses sled; only src/store/ may"
             );
         }
+        if code.contains("postgres::") {
+            assert!(
+                path.starts_with("src/store/"),
+                "{path} uses the database client; only src/store/ may"
+            );
+        }
         if code.contains("clap::") {
             assert!(
                 path.starts_with("src/cli/") || path == "src/main.rs",
@@ -143,6 +149,7 @@ fn the_pure_core_does_no_io() {
         "std::fs",
         "tokio",
         "sled",
+        "postgres",
         "reqwest",
         "SystemTime",
         "Instant::now",
