@@ -27,7 +27,7 @@ use serde_json::{json, Value};
 #[path = "harness/mod.rs"]
 mod harness;
 
-use harness::{command, http_get_json, BIN, START};
+use harness::{command, http_get_json, START};
 
 const DEFAULT_KILLS: u32 = 20;
 /// How a run may fail under injected faults (`--step-attempts`, `--max-transient-retries`, a
@@ -98,24 +98,8 @@ struct Mock {
 
 impl Mock {
     fn start(flags: &[String]) -> Mock {
-        let mut child = Command::new(BIN)
-            .args(["mock-llm", "--port", "0"])
-            .args(flags)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn mock-llm");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("piped stdout"))
-            .read_line(&mut line)
-            .expect("read the address");
-        let url = line
-            .trim()
-            .rsplit(' ')
-            .next()
-            .expect("mock-llm prints its address")
-            .to_string();
-        assert!(url.starts_with("http://127.0.0.1:"), "{line}");
+        let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+        let (child, url) = harness::spawn_mock(&flags);
         Mock { child, url }
     }
 

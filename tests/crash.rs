@@ -21,14 +21,14 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 
 use serde_json::Value;
 
 #[path = "harness/mod.rs"]
 mod harness;
 
-use harness::{command, http_get_json, BIN, START};
+use harness::{command, http_get_json, START};
 
 const WEEKS: &str = "12";
 
@@ -49,24 +49,7 @@ impl Mock {
 
     /// Starts `periodize mock-llm --port 0` with extra flags (latency, faults).
     fn start_with(flags: &[&str]) -> Mock {
-        let mut child = Command::new(BIN)
-            .args(["mock-llm", "--port", "0"])
-            .args(flags)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn mock-llm");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("piped stdout"))
-            .read_line(&mut line)
-            .expect("read the address");
-        let url = line
-            .trim()
-            .rsplit(' ')
-            .next()
-            .expect("mock-llm prints its address")
-            .to_string();
-        assert!(url.starts_with("http://127.0.0.1:"), "{line}");
+        let (child, url) = harness::spawn_mock(flags);
         Mock { child, url }
     }
 

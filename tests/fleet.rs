@@ -77,23 +77,7 @@ struct Mock {
 
 impl Mock {
     fn start(flags: &[&str]) -> Mock {
-        let mut child = Command::new(BIN)
-            .args(["mock-llm", "--port", "0"])
-            .args(flags)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn mock-llm");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("piped stdout"))
-            .read_line(&mut line)
-            .expect("read the address");
-        let url = line
-            .trim()
-            .rsplit(' ')
-            .next()
-            .expect("an address")
-            .to_string();
+        let (child, url) = harness::spawn_mock(flags);
         Mock { child, url }
     }
 
@@ -185,6 +169,14 @@ fn spawn_worker(
         }
     });
     Worker { child, index }
+}
+
+/// A worker left running when a check fails would outlive the harness: it is killed.
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 fn signal(child: &Child, signal: libc::c_int) {

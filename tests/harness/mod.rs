@@ -97,6 +97,31 @@ pub fn command(dir: &Path) -> Command {
     command
 }
 
+/// Starts `periodize mock-llm --port 0` with `flags`; returns the process (the caller stops
+/// it) and the base URL it printed.
+pub fn spawn_mock(flags: &[&str]) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let mut child = Command::new(BIN)
+        .args(["mock-llm", "--port", "0"])
+        .args(flags)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn mock-llm");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().expect("piped stdout"))
+        .read_line(&mut line)
+        .expect("read the address");
+    let url = line
+        .trim()
+        .rsplit(' ')
+        .next()
+        .expect("mock-llm prints its address")
+        .to_string();
+    assert!(url.starts_with("http://127.0.0.1:"), "{line}");
+    (child, url)
+}
+
 /// One request on a fresh connection, `Connection: close`, read to the end; the body is JSON,
 /// plain or chunked. Panics on anything but a 200.
 pub fn http_get_json(base_url: &str, path: &str) -> Value {

@@ -140,30 +140,9 @@ fn enqueued_runs_are_worked_by_two_workers_and_each_is_done_once() {
         return;
     };
     let sandbox = Sandbox::new();
-    let profile = std::fs::read_to_string(fixture("profiles/athlete.json")).unwrap();
-    std::fs::create_dir(sandbox.path("riders")).unwrap();
-    for rider in 0..6 {
-        let mut value: Value = serde_json::from_str(&profile).unwrap();
-        value["name"] = Value::String(format!("Rider {rider}"));
-        sandbox.write(&format!("riders/{rider}.json"), &value.to_string());
-    }
-    let output = sandbox
-        .command()
-        .args([
-            "--store",
-            &url,
-            "batch",
-            "riders",
-            "--enqueue",
-            "--weeks",
-            "4",
-        ])
-        .args(["--start-date", "2026-11-30", "--latency-ms", "20"])
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", stderr(&output));
-    let enqueued: BTreeSet<String> = stdout(&output).lines().map(str::to_string).collect();
-    assert_eq!(enqueued.len(), 6, "{}", stdout(&output));
+    let ids = enqueue_riders(&sandbox, &url, 6, "4", &["--latency-ms", "20"]);
+    let enqueued: BTreeSet<String> = ids.lines().map(str::to_string).collect();
+    assert_eq!(enqueued.len(), 6, "{ids}");
     let written = std::fs::read_dir(sandbox.path("output")).map_or(0, |dir| dir.count());
     assert_eq!(written, 0, "--enqueue only stores the runs");
     let workers = [spawn_worker(&sandbox, &url), spawn_worker(&sandbox, &url)];
@@ -601,7 +580,15 @@ impl Drop for MockProcess {
     }
 }
 
-fn enqueue_riders(sandbox: &Sandbox, url: &str, riders: usize, weeks: &str, provider: &[&str]) {
+/// Stores `riders` copies of the fixture profile (named apart) for the workers; returns the
+/// run ids `--enqueue` printed.
+fn enqueue_riders(
+    sandbox: &Sandbox,
+    url: &str,
+    riders: usize,
+    weeks: &str,
+    provider: &[&str],
+) -> String {
     let profile = std::fs::read_to_string(fixture("profiles/athlete.json")).unwrap();
     std::fs::create_dir_all(sandbox.path("riders")).unwrap();
     for rider in 0..riders {
@@ -626,6 +613,7 @@ fn enqueue_riders(sandbox: &Sandbox, url: &str, riders: usize, weeks: &str, prov
         .output()
         .unwrap();
     assert!(output.status.success(), "{}", stderr(&output));
+    stdout(&output)
 }
 
 /// SIGTERM: no new claims, the requests in flight finish and are committed, and every lease is
