@@ -19,9 +19,9 @@ use std::sync::{Arc, Mutex};
 use crate::llm::{StepId, Usage};
 use crate::pricing::Cost;
 use crate::store::backend::{Commit, NewRun, RecordStore, RunRecords};
-use crate::store::postgres::PgStore;
 pub use crate::store::postgres::conn::redacted as redacted_url;
 pub use crate::store::postgres::is_database_url;
+use crate::store::postgres::PgStore;
 use crate::store::records::{
     BatchItemRecord, BatchRecord, BatchRefRecord, CodecError, HeadRecord, Id, SpecRecord,
     StepRecord, SummaryRecord, UsageRecord,
@@ -429,7 +429,23 @@ impl Store {
         match location {
             Location::Dir(dir) => Store::open(dir, options),
             Location::Database(url) => {
-                let database = Arc::new(PgStore::open(url, options.access == Access::ReadOnly)?);
+                let read_only = options.access == Access::ReadOnly;
+                let database = Arc::new(PgStore::open(url, read_only)?);
+                if read_only && !database.has_schema()? {
+                    // Nobody stored anything there yet: a reader sees an empty store, as it
+                    // does of a state directory that does not exist.
+                    return Ok((
+                        Store {
+                            backend: Arc::new(EmptyStore),
+                            sled: None,
+                            dir: PathBuf::from(database.location()),
+                            database: None,
+                            lease_ms: DEFAULT_LEASE_MS,
+                            upgrades: Arc::default(),
+                        },
+                        Vec::new(),
+                    ));
+                }
                 Ok((
                     Store {
                         backend: database.clone(),

@@ -231,6 +231,21 @@ fn a_database_migrated_by_a_newer_periodize_is_refused_by_name() {
     else {
         return;
     };
+    // A reader of a database nobody wrote to sees an empty store and creates nothing.
+    let reader = Sandbox::new();
+    let listed = reader.run(&["--store", &url, "--json", "list"]);
+    assert!(listed.status.success(), "{}", stderr(&listed));
+    assert_eq!(
+        serde_json::from_str::<Value>(&stdout(&listed)).unwrap(),
+        Value::Array(vec![])
+    );
+    let (read, _) =
+        Store::open_at(&Location::Database(url.clone()), OpenOptions::read_only()).unwrap();
+    assert!(
+        read.database().is_none(),
+        "no table was created by the reader"
+    );
+    drop(read);
     let store = open(&url);
     let applied = store.database().unwrap().migrations().unwrap();
     let known: Vec<i64> = store::postgres::schema::MIGRATIONS
@@ -238,6 +253,7 @@ fn a_database_migrated_by_a_newer_periodize_is_refused_by_name() {
         .map(|m| m.version)
         .collect();
     assert_eq!(applied.iter().map(|(v, _)| *v).collect::<Vec<_>>(), known);
+    assert!(store.database().unwrap().has_schema().unwrap());
     drop(store);
     // A second open applies nothing again.
     drop(open(&url));

@@ -184,6 +184,19 @@ impl PgStore {
         }
     }
 
+    /// Whether periodize created its tables here (a reader does not create them).
+    pub fn has_schema(&self) -> Result<bool, Error> {
+        self.conn
+            .call(|client| {
+                let row = client.query_one(
+                    "SELECT count(*) FROM information_schema.tables WHERE table_name = 'runs'",
+                    &[],
+                )?;
+                Ok(row.get::<_, i64>(0) > 0)
+            })
+            .map_err(self.database("the schema"))
+    }
+
     /// The applied migrations, oldest first, for `doctor`.
     pub fn migrations(&self) -> Result<Vec<(i64, String)>, Error> {
         self.conn
@@ -229,6 +242,17 @@ impl PgStore {
                 })
             })
             .collect()
+    }
+
+    /// A refused write: the lease is forgotten here, and the error says who holds it now.
+    fn fenced(&self, run_id: RunId, token: i64, found: FoundLease) -> Error {
+        self.held().remove(&run_id);
+        Error::Fenced {
+            run_id,
+            token: to_u64(token),
+            now: found
+                .map(|(owner, token)| (owner.unwrap_or_else(|| "nobody".into()), to_u64(token))),
+        }
     }
 
     /// Takes the leases the query returns (run id, token) as this process's.
@@ -313,15 +337,34 @@ fn host_name() -> String {
         .unwrap_or_else(|| "host".to_string())
 }
 
+/// The lease row as found: its owner and token.
+type FoundLease = Option<(Option<String>, i64)>;
+
+/// The fencing check of every write a lease holder makes: locks the run's lease row to the end
+/// of the transaction (a claim that would take the lease waits for it; a claim that came first
+/// is seen) and passes only if `worker` still holds it with `token`; else returns what holds it.
+fn fence(
+    transaction: &mut postgres::Transaction<'_>,
+    id: &str,
+    worker: &str,
+    token: i64,
+) -> Result<Result<(), FoundLease>, postgres::Error> {
+    let found: FoundLease = transaction
+        .query_opt(
+            "SELECT owner, token FROM leases WHERE run_id = $1 FOR UPDATE",
+            &[&id],
+        )?
+        .map(|row| (row.get(0), row.get(1)));
+    match &found {
+        Some((Some(owner), current)) if owner == worker && *current == token => Ok(Ok(())),
+        _ => Ok(Err(found)),
+    }
+}
+
 /// Why a commit did not happen, found inside its transaction.
 enum Refusal {
-    Fenced {
-        held: i64,
-        found: Option<(Option<String>, i64)>,
-    },
-    Conflict {
-        found: Option<u64>,
-    },
+    Fenced { held: i64, found: FoundLease },
+    Conflict { found: Option<u64> },
 }
 
 impl RecordStore for PgStore {
@@ -418,19 +461,8 @@ impl RecordStore for PgStore {
             .conn
             .call(move |client| {
                 in_transaction(client, |transaction| {
-                    // The lease row stays locked to the end of this transaction: a claim that
-                    // would take the lease waits for it, and a claim that came first is seen.
-                    let lease = transaction.query_opt(
-                        "SELECT owner, token FROM leases WHERE run_id = $1 FOR UPDATE",
-                        &[&id],
-                    )?;
-                    let lease =
-                        lease.map(|row| (row.get::<_, Option<String>>(0), row.get::<_, i64>(1)));
-                    if lease.as_ref() != Some(&(Some(worker.clone()), token)) {
-                        return Ok(Some(Refusal::Fenced {
-                            held: token,
-                            found: lease,
-                        }));
+                    if let Err(found) = fence(transaction, &id, &worker, token)? {
+                        return Ok(Some(Refusal::Fenced { held: token, found }));
                     }
                     let updated = match &spec_bytes {
                         Some(spec) => transaction.execute(
@@ -472,16 +504,7 @@ impl RecordStore for PgStore {
                 expected: expected_seq,
                 found,
             }),
-            Some(Refusal::Fenced { held, found }) => {
-                self.held().remove(&run_id);
-                Err(Error::Fenced {
-                    run_id,
-                    token: to_u64(held),
-                    now: found.map(|(owner, token)| {
-                        (owner.unwrap_or_else(|| "nobody".into()), to_u64(token))
-                    }),
-                })
-            }
+            Some(Refusal::Fenced { held, found }) => Err(self.fenced(run_id, held, found)),
         }
     }
 
@@ -779,32 +802,19 @@ impl RecordStore for PgStore {
             .conn
             .call(move |client| {
                 in_transaction(client, |transaction| {
-                    let lease = transaction.query_opt(
-                        "SELECT token FROM leases WHERE run_id = $1 AND owner = $2 FOR UPDATE",
-                        &[&id, &worker],
-                    )?;
-                    if lease.map(|row| row.get::<_, i64>(0)) != Some(token) {
-                        return Ok(false);
+                    if let Err(found) = fence(transaction, &id, &worker, token)? {
+                        return Ok(Err(found));
                     }
                     transaction.execute(
                         "INSERT INTO plan_files (run_id, name, bytes) VALUES ($1, $2, $3)
                          ON CONFLICT (run_id) DO UPDATE SET name = excluded.name, bytes = excluded.bytes",
                         &[&id, &name, &bytes],
                     )?;
-                    Ok(true)
+                    Ok(Ok(()))
                 })
             })
             .map_err(self.database(&format!("storing the plan of run {run_id}")))?;
-        if stored {
-            Ok(())
-        } else {
-            self.held().remove(&run_id);
-            Err(Error::Fenced {
-                run_id,
-                token: to_u64(token),
-                now: None,
-            })
-        }
+        stored.map_err(|found| self.fenced(run_id, token, found))
     }
 
     fn plan_file(&self, run_id: RunId) -> Result<Option<(String, Vec<u8>)>, Error> {
