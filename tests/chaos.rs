@@ -27,7 +27,7 @@ use serde_json::{json, Value};
 #[path = "harness/mod.rs"]
 mod harness;
 
-use harness::{command, http_get_json, START};
+use harness::{command, http_get_json, plan_content, START};
 
 const DEFAULT_KILLS: u32 = 20;
 /// How a run may fail under injected faults (`--step-attempts`, `--max-transient-retries`, a
@@ -498,28 +498,6 @@ fn announced(events: &[Value]) -> Vec<(String, String)> {
             }
         })
         .collect()
-}
-
-/// The plan without what differs between two runs of the same inputs (identity, wall times)
-/// and without its request accounting, which the injected faults change.
-fn plan_content(plan: &Value) -> Value {
-    let mut plan = plan.clone();
-    if let Some(run) = plan.get_mut("run").and_then(Value::as_object_mut) {
-        for key in ["id", "attempts", "tokens", "cost"] {
-            run.remove(key);
-        }
-        if let Some(phases) = run.get_mut("phases").and_then(Value::as_object_mut) {
-            for phase in phases.values_mut().filter_map(Value::as_object_mut) {
-                for key in ["attempts", "tokens", "cost", "wall_ms"] {
-                    phase.remove(key);
-                }
-            }
-        }
-    }
-    if let Some(metadata) = plan.get_mut("plan_metadata").and_then(Value::as_object_mut) {
-        metadata.remove("generated_at");
-    }
-    plan
 }
 
 /// The plans of the same ten profiles without faults, crashes or latency, by athlete name.

@@ -30,7 +30,7 @@ use serde_json::{json, Value};
 #[path = "harness/mod.rs"]
 mod harness;
 
-use harness::{command, http_get_json, pg, BIN, START};
+use harness::{command, http_get_json, pg, plan_content, BIN, START};
 
 const RUNS: usize = 30;
 const WORKERS: usize = 3;
@@ -222,27 +222,6 @@ fn write_profiles(dir: &Path) -> Vec<PathBuf> {
             path
         })
         .collect()
-}
-
-/// The plan without what differs between two runs of the same inputs.
-fn plan_content(plan: &Value) -> Value {
-    let mut plan = plan.clone();
-    if let Some(run) = plan.get_mut("run").and_then(Value::as_object_mut) {
-        for key in ["id", "attempts", "tokens", "cost"] {
-            run.remove(key);
-        }
-        if let Some(phases) = run.get_mut("phases").and_then(Value::as_object_mut) {
-            for phase in phases.values_mut().filter_map(Value::as_object_mut) {
-                for key in ["attempts", "tokens", "cost", "wall_ms"] {
-                    phase.remove(key);
-                }
-            }
-        }
-    }
-    if let Some(metadata) = plan.get_mut("plan_metadata").and_then(Value::as_object_mut) {
-        metadata.remove("generated_at");
-    }
-    plan
 }
 
 fn plans_by_athlete(output: &Path) -> BTreeMap<String, (PathBuf, Value)> {

@@ -13,7 +13,7 @@ mod report;
 mod resolve;
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde_json::{json, Value};
 
@@ -243,10 +243,10 @@ pub async fn run(cli: Cli, env: Env) -> Result<u8, Error> {
             render::show(&view, &summary(&store, run_id)?, json_output)?;
             Ok(0)
         }
-        Command::Doctor => match &location {
-            store::Location::Dir(_) => doctor(state_dir, json_output),
-            store::Location::Database(_) => doctor_database(&location, json_output),
-        },
+        Command::Doctor => {
+            let (label, problems) = store::doctor::check_location(&location, engine::now_ms())?;
+            print_problems(&label, &problems, json_output)
+        }
         Command::Export(args) => export(resolve::export(&location, &args)?, json_output),
         Command::Validate(args) => {
             let text = inputs::read_input(
@@ -590,36 +590,8 @@ fn export(job: resolve::ExportJob, json_output: bool) -> Result<u8, Error> {
     Ok(0)
 }
 
-/// `periodize doctor`: every problem of a state directory, one line each (or one JSON document
-/// with `--json`); exit 1 when any of them is an error.
-fn doctor(state_dir: &Path, json_output: bool) -> Result<u8, Error> {
-    use crate::store::doctor;
-    let mut problems = Vec::new();
-    match store::files::inspect(state_dir) {
-        Err(err @ (store::Error::NoStore { .. } | store::Error::NotADirectory { .. })) => {
-            return Err(err.into())
-        }
-        Err(err) => problems.push(doctor::unopenable(&err)),
-        Ok(files) => {
-            problems.extend(doctor::check_files(&files));
-            match resolve::read_store(&store::Location::Dir(state_dir.to_path_buf())) {
-                Ok(store) => problems.extend(doctor::check(&store, |path| path.is_file())),
-                Err(Error::Store(err)) => problems.push(doctor::unopenable(&err)),
-                Err(err) => return Err(err),
-            }
-        }
-    }
-    print_problems(&state_dir.display().to_string(), &problems, json_output)
-}
-
-/// `periodize doctor --store URL`: every problem of a shared store.
-fn doctor_database(location: &store::Location, json_output: bool) -> Result<u8, Error> {
-    let store = resolve::read_store(location)?;
-    let problems = store::doctor::check_database(&store, engine::now_ms());
-    print_problems(&store.dir().display().to_string(), &problems, json_output)
-}
-
-/// Prints `doctor`'s problems of the store at `label`; 1 when any of them is an error.
+/// `periodize doctor`: every problem of the store, one line each (or one JSON document with
+/// `--json`); exit 1 when any of them is an error.
 fn print_problems(
     label: &str,
     problems: &[store::doctor::Problem],

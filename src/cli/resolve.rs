@@ -353,8 +353,17 @@ fn output_dir(dir: &Path) -> Result<String, Error> {
 }
 
 /// Refuses a batch whose store growth and plan files will not fit, before it starts.
-fn check_space(state_dir: &Path, output_dir: &Path, items: &[CheckedItem]) -> Result<(), Error> {
-    let store_need = items.len() as u64 * STORE_BYTES_PER_RUN;
+fn check_space(
+    state_dir: Option<&Path>,
+    output_dir: &Path,
+    items: &[CheckedItem],
+) -> Result<(), Error> {
+    // A database's space is its server's: only the plan files are this machine's.
+    let store_need = match state_dir {
+        Some(_) => items.len() as u64 * STORE_BYTES_PER_RUN,
+        None => 0,
+    };
+    let state_dir = state_dir.unwrap_or(output_dir);
     let plan_need: u64 = items
         .iter()
         .map(|item| u64::from(item.total_weeks) * PLAN_BYTES_PER_WEEK)
@@ -470,11 +479,7 @@ pub fn generate(
         .transpose()?
         .unwrap_or_default();
     let output_dir = output_dir(&args.output_dir)?;
-    if let Location::Dir(state_dir) = location {
-        check_space(state_dir, Path::new(&output_dir), &items)?;
-    } else {
-        check_space(Path::new(&output_dir), Path::new(&output_dir), &items)?;
-    }
+    check_space(location.local_dir(), Path::new(&output_dir), &items)?;
     let (store, mut notices) = open_store(
         location,
         OpenOptions::creating(durability(args.model.durability)),
@@ -908,11 +913,7 @@ fn export_source(location: &Location, source: &Path) -> Result<PlanSource, Error
         && !text.is_empty()
         && text.len() <= 32
         && text.bytes().all(|b| b.is_ascii_hexdigit());
-    let has_store = match location {
-        Location::Dir(dir) => dir.is_dir(),
-        Location::Database(_) => true,
-    };
-    if !looks_like_a_run || !has_store {
+    if !looks_like_a_run || !location.may_hold_runs() {
         return Ok(PlanSource::File(source.to_path_buf()));
     }
     let store = read_store(location)?;

@@ -137,6 +137,39 @@ pub fn check(store: &Store, file_exists: impl Fn(&Path) -> bool) -> Vec<Problem>
     doctor.problems
 }
 
+/// Every problem of the store at `location`, with the name to report them under. A directory
+/// that holds no store (missing, or a file) is an error, not a problem.
+pub fn check_location(
+    location: &crate::store::Location,
+    now_ms: u64,
+) -> Result<(String, Vec<Problem>), crate::store::Error> {
+    use crate::store::{files, Error, Location, OpenOptions};
+    match location {
+        Location::Dir(dir) => {
+            let mut problems = Vec::new();
+            match files::inspect(dir) {
+                Err(err @ (Error::NoStore { .. } | Error::NotADirectory { .. })) => {
+                    return Err(err)
+                }
+                Err(err) => problems.push(unopenable(&err)),
+                Ok(found) => {
+                    problems.extend(check_files(&found));
+                    match Store::open(dir, OpenOptions::read_only()) {
+                        Ok((store, _)) => problems.extend(check(&store, |path| path.is_file())),
+                        Err(err) => problems.push(unopenable(&err)),
+                    }
+                }
+            }
+            Ok((dir.display().to_string(), problems))
+        }
+        Location::Database(_) => {
+            let (store, _) = Store::open_at(location, OpenOptions::read_only())?;
+            let problems = check_database(&store, now_ms);
+            Ok((store.dir().display().to_string(), problems))
+        }
+    }
+}
+
 /// Every problem of a shared store: each run read whole (a record that does not decode, a
 /// step under the wrong number), a finished run without its stored plan, a run without its
 /// lease row, and leases a dead worker left (they expire on their own; reported so an

@@ -278,6 +278,21 @@ pub enum Location {
     Database(String),
 }
 
+impl Location {
+    /// The directory of this machine the store grows in; none for a database.
+    pub fn local_dir(&self) -> Option<&Path> {
+        match self {
+            Location::Dir(dir) => Some(dir),
+            Location::Database(_) => None,
+        }
+    }
+
+    /// Whether a store may be there to read: a directory that exists, or any database.
+    pub fn may_hold_runs(&self) -> bool {
+        self.local_dir().is_none_or(Path::is_dir)
+    }
+}
+
 /// How long a lease lasts unless its holder renews it, by default.
 pub const DEFAULT_LEASE_MS: u64 = 30_000;
 /// A holder renews its leases this many times per lease period, so one late renewal (a slow

@@ -97,6 +97,28 @@ pub fn command(dir: &Path) -> Command {
     command
 }
 
+/// A plan without what differs between two runs of the same inputs (identity, wall times) and
+/// without its request accounting, which faults and kills change.
+pub fn plan_content(plan: &Value) -> Value {
+    let mut plan = plan.clone();
+    if let Some(run) = plan.get_mut("run").and_then(Value::as_object_mut) {
+        for key in ["id", "attempts", "tokens", "cost"] {
+            run.remove(key);
+        }
+        if let Some(phases) = run.get_mut("phases").and_then(Value::as_object_mut) {
+            for phase in phases.values_mut().filter_map(Value::as_object_mut) {
+                for key in ["attempts", "tokens", "cost", "wall_ms"] {
+                    phase.remove(key);
+                }
+            }
+        }
+    }
+    if let Some(metadata) = plan.get_mut("plan_metadata").and_then(Value::as_object_mut) {
+        metadata.remove("generated_at");
+    }
+    plan
+}
+
 /// Starts `periodize mock-llm --port 0` with `flags`; returns the process (the caller stops
 /// it) and the base URL it printed.
 pub fn spawn_mock(flags: &[&str]) -> (std::process::Child, String) {

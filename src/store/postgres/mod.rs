@@ -598,38 +598,18 @@ impl RecordStore for PgStore {
             })
             .map_err(self.database(&format!("the read of run {run_id}")))?;
         bytes
-            .map(|bytes| {
-                records::decode(&bytes).map_err(|source| Error::Corrupt {
-                    run_id: run_id.to_string(),
-                    key: "head".into(),
-                    source,
-                })
-            })
+            .map(|bytes| decode_head(&run_id.to_string(), &bytes))
             .transpose()
     }
 
     fn heads(&self) -> Result<Vec<(RunId, HeadRecord)>, Error> {
-        let rows = self
-            .conn
-            .call(|client| {
-                Ok(client
-                    .query("SELECT run_id, head FROM runs ORDER BY run_id", &[])?
-                    .iter()
-                    .map(|row| (row.get::<_, String>(0), row.get::<_, Vec<u8>>(1)))
-                    .collect::<Vec<_>>())
-            })
-            .map_err(self.database("the list of runs"))?;
-        rows.into_iter()
-            .map(|(id, bytes)| {
-                let run_id = parse_run_id(&id)?;
-                let head = records::decode(&bytes).map_err(|source| Error::Corrupt {
-                    run_id: id,
-                    key: "head".into(),
-                    source,
-                })?;
-                Ok((run_id, head))
-            })
-            .collect()
+        self.ids_and_records(
+            "SELECT run_id, head FROM runs ORDER BY run_id",
+            "the list of runs",
+        )?
+        .into_iter()
+        .map(|(id, bytes)| Ok((parse_run_id(&id)?, decode_head(&id, &bytes)?)))
+        .collect()
     }
 
     fn open_runs(&self) -> Result<Vec<(RunId, bool)>, Error> {
@@ -657,22 +637,13 @@ impl RecordStore for PgStore {
     }
 
     fn batches(&self) -> Result<Vec<BatchRecord>, Error> {
-        let rows = self
-            .conn
-            .call(|client| {
-                Ok(client
-                    .query(
-                        "SELECT batch_id, record FROM batches ORDER BY batch_id",
-                        &[],
-                    )?
-                    .iter()
-                    .map(|row| (row.get::<_, String>(0), row.get::<_, Vec<u8>>(1)))
-                    .collect::<Vec<_>>())
-            })
-            .map_err(self.database("the list of batches"))?;
-        rows.into_iter()
-            .map(|(id, bytes)| decode_batch(&id, &bytes))
-            .collect()
+        self.ids_and_records(
+            "SELECT batch_id, record FROM batches ORDER BY batch_id",
+            "the list of batches",
+        )?
+        .into_iter()
+        .map(|(id, bytes)| decode_batch(&id, &bytes))
+        .collect()
     }
 
     fn batch_by_digest(&self, digest: &str) -> Result<Option<BatchRecord>, Error> {
@@ -855,6 +826,23 @@ impl RecordStore for PgStore {
 }
 
 impl PgStore {
+    /// The (id, record) rows of a listing query.
+    fn ids_and_records(
+        &self,
+        query: &'static str,
+        what: &str,
+    ) -> Result<Vec<(String, Vec<u8>)>, Error> {
+        self.conn
+            .call(move |client| {
+                Ok(client
+                    .query(query, &[])?
+                    .iter()
+                    .map(|row| (row.get(0), row.get(1)))
+                    .collect())
+            })
+            .map_err(self.database(what))
+    }
+
     fn batch_where(
         &self,
         column: &'static str,
@@ -871,6 +859,14 @@ impl PgStore {
             .map_err(self.database("a batch"))?;
         row.map(|(id, bytes)| decode_batch(&id, &bytes)).transpose()
     }
+}
+
+fn decode_head(run_id: &str, bytes: &[u8]) -> Result<HeadRecord, Error> {
+    records::decode(bytes).map_err(|source| Error::Corrupt {
+        run_id: run_id.to_string(),
+        key: "head".into(),
+        source,
+    })
 }
 
 fn decode_batch(id: &str, bytes: &[u8]) -> Result<BatchRecord, Error> {
