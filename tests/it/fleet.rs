@@ -743,3 +743,47 @@ fn two_workers_share_one_request_rate() {
         "the fleet stayed under the server's limit: {stats}"
     );
 }
+
+/// `doctor --store` names a lease a dead worker left (its run waits for a takeover) as a
+/// warning, and a run without a lease row as an error.
+#[test]
+fn doctor_names_a_dead_workers_lease_and_a_run_no_worker_can_claim() {
+    let Some(url) = pg_database("doctor_names_a_dead_workers_lease_and_a_run_no_worker_can_claim")
+    else {
+        return;
+    };
+    let sandbox = Sandbox::new();
+    let ids = enqueue_riders(&sandbox, &url, 2, "3", &[]);
+    let ids: Vec<RunId> = ids.lines().map(|id| RunId::parse(id).unwrap()).collect();
+    {
+        // A worker that took the first run a minute ago and died: its 30 s lease ran out.
+        let dead = open(&url);
+        let a_minute_ago = periodize::engine::now_ms() - 60_000;
+        assert_eq!(dead.acquire(&ids[..1], a_minute_ago).unwrap(), ids[..1]);
+    }
+    let (url_for_thread, second) = (url.clone(), ids[1].to_string());
+    std::thread::spawn(move || {
+        let mut client = postgres::Client::connect(&url_for_thread, postgres::NoTls).unwrap();
+        client
+            .execute("DELETE FROM leases WHERE run_id = $1", &[&second])
+            .unwrap();
+    })
+    .join()
+    .unwrap();
+    let output = sandbox.run(&["--store", &url, "doctor"]);
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains(&format!("warning: run {} key leases: lease of", ids[0]))
+            && text.contains("expired"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "error: run {} key leases: has no lease row",
+            ids[1]
+        )),
+        "{text}"
+    );
+    assert!(text.contains("1 error(s), 1 warning(s)"), "{text}");
+}
