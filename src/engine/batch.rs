@@ -98,6 +98,8 @@ impl Engine {
         let mut owners: HashMap<tokio::task::Id, RunId> = HashMap::new();
         let mut outcomes = Vec::new();
         let mut store_failed = false;
+        let keeps_working = matches!(source, Source::Claimed(_));
+        let mut claims_failing = false;
         let mut shutdown = self.shutdown.clone();
         let renew_every = Duration::from_millis(self.store.renew_every_ms().max(1));
         let mut next_renewal = tokio::time::Instant::now() + renew_every;
@@ -106,6 +108,9 @@ impl Engine {
             if !store_failed && !self.shutdown.is_requested() && tasks.len() < limit {
                 match self.next_drives(&mut source, limit - tasks.len(), &mut outcomes) {
                     Ok(drives) => {
+                        if std::mem::take(&mut claims_failing) {
+                            eprintln!("periodize: claiming runs again");
+                        }
                         for drive in drives {
                             let engine = self.clone();
                             let run_id = drive.run_id;
@@ -118,6 +123,18 @@ impl Engine {
                             });
                             owners.insert(handle.id(), run_id);
                         }
+                    }
+                    // A worker outlives a database that went away for a while (a restart, a
+                    // failover): it says so once and claims again at the next poll.
+                    Err(err) if keeps_working => {
+                        if !claims_failing {
+                            eprintln!(
+                                "periodize: cannot claim runs, trying again every {} ms: {}",
+                                poll.as_millis(),
+                                crate::store::doctor::chain(&err)
+                            );
+                        }
+                        claims_failing = true;
                     }
                     Err(err) => {
                         tracing::error!(error = %err, "the store cannot lease runs; no new run starts");
@@ -156,6 +173,15 @@ impl Engine {
                         // Another worker holds the run now: its outcome is theirs to report.
                         Err(Error::Store(err)) if err.is_lost_lease() => {
                             eprintln!("periodize: {err}");
+                            Ok(Outcome::Handed { run_id })
+                        }
+                        // A worker's run that the store failed stays stored: any worker
+                        // continues it once its lease is free; this one goes on with others.
+                        Err(Error::Store(err)) if keeps_working => {
+                            eprintln!(
+                                "periodize: run {run_id} stopped: {}; it continues once its lease is free",
+                                crate::store::doctor::chain(&err)
+                            );
                             Ok(Outcome::Handed { run_id })
                         }
                         Err(Error::Store(err)) => {

@@ -79,8 +79,9 @@ pub enum Outcome {
     Interrupted {
         run_id: RunId,
     },
-    /// Another worker of a shared store took the run's lease (this one was paused or cut off
-    /// past it): this worker's commit was refused, and the run goes on there.
+    /// Left to the fleet: another worker of a shared store took the run's lease (this one was
+    /// paused or cut off past it, and its commit was refused), or a worker's commit failed in
+    /// the store (a restart, a failover); the run goes on under whoever claims it next.
     Handed {
         run_id: RunId,
     },
