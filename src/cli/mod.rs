@@ -480,7 +480,7 @@ async fn worker(job: resolve::WorkerJob, json_output: bool, env: &Env) -> Result
         limits,
         until_idle,
     } = job;
-    if !json_output {
+    {
         eprintln!(
             "periodize: worker started on {} (up to {} runs at once, leases of {} ms)",
             store.dir().display(),

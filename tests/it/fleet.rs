@@ -787,3 +787,136 @@ fn doctor_names_a_dead_workers_lease_and_a_run_no_worker_can_claim() {
     );
     assert!(text.contains("1 error(s), 1 warning(s)"), "{text}");
 }
+
+/// `batch` without `--enqueue` works on its own runs beside a worker: each run is driven by
+/// one of them, and the batch reports every run, the ones the worker finished too.
+#[test]
+fn a_batch_and_a_worker_share_the_batchs_runs() {
+    use std::io::BufRead;
+    let Some(url) = pg_database("a_batch_and_a_worker_share_the_batchs_runs") else {
+        return;
+    };
+    let sandbox = Sandbox::new();
+    let mock = MockProcess::start(&sandbox, &["--latency-ms", "200"]);
+    let profile = std::fs::read_to_string(fixture("profiles/athlete.json")).unwrap();
+    std::fs::create_dir_all(sandbox.path("riders")).unwrap();
+    for rider in 0..6 {
+        let mut value: Value = serde_json::from_str(&profile).unwrap();
+        value["name"] = Value::String(format!("Rider {rider}"));
+        sandbox.write(&format!("riders/{rider}.json"), &value.to_string());
+    }
+    let mut worker = sandbox
+        .command()
+        .args(["--store", &url, "--json", "worker", "--runs", "3"])
+        .env("ANTHROPIC_API_KEY", "test-key-not-secret")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The worker is claiming (its store is open) before the batch stores anything.
+    let mut said = std::io::BufReader::new(worker.stderr.take().unwrap()).lines();
+    assert!(said.next().unwrap().unwrap().contains("worker started"));
+    let batch = sandbox
+        .command()
+        .args([
+            "--store",
+            &url,
+            "--json",
+            "batch",
+            "riders",
+            "--weeks",
+            "3",
+            "--run-concurrency",
+            "1",
+        ])
+        .args([
+            "--start-date",
+            "2026-11-30",
+            "--provider",
+            "anthropic",
+            "--base-url",
+            &mock.url,
+        ])
+        .env("ANTHROPIC_API_KEY", "test-key-not-secret")
+        .output()
+        .unwrap();
+    assert!(batch.status.success(), "{}", stderr(&batch));
+    // SAFETY: kill(2) on our own child.
+    assert_eq!(
+        unsafe { libc::kill(worker.id() as libc::pid_t, libc::SIGTERM) },
+        0
+    );
+    let worked: Vec<Value> = std::io::BufReader::new(worker.stdout.take().unwrap())
+        .lines()
+        .map_while(Result::ok)
+        .filter_map(|line| serde_json::from_str(&line).ok())
+        .collect();
+    worker.wait().unwrap();
+    let finished_by = |events: &[Value]| -> BTreeSet<String> {
+        events
+            .iter()
+            .filter(|event| event["event"] == "plan_finalized")
+            .map(|event| event["run_id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let batch_events: Vec<Value> = stdout(&batch)
+        .lines()
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .collect();
+    let by_batch = finished_by(&batch_events);
+    let by_worker = finished_by(&worked);
+    // The batch drives one run at a time: the worker, polling, takes some of the others.
+    assert!(
+        !by_worker.is_empty() && !by_batch.is_empty(),
+        "{by_batch:?} {by_worker:?}"
+    );
+    assert!(
+        by_batch.is_disjoint(&by_worker),
+        "{by_batch:?} {by_worker:?}"
+    );
+    assert_eq!(
+        by_batch.len() + by_worker.len(),
+        6,
+        "{by_batch:?} {by_worker:?}"
+    );
+    // The batch's own report names all six runs done, wherever they were driven.
+    let reported: BTreeSet<String> = batch_events
+        .iter()
+        .filter(|event| event["event"] == "finished" && event["state"] == "done")
+        .map(|event| event["run_id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(reported.len(), 6, "{}", stdout(&batch));
+}
+
+/// Workers started at once on a new database migrate it once between them: none fails on
+/// the other's half-made schema.
+#[test]
+fn workers_starting_at_once_on_a_new_database_migrate_it_once() {
+    let Some(url) = pg_database("workers_starting_at_once_on_a_new_database_migrate_it_once")
+    else {
+        return;
+    };
+    let sandbox = Sandbox::new();
+    let workers: Vec<Child> = (0..6)
+        .map(|_| {
+            sandbox
+                .command()
+                .args(["--store", &url, "worker", "--until-idle"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for worker in workers {
+        let output = worker.wait_with_output().unwrap();
+        assert!(output.status.success(), "{}", stderr(&output));
+    }
+    let store = open(&url);
+    let applied = store.database().unwrap().migrations().unwrap();
+    assert_eq!(
+        applied.len(),
+        store::postgres::schema::MIGRATIONS.len(),
+        "{applied:?}"
+    );
+}

@@ -275,7 +275,7 @@ fn migrate(
     read_only: bool,
 ) -> Result<Result<(), (i64, String)>, postgres::Error> {
     if !read_only {
-        client.batch_execute(schema::SCHEMA_TABLE)?;
+        create_schema_table(client)?;
     }
     let newest = client.query_opt(
         "SELECT version, name FROM periodize_schema ORDER BY version DESC LIMIT 1",
@@ -327,6 +327,30 @@ fn migrate(
         })?;
     }
     Ok(Ok(()))
+}
+
+/// `CREATE TABLE IF NOT EXISTS` is not atomic in PostgreSQL: two workers starting on a new
+/// database at once can both pass the check, and the second fails on the catalog's unique
+/// index. The table exists then; the statement is run again to see it.
+fn create_schema_table(client: &mut Client) -> Result<(), postgres::Error> {
+    use postgres::error::SqlState;
+    let mut attempt = 1;
+    loop {
+        match client.batch_execute(schema::SCHEMA_TABLE) {
+            Err(err)
+                if attempt < conn::MAX_TRANSACTION_ATTEMPTS
+                    && matches!(
+                        err.code(),
+                        Some(&SqlState::UNIQUE_VIOLATION)
+                            | Some(&SqlState::DUPLICATE_TABLE)
+                            | Some(&SqlState::DUPLICATE_OBJECT)
+                    ) =>
+            {
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
 }
 
 fn host_name() -> String {
