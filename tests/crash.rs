@@ -538,6 +538,18 @@ fn main() {
     if selected("postgres") && harness::use_postgres("crash (postgres)") {
         let every = |_: &str| true;
         ran += basic_cases(&cases, &every, &reference_plan, " (postgres)");
+        // Every named point of the HTTP sweep without faults, each protocol in turn.
+        for case in http_cases()
+            .into_iter()
+            .filter(|case| case.faults == Faults::None && case.concurrency == 4)
+        {
+            let reference = references
+                .entry((case.protocol, case.faults))
+                .or_insert_with(|| http_reference(case.protocol, case.faults));
+            run_http_case(&case, reference);
+            ran += 1;
+            println!("crash case {} (postgres): ok", case.name());
+        }
         ran += exports_killed_in_finalize(&every);
         sigkill_during_weeks(&reference_plan, &[]);
         ran += 1;
