@@ -14,6 +14,10 @@ use postgres::{Client, NoTls};
 
 /// How long opening a connection may take before the store reports the database unreachable.
 pub const CONNECT_TIMEOUT_MS: u64 = 10_000;
+/// A session that stays idle inside a transaction this long is ended by the server. Our
+/// transactions take milliseconds; a client paused in the middle of one (SIGSTOP, a frozen VM)
+/// would otherwise keep its lease row locked, and no other worker could take its run over.
+pub const IDLE_IN_TRANSACTION_TIMEOUT_MS: u64 = 5_000;
 /// Attempts of one transaction that the database aborted for a conflict it asks the client to
 /// retry (a serialization failure or a deadlock; CockroachDB reports every contention so).
 pub const MAX_TRANSACTION_ATTEMPTS: u32 = 8;
@@ -107,6 +111,12 @@ fn connect(url: &str) -> Result<Client, postgres::Error> {
         config.connect_timeout(Duration::from_millis(CONNECT_TIMEOUT_MS));
     }
     config.application_name("periodize");
+    let timeout = format!("-c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_TIMEOUT_MS}");
+    let options = match config.get_options() {
+        Some(given) if !given.trim().is_empty() => format!("{given} {timeout}"),
+        _ => timeout,
+    };
+    config.options(&options);
     config.connect(NoTls)
 }
 
