@@ -4,23 +4,28 @@
 //! - `periodize list`, `status RUN` and `resume` with nothing to do, as whole processes, at 10
 //!   and at 10,000 runs (criterion medians), and the in-process summary read.
 //!
-//! `PERIODIZE_BENCH_RUNS=N` changes the largest size (default 10,000).
+//! `PERIODIZE_BENCH_RUNS=N` changes the largest size (default 10,000). With `PERIODIZE_TEST_PG`
+//! (`eval "$(scripts/pg/start)"`), the same stores of 10 and of the largest size are also made
+//! in PostgreSQL databases and the same commands timed against them (`postgres_cli_list/N`, …).
 
 mod common;
+#[path = "../tests/support/pg.rs"]
+mod pg;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use criterion::{criterion_group, Criterion};
 
-use periodize::store::{OpenOptions, Store};
+use periodize::store::{Durability, Location, OpenOptions, Store};
 use periodize::workflow::{Batch, BatchItem, BatchRef, RunId};
 
 const BIN: &str = env!("CARGO_BIN_EXE_periodize");
 const WEEKS: u32 = 12;
 
-/// A store of `runs` finished runs in `dir/state`; returns one of its run ids.
-fn build(dir: &Path, runs: usize) -> RunId {
+/// A store of `runs` finished runs at `location` (`dir/state`, or a database); returns one of
+/// its run ids.
+fn build(dir: &Path, location: &Location, runs: usize) -> RunId {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -28,7 +33,8 @@ fn build(dir: &Path, runs: usize) -> RunId {
         .expect("runtime");
     let output = dir.join("output").display().to_string();
     std::fs::create_dir_all(&output).expect("output dir");
-    let store = Store::open_simple(&dir.join("state")).expect("store");
+    let (store, _) =
+        Store::open_at(location, OpenOptions::creating(Durability::Process)).expect("store");
     let engine = common::engine(store);
     let batch_id = 0xbe_u128;
     let specs: Vec<_> = (0..runs)
@@ -64,11 +70,14 @@ fn build(dir: &Path, runs: usize) -> RunId {
     specs[runs / 2].run_id
 }
 
-fn periodize(args: &[&str], state: &Path) {
-    let status = Command::new(BIN)
+fn periodize(args: &[&str], location: &Location) {
+    let mut command = Command::new(BIN);
+    match location {
+        Location::Dir(state) => command.arg("--state-dir").arg(state),
+        Location::Database(url) => command.args(["--store", url]),
+    };
+    let status = command
         .args(args)
-        .arg("--state-dir")
-        .arg(state)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
@@ -78,7 +87,7 @@ fn periodize(args: &[&str], state: &Path) {
 
 struct Sized {
     runs: usize,
-    state: PathBuf,
+    location: Location,
     run_id: RunId,
     _dir: tempfile::TempDir,
 }
@@ -86,8 +95,9 @@ struct Sized {
 fn sized(runs: usize) -> Sized {
     let dir = tempfile::tempdir().expect("temp dir");
     let started = std::time::Instant::now();
-    let run_id = build(dir.path(), runs);
-    let state = dir.path().join("state");
+    let state: PathBuf = dir.path().join("state");
+    let location = Location::Dir(state.clone());
+    let run_id = build(dir.path(), &location, runs);
     let (listed, allocated) = common::dir_bytes(&state);
     println!(
         "store/{runs} runs: built in {:.1} s; {} bytes ({} allocated): {:.0} bytes per finished {WEEKS}-week run ({:.0} allocated)",
@@ -99,10 +109,30 @@ fn sized(runs: usize) -> Sized {
     );
     Sized {
         runs,
-        state,
+        location,
         run_id,
         _dir: dir,
     }
+}
+
+/// The same store in a fresh PostgreSQL database, when a test server is configured.
+fn sized_in_database(runs: usize) -> Option<Sized> {
+    pg::pg_admin_url()?;
+    let url = pg::pg_database(&format!("bench_store_{runs}"))?;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let started = std::time::Instant::now();
+    let location = Location::Database(url);
+    let run_id = build(dir.path(), &location, runs);
+    println!(
+        "store/{runs} runs in PostgreSQL: built in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    Some(Sized {
+        runs,
+        location,
+        run_id,
+        _dir: dir,
+    })
 }
 
 fn store_scale(c: &mut Criterion) {
@@ -113,24 +143,32 @@ fn store_scale(c: &mut Criterion) {
     let small = sized(10);
     let _medium = sized(largest / 10);
     let large = sized(largest);
+    let in_database: Vec<Sized> = [10, largest]
+        .into_iter()
+        .filter_map(sized_in_database)
+        .collect();
     let mut group = c.benchmark_group("store");
     group.sample_size(20);
-    for store in [&small, &large] {
+    let stores = [&small, &large]
+        .into_iter()
+        .map(|store| ("", store))
+        .chain(in_database.iter().map(|store| ("postgres_", store)));
+    for (prefix, store) in stores {
         let runs = store.runs;
         let id = store.run_id.to_string();
-        group.bench_function(format!("cli_list/{runs}"), |b| {
-            b.iter(|| periodize(&["list"], &store.state))
+        group.bench_function(format!("{prefix}cli_list/{runs}"), |b| {
+            b.iter(|| periodize(&["list"], &store.location))
         });
-        group.bench_function(format!("cli_status_run/{runs}"), |b| {
-            b.iter(|| periodize(&["status", &id], &store.state))
+        group.bench_function(format!("{prefix}cli_status_run/{runs}"), |b| {
+            b.iter(|| periodize(&["status", &id], &store.location))
         });
-        group.bench_function(format!("cli_resume_nothing_to_do/{runs}"), |b| {
-            b.iter(|| periodize(&["resume"], &store.state))
+        group.bench_function(format!("{prefix}cli_resume_nothing_to_do/{runs}"), |b| {
+            b.iter(|| periodize(&["resume"], &store.location))
         });
-        group.bench_function(format!("summaries_in_process/{runs}"), |b| {
+        group.bench_function(format!("{prefix}summaries_in_process/{runs}"), |b| {
             b.iter(|| {
                 let (opened, _) =
-                    Store::open(&store.state, OpenOptions::read_only()).expect("open");
+                    Store::open_at(&store.location, OpenOptions::read_only()).expect("open");
                 assert_eq!(opened.summaries().expect("summaries").len(), runs);
             })
         });
