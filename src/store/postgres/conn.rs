@@ -111,7 +111,8 @@ fn connect(url: &str) -> Result<Client, postgres::Error> {
         config.connect_timeout(Duration::from_millis(CONNECT_TIMEOUT_MS));
     }
     config.application_name("periodize");
-    let timeout = format!("-c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_TIMEOUT_MS}");
+    let timeout =
+        format!("-c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_TIMEOUT_MS}");
     let options = match config.get_options() {
         Some(given) if !given.trim().is_empty() => format!("{given} {timeout}"),
         _ => timeout,
