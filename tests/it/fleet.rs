@@ -596,6 +596,17 @@ impl Drop for MockProcess {
     }
 }
 
+/// `riders/` with `riders` copies of the fixture profile, named apart.
+fn write_riders(sandbox: &Sandbox, riders: usize) {
+    let profile = std::fs::read_to_string(fixture("profiles/athlete.json")).unwrap();
+    std::fs::create_dir_all(sandbox.path("riders")).unwrap();
+    for rider in 0..riders {
+        let mut value: Value = serde_json::from_str(&profile).unwrap();
+        value["name"] = Value::String(format!("Rider {rider}"));
+        sandbox.write(&format!("riders/{rider}.json"), &value.to_string());
+    }
+}
+
 /// Stores `riders` copies of the fixture profile (named apart) for the workers; returns the
 /// run ids `--enqueue` printed.
 fn enqueue_riders(
@@ -605,13 +616,7 @@ fn enqueue_riders(
     weeks: &str,
     provider: &[&str],
 ) -> String {
-    let profile = std::fs::read_to_string(fixture("profiles/athlete.json")).unwrap();
-    std::fs::create_dir_all(sandbox.path("riders")).unwrap();
-    for rider in 0..riders {
-        let mut value: Value = serde_json::from_str(&profile).unwrap();
-        value["name"] = Value::String(format!("Rider {rider}"));
-        sandbox.write(&format!("riders/{rider}.json"), &value.to_string());
-    }
+    write_riders(sandbox, riders);
     let output = sandbox
         .command()
         .args([
@@ -798,13 +803,7 @@ fn a_batch_and_a_worker_share_the_batchs_runs() {
     };
     let sandbox = Sandbox::new();
     let mock = MockProcess::start(&sandbox, &["--latency-ms", "200"]);
-    let profile = std::fs::read_to_string(fixture("profiles/athlete.json")).unwrap();
-    std::fs::create_dir_all(sandbox.path("riders")).unwrap();
-    for rider in 0..6 {
-        let mut value: Value = serde_json::from_str(&profile).unwrap();
-        value["name"] = Value::String(format!("Rider {rider}"));
-        sandbox.write(&format!("riders/{rider}.json"), &value.to_string());
-    }
+    write_riders(&sandbox, 6);
     let mut worker = sandbox
         .command()
         .args(["--store", &url, "--json", "worker", "--runs", "3"])

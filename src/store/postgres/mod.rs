@@ -675,54 +675,28 @@ impl RecordStore for PgStore {
     }
 
     fn acquire(&self, run_ids: &[RunId], lease_ms: u64, now_ms: u64) -> Result<Vec<RunId>, Error> {
-        self.writable()?;
         let ids: Vec<String> = run_ids.iter().map(|run_id| id_text(*run_id)).collect();
-        let worker = self.worker.clone();
-        let (now, until) = (to_i64(now_ms), to_i64(now_ms.saturating_add(lease_ms)));
-        let rows = self
-            .conn
-            .call(move |client| {
-                let rows = client.query(
-                    "UPDATE leases SET owner = $1, token = token + 1, expires_at_ms = $2
-                     WHERE run_id IN (
-                         SELECT run_id FROM leases
-                         WHERE run_id = ANY($3) AND expires_at_ms <= $4
-                         FOR UPDATE SKIP LOCKED)
-                     RETURNING run_id, token",
-                    &[&worker, &until, &ids, &now],
-                )?;
-                Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
-            })
-            .map_err(self.database("a lease"))?;
-        self.take_leases(rows)
+        self.take(
+            "run_id = ANY($3) AND expires_at_ms <= $4",
+            Box::new(ids),
+            lease_ms,
+            now_ms,
+            "a lease",
+        )
     }
 
     fn claim(&self, max: usize, lease_ms: u64, now_ms: u64) -> Result<Vec<RunId>, Error> {
-        self.writable()?;
         if max == 0 {
             return Ok(Vec::new());
         }
-        let worker = self.worker.clone();
-        let limit = to_i64(max as u64);
-        let (now, until) = (to_i64(now_ms), to_i64(now_ms.saturating_add(lease_ms)));
-        let rows = self
-            .conn
-            .call(move |client| {
-                let rows = client.query(
-                    "UPDATE leases SET owner = $1, token = token + 1, expires_at_ms = $2
-                     WHERE run_id IN (
-                         SELECT run_id FROM leases
-                         WHERE claimable AND expires_at_ms <= $3
-                         ORDER BY created_at_ms, run_id
-                         LIMIT $4
-                         FOR UPDATE SKIP LOCKED)
-                     RETURNING run_id, token",
-                    &[&worker, &until, &now, &limit],
-                )?;
-                Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
-            })
-            .map_err(self.database("claiming runs"))?;
-        self.take_leases(rows)
+        // Oldest first, so a fleet works through a batch in the order it was submitted.
+        self.take(
+            "claimable AND expires_at_ms <= $4 ORDER BY created_at_ms, run_id LIMIT $3",
+            Box::new(to_i64(max as u64)),
+            lease_ms,
+            now_ms,
+            "claiming runs",
+        )
     }
 
     fn renew(&self, lease_ms: u64, now_ms: u64) -> Result<Vec<RunId>, Error> {
@@ -850,6 +824,34 @@ impl RecordStore for PgStore {
 }
 
 impl PgStore {
+    /// Leases to this worker the free lease rows `filter` selects (`$3` is `parameter`, `$4`
+    /// now), skipping rows another claim is locking: the token is raised and the expiry set.
+    fn take(
+        &self,
+        filter: &'static str,
+        parameter: Box<dyn postgres::types::ToSql + Send + Sync>,
+        lease_ms: u64,
+        now_ms: u64,
+        what: &str,
+    ) -> Result<Vec<RunId>, Error> {
+        self.writable()?;
+        let worker = self.worker.clone();
+        let (now, until) = (to_i64(now_ms), to_i64(now_ms.saturating_add(lease_ms)));
+        let query = format!(
+            "UPDATE leases SET owner = $1, token = token + 1, expires_at_ms = $2
+             WHERE run_id IN (SELECT run_id FROM leases WHERE {filter} FOR UPDATE SKIP LOCKED)
+             RETURNING run_id, token"
+        );
+        let rows = self
+            .conn
+            .call(move |client| {
+                let rows = client.query(query.as_str(), &[&worker, &until, &*parameter, &now])?;
+                Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
+            })
+            .map_err(self.database(what))?;
+        self.take_leases(rows)
+    }
+
     /// The (id, record) rows of a listing query.
     fn ids_and_records(
         &self,
