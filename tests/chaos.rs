@@ -27,7 +27,7 @@ use serde_json::{json, Value};
 #[path = "harness/mod.rs"]
 mod harness;
 
-use harness::{command, http_get_json, plan_content, START};
+use harness::{command, http_get_json, plan_content, Rng, START};
 
 const DEFAULT_KILLS: u32 = 20;
 /// How a run may fail under injected faults (`--step-attempts`, `--max-transient-retries`, a
@@ -57,28 +57,6 @@ fn fail(message: String) -> ! {
 fn check(condition: bool, message: impl FnOnce() -> String) {
     if !condition {
         fail(message());
-    }
-}
-
-/// xorshift64*: small, seeded, and good enough to pick kill moments.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Rng {
-        // Zero is xorshift's fixed point; any other state works.
-        Rng((seed ^ 0x9E37_79B9_7F4A_7C15) | 1)
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    /// Uniform in 0..=max.
-    fn upto(&mut self, max: u64) -> u64 {
-        self.next() % (max + 1)
     }
 }
 

@@ -30,7 +30,7 @@ use serde_json::{json, Value};
 #[path = "harness/mod.rs"]
 mod harness;
 
-use harness::{command, http_get_json, pg, plan_content, BIN, START};
+use harness::{command, http_get_json, pg, plan_content, Rng, BIN, START};
 
 const RUNS: usize = 30;
 const WORKERS: usize = 3;
@@ -50,22 +50,6 @@ fn fail(message: String) -> ! {
 fn check(condition: bool, message: impl FnOnce() -> String) {
     if !condition {
         fail(message());
-    }
-}
-
-/// xorshift64*, seeded.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn upto(&mut self, max: u64) -> u64 {
-        self.next() % (max + 1)
     }
 }
 
@@ -283,7 +267,7 @@ fn main() {
     eprintln!(
         "fleet: seed {seed} (replay with PERIODIZE_CHAOS_SEED={seed} cargo test --test fleet)"
     );
-    let mut rng = Rng((seed ^ 0x9E37_79B9_7F4A_7C15) | 1);
+    let mut rng = Rng::new(seed);
     let started = Instant::now();
     let dir = tempfile::tempdir().expect("temporary directory");
     let profiles = dir.path().join("riders");

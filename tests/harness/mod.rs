@@ -97,6 +97,28 @@ pub fn command(dir: &Path) -> Command {
     command
 }
 
+/// xorshift64*: small, seeded, and good enough to pick kill moments.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        // Zero is xorshift's fixed point; any other state works.
+        Rng((seed ^ 0x9E37_79B9_7F4A_7C15) | 1)
+    }
+
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// Uniform in 0..=max.
+    pub fn upto(&mut self, max: u64) -> u64 {
+        self.next() % (max + 1)
+    }
+}
+
 /// A plan without what differs between two runs of the same inputs (identity, wall times) and
 /// without its request accounting, which faults and kills change.
 pub fn plan_content(plan: &Value) -> Value {

@@ -114,19 +114,18 @@ fn a_run_made_on_postgres_equals_the_same_run_made_on_sled() {
     );
 }
 
-fn spawn_worker(sandbox: &Sandbox, url: &str) -> Child {
-    sandbox
-        .command()
-        .args([
-            "--store",
-            url,
-            "worker",
-            "--until-idle",
-            "--runs",
-            "2",
-            "--lease-ms",
-            "2000",
-        ])
+/// `periodize --store URL [--json] worker ARGS…`, its stdout and stderr piped, with a test key
+/// for the mock's Anthropic protocol.
+fn spawn_worker(sandbox: &Sandbox, url: &str, json: bool, args: &[&str]) -> Child {
+    let mut command = sandbox.command();
+    command.args(["--store", url]);
+    if json {
+        command.arg("--json");
+    }
+    command
+        .arg("worker")
+        .args(args)
+        .env("ANTHROPIC_API_KEY", "test-key-not-secret")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -145,7 +144,11 @@ fn enqueued_runs_are_worked_by_two_workers_and_each_is_done_once() {
     assert_eq!(enqueued.len(), 6, "{ids}");
     let written = std::fs::read_dir(sandbox.path("output")).map_or(0, |dir| dir.count());
     assert_eq!(written, 0, "--enqueue only stores the runs");
-    let workers = [spawn_worker(&sandbox, &url), spawn_worker(&sandbox, &url)];
+    let idle = ["--until-idle", "--runs", "2", "--lease-ms", "2000"];
+    let workers = [
+        spawn_worker(&sandbox, &url, false, &idle),
+        spawn_worker(&sandbox, &url, false, &idle),
+    ];
     let mut finished = Vec::new();
     for worker in workers {
         let output = worker.wait_with_output().unwrap();
@@ -654,14 +657,7 @@ fn a_worker_stopped_by_sigterm_releases_its_leases() {
         "6",
         &["--provider", "anthropic", "--base-url", &mock.url],
     );
-    let mut worker = sandbox
-        .command()
-        .args(["--store", &url, "--json", "worker", "--runs", "2"])
-        .env("ANTHROPIC_API_KEY", "test-key-not-secret")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut worker = spawn_worker(&sandbox, &url, true, &["--runs", "2"]);
     let mut lines = std::io::BufReader::new(worker.stdout.take().unwrap()).lines();
     // The first durable step: the worker holds runs and has requests in flight.
     for line in lines.by_ref() {
@@ -714,26 +710,9 @@ fn two_workers_share_one_request_rate() {
         "3",
         &["--provider", "anthropic", "--base-url", &mock.url],
     );
+    let paced = ["--until-idle", "--runs", "2", "--max-rpm", "300"];
     let workers: Vec<Child> = (0..2)
-        .map(|_| {
-            sandbox
-                .command()
-                .args([
-                    "--store",
-                    &url,
-                    "worker",
-                    "--until-idle",
-                    "--runs",
-                    "2",
-                    "--max-rpm",
-                    "300",
-                ])
-                .env("ANTHROPIC_API_KEY", "test-key-not-secret")
-                .stdout(Stdio::null())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
+        .map(|_| spawn_worker(&sandbox, &url, false, &paced))
         .collect();
     for worker in workers {
         let output = worker.wait_with_output().unwrap();
@@ -804,14 +783,7 @@ fn a_batch_and_a_worker_share_the_batchs_runs() {
     let sandbox = Sandbox::new();
     let mock = MockProcess::start(&sandbox, &["--latency-ms", "200"]);
     write_riders(&sandbox, 6);
-    let mut worker = sandbox
-        .command()
-        .args(["--store", &url, "--json", "worker", "--runs", "3"])
-        .env("ANTHROPIC_API_KEY", "test-key-not-secret")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut worker = spawn_worker(&sandbox, &url, true, &["--runs", "3"]);
     // The worker is claiming (its store is open) before the batch stores anything.
     let mut said = std::io::BufReader::new(worker.stderr.take().unwrap()).lines();
     assert!(said.next().unwrap().unwrap().contains("worker started"));
@@ -897,15 +869,7 @@ fn workers_starting_at_once_on_a_new_database_migrate_it_once() {
     };
     let sandbox = Sandbox::new();
     let workers: Vec<Child> = (0..6)
-        .map(|_| {
-            sandbox
-                .command()
-                .args(["--store", &url, "worker", "--until-idle"])
-                .stdout(Stdio::null())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
+        .map(|_| spawn_worker(&sandbox, &url, false, &["--until-idle"]))
         .collect();
     for worker in workers {
         let output = worker.wait_with_output().unwrap();
