@@ -94,6 +94,38 @@ pub fn location(state_dir: &Path, store_flag: Option<&str>, env: &Env) -> Result
     Ok(Location::Database(url.trim().to_string()))
 }
 
+/// `resume` and `worker`: the provider flags are checked before the store is touched (a run's
+/// own provider fills the gaps later), then the store is opened for writing.
+fn open_for_stored_runs(
+    location: &Location,
+    model: &ModelArgs,
+    limits: &DriveLimits,
+    env: &Env,
+) -> Result<(Store, Vec<String>), Error> {
+    if model.provider.is_some() {
+        provider(model, None, env)?;
+    }
+    open_store(
+        location,
+        OpenOptions::read_write(durability(model.durability)),
+        limits,
+        env,
+    )
+}
+
+/// The provider a stored run continues with: its own, unless the flags say otherwise.
+fn provider_of_run(model: &ModelArgs, spec: &RunSpec, env: &Env) -> Result<Provider, Error> {
+    provider(
+        model,
+        Some(Recorded {
+            provider: &spec.provider,
+            model: &spec.model,
+            base_url: &spec.base_url,
+        }),
+        env,
+    )
+}
+
 /// Opens the store at `location` for a command that writes, with its lease length; a shared
 /// store also paces the providers for the whole fleet.
 fn open_store(
@@ -680,16 +712,7 @@ pub fn resume(location: &Location, args: &ResumeArgs, env: &Env) -> Result<Resum
             "new run limits apply with --retry",
         ));
     }
-    // Validate the provider flags before the store is touched (a run's own fill the gaps).
-    if args.model.provider.is_some() {
-        provider(&args.model, None, env)?;
-    }
-    let (store, notices) = open_store(
-        location,
-        OpenOptions::read_write(durability(args.model.durability)),
-        &limits,
-        env,
-    )?;
+    let (store, notices) = open_for_stored_runs(location, &args.model, &limits, env)?;
     let summaries: Vec<RunSummary> = match &args.run_id {
         Some(prefix) => {
             let run_id = run(&store, prefix)?;
@@ -723,16 +746,7 @@ pub fn resume(location: &Location, args: &ResumeArgs, env: &Env) -> Result<Resum
             continue;
         };
         let spec = &view.run.spec;
-        // Each run is continued with the provider it was made with, unless the flags say otherwise.
-        let provider = provider(
-            &args.model,
-            Some(Recorded {
-                provider: &spec.provider,
-                model: &spec.model,
-                base_url: &spec.base_url,
-            }),
-            env,
-        )?;
+        let provider = provider_of_run(&args.model, spec, env)?;
         if let Some(budget) = &budget {
             priced(&provider, budget, &args.budget)?;
         }
@@ -957,28 +971,11 @@ pub fn worker(
 ) -> Result<WorkerJob, Error> {
     let limits = limits(&args.model)?;
     let prompts = Arc::new(prompts(&args.model)?);
-    if args.model.provider.is_some() {
-        provider(&args.model, None, env)?;
-    }
-    let (store, _) = open_store(
-        location,
-        OpenOptions::read_write(durability(args.model.durability)),
-        &limits,
-        env,
-    )?;
+    let (store, _) = open_for_stored_runs(location, &args.model, &limits, env)?;
     let model = args.model.clone();
     let env = env.clone();
     let provider_for: crate::engine::batch::ProviderFor = Arc::new(move |spec: &RunSpec| {
-        provider(
-            &model,
-            Some(Recorded {
-                provider: &spec.provider,
-                model: &spec.model,
-                base_url: &spec.base_url,
-            }),
-            &env,
-        )
-        .map_err(|err| crate::store::doctor::chain(&err))
+        provider_of_run(&model, spec, &env).map_err(|err| crate::store::doctor::chain(&err))
     });
     Ok(WorkerJob {
         store,
