@@ -199,6 +199,9 @@ pub(super) fn quality_sessions(context: &WeekContext) -> &'static [Quality] {
     match (context.phase, context.goal.focus) {
         (Phase::Foundation, Focus::Criterium) => &[AnaerobicIntro, FoundationSweetSpot],
         (Phase::Foundation, Focus::Endurance) => &[LongTempo, FoundationSweetSpot],
+        // A time trial is ridden just under threshold: its base is sweet spot on every hard
+        // day, so a long base (a plan of many blocks) keeps more of it than a fondo's.
+        (Phase::Foundation, Focus::TimeTrial) => &[FoundationSweetSpot, FoundationSweetSpot],
         (Phase::Foundation, _) => &[FoundationSweetSpot, FoundationTempo],
         (Phase::Build, Focus::Criterium) => &[Anaerobic, Vo2max, Anaerobic],
         (Phase::Build, Focus::Endurance) => &[LongTempo, FoundationSweetSpot, Vo2max],
