@@ -17,7 +17,9 @@ pub const CONNECT_TIMEOUT_MS: u64 = 10_000;
 /// A session that stays idle inside a transaction this long is ended by the server. Our
 /// transactions take milliseconds; a client paused in the middle of one (SIGSTOP, a frozen VM)
 /// would otherwise keep its lease row locked, and no other worker could take its run over.
-pub const IDLE_IN_TRANSACTION_TIMEOUT_MS: u64 = 5_000;
+/// As long as the default lease: a client paused for less is taken over by the lease and
+/// refused by its fencing token as usual.
+pub const IDLE_IN_TRANSACTION_TIMEOUT_MS: u64 = 30_000;
 /// Attempts of one transaction that the database aborted for a conflict it asks the client to
 /// retry (a serialization failure or a deadlock; CockroachDB reports every contention so).
 pub const MAX_TRANSACTION_ATTEMPTS: u32 = 8;
