@@ -353,18 +353,7 @@ fn exports_killed_in_finalize(selected: &dyn Fn(&str) -> bool) -> usize {
             continue;
         }
         let dir = tempfile::tempdir().expect("temporary directory");
-        let crashed = command(dir.path())
-            .args(export_args())
-            .env("PERIODIZE_CRASH_POINT", point)
-            .output()
-            .expect("run generate");
-        check(&case, crashed.status.code().is_none(), || {
-            format!(
-                "expected the process to die at the crash point, exit {:?}: {}",
-                crashed.status.code(),
-                String::from_utf8_lossy(&crashed.stderr)
-            )
-        });
+        let crashed = crash_at(&case, dir.path(), export_args(), point);
         let run_id = only_run_id(dir.path());
         let before = export_files(dir.path(), Some(&run_id));
         let expected_before = match point {
@@ -404,6 +393,28 @@ fn exports_killed_in_finalize(selected: &dyn Fn(&str) -> bool) -> usize {
         println!("crash case {case}: ok");
     }
     ran
+}
+
+/// Runs `args` in `dir` with the crash point set; checks the process died there, and returns
+/// what it printed before.
+fn crash_at<I, S>(case: &str, dir: &Path, args: I, point: &str) -> Output
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let crashed = command(dir)
+        .args(args)
+        .env("PERIODIZE_CRASH_POINT", point)
+        .output()
+        .expect("run generate");
+    check(case, crashed.status.code().is_none(), || {
+        format!(
+            "expected the process to die at the crash point, exit {:?}: {}",
+            crashed.status.code(),
+            String::from_utf8_lossy(&crashed.stderr)
+        )
+    });
+    crashed
 }
 
 fn fail(case: &str, message: String) -> ! {
@@ -573,18 +584,7 @@ fn basic_cases(
                 continue;
             }
             let dir = tempfile::tempdir().expect("temporary directory");
-            let crashed = command(dir.path())
-                .args(generate_args(concurrency))
-                .env("PERIODIZE_CRASH_POINT", point)
-                .output()
-                .expect("run generate");
-            check(&case, crashed.status.code().is_none(), || {
-                format!(
-                    "expected the process to die at the crash point, exit {:?}: {}",
-                    crashed.status.code(),
-                    String::from_utf8_lossy(&crashed.stderr)
-                )
-            });
+            let crashed = crash_at(&case, dir.path(), generate_args(concurrency), point);
             let before = plan_files(dir.path());
             let written_bytes = before
                 .first()
@@ -836,18 +836,12 @@ fn run_http_case(case: &HttpCase, reference: &Reference) {
     let name = case.name();
     let mock = Mock::start_with(case.faults.mock_flags());
     let dir = tempfile::tempdir().expect("temporary directory");
-    let crashed = command(dir.path())
-        .args(http_generate_args(case.concurrency, &mock, case.protocol))
-        .env("PERIODIZE_CRASH_POINT", &case.point)
-        .output()
-        .expect("run generate");
-    check(&name, crashed.status.code().is_none(), || {
-        format!(
-            "expected the process to die at the crash point, exit {:?}: {}",
-            crashed.status.code(),
-            String::from_utf8_lossy(&crashed.stderr)
-        )
-    });
+    let crashed = crash_at(
+        &name,
+        dir.path(),
+        http_generate_args(case.concurrency, &mock, case.protocol),
+        &case.point,
+    );
     verify_http(case, dir.path(), &crashed, &mock, reference);
 }
 

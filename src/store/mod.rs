@@ -407,17 +407,7 @@ impl Store {
         }
         let state = files::inspect(dir)?;
         if options.access == Access::ReadOnly && state.empty {
-            return Ok((
-                Store {
-                    backend: Arc::new(EmptyStore),
-                    sled: None,
-                    database: None,
-                    lease_ms: DEFAULT_LEASE_MS,
-                    dir: dir.to_path_buf(),
-                    upgrades: Arc::default(),
-                },
-                Vec::new(),
-            ));
+            return Ok((Store::empty(dir.to_path_buf()), Vec::new()));
         }
         let (sled, notices) = SledStore::open(&state, options.access, options.durability)
             .map_err(|err| disk_full_as(err, dir))?;
@@ -435,6 +425,18 @@ impl Store {
         ))
     }
 
+    /// A store that holds nothing yet, read by a read-only command at `dir`.
+    fn empty(dir: PathBuf) -> Store {
+        Store {
+            backend: Arc::new(EmptyStore),
+            sled: None,
+            database: None,
+            lease_ms: DEFAULT_LEASE_MS,
+            dir,
+            upgrades: Arc::default(),
+        }
+    }
+
     /// Opens the store at `location`: a directory as `open` does, or a database (created or
     /// migrated on first use by a writer).
     pub fn open_at(
@@ -449,17 +451,7 @@ impl Store {
                 if read_only && !database.has_schema()? {
                     // Nobody stored anything there yet: a reader sees an empty store, as it
                     // does of a state directory that does not exist.
-                    return Ok((
-                        Store {
-                            backend: Arc::new(EmptyStore),
-                            sled: None,
-                            dir: PathBuf::from(database.location()),
-                            database: None,
-                            lease_ms: DEFAULT_LEASE_MS,
-                            upgrades: Arc::default(),
-                        },
-                        Vec::new(),
-                    ));
+                    return Ok((Store::empty(PathBuf::from(database.location())), Vec::new()));
                 }
                 Ok((
                     Store {
